@@ -1,0 +1,244 @@
+//! The outbox dispatcher: delivers every committed event to every handler at
+//! least once, with exponential backoff, honouring a handler's retry-after
+//! hint. Deliveries are leased, so several instances sharing a PostgreSQL
+//! database split the work, and a crashed instance's deliveries are taken
+//! over when its lease expires.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::event::{Delivery, HandlerError};
+use crate::store::now;
+use crate::{EventHandler, Result, Store};
+
+/// The longest retry-after hint honoured as given.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// Dispatcher tuning.
+#[derive(Debug, Clone)]
+pub struct DispatcherConfig {
+    /// A unique name of this dispatcher (instance).
+    pub owner: String,
+    /// How long a claimed delivery stays reserved; a handler must finish within it.
+    pub lease: Duration,
+    /// Deliveries claimed at once.
+    pub batch: u32,
+    /// How often to look for due deliveries when nothing wakes the dispatcher.
+    pub poll: Duration,
+    /// First retry delay.
+    pub base_backoff: Duration,
+    /// Longest retry delay.
+    pub max_backoff: Duration,
+    /// Attempts before a delivery is parked as failed.
+    pub max_attempts: u32,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        DispatcherConfig {
+            owner: format!("dispatcher-{}", uuid::Uuid::new_v4()),
+            lease: Duration::from_secs(120),
+            batch: 32,
+            poll: Duration::from_secs(1),
+            base_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(900),
+            max_attempts: 25,
+        }
+    }
+}
+
+/// Delivers outbox events to handlers.
+#[derive(Clone)]
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    handlers: Arc<HashMap<String, Arc<dyn EventHandler>>>,
+    config: DispatcherConfig,
+    wake: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("owner", &self.config.owner)
+            .field("handlers", &self.handlers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassReport {
+    /// Deliveries claimed.
+    pub claimed: usize,
+    /// Delivered.
+    pub delivered: usize,
+    /// Failed and scheduled again.
+    pub retried: usize,
+    /// Failed and parked.
+    pub parked: usize,
+}
+
+impl Dispatcher {
+    /// A dispatcher for these handlers.
+    pub fn new(
+        store: Arc<dyn Store>,
+        handlers: &[Arc<dyn EventHandler>],
+        config: DispatcherConfig,
+        wake: Arc<Notify>,
+    ) -> Dispatcher {
+        Dispatcher {
+            store,
+            handlers: Arc::new(handlers.iter().map(|h| (h.name().to_owned(), h.clone())).collect()),
+            config,
+            wake,
+        }
+    }
+
+    /// The dispatcher of an application, tuned from its settings.
+    pub fn for_app(app: &crate::Firefighter) -> Dispatcher {
+        let config = DispatcherConfig {
+            max_backoff: Duration::from_secs(app.settings().outbox_max_backoff_secs.max(1)),
+            max_attempts: app.settings().outbox_max_attempts.max(1),
+            ..DispatcherConfig::default()
+        };
+        Dispatcher::new(app.store().clone(), app.event_handlers(), config, app.outbox_signal())
+    }
+
+    /// The delay before attempt `attempt + 1`, after `attempt` failures.
+    pub fn backoff(&self, attempt: u32, hint: Option<Duration>) -> Duration {
+        if let Some(hint) = hint {
+            // The handler (a vendor's Retry-After) knows best, within reason.
+            return hint.min(MAX_RETRY_AFTER);
+        }
+        let exp = self
+            .config
+            .base_backoff
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(20)));
+        let capped = exp.min(self.config.max_backoff);
+        // ±20 % jitter so retries of many deliveries do not arrive together.
+        let jitter = rand::rng().random_range(0.8..=1.2);
+        capped.mul_f64(jitter).min(self.config.max_backoff)
+    }
+
+    /// Claims due deliveries and handles them (concurrently). Returns what it did.
+    pub async fn run_once(&self) -> Result<PassReport> {
+        let at = now();
+        let lease_until = at + chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::seconds(120));
+        let claimed = self
+            .store
+            .claim_deliveries(&self.config.owner, at, lease_until, self.config.batch)
+            .await?;
+        let mut report = PassReport {
+            claimed: claimed.len(),
+            ..PassReport::default()
+        };
+        let outcomes = futures::future::join_all(claimed.into_iter().map(|d| self.deliver(d))).await;
+        for outcome in outcomes {
+            match outcome? {
+                Outcome::Delivered => report.delivered += 1,
+                Outcome::Retried => report.retried += 1,
+                Outcome::Parked => report.parked += 1,
+            }
+        }
+        Ok(report)
+    }
+
+    async fn deliver(&self, delivery: Delivery) -> Result<Outcome> {
+        let result = match self.handlers.get(&delivery.handler) {
+            Some(handler) => {
+                let fut = handler.handle(&delivery);
+                match tokio::time::timeout(self.config.lease, fut).await {
+                    Ok(r) => r,
+                    Err(_) => Err(HandlerError::retry(format!(
+                        "the handler took longer than its lease ({:?})",
+                        self.config.lease
+                    ))),
+                }
+            }
+            // Another instance (with other integrations compiled in) may own it.
+            None => Err(HandlerError::Retry {
+                message: format!("no handler named {} runs in this instance", delivery.handler),
+                retry_after: Some(Duration::from_secs(60)),
+            }),
+        };
+        match result {
+            Ok(()) => {
+                if !self.store.complete_delivery(delivery.id, &self.config.owner, now()).await? {
+                    tracing::warn!(
+                        delivery = delivery.id,
+                        handler = %delivery.handler,
+                        "delivery finished after its lease expired; another dispatcher may run it again"
+                    );
+                }
+                Ok(Outcome::Delivered)
+            }
+            Err(err) => {
+                let (message, retry_at) = match &err {
+                    HandlerError::Permanent(m) => (m.clone(), None),
+                    HandlerError::Retry { message, retry_after } if delivery.attempt < self.config.max_attempts => {
+                        let delay = self.backoff(delivery.attempt, *retry_after);
+                        (message.clone(), Some(at_plus(now(), delay)))
+                    }
+                    HandlerError::Retry { message, .. } => (
+                        format!("{message} (gave up after {} attempts)", delivery.attempt),
+                        None,
+                    ),
+                };
+                tracing::warn!(
+                    delivery = delivery.id,
+                    event = delivery.event.id,
+                    handler = %delivery.handler,
+                    attempt = delivery.attempt,
+                    error = %message,
+                    retry_at = ?retry_at,
+                    "event delivery failed"
+                );
+                self.store
+                    .fail_delivery(delivery.id, &self.config.owner, &message, retry_at)
+                    .await?;
+                Ok(if retry_at.is_some() { Outcome::Retried } else { Outcome::Parked })
+            }
+        }
+    }
+
+    /// Runs until `shutdown` is cancelled; the current pass finishes first.
+    pub async fn run(self, shutdown: CancellationToken) {
+        tracing::info!(owner = %self.config.owner, "outbox dispatcher started");
+        loop {
+            let busy = match self.run_once().await {
+                Ok(report) => report.claimed > 0,
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox pass failed; retrying shortly");
+                    false
+                }
+            };
+            if shutdown.is_cancelled() {
+                break;
+            }
+            if !busy {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(self.config.poll) => {}
+                }
+            }
+        }
+        tracing::info!(owner = %self.config.owner, "outbox dispatcher stopped");
+    }
+}
+
+enum Outcome {
+    Delivered,
+    Retried,
+    Parked,
+}
+
+fn at_plus(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    t + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::seconds(60))
+}

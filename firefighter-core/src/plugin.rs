@@ -1,0 +1,14 @@
+//! What integrations get when they build their handlers, providers and tasks.
+
+use std::sync::Arc;
+
+use crate::{Settings, Store};
+
+/// Handed to the `build` functions of static registrations.
+#[derive(Debug, Clone)]
+pub struct PluginContext {
+    /// Core settings (integrations read their own section from the environment).
+    pub settings: Arc<Settings>,
+    /// The store.
+    pub store: Arc<dyn Store>,
+}

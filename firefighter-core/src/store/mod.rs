@@ -1,0 +1,360 @@
+//! Storage: one [`Store`] trait, two backends (SQLite, the embedded default,
+//! and PostgreSQL for several instances sharing one database) generated from
+//! the same SQL, with the same schema and the same test suite.
+//!
+//! Architecture invariant: every write method is one transaction. A state
+//! change, its timeline entries and its outbox events commit together or not
+//! at all.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::{
+    CostType, Environment, Group, Incident, IncidentCategory, IncidentCost, IncidentDetails,
+    IncidentEvent, IncidentFilter, IncidentId, ImpactType, KeyEvent, MetricType, MilestoneType, NewUser, Priority,
+    Result, RoleTypeId, RoleType, StoredEvent, TimelineEntry, User, UserId,
+    event::Delivery,
+    task::{Schedule, TaskRun, TaskSchedule},
+};
+
+mod sql;
+
+/// Part of the [`crate::Error::Conflict`] message when an incident changed
+/// between the read and the write of a command (the command then retries).
+pub const STALE_VERSION: &str = "changed meanwhile";
+
+pub use sql::{PgStore, SqliteStore};
+
+/// Connects to `database_url` (`sqlite:...` or `postgres://...`), creating the
+/// SQLite file if needed, and runs the migrations.
+pub async fn connect(database_url: &str) -> Result<Arc<dyn Store>> {
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(database_url).await?))
+    } else if database_url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(database_url).await?))
+    } else {
+        Err(crate::Error::Config(format!(
+            "DATABASE_URL must start with sqlite: or postgres:// (got \"{}\")",
+            database_url.split(['@', '?']).next().unwrap_or_default()
+        )))
+    }
+}
+
+/// Every reference table, read at once (they are small).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Catalog {
+    /// Priorities, by order.
+    pub priorities: Vec<Priority>,
+    /// Environments, by order.
+    pub environments: Vec<Environment>,
+    /// Groups, by order.
+    pub groups: Vec<Group>,
+    /// Categories, by group order then order.
+    pub categories: Vec<IncidentCategory>,
+    /// Role types, by order.
+    pub role_types: Vec<RoleType>,
+    /// Key event types.
+    pub milestone_types: Vec<MilestoneType>,
+    /// Metric types.
+    pub metric_types: Vec<MetricType>,
+    /// Cost types.
+    pub cost_types: Vec<CostType>,
+    /// Impact types with their levels, by order.
+    pub impact_types: Vec<ImpactType>,
+}
+
+/// A new incident, fully decided by the caller; the store assigns the id.
+#[derive(Debug, Clone)]
+pub struct NewIncidentRecord {
+    /// The incident; its `id` and `version` are ignored.
+    pub incident: Incident,
+    /// Roles to assign.
+    pub roles: Vec<(RoleTypeId, UserId)>,
+    /// Members to add.
+    pub members: Vec<UserId>,
+    /// Key events to record.
+    pub key_events: Vec<KeyEvent>,
+    /// Timeline entries; their `incident_id` is filled in by the store.
+    pub timeline: Vec<TimelineEntry>,
+    /// Events to publish.
+    pub events: Vec<IncidentEvent>,
+    /// The handlers each event is delivered to.
+    pub subscribers: Arc<[String]>,
+}
+
+/// What [`Store::declare`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Declared {
+    /// A new incident was created.
+    Created(Incident),
+    /// An open incident with the same `dedup_key` exists; nothing was written.
+    Existing(Incident),
+}
+
+/// A change of an existing incident, fully decided by the caller.
+#[derive(Debug, Clone)]
+pub struct IncidentChange {
+    /// The incident's version the change was computed from; the write fails
+    /// with [`crate::Error::Conflict`] if it changed meanwhile.
+    pub expected_version: i64,
+    /// The incident after the change (every mutable column is written).
+    pub incident: Incident,
+    /// Whether the environments changed (they are then replaced).
+    pub environments_changed: bool,
+    /// Whether the tags changed (they are then replaced).
+    pub tags_changed: bool,
+    /// Roles to assign (replacing the holder of that role type).
+    pub roles_set: Vec<(RoleTypeId, UserId)>,
+    /// Role types to clear.
+    pub roles_cleared: Vec<RoleTypeId>,
+    /// Members to add (ignored if already members).
+    pub members_added: Vec<UserId>,
+    /// Key events to set (replacing the same type).
+    pub key_events_set: Vec<KeyEvent>,
+    /// Key event types to clear.
+    pub key_events_cleared: Vec<String>,
+    /// Costs to add.
+    pub costs_added: Vec<IncidentCost>,
+    /// Timeline entries to append.
+    pub timeline: Vec<TimelineEntry>,
+    /// Events to publish.
+    pub events: Vec<IncidentEvent>,
+    /// The handlers each event is delivered to.
+    pub subscribers: Arc<[String]>,
+}
+
+impl IncidentChange {
+    /// A change that writes nothing yet, starting from `incident`.
+    pub fn from(incident: &Incident, subscribers: Arc<[String]>) -> IncidentChange {
+        IncidentChange {
+            expected_version: incident.version,
+            incident: incident.clone(),
+            environments_changed: false,
+            tags_changed: false,
+            roles_set: Vec::new(),
+            roles_cleared: Vec::new(),
+            members_added: Vec::new(),
+            key_events_set: Vec::new(),
+            key_events_cleared: Vec::new(),
+            costs_added: Vec::new(),
+            timeline: Vec::new(),
+            events: Vec::new(),
+            subscribers,
+        }
+    }
+}
+
+/// State of an outbox delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting (first attempt or retry).
+    Pending,
+    /// Done.
+    Delivered,
+    /// The handler said retrying will not help; re-queue it by hand.
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+}
+
+/// A delivery as listed for people (the back-office, the CLI).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeliveryInfo {
+    /// Row id.
+    pub id: i64,
+    /// Event id.
+    pub event_id: i64,
+    /// The incident.
+    pub incident_id: IncidentId,
+    /// The event kind.
+    pub event_kind: String,
+    /// The handler.
+    pub handler: String,
+    /// Status.
+    pub status: DeliveryStatus,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// Next attempt (pending only).
+    pub next_attempt_at: DateTime<Utc>,
+    /// The last error.
+    pub last_error: Option<String>,
+    /// When it was delivered.
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// Persistence of everything in core. Implemented by [`SqliteStore`] and [`PgStore`].
+#[cfg_attr(any(test, feature = "test-util"), mockall::automock)]
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    // ---- reference data ----
+    /// Reads every reference table.
+    async fn catalog(&self) -> Result<Catalog>;
+    /// Inserts or updates (by id) a priority.
+    async fn upsert_priority(&self, priority: &Priority) -> Result<()>;
+    /// Inserts or updates (by id) an environment.
+    async fn upsert_environment(&self, environment: &Environment) -> Result<()>;
+    /// Inserts or updates (by id) a group.
+    async fn upsert_group(&self, group: &Group) -> Result<()>;
+    /// Inserts or updates (by id) a category.
+    async fn upsert_category(&self, category: &IncidentCategory) -> Result<()>;
+    /// Inserts or updates (by id) a role type.
+    async fn upsert_role_type(&self, role_type: &RoleType) -> Result<()>;
+    /// Inserts or updates (by event type) a key event type.
+    async fn upsert_milestone_type(&self, milestone_type: &MilestoneType) -> Result<()>;
+    /// Inserts or updates (by slug) a metric type.
+    async fn upsert_metric_type(&self, metric_type: &MetricType) -> Result<()>;
+    /// Inserts or updates (by id) a cost type.
+    async fn upsert_cost_type(&self, cost_type: &CostType) -> Result<()>;
+    /// Inserts or updates (by value) an impact type and replaces its levels.
+    async fn upsert_impact_type(&self, impact_type: &ImpactType) -> Result<()>;
+    /// Whether reference data was ever seeded (a marker row).
+    async fn seeded(&self) -> Result<bool>;
+    /// Records that reference data was seeded.
+    async fn mark_seeded(&self) -> Result<()>;
+
+    // ---- users ----
+    /// Creates a user; [`crate::Error::Conflict`] if the e-mail is taken.
+    async fn create_user(&self, user: &NewUser) -> Result<User>;
+    /// A user by id.
+    async fn user(&self, id: UserId) -> Result<Option<User>>;
+    /// A user by e-mail (case-insensitive).
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
+    /// Users by ids (missing ids are left out), in any order.
+    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>>;
+    /// Every user, by e-mail.
+    async fn list_users(&self) -> Result<Vec<User>>;
+    /// The user linked to `external_id` on `platform`.
+    async fn user_by_identity(&self, platform: &str, external_id: &str) -> Result<Option<User>>;
+    /// Links (or relinks) a user to its id on `platform`.
+    async fn set_identity(&self, user: UserId, platform: &str, external_id: &str) -> Result<()>;
+    /// Updates name, flags and avatar of a user.
+    async fn update_user(&self, user: &User) -> Result<()>;
+    /// Sets (or clears) the password hash of a user.
+    async fn set_password_hash<'a>(&self, user: UserId, hash: Option<&'a str>) -> Result<()>;
+    /// The password hash of a user.
+    async fn password_hash(&self, user: UserId) -> Result<Option<String>>;
+
+    // ---- incidents ----
+    /// Declares an incident (see [`Declared`]).
+    async fn declare(&self, record: NewIncidentRecord) -> Result<Declared>;
+    /// Applies a change; returns the incident as stored afterwards.
+    async fn apply(&self, change: IncidentChange) -> Result<Incident>;
+    /// Appends timeline entries and events to an incident without changing it
+    /// (integrations recording what they did).
+    async fn append(
+        &self,
+        incident: IncidentId,
+        timeline: Vec<TimelineEntry>,
+        events: Vec<IncidentEvent>,
+        subscribers: Arc<[String]>,
+    ) -> Result<()>;
+    /// An incident.
+    async fn incident(&self, id: IncidentId) -> Result<Option<Incident>>;
+    /// An incident with roles, members, key events and costs.
+    async fn incident_details(&self, id: IncidentId) -> Result<Option<IncidentDetails>>;
+    /// Incidents matching a filter.
+    async fn list_incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
+    /// How many incidents match a filter (ignoring offset and limit).
+    async fn count_incidents(&self, filter: &IncidentFilter) -> Result<u64>;
+    /// The timeline of an incident, newest first.
+    async fn timeline(&self, id: IncidentId) -> Result<Vec<TimelineEntry>>;
+
+    // ---- outbox ----
+    /// Leases up to `limit` due deliveries to `owner` until `lease_until`.
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>>;
+    /// Marks a leased delivery done. Returns false if the lease was lost.
+    async fn complete_delivery(&self, id: i64, owner: &str, now: DateTime<Utc>) -> Result<bool>;
+    /// Records a failed attempt: retry at `retry_at`, or park as failed when `None`.
+    async fn fail_delivery(
+        &self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<bool>;
+    /// Puts a failed delivery back in the queue.
+    async fn requeue_delivery(&self, id: i64, now: DateTime<Utc>) -> Result<bool>;
+    /// Deliveries, newest first, optionally of one status.
+    async fn list_deliveries(&self, status: Option<DeliveryStatus>, limit: u32) -> Result<Vec<DeliveryInfo>>;
+    /// Events of an incident, oldest first.
+    async fn incident_events(&self, id: IncidentId) -> Result<Vec<StoredEvent>>;
+
+    // ---- periodic tasks ----
+    /// Creates the schedule row of a task if missing (keeps an existing one).
+    async fn ensure_task<'a>(
+        &self,
+        name: &str,
+        default: Option<&'a Schedule>,
+        next_run_at: Option<DateTime<Utc>>,
+    ) -> Result<()>;
+    /// Every task schedule.
+    async fn task_schedules(&self) -> Result<Vec<TaskSchedule>>;
+    /// Changes a task's schedule and enabled flag.
+    async fn set_task_schedule<'a>(
+        &self,
+        name: &str,
+        enabled: bool,
+        schedule: Option<&'a Schedule>,
+        next_run_at: Option<DateTime<Utc>>,
+    ) -> Result<()>;
+    /// Asks for a run as soon as possible.
+    async fn request_task_run(&self, name: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Takes the task's lease if free (or expired); false when someone holds it.
+    async fn acquire_task_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Releases the lease and sets the next run.
+    async fn release_task_lease(&self, name: &str, owner: &str, next_run_at: Option<DateTime<Utc>>) -> Result<()>;
+    /// Records the start of a run; returns its id.
+    async fn start_task_run(&self, name: &str, trigger: &str, now: DateTime<Utc>) -> Result<i64>;
+    /// Records the end of a run.
+    async fn finish_task_run<'a>(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        error: Option<&'a str>,
+        summary: Option<&'a str>,
+    ) -> Result<()>;
+    /// The latest runs of a task (or of all tasks), newest first.
+    async fn task_runs<'a>(&self, name: Option<&'a str>, limit: u32) -> Result<Vec<TaskRun>>;
+}
+
+/// Timestamps are stored with microsecond precision on both backends.
+pub fn now() -> DateTime<Utc> {
+    truncate_micros(Utc::now())
+}
+
+/// Drops sub-microsecond precision so values round-trip through both databases.
+pub fn truncate_micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::{SubsecRound, Timelike};
+    let nanos = t.nanosecond() % 1_000_000_000;
+    t.trunc_subsecs(6).with_nanosecond(nanos / 1000 * 1000).unwrap_or(t)
+}
+

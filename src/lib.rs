@@ -1,0 +1,1 @@
+pub use firefighter_core as core;
