@@ -23,10 +23,11 @@ use crate::store::{Catalog, Declared, IncidentChange, NewIncidentRecord, now};
 use crate::task::{PeriodicTask, TaskRegistration};
 use crate::timeline::{FieldChange, event_type, field};
 use crate::{
-    CategoryId, ClosureReason, ClosureReference, CostId, CostTypeId, DedupKey, Description, EnvironmentId, Error,
-    EventHandler, Incident, IncidentCost, IncidentDetails, IncidentEvent, IncidentFilter, IncidentId, InviteProvider,
-    KeyEvent, Message, PostMortemProvider, Priority, PriorityId, Result, Settings, Status, Store, Tag,
-    TimelineEntry, Title, UpdateId, UserId, key_event,
+    CategoryId, ClosureReason, ClosureReference, CostId, CostTypeId, DedupKey, Description,
+    EnvironmentId, Error, EventHandler, Incident, IncidentCost, IncidentDetails, IncidentEvent,
+    IncidentFilter, IncidentId, InviteProvider, KeyEvent, Message, PostMortemProvider, Priority,
+    PriorityId, Result, Settings, Status, Store, Tag, TimelineEntry, Title, UpdateId, UserId,
+    key_event,
 };
 
 /// How long the reference data is cached before it is read again (other
@@ -34,7 +35,7 @@ use crate::{
 const CATALOG_TTL: Duration = Duration::from_secs(30);
 
 /// Attempts of a command whose write lost a race with another change.
-const CONFLICT_ATTEMPTS: usize = 5;
+const CONFLICT_ATTEMPTS: u32 = 50;
 
 /// What is needed to declare an incident.
 #[derive(Debug, Clone, Default)]
@@ -219,10 +220,14 @@ impl FirefighterBuilder {
         };
 
         let mut handlers = Vec::new();
-        let mut invites = InviteRegistry::new().with_timeout(Duration::from_secs(settings.invite_provider_timeout_secs));
+        let mut invites = InviteRegistry::new()
+            .with_timeout(Duration::from_secs(settings.invite_provider_timeout_secs));
         let mut tasks = Vec::new();
         if self.use_inventory {
-            let mut regs: Vec<&EventHandlerRegistration> = inventory::iter::<EventHandlerRegistration>.into_iter().collect();
+            let mut regs: Vec<&EventHandlerRegistration> =
+                inventory::iter::<EventHandlerRegistration>
+                    .into_iter()
+                    .collect();
             regs.sort_by_key(|r| r.name);
             for r in regs {
                 match (r.build)(&ctx)? {
@@ -234,8 +239,10 @@ impl FirefighterBuilder {
             for name in registry.names() {
                 tracing::debug!(provider = %name, "invite provider registered");
             }
-            invites = registry.with_timeout(Duration::from_secs(settings.invite_provider_timeout_secs));
-            let mut regs: Vec<&TaskRegistration> = inventory::iter::<TaskRegistration>.into_iter().collect();
+            invites =
+                registry.with_timeout(Duration::from_secs(settings.invite_provider_timeout_secs));
+            let mut regs: Vec<&TaskRegistration> =
+                inventory::iter::<TaskRegistration>.into_iter().collect();
             regs.sort_by_key(|r| r.name);
             for r in regs {
                 match (r.build)(&ctx)? {
@@ -253,13 +260,19 @@ impl FirefighterBuilder {
         let mut seen = HashSet::new();
         for h in &handlers {
             if !seen.insert(h.name().to_owned()) {
-                return Err(Error::Config(format!("two event handlers are named \"{}\"", h.name())));
+                return Err(Error::Config(format!(
+                    "two event handlers are named \"{}\"",
+                    h.name()
+                )));
             }
         }
         let mut seen = HashSet::new();
         for t in &tasks {
             if !seen.insert(t.name().to_owned()) {
-                return Err(Error::Config(format!("two tasks are named \"{}\"", t.name())));
+                return Err(Error::Config(format!(
+                    "two tasks are named \"{}\"",
+                    t.name()
+                )));
             }
         }
         let run_at = now();
@@ -349,7 +362,11 @@ impl Firefighter {
 
     /// Names of the periodic tasks.
     pub fn task_names(&self) -> Vec<String> {
-        self.inner.tasks.iter().map(|t| t.name().to_owned()).collect()
+        self.inner
+            .tasks
+            .iter()
+            .map(|t| t.name().to_owned())
+            .collect()
     }
 
     /// Woken after every committed change, so the local dispatcher delivers at once.
@@ -359,13 +376,14 @@ impl Firefighter {
 
     /// The reference data (cached for a few seconds).
     pub async fn catalog(&self) -> Result<Arc<Catalog>> {
-        if let Some((at, catalog)) = self.inner.catalog.read().expect("catalog lock").as_ref() {
-            if at.elapsed() < CATALOG_TTL {
-                return Ok(catalog.clone());
-            }
+        if let Some((at, catalog)) = self.inner.catalog.read().expect("catalog lock").as_ref()
+            && at.elapsed() < CATALOG_TTL
+        {
+            return Ok(catalog.clone());
         }
         let catalog = Arc::new(self.inner.store.catalog().await?);
-        *self.inner.catalog.write().expect("catalog lock") = Some((Instant::now(), catalog.clone()));
+        *self.inner.catalog.write().expect("catalog lock") =
+            Some((Instant::now(), catalog.clone()));
         Ok(catalog)
     }
 
@@ -382,7 +400,11 @@ impl Firefighter {
 
     /// An incident, or [`Error::NotFound`].
     pub async fn incident(&self, id: IncidentId) -> Result<Incident> {
-        self.inner.store.incident(id).await?.ok_or_else(|| Error::not_found("incident", id))
+        self.inner
+            .store
+            .incident(id)
+            .await?
+            .ok_or_else(|| Error::not_found("incident", id))
     }
 
     /// An incident with its roles, members, key events and costs.
@@ -413,15 +435,19 @@ impl Firefighter {
             .find(|p| p.id == incident.priority_id)
             .is_some_and(|p| p.needs_postmortem);
         needs
-            && incident
-                .environment_ids
-                .iter()
-                .any(|e| catalog.environments.iter().any(|env| env.id == *e && env.is_production()))
+            && incident.environment_ids.iter().any(|e| {
+                catalog
+                    .environments
+                    .iter()
+                    .any(|env| env.id == *e && env.is_production())
+            })
     }
 
     /// The state of the incident's post-mortem across every enabled backend.
     pub async fn postmortem_state(&self, incident: &Incident) -> PostMortemState {
-        let states = futures::future::join_all(self.inner.postmortem.iter().map(|p| p.state(incident))).await;
+        let states =
+            futures::future::join_all(self.inner.postmortem.iter().map(|p| p.state(incident)))
+                .await;
         crate::postmortem::combine(states)
     }
 
@@ -471,7 +497,10 @@ impl Firefighter {
         let priority = match declaration.priority_id {
             Some(id) => match catalog.priorities.iter().find(|p| p.id == id) {
                 Some(p) if !p.enabled_create => {
-                    v.push("priority_id", format!("priority {} cannot be chosen when declaring", p.name));
+                    v.push(
+                        "priority_id",
+                        format!("priority {} cannot be chosen when declaring", p.name),
+                    );
                     None
                 }
                 Some(p) => Some(p.clone()),
@@ -483,7 +512,10 @@ impl Firefighter {
             None => match catalog.priorities.iter().find(|p| p.default) {
                 Some(p) => Some(p.clone()),
                 None => {
-                    v.push("priority_id", "a priority is required (no default priority is configured)");
+                    v.push(
+                        "priority_id",
+                        "a priority is required (no default priority is configured)",
+                    );
                     None
                 }
             },
@@ -492,7 +524,10 @@ impl Firefighter {
             Some(id) => match catalog.categories.iter().find(|c| c.id == id) {
                 Some(c) => Some(c.clone()),
                 None => {
-                    v.push("category_id", format!("incident category {id} does not exist"));
+                    v.push(
+                        "category_id",
+                        format!("incident category {id} does not exist"),
+                    );
                     None
                 }
             },
@@ -504,9 +539,18 @@ impl Firefighter {
         let environment_ids = v.check(resolve_environments(&catalog, &declaration.environment_ids));
         let mut known_key_events = Vec::new();
         for (slug, at) in &declaration.key_events {
-            match catalog.milestone_types.iter().find(|m| &m.event_type == slug) {
-                Some(m) if m.user_editable => known_key_events.push((slug.clone(), crate::store::truncate_micros(*at))),
-                Some(_) => v.push("key_events", format!("key event {slug} is set by the system")),
+            match catalog
+                .milestone_types
+                .iter()
+                .find(|m| &m.event_type == slug)
+            {
+                Some(m) if m.user_editable => {
+                    known_key_events.push((slug.clone(), crate::store::truncate_micros(*at)))
+                }
+                Some(_) => v.push(
+                    "key_events",
+                    format!("key event {slug} is set by the system"),
+                ),
                 None => v.push("key_events", format!("key event {slug} does not exist")),
             }
         }
@@ -528,8 +572,23 @@ impl Firefighter {
             }
         };
         v.finish()?;
-        let (Some(title), Some(description), Some(dedup_key), Some(priority), Some(category), Some(environment_ids), Some(creator)) =
-            (title, description, dedup_key, priority, category, environment_ids, creator)
+        let (
+            Some(title),
+            Some(description),
+            Some(dedup_key),
+            Some(priority),
+            Some(category),
+            Some(environment_ids),
+            Some(creator),
+        ) = (
+            title,
+            description,
+            dedup_key,
+            priority,
+            category,
+            environment_ids,
+            creator,
+        )
         else {
             return Err(Error::invalid("", "invalid declaration"));
         };
@@ -570,10 +629,18 @@ impl Firefighter {
             FieldChange::new(field::STATUS, None, Some(Status::Open.slug().to_owned())),
             FieldChange::new(field::PRIORITY, None, Some(priority.name.clone())),
             FieldChange::new(field::CATEGORY, None, Some(category.name.clone())),
-            FieldChange::new(field::ENVIRONMENTS, None, Some(env_names(&catalog, &environment_ids))),
+            FieldChange::new(
+                field::ENVIRONMENTS,
+                None,
+                Some(env_names(&catalog, &environment_ids)),
+            ),
         ];
         if !incident.description.is_empty() {
-            changes.push(FieldChange::new(field::DESCRIPTION, None, Some(incident.description.clone())));
+            changes.push(FieldChange::new(
+                field::DESCRIPTION,
+                None,
+                Some(incident.description.clone()),
+            ));
         }
         for r in catalog.role_types.iter().filter(|r| r.required) {
             changes.push(FieldChange::new(
@@ -604,7 +671,11 @@ impl Firefighter {
             timeline.push(entry(
                 Some(&slug),
                 ts,
-                vec![FieldChange::new(format!("{}{slug}", field::KEY_EVENT_PREFIX), None, Some(ts.to_rfc3339()))],
+                vec![FieldChange::new(
+                    format!("{}{slug}", field::KEY_EVENT_PREFIX),
+                    None,
+                    Some(ts.to_rfc3339()),
+                )],
                 None,
             ));
             key_events.push(KeyEvent {
@@ -641,10 +712,16 @@ impl Firefighter {
                     "incident declared"
                 );
                 self.committed();
-                DeclareOutcome { incident, created: true }
+                DeclareOutcome {
+                    incident,
+                    created: true,
+                }
             }
             Declared::Existing(incident) => {
-                tracing::info!(incident = incident.id.0, "declaration matched an open incident with the same dedup_key");
+                tracing::info!(
+                    incident = incident.id.0,
+                    "declaration matched an open incident with the same dedup_key"
+                );
                 DeclareOutcome {
                     incident,
                     created: false,
@@ -656,7 +733,8 @@ impl Firefighter {
 
     /// Updates an incident: a message and/or new field values and status.
     pub async fn update(&self, id: IncidentId, update: Update) -> Result<Incident> {
-        self.with_retries(|| self.try_update(id, &update, false)).await
+        self.with_retries(|| self.try_update(id, &update, false))
+            .await
     }
 
     /// Posts a message (or a technical event such as an on-call page) on the timeline.
@@ -705,7 +783,12 @@ impl Firefighter {
 
     /// Downgrades an incident that does not need the incident process: it is
     /// marked ignored and closed, whatever its state.
-    pub async fn downgrade(&self, id: IncidentId, by: Option<UserId>, message: Option<String>) -> Result<Incident> {
+    pub async fn downgrade(
+        &self,
+        id: IncidentId,
+        by: Option<UserId>,
+        message: Option<String>,
+    ) -> Result<Incident> {
         let update = Update {
             by,
             status: Some(Status::Closed),
@@ -713,7 +796,8 @@ impl Firefighter {
             event_type: Some(event_type::DOWNGRADED.to_owned()),
             ..Update::default()
         };
-        self.with_retries(|| self.try_update(id, &update, true)).await
+        self.with_retries(|| self.try_update(id, &update, true))
+            .await
     }
 
     async fn with_retries<F, Fut, T>(&self, mut attempt: F) -> Result<T>
@@ -725,15 +809,25 @@ impl Firefighter {
         loop {
             tries += 1;
             match attempt().await {
-                Err(Error::Conflict(msg)) if tries < CONFLICT_ATTEMPTS && msg.contains(crate::store::STALE_VERSION) => {
-                    tokio::task::yield_now().await;
+                Err(Error::Conflict(msg))
+                    if tries < CONFLICT_ATTEMPTS && msg.contains(crate::store::STALE_VERSION) =>
+                {
+                    // Re-read and re-decide; a little jitter spreads out writers of one incident.
+                    let pause =
+                        rand::Rng::random_range(&mut rand::rng(), 0..=(2 * tries.min(10)) as u64);
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
                 }
                 other => return other,
             }
         }
     }
 
-    async fn validate_user(&self, v: &mut Validation, field_name: &str, id: UserId) -> Result<Option<crate::User>> {
+    async fn validate_user(
+        &self,
+        v: &mut Validation,
+        field_name: &str,
+        id: UserId,
+    ) -> Result<Option<crate::User>> {
         Ok(match self.inner.store.user(id).await? {
             Some(u) => Some(u),
             None => {
@@ -743,7 +837,12 @@ impl Firefighter {
         })
     }
 
-    async fn try_update(&self, id: IncidentId, update: &Update, downgrade: bool) -> Result<Incident> {
+    async fn try_update(
+        &self,
+        id: IncidentId,
+        update: &Update,
+        downgrade: bool,
+    ) -> Result<Incident> {
         let catalog = self.catalog().await?;
         let details = self.incident_details(id).await?;
         let before = &details.incident;
@@ -758,26 +857,31 @@ impl Firefighter {
             Some(m) if !m.trim().is_empty() => v.check(Message::parse(m)).map(String::from),
             _ => None,
         };
-        if let Some(t) = &update.title {
-            if let Some(t) = v.check(Title::parse(t)) {
-                changes.extend(text_change(field::TITLE, &before.title, t.as_str()));
-                after.title = t.into();
-            }
+        if let Some(t) = &update.title
+            && let Some(t) = v.check(Title::parse(t))
+        {
+            changes.extend(text_change(field::TITLE, &before.title, t.as_str()));
+            after.title = t.into();
         }
-        if let Some(d) = &update.description {
-            if let Some(d) = v.check(Description::parse(d)) {
-                changes.extend(text_change(field::DESCRIPTION, &before.description, d.as_str()));
-                after.description = d.into();
-            }
+        if let Some(d) = &update.description
+            && let Some(d) = v.check(Description::parse(d))
+        {
+            changes.extend(text_change(
+                field::DESCRIPTION,
+                &before.description,
+                d.as_str(),
+            ));
+            after.description = d.into();
         }
         let old_priority = find_priority(&catalog, before.priority_id)?.clone();
         let mut priority = old_priority.clone();
         if let Some(pid) = update.priority_id {
             match catalog.priorities.iter().find(|p| p.id == pid) {
                 None => v.push("priority_id", format!("priority {pid} does not exist")),
-                Some(p) if p.id != before.priority_id && !p.enabled_update => {
-                    v.push("priority_id", format!("priority {} cannot be chosen when updating", p.name))
-                }
+                Some(p) if p.id != before.priority_id && !p.enabled_update => v.push(
+                    "priority_id",
+                    format!("priority {} cannot be chosen when updating", p.name),
+                ),
                 Some(p) => {
                     changes.extend(text_change(field::PRIORITY, &old_priority.name, &p.name));
                     after.priority_id = p.id;
@@ -787,7 +891,10 @@ impl Firefighter {
         }
         if let Some(cid) = update.category_id {
             match catalog.categories.iter().find(|c| c.id == cid) {
-                None => v.push("category_id", format!("incident category {cid} does not exist")),
+                None => v.push(
+                    "category_id",
+                    format!("incident category {cid} does not exist"),
+                ),
                 Some(c) => {
                     let old = catalog
                         .categories
@@ -801,138 +908,161 @@ impl Firefighter {
             }
         }
         let mut environments_changed = false;
-        if let Some(envs) = &update.environment_ids {
-            if let Some(envs) = v.check(resolve_environments(&catalog, envs)) {
-                if envs != before.environment_ids {
-                    changes.push(FieldChange::new(
-                        field::ENVIRONMENTS,
-                        Some(env_names(&catalog, &before.environment_ids)),
-                        Some(env_names(&catalog, &envs)),
-                    ));
-                    after.environment_id = envs[0];
-                    after.environment_ids = envs;
-                    environments_changed = true;
-                }
-            }
+        if let Some(envs) = &update.environment_ids
+            && let Some(envs) = v.check(resolve_environments(&catalog, envs))
+            && envs != before.environment_ids
+        {
+            changes.push(FieldChange::new(
+                field::ENVIRONMENTS,
+                Some(env_names(&catalog, &before.environment_ids)),
+                Some(env_names(&catalog, &envs)),
+            ));
+            after.environment_id = envs[0];
+            after.environment_ids = envs;
+            environments_changed = true;
         }
-        if let Some(private) = update.private {
-            if private != before.private {
-                changes.push(FieldChange::new(
-                    field::PRIVATE,
-                    Some(before.private.to_string()),
-                    Some(private.to_string()),
-                ));
-                after.private = private;
-            }
+        if let Some(private) = update.private
+            && private != before.private
+        {
+            changes.push(FieldChange::new(
+                field::PRIVATE,
+                Some(before.private.to_string()),
+                Some(private.to_string()),
+            ));
+            after.private = private;
         }
         let reference = match &update.closure_reference {
-            Some(r) => v.check(ClosureReference::parse(r)).map(|r| Some(String::from(r))),
+            Some(r) => v
+                .check(ClosureReference::parse(r))
+                .map(|r| Some(String::from(r))),
             None => Some(None),
         };
         if update.closure_reason.is_some() && update.status != Some(Status::Closed) {
-            v.push("closure_reason", "a closure reason can only be given when closing");
+            v.push(
+                "closure_reason",
+                "a closure reason can only be given when closing",
+            );
         }
         if let Some(et) = &update.event_type {
             if et.is_empty() || et.len() > 64 {
                 v.push("event_type", "an event type has 1 to 64 characters");
             } else if catalog.milestone_types.iter().any(|m| &m.event_type == et) {
-                v.push("event_type", format!("{et} is a key event: set it with the key events command"));
+                v.push(
+                    "event_type",
+                    format!("{et} is a key event: set it with the key events command"),
+                );
             }
         }
         v.finish()?;
 
         if downgrade && !after.ignore {
-            changes.push(FieldChange::new(field::IGNORE, Some("false".into()), Some("true".into())));
+            changes.push(FieldChange::new(
+                field::IGNORE,
+                Some("false".into()),
+                Some("true".into()),
+            ));
             after.ignore = true;
         }
 
         let at = now();
-        let event_ts = update.event_ts.map(crate::store::truncate_micros).unwrap_or(at);
+        let event_ts = update
+            .event_ts
+            .map(crate::store::truncate_micros)
+            .unwrap_or(at);
         let mut change = IncidentChange::from(before, self.subscribers());
         change.environments_changed = environments_changed;
         let mut events = Vec::new();
 
         // Status: the lifecycle decides.
-        if let Some(to) = update.status {
-            if to != before.status {
-                let mut missing = key_event::missing_required(&catalog.milestone_types, &details.key_events);
-                if to == Status::Closed {
-                    // Mitigation records `recovered` by itself; only what people must enter counts.
-                    missing.retain(|m| m != key_event::RECOVERED || before.status < Status::Mitigated);
-                }
-                let pm_required = self.postmortem_required(&catalog, &after);
-                let pm = if to == Status::Closed && pm_required && before.status == Status::PostMortem {
-                    self.postmortem_state(&after).await
-                } else {
-                    PostMortemState::NoBackend
-                };
-                let facts = LifecycleFacts {
-                    status: before.status,
-                    priority_value: priority.value,
-                    postmortem_required: pm_required,
-                    ignore: after.ignore,
-                    was_mitigated: before.mitigated_at.is_some(),
-                    postmortem: &pm,
-                    missing_key_events: &missing,
-                };
-                lifecycle::check_transition(
-                    &facts,
-                    &StatusChange {
-                        to,
-                        message: message.as_deref(),
-                        closure_reason: update.closure_reason,
-                    },
-                )?;
-                changes.push(FieldChange::new(
-                    field::STATUS,
-                    Some(before.status.slug().to_owned()),
-                    Some(to.slug().to_owned()),
-                ));
-                after.status = to;
-                let has = |slug: &str| details.key_events.iter().any(|k| k.event_type == slug);
-                if to == Status::Mitigated {
-                    if after.mitigated_at.is_none() {
-                        after.mitigated_at = Some(event_ts);
-                    }
-                    if !has(key_event::MITIGATED) {
-                        change.key_events_set.push(system_key_event(key_event::MITIGATED, event_ts));
-                    }
-                    // A re-mitigation after a reopening moves the end of the impact.
-                    if !has(key_event::RECOVERED) || before.mitigated_at.is_some() {
-                        change.key_events_set.push(system_key_event(key_event::RECOVERED, event_ts));
-                    }
-                }
-                if to == Status::Closed {
-                    after.closed_at = Some(event_ts);
-                    let reason = update.closure_reason.or((before.status >= Status::Mitigated).then_some(ClosureReason::Resolved));
-                    if reason != before.closure_reason {
-                        changes.push(FieldChange::new(
-                            field::CLOSURE_REASON,
-                            before.closure_reason.map(|r| r.slug().to_owned()),
-                            reason.map(|r| r.slug().to_owned()),
-                        ));
-                    }
-                    after.closure_reason = reason;
-                    if !has(key_event::RESOLVED) {
-                        change.key_events_set.push(system_key_event(key_event::RESOLVED, event_ts));
-                    }
-                }
-                if let Some(Some(r)) = &reference {
-                    changes.push(FieldChange::new(
-                        field::CLOSURE_REFERENCE,
-                        Some(before.closure_reference.clone()),
-                        Some(r.clone()),
-                    ));
-                    after.closure_reference = r.clone();
-                }
-                tracing::info!(
-                    ff.metric = "incident.status_changed",
-                    incident = id.0,
-                    from = before.status.slug(),
-                    to = to.slug(),
-                    "incident status changed"
-                );
+        if let Some(to) = update.status
+            && to != before.status
+        {
+            let mut missing =
+                key_event::missing_required(&catalog.milestone_types, &details.key_events);
+            if to == Status::Closed {
+                // Mitigation records `recovered` by itself; only what people must enter counts.
+                missing.retain(|m| m != key_event::RECOVERED || before.status < Status::Mitigated);
             }
+            let pm_required = self.postmortem_required(&catalog, &after);
+            let pm = if to == Status::Closed && pm_required && before.status == Status::PostMortem {
+                self.postmortem_state(&after).await
+            } else {
+                PostMortemState::NoBackend
+            };
+            let facts = LifecycleFacts {
+                status: before.status,
+                priority_value: priority.value,
+                postmortem_required: pm_required,
+                ignore: after.ignore,
+                was_mitigated: before.mitigated_at.is_some(),
+                postmortem: &pm,
+                missing_key_events: &missing,
+            };
+            lifecycle::check_transition(
+                &facts,
+                &StatusChange {
+                    to,
+                    message: message.as_deref(),
+                    closure_reason: update.closure_reason,
+                },
+            )?;
+            changes.push(FieldChange::new(
+                field::STATUS,
+                Some(before.status.slug().to_owned()),
+                Some(to.slug().to_owned()),
+            ));
+            after.status = to;
+            let has = |slug: &str| details.key_events.iter().any(|k| k.event_type == slug);
+            if to == Status::Mitigated {
+                if after.mitigated_at.is_none() {
+                    after.mitigated_at = Some(event_ts);
+                }
+                if !has(key_event::MITIGATED) {
+                    change
+                        .key_events_set
+                        .push(system_key_event(key_event::MITIGATED, event_ts));
+                }
+                // A re-mitigation after a reopening moves the end of the impact.
+                if !has(key_event::RECOVERED) || before.mitigated_at.is_some() {
+                    change
+                        .key_events_set
+                        .push(system_key_event(key_event::RECOVERED, event_ts));
+                }
+            }
+            if to == Status::Closed {
+                after.closed_at = Some(event_ts);
+                let reason = update
+                    .closure_reason
+                    .or((before.status >= Status::Mitigated).then_some(ClosureReason::Resolved));
+                if reason != before.closure_reason {
+                    changes.push(FieldChange::new(
+                        field::CLOSURE_REASON,
+                        before.closure_reason.map(|r| r.slug().to_owned()),
+                        reason.map(|r| r.slug().to_owned()),
+                    ));
+                }
+                after.closure_reason = reason;
+                if !has(key_event::RESOLVED) {
+                    change
+                        .key_events_set
+                        .push(system_key_event(key_event::RESOLVED, event_ts));
+                }
+            }
+            if let Some(Some(r)) = &reference {
+                changes.push(FieldChange::new(
+                    field::CLOSURE_REFERENCE,
+                    Some(before.closure_reference.clone()),
+                    Some(r.clone()),
+                ));
+                after.closure_reference = r.clone();
+            }
+            tracing::info!(
+                ff.metric = "incident.status_changed",
+                incident = id.0,
+                from = before.status.slug(),
+                to = to.slug(),
+                "incident status changed"
+            );
         }
         if after.priority_id != before.priority_id {
             let metric = if priority.value < old_priority.value {
@@ -952,7 +1082,10 @@ impl Firefighter {
 
         after.updated_at = at;
         let entry_id = UpdateId::new();
-        let event_type = if update.status == Some(Status::Closed) && update.closure_reason.is_some() && before.status < Status::Mitigated {
+        let event_type = if update.status == Some(Status::Closed)
+            && update.closure_reason.is_some()
+            && before.status < Status::Mitigated
+        {
             Some(event_type::CLOSURE_REASON.to_owned())
         } else {
             update.event_type.clone()
@@ -992,7 +1125,11 @@ impl Firefighter {
         }
         events.push(IncidentEvent::Updated {
             update_id: entry_id,
-            update_kind: if changed.is_empty() { UpdateKind::Message } else { UpdateKind::Fields },
+            update_kind: if changed.is_empty() {
+                UpdateKind::Message
+            } else {
+                UpdateKind::Fields
+            },
             changed,
             old_priority: (after.priority_id != before.priority_id).then_some(before.priority_id),
             event_type,
@@ -1002,7 +1139,11 @@ impl Firefighter {
         }
         if after.status == Status::Closed && before.status != Status::Closed {
             events.push(IncidentEvent::Closed);
-            tracing::info!(ff.metric = "incident.closed", incident = id.0, "incident closed");
+            tracing::info!(
+                ff.metric = "incident.closed",
+                incident = id.0,
+                "incident closed"
+            );
         }
         change.incident = after;
         change.events = events;
@@ -1019,7 +1160,8 @@ impl Firefighter {
         by: Option<UserId>,
         roles: BTreeMap<String, Option<UserId>>,
     ) -> Result<Incident> {
-        self.with_retries(|| self.try_update_roles(id, by, &roles)).await
+        self.with_retries(|| self.try_update_roles(id, by, &roles))
+            .await
     }
 
     async fn try_update_roles(
@@ -1041,17 +1183,30 @@ impl Firefighter {
         let mut changes = Vec::new();
         for (slug, user) in roles {
             let Some(role_type) = catalog.role_types.iter().find(|r| &r.slug == slug) else {
-                v.push(format!("roles.{slug}"), format!("role {slug} does not exist"));
+                v.push(
+                    format!("roles.{slug}"),
+                    format!("role {slug} does not exist"),
+                );
                 continue;
             };
-            let current = details.roles.iter().find(|r| r.role_type_id == role_type.id).map(|r| r.user_id);
+            let current = details
+                .roles
+                .iter()
+                .find(|r| r.role_type_id == role_type.id)
+                .map(|r| r.user_id);
             match user {
                 Some(user_id) => {
-                    let Some(user) = self.validate_user(&mut v, &format!("roles.{slug}"), *user_id).await? else {
+                    let Some(user) = self
+                        .validate_user(&mut v, &format!("roles.{slug}"), *user_id)
+                        .await?
+                    else {
                         continue;
                     };
                     if !user.is_active || user.bot {
-                        v.push(format!("roles.{slug}"), format!("{} cannot hold a role (deactivated or a bot)", user.email));
+                        v.push(
+                            format!("roles.{slug}"),
+                            format!("{} cannot hold a role (deactivated or a bot)", user.email),
+                        );
                         continue;
                     }
                     if current != Some(*user_id) {
@@ -1059,18 +1214,32 @@ impl Firefighter {
                             Some(c) => self.inner.store.user(c).await?.map(|u| u.email),
                             None => None,
                         };
-                        changes.push(FieldChange::new(format!("{}{slug}", field::ROLE_PREFIX), old, Some(user.email.clone())));
+                        changes.push(FieldChange::new(
+                            format!("{}{slug}", field::ROLE_PREFIX),
+                            old,
+                            Some(user.email.clone()),
+                        ));
                         change.roles_set.push((role_type.id, *user_id));
                         change.members_added.push(*user_id);
                     }
                 }
                 None if role_type.required => {
-                    v.push(format!("roles.{slug}"), format!("the {} role is required and cannot be left empty", role_type.name));
+                    v.push(
+                        format!("roles.{slug}"),
+                        format!(
+                            "the {} role is required and cannot be left empty",
+                            role_type.name
+                        ),
+                    );
                 }
                 None => {
                     if let Some(c) = current {
                         let old = self.inner.store.user(c).await?.map(|u| u.email);
-                        changes.push(FieldChange::new(format!("{}{slug}", field::ROLE_PREFIX), old, None));
+                        changes.push(FieldChange::new(
+                            format!("{}{slug}", field::ROLE_PREFIX),
+                            old,
+                            None,
+                        ));
                         change.roles_cleared.push(role_type.id);
                     }
                 }
@@ -1078,7 +1247,10 @@ impl Firefighter {
         }
         v.finish()?;
         if changes.is_empty() {
-            return Err(Error::invalid("roles", "nothing to update: every role already has this holder"));
+            return Err(Error::invalid(
+                "roles",
+                "nothing to update: every role already has this holder",
+            ));
         }
         let at = now();
         let entry_id = UpdateId::new();
@@ -1114,7 +1286,8 @@ impl Firefighter {
         by: Option<UserId>,
         key_events: BTreeMap<String, Option<DateTime<Utc>>>,
     ) -> Result<Incident> {
-        self.with_retries(|| self.try_set_key_events(id, by, &key_events)).await
+        self.with_retries(|| self.try_set_key_events(id, by, &key_events))
+            .await
     }
 
     async fn try_set_key_events(
@@ -1133,25 +1306,42 @@ impl Firefighter {
         let mut change = IncidentChange::from(&details.incident, self.subscribers());
         let mut entries = Vec::new();
         for (slug, when) in key_events {
-            match catalog.milestone_types.iter().find(|m| &m.event_type == slug) {
+            match catalog
+                .milestone_types
+                .iter()
+                .find(|m| &m.event_type == slug)
+            {
                 None => {
-                    v.push(format!("key_events.{slug}"), format!("key event {slug} does not exist"));
+                    v.push(
+                        format!("key_events.{slug}"),
+                        format!("key event {slug} does not exist"),
+                    );
                     continue;
                 }
                 Some(m) if !m.user_editable => {
-                    v.push(format!("key_events.{slug}"), format!("key event {slug} is set by the system"));
+                    v.push(
+                        format!("key_events.{slug}"),
+                        format!("key event {slug} is set by the system"),
+                    );
                     continue;
                 }
                 Some(_) => {}
             }
             let when = when.map(crate::store::truncate_micros);
-            if let Some(t) = when {
-                if t > at + chrono::Duration::minutes(5) {
-                    v.push(format!("key_events.{slug}"), format!("{slug} cannot be in the future"));
-                    continue;
-                }
+            if let Some(t) = when
+                && t > at + chrono::Duration::minutes(5)
+            {
+                v.push(
+                    format!("key_events.{slug}"),
+                    format!("{slug} cannot be in the future"),
+                );
+                continue;
             }
-            let current = details.key_events.iter().find(|k| &k.event_type == slug).map(|k| k.at);
+            let current = details
+                .key_events
+                .iter()
+                .find(|k| &k.event_type == slug)
+                .map(|k| k.at);
             if current == when {
                 continue;
             }
@@ -1181,7 +1371,10 @@ impl Firefighter {
         }
         v.finish()?;
         if entries.is_empty() {
-            return Err(Error::invalid("key_events", "nothing to update: the key events already have these values"));
+            return Err(Error::invalid(
+                "key_events",
+                "nothing to update: the key events already have these values",
+            ));
         }
         change.incident.updated_at = at;
         change.timeline = entries;
@@ -1204,7 +1397,10 @@ impl Firefighter {
         let mut v = Validation::default();
         let cost_type = catalog.cost_types.iter().find(|c| c.id == cost_type_id);
         if cost_type.is_none() {
-            v.push("cost_type_id", format!("cost type {cost_type_id} does not exist"));
+            v.push(
+                "cost_type_id",
+                format!("cost type {cost_type_id} does not exist"),
+            );
         }
         if amount_cents.is_some_and(|a| a < 0) {
             v.push("amount", "an amount cannot be negative");
@@ -1243,7 +1439,11 @@ impl Firefighter {
             changes: vec![FieldChange::new(
                 format!("cost:{}", cost_type.name),
                 None,
-                Some(amount_cents.map(crate::cost::format_cents).unwrap_or_else(|| "unknown".into())),
+                Some(
+                    amount_cents
+                        .map(crate::cost::format_cents)
+                        .unwrap_or_else(|| "unknown".into()),
+                ),
             )],
         });
         change.events.push(IncidentEvent::Updated {
@@ -1253,7 +1453,8 @@ impl Firefighter {
             old_priority: None,
             event_type: Some(event_type::COST.to_owned()),
         });
-        self.with_retries(|| async { self.inner.store.apply(change.clone()).await }).await?;
+        self.with_retries(|| async { self.inner.store.apply(change.clone()).await })
+            .await?;
         self.committed();
         Ok(cost)
     }
@@ -1283,7 +1484,10 @@ impl Firefighter {
                 }]
             })
             .unwrap_or_default();
-        self.inner.store.append(id, timeline, events, self.subscribers()).await?;
+        self.inner
+            .store
+            .append(id, timeline, events, self.subscribers())
+            .await?;
         self.committed();
         Ok(())
     }
@@ -1314,23 +1518,42 @@ impl Firefighter {
             private: private.unwrap_or(category.private),
             priority,
             category,
-            environments: catalog.environments.iter().filter(|e| envs.contains(&e.id)).cloned().collect(),
+            environments: catalog
+                .environments
+                .iter()
+                .filter(|e| envs.contains(&e.id))
+                .cloned()
+                .collect(),
             created_by,
             role_holders: Vec::new(),
         };
-        self.inner.invites.resolve(&ctx, platform, &self.inner.store).await
+        self.inner
+            .invites
+            .resolve(&ctx, platform, &self.inner.store)
+            .await
     }
 
     /// Who should be invited to an existing incident now.
-    pub async fn resolve_invites(&self, id: IncidentId, platform: Option<&str>) -> Result<InviteResolution> {
+    pub async fn resolve_invites(
+        &self,
+        id: IncidentId,
+        platform: Option<&str>,
+    ) -> Result<InviteResolution> {
         let catalog = self.catalog().await?;
         let details = self.incident_details(id).await?;
         let ctx = self.invite_context(&catalog, &details)?;
-        self.inner.invites.resolve(&ctx, platform, &self.inner.store).await
+        self.inner
+            .invites
+            .resolve(&ctx, platform, &self.inner.store)
+            .await
     }
 
     /// The context invite providers are asked about for an incident.
-    pub fn invite_context(&self, catalog: &Catalog, details: &IncidentDetails) -> Result<InviteContext> {
+    pub fn invite_context(
+        &self,
+        catalog: &Catalog,
+        details: &IncidentDetails,
+    ) -> Result<InviteContext> {
         let incident = &details.incident;
         Ok(InviteContext {
             incident_id: Some(incident.id),
@@ -1339,7 +1562,9 @@ impl Firefighter {
                 .categories
                 .iter()
                 .find(|c| c.id == incident.category_id)
-                .ok_or_else(|| Error::Corrupt(format!("incident {} has an unknown category", incident.id)))?
+                .ok_or_else(|| {
+                    Error::Corrupt(format!("incident {} has an unknown category", incident.id))
+                })?
                 .clone(),
             environments: catalog
                 .environments
@@ -1379,7 +1604,12 @@ fn resolve_environments(catalog: &Catalog, ids: &[EnvironmentId]) -> Result<Vec<
             .iter()
             .find(|e| e.default)
             .map(|e| vec![e.id])
-            .ok_or_else(|| Error::invalid("environment_ids", "an environment is required (no default environment is configured)"));
+            .ok_or_else(|| {
+                Error::invalid(
+                    "environment_ids",
+                    "an environment is required (no default environment is configured)",
+                )
+            });
     }
     let mut envs = Vec::new();
     for id in ids {
@@ -1389,7 +1619,12 @@ fn resolve_environments(catalog: &Catalog, ids: &[EnvironmentId]) -> Result<Vec<
                     envs.push(e);
                 }
             }
-            None => return Err(Error::invalid("environment_ids", format!("environment {id} does not exist"))),
+            None => {
+                return Err(Error::invalid(
+                    "environment_ids",
+                    format!("environment {id} does not exist"),
+                ));
+            }
         }
     }
     envs.sort_by_key(|e| (e.order, e.value.clone()));
@@ -1398,7 +1633,13 @@ fn resolve_environments(catalog: &Catalog, ids: &[EnvironmentId]) -> Result<Vec<
 
 fn env_names(catalog: &Catalog, ids: &[EnvironmentId]) -> String {
     ids.iter()
-        .filter_map(|id| catalog.environments.iter().find(|e| e.id == *id).map(|e| e.value.as_str()))
+        .filter_map(|id| {
+            catalog
+                .environments
+                .iter()
+                .find(|e| e.id == *id)
+                .map(|e| e.value.as_str())
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -26,7 +26,10 @@ pub struct Settings {
     #[serde(default = "default_time_zone")]
     pub time_zone: String,
     /// `FF_INVITE_PROVIDER_TIMEOUT_SECS`: how long one invite provider may take.
-    #[serde(default = "default_invite_timeout", rename = "ff_invite_provider_timeout_secs")]
+    #[serde(
+        default = "default_invite_timeout",
+        rename = "ff_invite_provider_timeout_secs"
+    )]
     pub invite_provider_timeout_secs: u64,
     /// `FF_OUTBOX_MAX_BACKOFF_SECS`: longest wait between two delivery attempts.
     #[serde(default = "default_max_backoff", rename = "ff_outbox_max_backoff_secs")]
@@ -116,16 +119,21 @@ impl Settings {
             )));
         }
         if self.invite_provider_timeout_secs == 0 {
-            return Err(Error::Config("FF_INVITE_PROVIDER_TIMEOUT_SECS must be at least 1".into()));
+            return Err(Error::Config(
+                "FF_INVITE_PROVIDER_TIMEOUT_SECS must be at least 1".into(),
+            ));
         }
         Ok(())
     }
 
     /// The configured time zone.
     pub fn tz(&self) -> Result<chrono_tz::Tz> {
-        self.time_zone
-            .parse()
-            .map_err(|_| Error::Config(format!("TIME_ZONE \"{}\" is not a known time zone (e.g. Europe/Paris)", self.time_zone)))
+        self.time_zone.parse().map_err(|_| {
+            Error::Config(format!(
+                "TIME_ZONE \"{}\" is not a known time zone (e.g. Europe/Paris)",
+                self.time_zone
+            ))
+        })
     }
 
     /// `BASE_URL` without a trailing slash.
@@ -151,15 +159,24 @@ mod tests {
         let s = Settings::from_figment(Figment::new()).unwrap();
         assert_eq!(s.database_url.expose_secret(), DEFAULT_DATABASE_URL);
         assert_eq!(s.time_zone, "UTC");
-        let s = Settings::from_figment(Figment::new().merge(Serialized::default("time_zone", "Europe/Paris"))).unwrap();
+        let s = Settings::from_figment(
+            Figment::new().merge(Serialized::default("time_zone", "Europe/Paris")),
+        )
+        .unwrap();
         assert_eq!(s.tz().unwrap(), chrono_tz::Europe::Paris);
     }
 
     #[test]
     fn bad_values_are_explained() {
-        let err = Settings::from_figment(Figment::new().merge(Serialized::default("time_zone", "Mars/Base"))).unwrap_err();
+        let err = Settings::from_figment(
+            Figment::new().merge(Serialized::default("time_zone", "Mars/Base")),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("Mars/Base"), "{err}");
-        let err = Settings::from_figment(Figment::new().merge(Serialized::default("base_url", "example.com"))).unwrap_err();
+        let err = Settings::from_figment(
+            Figment::new().merge(Serialized::default("base_url", "example.com")),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("BASE_URL"), "{err}");
     }
 

@@ -57,11 +57,19 @@ pub fn parse_amount(text: &str) -> Option<i64> {
         None => (false, t),
     };
     let (units, frac) = t.split_once('.').unwrap_or((t, ""));
-    if units.is_empty() || !units.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    if units.is_empty()
+        || !units.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > 2
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let units: i64 = units.parse().ok()?;
-    let frac: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<2}").parse().ok()? };
+    let frac: i64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<2}").parse().ok()?
+    };
     let cents = units.checked_mul(100)?.checked_add(frac)?;
     Some(if neg { -cents } else { cents })
 }

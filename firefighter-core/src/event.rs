@@ -4,14 +4,13 @@
 //! caused them, with one delivery per registered handler. The
 //! [`crate::outbox::Dispatcher`] then delivers each one at least once.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{IncidentId, PriorityId, UpdateId, plugin::PluginContext};
+use crate::{IncidentId, PriorityId, UpdateId};
 
 /// What kind of update an [`IncidentEvent::Updated`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,7 +172,7 @@ pub struct EventHandlerRegistration {
     /// The handler's name.
     pub name: &'static str,
     /// Builds the handler; `Ok(None)` when its integration is switched off.
-    pub build: fn(&PluginContext) -> crate::Result<Option<Arc<dyn EventHandler>>>,
+    pub build: crate::plugin::PluginBuilder<dyn EventHandler>,
 }
 
 inventory::collect!(EventHandlerRegistration);

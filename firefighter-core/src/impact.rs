@@ -97,7 +97,10 @@ pub struct ImpactLevelOption {
 /// The priority value suggested by a set of impacts: the most severe level wins.
 /// `None` when nothing is impacted, in which case there is no incident to declare.
 pub fn suggest_priority(levels: impl IntoIterator<Item = ImpactLevel>) -> Option<i32> {
-    levels.into_iter().filter_map(ImpactLevel::suggested_priority).min()
+    levels
+        .into_iter()
+        .filter_map(ImpactLevel::suggested_priority)
+        .min()
 }
 
 #[cfg(test)]
@@ -106,8 +109,14 @@ mod tests {
 
     #[test]
     fn worst_impact_wins() {
-        assert_eq!(suggest_priority([ImpactLevel::Low, ImpactLevel::High, ImpactLevel::None]), Some(2));
-        assert_eq!(suggest_priority([ImpactLevel::None, ImpactLevel::None]), None);
+        assert_eq!(
+            suggest_priority([ImpactLevel::Low, ImpactLevel::High, ImpactLevel::None]),
+            Some(2)
+        );
+        assert_eq!(
+            suggest_priority([ImpactLevel::None, ImpactLevel::None]),
+            None
+        );
         assert_eq!(suggest_priority([]), None);
     }
 

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    CategoryId, ClosureReason, EnvironmentId, Error, IncidentCost, IncidentId, KeyEvent, PriorityId, Result,
-    RoleAssignment, Status, UserId,
+    CategoryId, ClosureReason, EnvironmentId, Error, IncidentCost, IncidentId, KeyEvent,
+    PriorityId, Result, RoleAssignment, Status, UserId,
 };
 
 /// Declares a validated text newtype with length limits (in characters, trimmed).
@@ -151,7 +151,11 @@ pub struct Incident {
 impl Incident {
     /// `YYYYMMDD-<id>` in the given time zone, used to name channels and pages.
     pub fn canonical_name(&self, tz: chrono_tz::Tz) -> String {
-        format!("{}-{}", self.created_at.with_timezone(&tz).format("%Y%m%d"), self.id.0)
+        format!(
+            "{}-{}",
+            self.created_at.with_timezone(&tz).format("%Y%m%d"),
+            self.id.0
+        )
     }
 
     /// The description cut to 100 characters.

@@ -14,7 +14,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::{Environment, IncidentCategory, IncidentId, Priority, Result, User, UserId, plugin::PluginContext};
+use crate::{
+    Environment, IncidentCategory, IncidentId, Priority, Result, User, UserId,
+    plugin::PluginContext,
+};
 
 /// What a provider knows about the incident it is asked about. For a dry run
 /// ("who would be invited to a P1 in Payments?") `incident_id` is `None`.
@@ -70,7 +73,10 @@ pub trait InviteProvider: Send + Sync + 'static {
         false
     }
     /// The users to invite, each with a reason.
-    async fn invitees(&self, incident: &InviteContext) -> Result<Vec<InviteCandidate>, ProviderError>;
+    async fn invitees(
+        &self,
+        incident: &InviteContext,
+    ) -> Result<Vec<InviteCandidate>, ProviderError>;
 }
 
 /// Static registration of an invite provider.
@@ -79,7 +85,7 @@ pub struct InviteProviderRegistration {
     /// The provider's name.
     pub name: &'static str,
     /// Builds the provider; `Ok(None)` when its integration is switched off.
-    pub build: fn(&PluginContext) -> Result<Option<Arc<dyn InviteProvider>>>,
+    pub build: crate::plugin::PluginBuilder<dyn InviteProvider>,
 }
 
 inventory::collect!(InviteProviderRegistration);
@@ -148,7 +154,9 @@ pub struct InviteRegistry {
 
 impl std::fmt::Debug for InviteRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InviteRegistry").field("providers", &self.names()).finish()
+        f.debug_struct("InviteRegistry")
+            .field("providers", &self.names())
+            .finish()
     }
 }
 
@@ -164,13 +172,17 @@ impl InviteRegistry {
     /// Builds every statically registered provider (sorted by name).
     pub fn from_inventory(ctx: &PluginContext) -> Result<InviteRegistry> {
         let mut registrations: Vec<&InviteProviderRegistration> =
-            inventory::iter::<InviteProviderRegistration>.into_iter().collect();
+            inventory::iter::<InviteProviderRegistration>
+                .into_iter()
+                .collect();
         registrations.sort_by_key(|r| r.name);
         let mut registry = InviteRegistry::new();
         for registration in registrations {
             match (registration.build)(ctx)? {
                 Some(provider) => registry.register(provider)?,
-                None => tracing::info!(provider = registration.name, "invite provider switched off"),
+                None => {
+                    tracing::info!(provider = registration.name, "invite provider switched off")
+                }
             }
         }
         Ok(registry)
@@ -222,7 +234,9 @@ impl InviteRegistry {
         let mut asked = Vec::new();
         for provider in &self.providers {
             if ctx.private && !provider.includes_private() {
-                resolution.skipped_providers.push(provider.name().to_owned());
+                resolution
+                    .skipped_providers
+                    .push(provider.name().to_owned());
             } else {
                 asked.push(provider.clone());
             }
@@ -260,13 +274,20 @@ impl InviteRegistry {
                 }
                 Err(_) => {
                     tracing::warn!(provider = %name, ?timeout, "invite provider timed out; its invitations are skipped");
-                    resolution.failed_providers.push((name, format!("timed out after {timeout:?}")));
+                    resolution
+                        .failed_providers
+                        .push((name, format!("timed out after {timeout:?}")));
                 }
             }
         }
 
         let ids: Vec<UserId> = reasons.keys().copied().collect();
-        let users: HashMap<UserId, User> = directory.users(&ids).await?.into_iter().map(|u| (u.id, u)).collect();
+        let users: HashMap<UserId, User> = directory
+            .users(&ids)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
         let mut sorted: BTreeMap<UserId, Vec<String>> = reasons.into_iter().collect();
         for (user_id, why) in std::mem::take(&mut sorted) {
             let exclusion = match users.get(&user_id) {
@@ -279,10 +300,14 @@ impl InviteRegistry {
                 },
             };
             match exclusion {
-                Some(why_not) => resolution.excluded.push(Exclusion { user_id, why: why_not }),
+                Some(why_not) => resolution.excluded.push(Exclusion {
+                    user_id,
+                    why: why_not,
+                }),
                 None => resolution.invitees.push(Invitee {
                     user_id,
-                    external_id: platform.and_then(|p| users[&user_id].identity(p).map(str::to_owned)),
+                    external_id: platform
+                        .and_then(|p| users[&user_id].identity(p).map(str::to_owned)),
                     reasons: why,
                 }),
             }

@@ -50,7 +50,7 @@ pub struct KeyEvent {
 }
 
 /// The required key event types missing from `recorded`.
-pub fn missing_required<'a>(types: &'a [MilestoneType], recorded: &[KeyEvent]) -> Vec<String> {
+pub fn missing_required(types: &[MilestoneType], recorded: &[KeyEvent]) -> Vec<String> {
     types
         .iter()
         .filter(|t| t.required && !recorded.iter().any(|k| k.event_type == t.event_type))

@@ -75,7 +75,7 @@ pub mod user;
 #[doc(hidden)]
 pub use inventory as __inventory;
 
-pub use app::{DeclareOutcome, Declaration, Firefighter, FirefighterBuilder, Update};
+pub use app::{Declaration, DeclareOutcome, Firefighter, FirefighterBuilder, Update};
 pub use category::{Group, IncidentCategory};
 pub use config::Settings;
 pub use cost::{CostType, IncidentCost};
@@ -83,12 +83,13 @@ pub use environment::Environment;
 pub use error::{Error, FieldError, Result};
 pub use event::{EventHandler, IncidentEvent, StoredEvent};
 pub use id::{
-    CategoryId, CostId, CostTypeId, EnvironmentId, GroupId, IncidentId, PriorityId, RoleTypeId, UpdateId, UserId,
+    CategoryId, CostId, CostTypeId, EnvironmentId, GroupId, IncidentId, PriorityId, RoleTypeId,
+    UpdateId, UserId,
 };
 pub use impact::{ImpactLevel, ImpactLevelOption, ImpactType};
 pub use incident::{
-    ClosureReference, DedupKey, Description, Incident, IncidentDetails, IncidentFilter, IncidentOrder, Message, Tag,
-    Title,
+    ClosureReference, DedupKey, Description, Incident, IncidentDetails, IncidentFilter,
+    IncidentOrder, Message, Tag, Title,
 };
 pub use invite::{InviteProvider, InviteRegistry};
 pub use key_event::{KeyEvent, MilestoneType};

@@ -347,7 +347,11 @@ impl Refusal {
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot change status from {} to {}: ", self.from, self.to)?;
+        write!(
+            f,
+            "cannot change status from {} to {}: ",
+            self.from, self.to
+        )?;
         f.write_str(&self.messages().join(" "))
     }
 }
@@ -362,7 +366,10 @@ fn message_chars(message: Option<&str>) -> usize {
 ///
 /// This is the only place where the lifecycle rules live; every path that
 /// changes a status (Slack, web, API, integrations) goes through it.
-pub fn check_transition(facts: &LifecycleFacts<'_>, change: &StatusChange<'_>) -> Result<(), Refusal> {
+pub fn check_transition(
+    facts: &LifecycleFacts<'_>,
+    change: &StatusChange<'_>,
+) -> Result<(), Refusal> {
     use Status::*;
     let from = facts.status;
     let to = change.to;
@@ -429,7 +436,11 @@ fn check_close(facts: &LifecycleFacts<'_>, change: &StatusChange<'_>) -> Result<
         if message_chars(change.message) == 0 {
             reasons.push(RefusalReason::MessageRequired);
         }
-        return if reasons.is_empty() { Ok(()) } else { refuse(reasons) };
+        return if reasons.is_empty() {
+            Ok(())
+        } else {
+            refuse(reasons)
+        };
     }
 
     let mut reasons = Vec::new();
@@ -440,21 +451,31 @@ fn check_close(facts: &LifecycleFacts<'_>, change: &StatusChange<'_>) -> Result<
             match facts.postmortem {
                 PostMortemState::NoBackend | PostMortemState::Ready => {}
                 PostMortemState::Missing => reasons.push(RefusalReason::PostMortemMissing),
-                PostMortemState::NotReady(current) => reasons.push(RefusalReason::PostMortemNotReady {
-                    current: current.clone(),
-                }),
-                PostMortemState::Unknown(error) => reasons.push(RefusalReason::PostMortemStatusUnknown {
-                    error: error.clone(),
-                }),
+                PostMortemState::NotReady(current) => {
+                    reasons.push(RefusalReason::PostMortemNotReady {
+                        current: current.clone(),
+                    })
+                }
+                PostMortemState::Unknown(error) => {
+                    reasons.push(RefusalReason::PostMortemStatusUnknown {
+                        error: error.clone(),
+                    })
+                }
             }
         }
     }
-    if facts.priority_value < KEY_EVENTS_REQUIRED_BELOW_PRIORITY && !facts.missing_key_events.is_empty() {
+    if facts.priority_value < KEY_EVENTS_REQUIRED_BELOW_PRIORITY
+        && !facts.missing_key_events.is_empty()
+    {
         reasons.push(RefusalReason::MissingKeyEvents {
             missing: facts.missing_key_events.to_vec(),
         });
     }
-    if reasons.is_empty() { Ok(()) } else { refuse(reasons) }
+    if reasons.is_empty() {
+        Ok(())
+    } else {
+        refuse(reasons)
+    }
 }
 
 /// The statuses a person may pick next (each may still need a message or a

@@ -50,7 +50,12 @@ pub fn compute(types: &[MetricType], events: &[KeyEvent]) -> Vec<Metric> {
 /// Formats a duration as `HH:MM:SS` (hours may exceed 24), as FireFighter's API does.
 pub fn format_hms(duration: Duration) -> String {
     let total = duration.num_seconds().max(0);
-    format!("{:02}:{:02}:{:02}", total / 3600, (total % 3600) / 60, total % 60)
+    format!(
+        "{:02}:{:02}:{:02}",
+        total / 3600,
+        (total % 3600) / 60,
+        total % 60
+    )
 }
 
 #[cfg(test)]

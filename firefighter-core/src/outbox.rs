@@ -94,7 +94,12 @@ impl Dispatcher {
     ) -> Dispatcher {
         Dispatcher {
             store,
-            handlers: Arc::new(handlers.iter().map(|h| (h.name().to_owned(), h.clone())).collect()),
+            handlers: Arc::new(
+                handlers
+                    .iter()
+                    .map(|h| (h.name().to_owned(), h.clone()))
+                    .collect(),
+            ),
             config,
             wake,
         }
@@ -107,7 +112,12 @@ impl Dispatcher {
             max_attempts: app.settings().outbox_max_attempts.max(1),
             ..DispatcherConfig::default()
         };
-        Dispatcher::new(app.store().clone(), app.event_handlers(), config, app.outbox_signal())
+        Dispatcher::new(
+            app.store().clone(),
+            app.event_handlers(),
+            config,
+            app.outbox_signal(),
+        )
     }
 
     /// The delay before attempt `attempt + 1`, after `attempt` failures.
@@ -129,7 +139,9 @@ impl Dispatcher {
     /// Claims due deliveries and handles them (concurrently). Returns what it did.
     pub async fn run_once(&self) -> Result<PassReport> {
         let at = now();
-        let lease_until = at + chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::seconds(120));
+        let lease_until = at
+            + chrono::Duration::from_std(self.config.lease)
+                .unwrap_or(chrono::Duration::seconds(120));
         let claimed = self
             .store
             .claim_deliveries(&self.config.owner, at, lease_until, self.config.batch)
@@ -138,7 +150,8 @@ impl Dispatcher {
             claimed: claimed.len(),
             ..PassReport::default()
         };
-        let outcomes = futures::future::join_all(claimed.into_iter().map(|d| self.deliver(d))).await;
+        let outcomes =
+            futures::future::join_all(claimed.into_iter().map(|d| self.deliver(d))).await;
         for outcome in outcomes {
             match outcome? {
                 Outcome::Delivered => report.delivered += 1,
@@ -163,13 +176,20 @@ impl Dispatcher {
             }
             // Another instance (with other integrations compiled in) may own it.
             None => Err(HandlerError::Retry {
-                message: format!("no handler named {} runs in this instance", delivery.handler),
+                message: format!(
+                    "no handler named {} runs in this instance",
+                    delivery.handler
+                ),
                 retry_after: Some(Duration::from_secs(60)),
             }),
         };
         match result {
             Ok(()) => {
-                if !self.store.complete_delivery(delivery.id, &self.config.owner, now()).await? {
+                if !self
+                    .store
+                    .complete_delivery(delivery.id, &self.config.owner, now())
+                    .await?
+                {
                     tracing::warn!(
                         delivery = delivery.id,
                         handler = %delivery.handler,
@@ -181,7 +201,10 @@ impl Dispatcher {
             Err(err) => {
                 let (message, retry_at) = match &err {
                     HandlerError::Permanent(m) => (m.clone(), None),
-                    HandlerError::Retry { message, retry_after } if delivery.attempt < self.config.max_attempts => {
+                    HandlerError::Retry {
+                        message,
+                        retry_after,
+                    } if delivery.attempt < self.config.max_attempts => {
                         let delay = self.backoff(delivery.attempt, *retry_after);
                         (message.clone(), Some(at_plus(now(), delay)))
                     }
@@ -202,7 +225,11 @@ impl Dispatcher {
                 self.store
                     .fail_delivery(delivery.id, &self.config.owner, &message, retry_at)
                     .await?;
-                Ok(if retry_at.is_some() { Outcome::Retried } else { Outcome::Parked })
+                Ok(if retry_at.is_some() {
+                    Outcome::Retried
+                } else {
+                    Outcome::Parked
+                })
             }
         }
     }

@@ -4,6 +4,10 @@ use std::sync::Arc;
 
 use crate::{Settings, Store};
 
+/// The `build` function of a static registration: builds the plugin, or
+/// answers `Ok(None)` when its integration is switched off.
+pub type PluginBuilder<T> = fn(&PluginContext) -> crate::Result<Option<Arc<T>>>;
+
 /// Handed to the `build` functions of static registrations.
 #[derive(Debug, Clone)]
 pub struct PluginContext {

@@ -34,7 +34,10 @@ pub struct RoleType {
 
 /// Checks a role slug: lowercase letters, digits and underscores.
 pub fn is_valid_role_slug(slug: &str) -> bool {
-    !slug.is_empty() && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    !slug.is_empty()
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// Who holds a role in an incident.

@@ -8,9 +8,9 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::{
-    CategoryId, CostType, CostTypeId, Environment, EnvironmentId, Group, GroupId, ImpactLevel, ImpactLevelOption,
-    ImpactType, IncidentCategory, MetricType, MilestoneType, Priority, PriorityId, Result, RoleType, RoleTypeId, Store,
-    key_event,
+    CategoryId, CostType, CostTypeId, Environment, EnvironmentId, Group, GroupId, ImpactLevel,
+    ImpactLevelOption, ImpactType, IncidentCategory, MetricType, MilestoneType, Priority,
+    PriorityId, Result, RoleType, RoleTypeId, Store, key_event,
 };
 
 fn id(kind: &str, name: &str) -> Uuid {
@@ -24,7 +24,14 @@ const DAY: u64 = 24 * HOUR;
 
 /// The seeded priorities.
 pub fn priorities() -> Vec<Priority> {
-    let p = |name: &str, value: i32, order: i32, emoji: &str, description: &str, default: bool, pm: bool, sla: u64| {
+    let p = |name: &str,
+             value: i32,
+             order: i32,
+             emoji: &str,
+             description: &str,
+             default: bool,
+             pm: bool,
+             sla: u64| {
         Priority {
             id: PriorityId(id("priority", name)),
             name: name.into(),
@@ -42,12 +49,66 @@ pub fn priorities() -> Vec<Priority> {
         }
     };
     vec![
-        p("P1", 1, 0, "🌪️", "Critical: most customers or the whole business are hit.", false, true, 2 * HOUR),
-        p("P2", 2, 1, "⛈️", "Major: a large share of customers is hit.", false, true, 4 * HOUR),
-        p("P3", 3, 2, "🌩️", "Minor: some customers are hit.", false, false, DAY),
-        p("P4", 4, 3, "🌦️", "Minor: no customer is hit.", true, false, 5 * DAY),
-        p("P5", 5, 4, "🐞", "Cosmetic: nobody is really hit.", false, false, 10 * DAY),
-        p("GAMEDAY", 20, 20, "🤡", "Game day exercise.", false, false, HOUR),
+        p(
+            "P1",
+            1,
+            0,
+            "🌪️",
+            "Critical: most customers or the whole business are hit.",
+            false,
+            true,
+            2 * HOUR,
+        ),
+        p(
+            "P2",
+            2,
+            1,
+            "⛈️",
+            "Major: a large share of customers is hit.",
+            false,
+            true,
+            4 * HOUR,
+        ),
+        p(
+            "P3",
+            3,
+            2,
+            "🌩️",
+            "Minor: some customers are hit.",
+            false,
+            false,
+            DAY,
+        ),
+        p(
+            "P4",
+            4,
+            3,
+            "🌦️",
+            "Minor: no customer is hit.",
+            true,
+            false,
+            5 * DAY,
+        ),
+        p(
+            "P5",
+            5,
+            4,
+            "🐞",
+            "Cosmetic: nobody is really hit.",
+            false,
+            false,
+            10 * DAY,
+        ),
+        p(
+            "GAMEDAY",
+            20,
+            20,
+            "🤡",
+            "Game day exercise.",
+            false,
+            false,
+            HOUR,
+        ),
     ]
 }
 
@@ -98,7 +159,12 @@ pub fn role_types() -> Vec<RoleType> {
 
 /// The seeded key event types.
 pub fn milestone_types() -> Vec<MilestoneType> {
-    let m = |event_type: &str, name: &str, summary: &str, editable: bool, required: bool, asked: bool| MilestoneType {
+    let m = |event_type: &str,
+             name: &str,
+             summary: &str,
+             editable: bool,
+             required: bool,
+             asked: bool| MilestoneType {
         event_type: event_type.into(),
         name: name.into(),
         summary: summary.into(),
@@ -108,34 +174,127 @@ pub fn milestone_types() -> Vec<MilestoneType> {
         description: String::new(),
     };
     vec![
-        m(key_event::STARTED, "Started", "When the impact began.", true, true, true),
-        m(key_event::DETECTED, "Detected", "When someone or something noticed.", true, true, true),
-        m(key_event::DECLARED, "Declared", "When the incident was declared.", false, true, true),
-        m(key_event::RECOVERED, "Recovered", "When the impact ended.", true, true, true),
-        m(key_event::MITIGATED, "Mitigated", "When the status became Mitigated.", false, false, false),
-        m(key_event::RESOLVED, "Resolved", "When the incident was closed.", false, false, false),
+        m(
+            key_event::STARTED,
+            "Started",
+            "When the impact began.",
+            true,
+            true,
+            true,
+        ),
+        m(
+            key_event::DETECTED,
+            "Detected",
+            "When someone or something noticed.",
+            true,
+            true,
+            true,
+        ),
+        m(
+            key_event::DECLARED,
+            "Declared",
+            "When the incident was declared.",
+            false,
+            true,
+            true,
+        ),
+        m(
+            key_event::RECOVERED,
+            "Recovered",
+            "When the impact ended.",
+            true,
+            true,
+            true,
+        ),
+        m(
+            key_event::MITIGATED,
+            "Mitigated",
+            "When the status became Mitigated.",
+            false,
+            false,
+            false,
+        ),
+        m(
+            key_event::RESOLVED,
+            "Resolved",
+            "When the incident was closed.",
+            false,
+            false,
+            false,
+        ),
     ]
 }
 
 /// The seeded metric types.
 pub fn metric_types() -> Vec<MetricType> {
-    let t = |slug: &str, code: &str, name: &str, end: &str, start: &str, description: &str| MetricType {
-        slug: slug.into(),
-        code: code.into(),
-        name: name.into(),
-        description: description.into(),
-        end_event: end.into(),
-        start_event: start.into(),
+    let t = |slug: &str, code: &str, name: &str, end: &str, start: &str, description: &str| {
+        MetricType {
+            slug: slug.into(),
+            code: code.into(),
+            name: name.into(),
+            description: description.into(),
+            end_event: end.into(),
+            start_event: start.into(),
+        }
     };
     use key_event::*;
     vec![
-        t("time_to_detect", "TTD", "Time to detect", DETECTED, STARTED, "From the start of the impact to its detection."),
-        t("time_to_internal_response", "TTA", "Time to respond internally", DECLARED, STARTED, "From the start of the impact to the declaration."),
-        t("time_to_repair", "TTRep", "Time to repair", MITIGATED, DECLARED, "From the declaration to the Mitigated status."),
-        t("time_to_fix", "TTF", "Time to fix", RECOVERED, DECLARED, "From the declaration to the end of the impact."),
-        t("time_to_recovery", "TTRec", "Time to recover", RECOVERED, STARTED, "From the start to the end of the impact."),
-        t("time_to_respond", "TTResp", "Time to respond", RECOVERED, DETECTED, "From detection to the end of the impact."),
-        t("time_to_resolve", "TTReso", "Time to resolve", RESOLVED, STARTED, "From the start of the impact to the closing."),
+        t(
+            "time_to_detect",
+            "TTD",
+            "Time to detect",
+            DETECTED,
+            STARTED,
+            "From the start of the impact to its detection.",
+        ),
+        t(
+            "time_to_internal_response",
+            "TTA",
+            "Time to respond internally",
+            DECLARED,
+            STARTED,
+            "From the start of the impact to the declaration.",
+        ),
+        t(
+            "time_to_repair",
+            "TTRep",
+            "Time to repair",
+            MITIGATED,
+            DECLARED,
+            "From the declaration to the Mitigated status.",
+        ),
+        t(
+            "time_to_fix",
+            "TTF",
+            "Time to fix",
+            RECOVERED,
+            DECLARED,
+            "From the declaration to the end of the impact.",
+        ),
+        t(
+            "time_to_recovery",
+            "TTRec",
+            "Time to recover",
+            RECOVERED,
+            STARTED,
+            "From the start to the end of the impact.",
+        ),
+        t(
+            "time_to_respond",
+            "TTResp",
+            "Time to respond",
+            RECOVERED,
+            DETECTED,
+            "From detection to the end of the impact.",
+        ),
+        t(
+            "time_to_resolve",
+            "TTReso",
+            "Time to resolve",
+            RESOLVED,
+            STARTED,
+            "From the start of the impact to the closing.",
+        ),
     ]
 }
 
@@ -151,9 +310,17 @@ pub fn cost_types() -> Vec<CostType> {
     };
     vec![
         c("Lost revenue", "business", "Sales that did not happen."),
-        c("Refunds and compensation", "business", "Money given back to customers."),
+        c(
+            "Refunds and compensation",
+            "business",
+            "Money given back to customers.",
+        ),
         c("Response effort", "people", "Time spent by responders."),
-        c("Infrastructure", "technical", "Extra infrastructure paid for during or after the incident."),
+        c(
+            "Infrastructure",
+            "technical",
+            "Extra infrastructure paid for during or after the incident.",
+        ),
     ]
 }
 
@@ -173,8 +340,16 @@ pub fn impact_types() -> Vec<ImpactType> {
             help_text: "Revenue, reputation, legal exposure.".into(),
             order: 0,
             levels: vec![
-                level(ImpactLevel::Highest, "Critical", "Large revenue loss or a legal or reputational crisis."),
-                level(ImpactLevel::High, "Major", "Noticeable revenue loss or press exposure."),
+                level(
+                    ImpactLevel::Highest,
+                    "Critical",
+                    "Large revenue loss or a legal or reputational crisis.",
+                ),
+                level(
+                    ImpactLevel::High,
+                    "Major",
+                    "Noticeable revenue loss or press exposure.",
+                ),
                 level(ImpactLevel::Medium, "Moderate", "Limited revenue loss."),
                 none(),
             ],
@@ -186,10 +361,26 @@ pub fn impact_types() -> Vec<ImpactType> {
             help_text: "People who buy from us.".into(),
             order: 1,
             levels: vec![
-                level(ImpactLevel::Highest, "Critical", "Most customers cannot buy or use the service."),
-                level(ImpactLevel::High, "Major", "Many customers are blocked on an important flow."),
-                level(ImpactLevel::Medium, "Moderate", "Some customers are hindered."),
-                level(ImpactLevel::Low, "Minor", "A few customers see a glitch with a workaround."),
+                level(
+                    ImpactLevel::Highest,
+                    "Critical",
+                    "Most customers cannot buy or use the service.",
+                ),
+                level(
+                    ImpactLevel::High,
+                    "Major",
+                    "Many customers are blocked on an important flow.",
+                ),
+                level(
+                    ImpactLevel::Medium,
+                    "Moderate",
+                    "Some customers are hindered.",
+                ),
+                level(
+                    ImpactLevel::Low,
+                    "Minor",
+                    "A few customers see a glitch with a workaround.",
+                ),
                 level(ImpactLevel::Lowest, "Cosmetic", "A visual glitch."),
                 none(),
             ],
@@ -201,10 +392,26 @@ pub fn impact_types() -> Vec<ImpactType> {
             help_text: "Partners who sell through us.".into(),
             order: 2,
             levels: vec![
-                level(ImpactLevel::Highest, "Critical", "Most sellers cannot work."),
-                level(ImpactLevel::High, "Major", "Many sellers are blocked on an important flow."),
-                level(ImpactLevel::Medium, "Moderate", "Some sellers are hindered."),
-                level(ImpactLevel::Low, "Minor", "A few sellers see a glitch with a workaround."),
+                level(
+                    ImpactLevel::Highest,
+                    "Critical",
+                    "Most sellers cannot work.",
+                ),
+                level(
+                    ImpactLevel::High,
+                    "Major",
+                    "Many sellers are blocked on an important flow.",
+                ),
+                level(
+                    ImpactLevel::Medium,
+                    "Moderate",
+                    "Some sellers are hindered.",
+                ),
+                level(
+                    ImpactLevel::Low,
+                    "Minor",
+                    "A few sellers see a glitch with a workaround.",
+                ),
                 level(ImpactLevel::Lowest, "Cosmetic", "A visual glitch."),
                 none(),
             ],
@@ -216,10 +423,22 @@ pub fn impact_types() -> Vec<ImpactType> {
             help_text: "People who work here.".into(),
             order: 3,
             levels: vec![
-                level(ImpactLevel::Highest, "Critical", "Most employees cannot work."),
+                level(
+                    ImpactLevel::Highest,
+                    "Critical",
+                    "Most employees cannot work.",
+                ),
                 level(ImpactLevel::High, "Major", "A whole team cannot work."),
-                level(ImpactLevel::Medium, "Moderate", "Some employees are slowed down."),
-                level(ImpactLevel::Low, "Minor", "A few employees see a glitch with a workaround."),
+                level(
+                    ImpactLevel::Medium,
+                    "Moderate",
+                    "Some employees are slowed down.",
+                ),
+                level(
+                    ImpactLevel::Low,
+                    "Minor",
+                    "A few employees see a glitch with a workaround.",
+                ),
                 level(ImpactLevel::Lowest, "Cosmetic", "A visual glitch."),
                 none(),
             ],
@@ -229,11 +448,33 @@ pub fn impact_types() -> Vec<ImpactType> {
 
 /// A small demo set of groups and their categories.
 pub fn groups_and_categories() -> (Vec<Group>, Vec<IncidentCategory>) {
-    let demo: &[(&str, &str, &[(&str, bool)])] = &[
-        ("Storefront", "What customers see and use.", &[("Website", false), ("Mobile apps", false), ("Search", false)]),
-        ("Payments", "Taking and giving back money.", &[("Checkout", false), ("Refunds", false)]),
-        ("Platform", "Infrastructure shared by every team.", &[("Network", false), ("Databases", false), ("CI/CD", false)]),
-        ("Security", "Threats and vulnerabilities.", &[("Vulnerability", true), ("Data leak", true)]),
+    // (group, description, [(category, private)])
+    type Demo<'a> = (&'a str, &'a str, &'a [(&'a str, bool)]);
+    let demo: &[Demo<'_>] = &[
+        (
+            "Storefront",
+            "What customers see and use.",
+            &[
+                ("Website", false),
+                ("Mobile apps", false),
+                ("Search", false),
+            ],
+        ),
+        (
+            "Payments",
+            "Taking and giving back money.",
+            &[("Checkout", false), ("Refunds", false)],
+        ),
+        (
+            "Platform",
+            "Infrastructure shared by every team.",
+            &[("Network", false), ("Databases", false), ("CI/CD", false)],
+        ),
+        (
+            "Security",
+            "Threats and vulnerabilities.",
+            &[("Vulnerability", true), ("Data leak", true)],
+        ),
         ("Other", "Everything else.", &[("Other", false)]),
     ];
     let mut groups = Vec::new();

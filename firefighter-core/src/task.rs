@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result, plugin::PluginContext};
+use crate::{Error, Result};
 
 /// When a task runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,8 +38,12 @@ impl Schedule {
 
     /// A validated cron schedule.
     pub fn cron(expression: &str) -> Result<Schedule> {
-        croner::Cron::from_str(expression.trim())
-            .map_err(|e| Error::invalid("schedule", format!("\"{expression}\" is not a valid cron expression: {e}")))?;
+        croner::Cron::from_str(expression.trim()).map_err(|e| {
+            Error::invalid(
+                "schedule",
+                format!("\"{expression}\" is not a valid cron expression: {e}"),
+            )
+        })?;
         Ok(Schedule::Cron {
             expression: expression.trim().to_owned(),
         })
@@ -65,9 +69,14 @@ impl Schedule {
                     .parse()
                     .map_err(|_| Error::invalid("schedule", format!("\"{t}\" is too large")))?;
                 if n == 0 {
-                    return Err(Error::invalid("schedule", "an interval must be at least one second"));
+                    return Err(Error::invalid(
+                        "schedule",
+                        "an interval must be at least one second",
+                    ));
                 }
-                return Ok(Schedule::Every { seconds: n.saturating_mul(m) });
+                return Ok(Schedule::Every {
+                    seconds: n.saturating_mul(m),
+                });
             }
         }
         Schedule::cron(t)
@@ -76,7 +85,9 @@ impl Schedule {
     /// The next run strictly after `after`, in time zone `tz` for cron expressions.
     pub fn next_after(&self, after: DateTime<Utc>, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
         match self {
-            Schedule::Every { seconds } => Some(after + chrono::Duration::seconds(i64::try_from(*seconds).ok()?)),
+            Schedule::Every { seconds } => {
+                Some(after + chrono::Duration::seconds(i64::try_from(*seconds).ok()?))
+            }
             Schedule::Cron { expression } => {
                 let cron = croner::Cron::from_str(expression).ok()?;
                 cron.find_next_occurrence(&after.with_timezone(&tz), false)
@@ -90,9 +101,15 @@ impl Schedule {
 impl std::fmt::Display for Schedule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Schedule::Every { seconds } if seconds % 86_400 == 0 => write!(f, "every {}d", seconds / 86_400),
-            Schedule::Every { seconds } if seconds % 3600 == 0 => write!(f, "every {}h", seconds / 3600),
-            Schedule::Every { seconds } if seconds % 60 == 0 => write!(f, "every {}m", seconds / 60),
+            Schedule::Every { seconds } if seconds % 86_400 == 0 => {
+                write!(f, "every {}d", seconds / 86_400)
+            }
+            Schedule::Every { seconds } if seconds % 3600 == 0 => {
+                write!(f, "every {}h", seconds / 3600)
+            }
+            Schedule::Every { seconds } if seconds % 60 == 0 => {
+                write!(f, "every {}m", seconds / 60)
+            }
             Schedule::Every { seconds } => write!(f, "every {seconds}s"),
             Schedule::Cron { expression } => write!(f, "cron {expression}"),
         }
@@ -170,7 +187,7 @@ pub struct TaskRegistration {
     /// The task's name.
     pub name: &'static str,
     /// Builds the task; `Ok(None)` when its integration is switched off.
-    pub build: fn(&PluginContext) -> Result<Option<Arc<dyn PeriodicTask>>>,
+    pub build: crate::plugin::PluginBuilder<dyn PeriodicTask>,
 }
 
 inventory::collect!(TaskRegistration);
@@ -191,10 +208,22 @@ mod tests {
 
     #[test]
     fn parses_intervals_and_cron() {
-        assert_eq!(Schedule::parse("90").unwrap(), Schedule::Every { seconds: 90 });
-        assert_eq!(Schedule::parse("15m").unwrap(), Schedule::Every { seconds: 900 });
-        assert_eq!(Schedule::parse("2h").unwrap(), Schedule::Every { seconds: 7200 });
-        assert!(matches!(Schedule::parse("0 10,15 * * 1-5").unwrap(), Schedule::Cron { .. }));
+        assert_eq!(
+            Schedule::parse("90").unwrap(),
+            Schedule::Every { seconds: 90 }
+        );
+        assert_eq!(
+            Schedule::parse("15m").unwrap(),
+            Schedule::Every { seconds: 900 }
+        );
+        assert_eq!(
+            Schedule::parse("2h").unwrap(),
+            Schedule::Every { seconds: 7200 }
+        );
+        assert!(matches!(
+            Schedule::parse("0 10,15 * * 1-5").unwrap(),
+            Schedule::Cron { .. }
+        ));
         assert!(Schedule::parse("0s").is_err());
         assert!(Schedule::parse("every tuesday").is_err());
         assert!(Schedule::parse("").is_err());
@@ -208,7 +237,10 @@ mod tests {
         // 10:00 in Paris is 09:00 UTC in winter.
         assert_eq!(next, Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap());
         let every = Schedule::Every { seconds: 60 };
-        assert_eq!(every.next_after(after, chrono_tz::UTC).unwrap(), after + chrono::Duration::seconds(60));
+        assert_eq!(
+            every.next_after(after, chrono_tz::UTC).unwrap(),
+            after + chrono::Duration::seconds(60)
+        );
     }
 }
 
@@ -238,10 +270,19 @@ pub const TRIGGER_MANUAL: &str = "manual";
 
 impl TaskRunner {
     /// A runner for these tasks.
-    pub fn new(store: Arc<dyn crate::Store>, tasks: &[Arc<dyn PeriodicTask>], tz: chrono_tz::Tz) -> TaskRunner {
+    pub fn new(
+        store: Arc<dyn crate::Store>,
+        tasks: &[Arc<dyn PeriodicTask>],
+        tz: chrono_tz::Tz,
+    ) -> TaskRunner {
         TaskRunner {
             store,
-            tasks: Arc::new(tasks.iter().map(|t| (t.name().to_owned(), t.clone())).collect()),
+            tasks: Arc::new(
+                tasks
+                    .iter()
+                    .map(|t| (t.name().to_owned(), t.clone()))
+                    .collect(),
+            ),
             owner: format!("tasks-{}", uuid::Uuid::new_v4()),
             tz,
             poll: Duration::from_secs(1),
@@ -272,9 +313,14 @@ impl TaskRunner {
             .ok_or_else(|| Error::not_found("task", name))?
             .clone();
         let at = crate::store::now();
-        let lease = chrono::Duration::from_std(task.timeout()).unwrap_or(chrono::Duration::minutes(3))
+        let lease = chrono::Duration::from_std(task.timeout())
+            .unwrap_or(chrono::Duration::minutes(3))
             + chrono::Duration::seconds(30);
-        if !self.store.acquire_task_lease(name, &self.owner, at, at + lease).await? {
+        if !self
+            .store
+            .acquire_task_lease(name, &self.owner, at, at + lease)
+            .await?
+        {
             return Err(Error::Conflict(format!("task {name} is already running")));
         }
         let run_id = self.store.start_task_run(name, trigger, at).await?;
@@ -286,7 +332,11 @@ impl TaskRunner {
         };
         let end = crate::store::now();
         match &error {
-            None => tracing::info!(task = name, summary = summary.as_deref().unwrap_or(""), "task succeeded"),
+            None => tracing::info!(
+                task = name,
+                summary = summary.as_deref().unwrap_or(""),
+                "task succeeded"
+            ),
             Some(e) => tracing::warn!(task = name, error = %e, "task failed"),
         }
         self.store
@@ -301,7 +351,9 @@ impl TaskRunner {
             .filter(|s| s.enabled)
             .and_then(|s| s.schedule);
         let next = schedule.and_then(|s| s.next_after(end, self.tz));
-        self.store.release_task_lease(name, &self.owner, next).await?;
+        self.store
+            .release_task_lease(name, &self.owner, next)
+            .await?;
         Ok(TaskRun {
             id: run_id,
             task: name.to_owned(),

@@ -55,13 +55,20 @@ impl Email {
     /// Validates an e-mail address: one `@`, a non-empty local part and a dotted domain, no spaces.
     pub fn parse(text: &str) -> Result<Email, Error> {
         let t = text.trim().to_lowercase();
-        let invalid = |why: &str| Error::invalid("email", format!("\"{text}\" is not a valid e-mail address: {why}"));
+        let invalid = |why: &str| {
+            Error::invalid(
+                "email",
+                format!("\"{text}\" is not a valid e-mail address: {why}"),
+            )
+        };
         if t.len() > 254 {
             return Err(invalid("it is longer than 254 characters"));
         }
         let (local, domain) = t.split_once('@').ok_or_else(|| invalid("it has no @"))?;
         if local.is_empty() || domain.is_empty() || domain.contains('@') {
-            return Err(invalid("it needs exactly one @ between a name and a domain"));
+            return Err(invalid(
+                "it needs exactly one @ between a name and a domain",
+            ));
         }
         if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
             return Err(invalid("the domain needs a dot"));
@@ -131,8 +138,19 @@ mod tests {
 
     #[test]
     fn emails_are_validated_and_lowercased() {
-        assert_eq!(Email::parse(" Jane.Doe@Example.com ").unwrap().as_str(), "jane.doe@example.com");
-        for bad in ["", "jane", "jane@", "@example.com", "jane@example", "ja ne@example.com", "a@b@c.com"] {
+        assert_eq!(
+            Email::parse(" Jane.Doe@Example.com ").unwrap().as_str(),
+            "jane.doe@example.com"
+        );
+        for bad in [
+            "",
+            "jane",
+            "jane@",
+            "@example.com",
+            "jane@example",
+            "ja ne@example.com",
+            "a@b@c.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad} should be refused");
         }
     }

@@ -12,7 +12,10 @@ struct Directory(HashMap<UserId, User>);
 #[async_trait]
 impl UserDirectory for Directory {
     async fn users(&self, ids: &[UserId]) -> Result<Vec<User>> {
-        Ok(ids.iter().filter_map(|id| self.0.get(id).cloned()).collect())
+        Ok(ids
+            .iter()
+            .filter_map(|id| self.0.get(id).cloned())
+            .collect())
     }
 }
 
@@ -59,7 +62,8 @@ fn provider(name: &'static str, answer: Vec<InviteCandidate>) -> Arc<dyn InviteP
     let mut mock = MockInviteProvider::new();
     mock.expect_name().return_const(name.to_owned());
     mock.expect_includes_private().return_const(false);
-    mock.expect_invitees().returning(move |_| Ok(answer.clone()));
+    mock.expect_invitees()
+        .returning(move |_| Ok(answer.clone()));
     Arc::new(mock)
 }
 
@@ -86,27 +90,55 @@ async fn merges_providers_keeps_every_reason_and_filters_users() {
     );
     let mut registry = InviteRegistry::new();
     registry
-        .register(provider("a", vec![candidate(&alice, "in @sre"), candidate(&gone, "in @sre"), candidate(&robot, "in @sre")]))
+        .register(provider(
+            "a",
+            vec![
+                candidate(&alice, "in @sre"),
+                candidate(&gone, "in @sre"),
+                candidate(&robot, "in @sre"),
+            ],
+        ))
         .unwrap();
     registry
-        .register(provider("b", vec![candidate(&alice, "on call"), candidate(&bob, "on call"), candidate(&no_slack, "on call")]))
+        .register(provider(
+            "b",
+            vec![
+                candidate(&alice, "on call"),
+                candidate(&bob, "on call"),
+                candidate(&no_slack, "on call"),
+            ],
+        ))
         .unwrap();
     let result = registry
         .resolve(&context(false, Some(creator.id)), Some("slack"), &directory)
         .await
         .unwrap();
-    let invited: HashMap<UserId, &Invitee> = result.invitees.iter().map(|i| (i.user_id, i)).collect();
+    let invited: HashMap<UserId, &Invitee> =
+        result.invitees.iter().map(|i| (i.user_id, i)).collect();
     assert_eq!(invited.len(), 3, "{result:?}");
-    assert_eq!(invited[&alice.id].reasons, vec!["in @sre".to_owned(), "on call".to_owned()]);
+    assert_eq!(
+        invited[&alice.id].reasons,
+        vec!["in @sre".to_owned(), "on call".to_owned()]
+    );
     assert_eq!(invited[&alice.id].external_id.as_deref(), Some("U1"));
     assert!(invited.contains_key(&bob.id));
-    assert_eq!(invited[&creator.id].reasons, vec![CREATOR_REASON.to_owned()]);
-    let excluded: HashMap<UserId, &str> = result.excluded.iter().map(|e| (e.user_id, e.why.as_str())).collect();
+    assert_eq!(
+        invited[&creator.id].reasons,
+        vec![CREATOR_REASON.to_owned()]
+    );
+    let excluded: HashMap<UserId, &str> = result
+        .excluded
+        .iter()
+        .map(|e| (e.user_id, e.why.as_str()))
+        .collect();
     assert_eq!(excluded[&gone.id], "is deactivated");
     assert_eq!(excluded[&robot.id], "is a bot");
     assert_eq!(excluded[&no_slack.id], "has no slack account");
     // Without a platform, people without Slack are kept.
-    let result = registry.resolve(&context(false, None), None, &directory).await.unwrap();
+    let result = registry
+        .resolve(&context(false, None), None, &directory)
+        .await
+        .unwrap();
     assert!(result.invitees.iter().any(|i| i.user_id == no_slack.id));
 }
 
@@ -137,11 +169,20 @@ async fn a_failing_or_slow_provider_does_not_lose_the_others() {
     let mut registry = InviteRegistry::new().with_timeout(Duration::from_secs(2));
     registry.register(Arc::new(failing)).unwrap();
     registry.register(Arc::new(Slow)).unwrap();
-    registry.register(provider("good", vec![candidate(&alice, "in @sre")])).unwrap();
-    let result = registry.resolve(&context(false, None), Some("slack"), &directory).await.unwrap();
+    registry
+        .register(provider("good", vec![candidate(&alice, "in @sre")]))
+        .unwrap();
+    let result = registry
+        .resolve(&context(false, None), Some("slack"), &directory)
+        .await
+        .unwrap();
     assert_eq!(result.invitees.len(), 1);
     assert_eq!(result.invitees[0].user_id, alice.id);
-    let failed: Vec<&str> = result.failed_providers.iter().map(|(n, _)| n.as_str()).collect();
+    let failed: Vec<&str> = result
+        .failed_providers
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
     assert_eq!(failed, vec!["failing", "slow"]);
     assert!(result.failed_providers[1].1.contains("timed out"));
 }
@@ -150,7 +191,11 @@ async fn a_failing_or_slow_provider_does_not_lose_the_others() {
 async fn private_incidents_only_ask_providers_that_opt_in() {
     let alice = user("alice", Some("U1"), true, false);
     let bob = user("bob", Some("U2"), true, false);
-    let directory = Directory([(alice.id, alice.clone()), (bob.id, bob.clone())].into_iter().collect());
+    let directory = Directory(
+        [(alice.id, alice.clone()), (bob.id, bob.clone())]
+            .into_iter()
+            .collect(),
+    );
     let mut opted_in = MockInviteProvider::new();
     opted_in.expect_name().return_const("category".to_owned());
     opted_in.expect_includes_private().return_const(true);
@@ -169,8 +214,18 @@ async fn private_incidents_only_ask_providers_that_opt_in() {
     let mut registry = InviteRegistry::new();
     registry.register(Arc::new(opted_in)).unwrap();
     registry.register(Arc::new(public_only)).unwrap();
-    let result = registry.resolve(&context(true, None), Some("slack"), &directory).await.unwrap();
-    assert_eq!(result.invitees.iter().map(|i| i.user_id).collect::<Vec<_>>(), vec![alice.id]);
+    let result = registry
+        .resolve(&context(true, None), Some("slack"), &directory)
+        .await
+        .unwrap();
+    assert_eq!(
+        result
+            .invitees
+            .iter()
+            .map(|i| i.user_id)
+            .collect::<Vec<_>>(),
+        vec![alice.id]
+    );
     assert_eq!(result.skipped_providers, vec!["oncall".to_owned()]);
 }
 

@@ -18,10 +18,13 @@ const PM_STATES: [fn() -> PostMortemState; 5] = [
 const PRIORITIES: [(i32, bool); 5] = [(1, true), (2, true), (3, false), (4, false), (20, false)];
 
 fn reasons_options() -> Vec<Option<ClosureReason>> {
-    std::iter::once(None).chain(ClosureReason::ALL.into_iter().map(Some)).collect()
+    std::iter::once(None)
+        .chain(ClosureReason::ALL.into_iter().map(Some))
+        .collect()
 }
 
 /// The rules, stated a second time as a plain decision list.
+#[allow(clippy::too_many_arguments)]
 fn expected(
     from: Status,
     to: Status,
@@ -122,7 +125,9 @@ fn every_combination_matches_the_rules() {
                     let pm_required = needs_pm && production;
                     for pm in PM_STATES.iter().map(|f| f()) {
                         for reason in reasons_options() {
-                            for (ignore, was_mitigated) in [(false, false), (true, false), (false, true), (true, true)] {
+                            for (ignore, was_mitigated) in
+                                [(false, false), (true, false), (false, true), (true, true)]
+                            {
                                 for missing in &missing_sets {
                                     for message in messages {
                                         let facts = LifecycleFacts {
@@ -139,11 +144,15 @@ fn every_combination_matches_the_rules() {
                                             message: Some(message),
                                             closure_reason: reason,
                                         };
-                                        let got: Vec<&str> = match check_transition(&facts, &change) {
+                                        let got: Vec<&str> = match check_transition(&facts, &change)
+                                        {
                                             Ok(()) => vec![],
                                             Err(refusal) => {
                                                 assert!(!refusal.reasons.is_empty());
-                                                assert_eq!(refusal.messages().len(), refusal.reasons.len());
+                                                assert_eq!(
+                                                    refusal.messages().len(),
+                                                    refusal.reasons.len()
+                                                );
                                                 refusal.reasons.iter().map(code).collect()
                                             }
                                         };
@@ -176,7 +185,13 @@ fn every_combination_matches_the_rules() {
     assert_eq!(checked, 6 * 6 * 5 * 2 * 5 * 7 * 4 * 2 * 3);
 }
 
-fn facts<'a>(status: Status, priority: i32, pm_required: bool, pm: &'a PostMortemState, missing: &'a [String]) -> LifecycleFacts<'a> {
+fn facts<'a>(
+    status: Status,
+    priority: i32,
+    pm_required: bool,
+    pm: &'a PostMortemState,
+    missing: &'a [String],
+) -> LifecycleFacts<'a> {
     LifecycleFacts {
         status,
         priority_value: priority,
@@ -207,7 +222,8 @@ fn p1_in_production_cannot_close_straight_from_mitigated() {
 #[test]
 fn p1_closes_from_post_mortem_only_when_the_document_is_ready() {
     let not_ready = PostMortemState::NotReady("In review".into());
-    let err = check_transition(&facts(PostMortem, 1, true, &not_ready, &[]), &to(Closed)).unwrap_err();
+    let err =
+        check_transition(&facts(PostMortem, 1, true, &not_ready, &[]), &to(Closed)).unwrap_err();
     assert_eq!(
         err.reasons,
         vec![RefusalReason::PostMortemNotReady {
@@ -231,9 +247,11 @@ fn without_a_backend_the_post_mortem_status_is_still_required() {
 fn p3_needs_key_events_and_every_refusal_reason_is_listed() {
     let pm = PostMortemState::Missing;
     let missing = vec!["started".to_owned(), "detected".to_owned()];
-    let err = check_transition(&facts(PostMortem, 1, true, &pm, &missing), &to(Closed)).unwrap_err();
+    let err =
+        check_transition(&facts(PostMortem, 1, true, &pm, &missing), &to(Closed)).unwrap_err();
     assert_eq!(err.reasons.len(), 2, "{err}");
-    let err = check_transition(&facts(Mitigated, 3, false, &pm, &missing), &to(Closed)).unwrap_err();
+    let err =
+        check_transition(&facts(Mitigated, 3, false, &pm, &missing), &to(Closed)).unwrap_err();
     assert_eq!(
         err.reasons,
         vec![RefusalReason::MissingKeyEvents {
@@ -253,7 +271,10 @@ fn early_closure_needs_a_reason_other_than_resolved_and_a_message() {
     let err = check_transition(&f, &to(Closed)).unwrap_err();
     assert_eq!(
         err.reasons,
-        vec![RefusalReason::ClosureReasonRequired, RefusalReason::MessageRequired]
+        vec![
+            RefusalReason::ClosureReasonRequired,
+            RefusalReason::MessageRequired
+        ]
     );
     let resolved = StatusChange {
         to: Closed,
@@ -293,7 +314,10 @@ fn reopening_needs_ten_characters() {
 #[test]
 fn offered_statuses_follow_the_rules() {
     let pm = PostMortemState::NoBackend;
-    assert_eq!(offered_statuses(&facts(Open, 1, true, &pm, &[])), vec![Open, Investigating, Mitigating, Mitigated, Closed]);
+    assert_eq!(
+        offered_statuses(&facts(Open, 1, true, &pm, &[])),
+        vec![Open, Investigating, Mitigating, Mitigated, Closed]
+    );
     assert_eq!(
         offered_statuses(&facts(Mitigated, 1, true, &pm, &[])),
         vec![Investigating, Mitigating, Mitigated, PostMortem]
@@ -302,7 +326,10 @@ fn offered_statuses_follow_the_rules() {
         offered_statuses(&facts(Mitigated, 4, false, &pm, &[])),
         vec![Investigating, Mitigating, Mitigated, PostMortem, Closed]
     );
-    assert_eq!(offered_statuses(&facts(Closed, 4, false, &pm, &[])), vec![Closed]);
+    assert_eq!(
+        offered_statuses(&facts(Closed, 4, false, &pm, &[])),
+        vec![Closed]
+    );
 }
 
 #[test]

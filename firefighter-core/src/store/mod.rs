@@ -12,9 +12,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    CostType, Environment, Group, Incident, IncidentCategory, IncidentCost, IncidentDetails,
-    IncidentEvent, IncidentFilter, IncidentId, ImpactType, KeyEvent, MetricType, MilestoneType, NewUser, Priority,
-    Result, RoleTypeId, RoleType, StoredEvent, TimelineEntry, User, UserId,
+    CostType, Environment, Group, ImpactType, Incident, IncidentCategory, IncidentCost,
+    IncidentDetails, IncidentEvent, IncidentFilter, IncidentId, KeyEvent, MetricType,
+    MilestoneType, NewUser, Priority, Result, RoleType, RoleTypeId, StoredEvent, TimelineEntry,
+    User, UserId,
     event::Delivery,
     task::{Schedule, TaskRun, TaskSchedule},
 };
@@ -298,7 +299,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Puts a failed delivery back in the queue.
     async fn requeue_delivery(&self, id: i64, now: DateTime<Utc>) -> Result<bool>;
     /// Deliveries, newest first, optionally of one status.
-    async fn list_deliveries(&self, status: Option<DeliveryStatus>, limit: u32) -> Result<Vec<DeliveryInfo>>;
+    async fn list_deliveries(
+        &self,
+        status: Option<DeliveryStatus>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryInfo>>;
     /// Events of an incident, oldest first.
     async fn incident_events(&self, id: IncidentId) -> Result<Vec<StoredEvent>>;
 
@@ -331,7 +336,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         lease_until: DateTime<Utc>,
     ) -> Result<bool>;
     /// Releases the lease and sets the next run.
-    async fn release_task_lease(&self, name: &str, owner: &str, next_run_at: Option<DateTime<Utc>>) -> Result<()>;
+    async fn release_task_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        next_run_at: Option<DateTime<Utc>>,
+    ) -> Result<()>;
     /// Records the start of a run; returns its id.
     async fn start_task_run(&self, name: &str, trigger: &str, now: DateTime<Utc>) -> Result<i64>;
     /// Records the end of a run.
@@ -355,6 +365,7 @@ pub fn now() -> DateTime<Utc> {
 pub fn truncate_micros(t: DateTime<Utc>) -> DateTime<Utc> {
     use chrono::{SubsecRound, Timelike};
     let nanos = t.nanosecond() % 1_000_000_000;
-    t.trunc_subsecs(6).with_nanosecond(nanos / 1000 * 1000).unwrap_or(t)
+    t.trunc_subsecs(6)
+        .with_nanosecond(nanos / 1000 * 1000)
+        .unwrap_or(t)
 }
-

@@ -1,0 +1,2554 @@
+//! The SQL backends. [`SqliteStore`] and [`PgStore`] share one body of SQL,
+//! expanded twice by `sql_store!`; only a few dialect fragments differ.
+//!
+//! Conventions both dialects agree on: `$N` placeholders, UUIDs bound as
+//! `uuid::Uuid`, timestamps bound as `DateTime<Utc>` (SQLite stores RFC 3339
+//! UTC text, which sorts like the instants it encodes), JSON bound as
+//! `sqlx::types::Json`, durations as whole seconds.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::error::ErrorKind;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::types::Json;
+use sqlx::{Arguments as _, AssertSqlSafe};
+use std::sync::Arc;
+use uuid::Uuid;
+
+use super::{
+    Catalog, Declared, DeliveryInfo, DeliveryStatus, IncidentChange, NewIncidentRecord, Store,
+};
+use crate::event::Delivery;
+use crate::impact::{ImpactLevel, ImpactLevelOption};
+use crate::incident::IncidentOrder;
+use crate::priority::ResponseType;
+use crate::task::{Schedule, TaskRun, TaskSchedule};
+use crate::timeline::FieldChange;
+use crate::{
+    CategoryId, ClosureReason, CostType, CostTypeId, Environment, EnvironmentId, Error, Group,
+    ImpactType, Incident, IncidentCategory, IncidentCost, IncidentDetails, IncidentEvent,
+    IncidentFilter, IncidentId, KeyEvent, MetricType, MilestoneType, NewUser, Priority, PriorityId,
+    Result, RoleAssignment, RoleType, RoleTypeId, Status, StoredEvent, TimelineEntry, User, UserId,
+};
+
+/// Values per `IN (...)` list; far below both databases' parameter limits.
+const CHUNK: usize = 500;
+
+// ------------------------------------------------------------------ backends
+
+/// The SQLite backend: the embedded default, one file (or memory).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: sqlx::SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating it if needed) the database at `url` (`sqlite:path.db`,
+    /// `sqlite::memory:`) and runs the migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| Error::Config(format!("invalid SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let pool_options = if in_memory {
+            // An in-memory database lives as long as its one connection.
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new().max_connections(8)
+        };
+        let store = Self::from_pool(pool_options.connect_with(options).await?);
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Wraps an existing pool (migrations are not run).
+    pub fn from_pool(pool: sqlx::SqlitePool) -> Self {
+        SqliteStore { pool }
+    }
+
+    /// Brings the schema up to date.
+    pub async fn migrate(&self) -> Result<()> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &sqlx::SqlitePool {
+        &self.pool
+    }
+}
+
+/// The PostgreSQL backend, for several instances sharing one database.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: sqlx::PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://...`) and runs the migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| Error::Config(format!("invalid PostgreSQL URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        let store = Self::from_pool(pool);
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Wraps an existing pool (migrations are not run).
+    pub fn from_pool(pool: sqlx::PgPool) -> Self {
+        PgStore { pool }
+    }
+
+    /// Brings the schema up to date.
+    pub async fn migrate(&self) -> Result<()> {
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &sqlx::PgPool {
+        &self.pool
+    }
+}
+
+// ------------------------------------------------------------------ rows
+
+/// The columns of [`IncidentRow`], for `SELECT`s on `incidents i`.
+macro_rules! incident_select {
+    () => {
+        "SELECT i.id, i.title, i.description, i.status, i.priority_id, i.category_id, i.environment_id, \
+         i.created_by, i.created_at, i.updated_at, i.mitigated_at, i.closed_at, i.closure_reason, \
+         i.closure_reference, i.custom_fields, i.dedup_key, i.ignore, i.private, i.version FROM incidents i"
+    };
+}
+
+/// The columns of [`UserRow`], for `SELECT`s on `users u`.
+macro_rules! user_select {
+    () => {
+        "SELECT u.id, u.email, u.name, u.is_active, u.is_staff, u.is_admin, u.bot, u.avatar, u.created_at FROM users u"
+    };
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct IncidentRow {
+    id: i64,
+    title: String,
+    description: String,
+    status: i16,
+    priority_id: PriorityId,
+    category_id: CategoryId,
+    environment_id: EnvironmentId,
+    created_by: UserId,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    mitigated_at: Option<DateTime<Utc>>,
+    closed_at: Option<DateTime<Utc>>,
+    closure_reason: Option<String>,
+    closure_reference: String,
+    custom_fields: Json<serde_json::Value>,
+    dedup_key: Option<String>,
+    ignore: bool,
+    private: bool,
+    version: i64,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct UserRow {
+    id: UserId,
+    email: String,
+    name: String,
+    is_active: bool,
+    is_staff: bool,
+    is_admin: bool,
+    bot: bool,
+    avatar: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct TimelineRow {
+    id: crate::UpdateId,
+    incident_id: i64,
+    created_by: Option<UserId>,
+    created_at: DateTime<Utc>,
+    event_ts: DateTime<Utc>,
+    event_type: Option<String>,
+    message: Option<String>,
+    status: Option<i16>,
+    changes: Json<serde_json::Value>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct EventRow {
+    id: i64,
+    incident_id: i64,
+    created_at: DateTime<Utc>,
+    payload: Json<serde_json::Value>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct ClaimedRow {
+    id: i64,
+    event_id: i64,
+    handler: String,
+    attempts: i32,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct DeliveryRow {
+    id: i64,
+    event_id: i64,
+    incident_id: i64,
+    kind: String,
+    handler: String,
+    status: String,
+    attempts: i32,
+    next_attempt_at: DateTime<Utc>,
+    last_error: Option<String>,
+    delivered_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct TaskScheduleRow {
+    name: String,
+    enabled: bool,
+    schedule: Option<Json<serde_json::Value>>,
+    next_run_at: Option<DateTime<Utc>>,
+    lease_owner: Option<String>,
+    lease_until: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct TaskRunRow {
+    id: i64,
+    task: String,
+    trigger: String,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    error: Option<String>,
+    summary: Option<String>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct PriorityRow {
+    id: PriorityId,
+    name: String,
+    value: i32,
+    emoji: String,
+    description: String,
+    sort_order: i32,
+    is_default: bool,
+    needs_postmortem: bool,
+    enabled_create: bool,
+    enabled_update: bool,
+    reminder_time_secs: i64,
+    sla_secs: i64,
+    recommended_response_type: Option<String>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct EnvironmentRow {
+    id: EnvironmentId,
+    value: String,
+    name: String,
+    description: String,
+    sort_order: i32,
+    is_default: bool,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct GroupRow {
+    id: crate::GroupId,
+    name: String,
+    description: String,
+    sort_order: i32,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct CategoryRow {
+    id: CategoryId,
+    name: String,
+    description: String,
+    sort_order: i32,
+    group_id: crate::GroupId,
+    private: bool,
+    deploy_warning: bool,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct RoleTypeRow {
+    id: RoleTypeId,
+    slug: String,
+    name: String,
+    emoji: String,
+    required: bool,
+    sort_order: i32,
+    summary: String,
+    description: String,
+    aka: String,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct MilestoneTypeRow {
+    event_type: String,
+    name: String,
+    summary: String,
+    user_editable: bool,
+    required: bool,
+    asked_for: bool,
+    description: String,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct MetricTypeRow {
+    slug: String,
+    code: String,
+    name: String,
+    description: String,
+    end_event: String,
+    start_event: String,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct CostTypeRow {
+    id: CostTypeId,
+    name: String,
+    description: String,
+    category: String,
+    is_default: bool,
+    editable: bool,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct ImpactTypeRow {
+    value: String,
+    name: String,
+    emoji: String,
+    help_text: String,
+    sort_order: i32,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct ImpactLevelRow {
+    impact_type: String,
+    level: String,
+    name: String,
+    description: String,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct RoleRow {
+    role_type_id: RoleTypeId,
+    slug: String,
+    user_id: UserId,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct KeyEventRow {
+    event_type: String,
+    at: DateTime<Utc>,
+    recorded_by: Option<UserId>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct CostRow {
+    id: crate::CostId,
+    incident_id: i64,
+    cost_type_id: CostTypeId,
+    amount_cents: Option<i64>,
+    details: String,
+    created_at: DateTime<Utc>,
+}
+
+// ------------------------------------------------------------------ conversions
+
+fn corrupt(what: impl std::fmt::Display) -> Error {
+    Error::Corrupt(what.to_string())
+}
+
+fn status_from(value: i16) -> Result<Status> {
+    Status::from_value(value).ok_or_else(|| corrupt(format!("unknown incident status {value}")))
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+fn duration(secs: i64) -> Duration {
+    Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+}
+
+fn response_type_str(t: ResponseType) -> &'static str {
+    match t {
+        ResponseType::Critical => "critical",
+        ResponseType::Normal => "normal",
+    }
+}
+
+fn response_type_from(s: &str) -> Result<ResponseType> {
+    match s {
+        "critical" => Ok(ResponseType::Critical),
+        "normal" => Ok(ResponseType::Normal),
+        other => Err(corrupt(format!("unknown response type \"{other}\""))),
+    }
+}
+
+fn delivery_status_from(s: &str) -> Result<DeliveryStatus> {
+    match s {
+        "pending" => Ok(DeliveryStatus::Pending),
+        "delivered" => Ok(DeliveryStatus::Delivered),
+        "failed" => Ok(DeliveryStatus::Failed),
+        other => Err(corrupt(format!("unknown delivery status \"{other}\""))),
+    }
+}
+
+fn attempts(n: i32) -> u32 {
+    u32::try_from(n).unwrap_or(0)
+}
+
+fn incident_from_row(
+    r: IncidentRow,
+    environment_ids: Vec<EnvironmentId>,
+    tags: Vec<String>,
+) -> Result<Incident> {
+    let closure_reason = match r.closure_reason.as_deref() {
+        None => None,
+        Some(s) => Some(
+            ClosureReason::parse(s)
+                .ok_or_else(|| corrupt(format!("unknown closure reason \"{s}\"")))?,
+        ),
+    };
+    let custom_fields = match r.custom_fields.0 {
+        serde_json::Value::Object(map) => map,
+        serde_json::Value::Null => serde_json::Map::new(),
+        other => {
+            return Err(corrupt(format!(
+                "custom fields of incident #{} are not an object: {other}",
+                r.id
+            )));
+        }
+    };
+    Ok(Incident {
+        id: IncidentId(r.id),
+        title: r.title,
+        description: r.description,
+        status: status_from(r.status)?,
+        priority_id: r.priority_id,
+        category_id: r.category_id,
+        environment_id: r.environment_id,
+        environment_ids: if environment_ids.is_empty() {
+            vec![r.environment_id]
+        } else {
+            environment_ids
+        },
+        created_by: r.created_by,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        mitigated_at: r.mitigated_at,
+        closed_at: r.closed_at,
+        closure_reason,
+        closure_reference: r.closure_reference,
+        custom_fields,
+        dedup_key: r.dedup_key,
+        ignore: r.ignore,
+        private: r.private,
+        tags,
+        version: r.version,
+    })
+}
+
+fn user_from_row(r: UserRow, identities: BTreeMap<String, String>) -> User {
+    User {
+        id: r.id,
+        email: r.email,
+        name: r.name,
+        is_active: r.is_active,
+        is_staff: r.is_staff,
+        is_admin: r.is_admin,
+        bot: r.bot,
+        avatar: r.avatar,
+        identities,
+        created_at: r.created_at,
+    }
+}
+
+fn timeline_from_row(r: TimelineRow) -> Result<TimelineEntry> {
+    let changes: Vec<FieldChange> = serde_json::from_value(r.changes.0)
+        .map_err(|e| corrupt(format!("timeline entry {}: unreadable changes: {e}", r.id)))?;
+    Ok(TimelineEntry {
+        id: r.id,
+        incident_id: IncidentId(r.incident_id),
+        created_by: r.created_by,
+        created_at: r.created_at,
+        event_ts: r.event_ts,
+        event_type: r.event_type,
+        message: r.message,
+        status: r.status.map(status_from).transpose()?,
+        changes,
+    })
+}
+
+fn event_from_row(r: EventRow) -> Result<StoredEvent> {
+    let event: IncidentEvent = serde_json::from_value(r.payload.0)
+        .map_err(|e| corrupt(format!("outbox event {}: unreadable payload: {e}", r.id)))?;
+    Ok(StoredEvent {
+        id: r.id,
+        incident_id: IncidentId(r.incident_id),
+        created_at: r.created_at,
+        event,
+    })
+}
+
+fn task_schedule_from_row(r: TaskScheduleRow) -> Result<TaskSchedule> {
+    let schedule = match r.schedule {
+        None | Some(Json(serde_json::Value::Null)) => None,
+        Some(Json(v)) => Some(
+            serde_json::from_value::<Schedule>(v)
+                .map_err(|e| corrupt(format!("task {}: unreadable schedule: {e}", r.name)))?,
+        ),
+    };
+    Ok(TaskSchedule {
+        name: r.name,
+        enabled: r.enabled,
+        schedule,
+        next_run_at: r.next_run_at,
+        lease_owner: r.lease_owner,
+        lease_until: r.lease_until,
+    })
+}
+
+fn task_run_from_row(r: TaskRunRow) -> TaskRun {
+    TaskRun {
+        id: r.id,
+        task: r.task,
+        trigger: r.trigger,
+        started_at: r.started_at,
+        finished_at: r.finished_at,
+        error: r.error,
+        summary: r.summary,
+    }
+}
+
+/// Drops repeated items, keeping the first occurrence (and the order).
+fn unique<T: Clone + Eq + std::hash::Hash>(items: &[T]) -> Vec<T> {
+    let mut seen = HashSet::new();
+    items
+        .iter()
+        .filter(|x| seen.insert((*x).clone()))
+        .cloned()
+        .collect()
+}
+
+/// The environments to store: the given list, or the primary one alone.
+fn environments_of(incident: &Incident) -> Vec<EnvironmentId> {
+    if incident.environment_ids.is_empty() {
+        vec![incident.environment_id]
+    } else {
+        unique(&incident.environment_ids)
+    }
+}
+
+// ------------------------------------------------------------------ dynamic SQL
+
+/// A bound value of dynamically built SQL.
+#[derive(Debug, Clone)]
+enum Arg {
+    I64(i64),
+    I16(i16),
+    Uuid(Uuid),
+    Text(String),
+    Ts(DateTime<Utc>),
+    Bool(bool),
+}
+
+/// Collects bound values and hands out their `$N` placeholders.
+#[derive(Debug, Default)]
+struct Params {
+    args: Vec<Arg>,
+}
+
+impl Params {
+    fn push(&mut self, arg: Arg) -> String {
+        self.args.push(arg);
+        format!("${}", self.args.len())
+    }
+
+    fn list(&mut self, args: impl IntoIterator<Item = Arg>) -> String {
+        args.into_iter()
+            .map(|a| self.push(a))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Escapes `LIKE` wildcards (the escape character is `\`).
+fn escape_like(word: &str) -> String {
+    let mut out = String::with_capacity(word.len() + 2);
+    for c in word.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The `WHERE` clause (possibly empty) of an incident filter; `like` is the
+/// dialect's case-insensitive `LIKE`.
+fn filter_clause(f: &IncidentFilter, like: &str, p: &mut Params) -> String {
+    let mut conds: Vec<String> = Vec::new();
+    if !f.ids.is_empty() {
+        conds.push(format!(
+            "i.id IN ({})",
+            p.list(f.ids.iter().map(|i| Arg::I64(i.0)))
+        ));
+    }
+    if !f.statuses.is_empty() {
+        conds.push(format!(
+            "i.status IN ({})",
+            p.list(f.statuses.iter().map(|s| Arg::I16(s.value())))
+        ));
+    }
+    if let Some(s) = f.status_at_least {
+        conds.push(format!("i.status >= {}", p.push(Arg::I16(s.value()))));
+    }
+    if let Some(s) = f.status_below {
+        conds.push(format!("i.status < {}", p.push(Arg::I16(s.value()))));
+    }
+    if !f.priority_ids.is_empty() {
+        conds.push(format!(
+            "i.priority_id IN ({})",
+            p.list(f.priority_ids.iter().map(|i| Arg::Uuid(i.0)))
+        ));
+    }
+    if !f.category_ids.is_empty() {
+        conds.push(format!(
+            "i.category_id IN ({})",
+            p.list(f.category_ids.iter().map(|i| Arg::Uuid(i.0)))
+        ));
+    }
+    if !f.group_ids.is_empty() {
+        conds.push(format!(
+            "i.category_id IN (SELECT c.id FROM incident_categories c WHERE c.group_id IN ({}))",
+            p.list(f.group_ids.iter().map(|i| Arg::Uuid(i.0)))
+        ));
+    }
+    if !f.environment_ids.is_empty() {
+        conds.push(format!(
+            "EXISTS (SELECT 1 FROM incident_environments ie WHERE ie.incident_id = i.id AND ie.environment_id IN ({}))",
+            p.list(f.environment_ids.iter().map(|i| Arg::Uuid(i.0)))
+        ));
+    }
+    if !f.created_by.is_empty() {
+        conds.push(format!(
+            "i.created_by IN ({})",
+            p.list(f.created_by.iter().map(|i| Arg::Uuid(i.0)))
+        ));
+    }
+    if let Some(t) = f.created_from {
+        conds.push(format!("i.created_at >= {}", p.push(Arg::Ts(t))));
+    }
+    if let Some(t) = f.created_before {
+        conds.push(format!("i.created_at < {}", p.push(Arg::Ts(t))));
+    }
+    if let Some(b) = f.ignore {
+        conds.push(format!("i.ignore = {}", p.push(Arg::Bool(b))));
+    }
+    if let Some(search) = &f.search {
+        for word in search.split_whitespace() {
+            let pattern = p.push(Arg::Text(format!("%{}%", escape_like(word))));
+            let mut alternatives = format!(
+                "i.title {like} {pattern} ESCAPE '\\' OR i.description {like} {pattern} ESCAPE '\\'"
+            );
+            if let Ok(id) = word.strip_prefix('#').unwrap_or(word).parse::<i64>() {
+                alternatives.push_str(&format!(" OR i.id = {}", p.push(Arg::I64(id))));
+            }
+            conds.push(format!("({alternatives})"));
+        }
+    }
+    if let Some(user) = f.visible_to {
+        conds.push(format!(
+            "(NOT i.private OR EXISTS (SELECT 1 FROM incident_members m WHERE m.incident_id = i.id AND m.user_id = {}))",
+            p.push(Arg::Uuid(user.0))
+        ));
+    }
+    if conds.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conds.join(" AND "))
+    }
+}
+
+/// `ORDER BY` terms; `p` is `priorities` joined on the incident's priority.
+fn order_clause(order: IncidentOrder) -> &'static str {
+    match order {
+        IncidentOrder::NewestFirst => "i.created_at DESC, i.id DESC",
+        IncidentOrder::OldestFirst => "i.created_at ASC, i.id ASC",
+        IncidentOrder::Priority => "p.value ASC, i.created_at DESC, i.id DESC",
+        IncidentOrder::StatusThenPriority => {
+            "i.status ASC, p.value ASC, i.created_at DESC, i.id DESC"
+        }
+        IncidentOrder::Title => "LOWER(i.title) ASC, i.id ASC",
+    }
+}
+
+// ------------------------------------------------------------------ errors
+
+/// The database's own error behind `e`, if any.
+fn db_error(e: &Error) -> Option<&(dyn sqlx::error::DatabaseError + 'static)> {
+    match e {
+        Error::Database(sqlx::Error::Database(db)) => Some(db.as_ref()),
+        _ => None,
+    }
+}
+
+fn is_kind(e: &Error, kind: ErrorKind) -> bool {
+    db_error(e).is_some_and(|db| db.kind() == kind)
+}
+
+/// The insert lost against an open incident holding the same `dedup_key`.
+fn is_dedup_violation(e: &Error) -> bool {
+    db_error(e).is_some_and(|db| {
+        db.kind() == ErrorKind::UniqueViolation
+            && (db.constraint() == Some("incidents_open_dedup_key")
+                || db.message().contains("incidents.dedup_key"))
+    })
+}
+
+/// A row an incident write refers to; checked only to explain a foreign-key failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Ref {
+    Priority(PriorityId),
+    Category(CategoryId),
+    Environment(EnvironmentId),
+    User(UserId),
+    RoleType(RoleTypeId),
+    MilestoneType(String),
+    CostType(CostTypeId),
+}
+
+impl Ref {
+    fn push(refs: &mut Vec<Ref>, r: Ref) {
+        if !refs.contains(&r) {
+            refs.push(r);
+        }
+    }
+
+    fn of_timeline(refs: &mut Vec<Ref>, entries: &[TimelineEntry]) {
+        for e in entries {
+            if let Some(u) = e.created_by {
+                Ref::push(refs, Ref::User(u));
+            }
+        }
+    }
+
+    fn of_incident(refs: &mut Vec<Ref>, i: &Incident) {
+        Ref::push(refs, Ref::Priority(i.priority_id));
+        Ref::push(refs, Ref::Category(i.category_id));
+        for e in environments_of(i) {
+            Ref::push(refs, Ref::Environment(e));
+        }
+        Ref::push(refs, Ref::User(i.created_by));
+    }
+
+    fn of_roles_and_key_events(
+        refs: &mut Vec<Ref>,
+        roles: &[(RoleTypeId, UserId)],
+        key_events: &[KeyEvent],
+    ) {
+        for (role, user) in roles {
+            Ref::push(refs, Ref::RoleType(*role));
+            Ref::push(refs, Ref::User(*user));
+        }
+        for k in key_events {
+            Ref::push(refs, Ref::MilestoneType(k.event_type.clone()));
+            if let Some(u) = k.recorded_by {
+                Ref::push(refs, Ref::User(u));
+            }
+        }
+    }
+
+    fn of_record(r: &NewIncidentRecord) -> Vec<Ref> {
+        let mut refs = Vec::new();
+        Ref::of_incident(&mut refs, &r.incident);
+        Ref::of_roles_and_key_events(&mut refs, &r.roles, &r.key_events);
+        for m in &r.members {
+            Ref::push(&mut refs, Ref::User(*m));
+        }
+        Ref::of_timeline(&mut refs, &r.timeline);
+        refs
+    }
+
+    fn of_change(c: &IncidentChange) -> Vec<Ref> {
+        let mut refs = Vec::new();
+        Ref::of_incident(&mut refs, &c.incident);
+        Ref::of_roles_and_key_events(&mut refs, &c.roles_set, &c.key_events_set);
+        for m in &c.members_added {
+            Ref::push(&mut refs, Ref::User(*m));
+        }
+        for cost in &c.costs_added {
+            Ref::push(&mut refs, Ref::CostType(cost.cost_type_id));
+        }
+        Ref::of_timeline(&mut refs, &c.timeline);
+        refs
+    }
+
+    /// The query counting the referenced row, and what to call it.
+    fn check(&self) -> (&'static str, &'static str, Arg) {
+        match self {
+            Ref::Priority(id) => (
+                "priority",
+                "SELECT COUNT(*) FROM priorities WHERE id = $1",
+                Arg::Uuid(id.0),
+            ),
+            Ref::Category(id) => (
+                "category",
+                "SELECT COUNT(*) FROM incident_categories WHERE id = $1",
+                Arg::Uuid(id.0),
+            ),
+            Ref::Environment(id) => (
+                "environment",
+                "SELECT COUNT(*) FROM environments WHERE id = $1",
+                Arg::Uuid(id.0),
+            ),
+            Ref::User(id) => (
+                "user",
+                "SELECT COUNT(*) FROM users WHERE id = $1",
+                Arg::Uuid(id.0),
+            ),
+            Ref::RoleType(id) => (
+                "role type",
+                "SELECT COUNT(*) FROM role_types WHERE id = $1",
+                Arg::Uuid(id.0),
+            ),
+            Ref::MilestoneType(slug) => (
+                "key event type",
+                "SELECT COUNT(*) FROM milestone_types WHERE event_type = $1",
+                Arg::Text(slug.clone()),
+            ),
+            Ref::CostType(id) => (
+                "cost type",
+                "SELECT COUNT(*) FROM cost_types WHERE id = $1",
+                Arg::Uuid(id.0),
+            ),
+        }
+    }
+
+    fn id(&self) -> String {
+        match self {
+            Ref::Priority(id) => id.to_string(),
+            Ref::Category(id) => id.to_string(),
+            Ref::Environment(id) => id.to_string(),
+            Ref::User(id) => id.to_string(),
+            Ref::RoleType(id) => id.to_string(),
+            Ref::MilestoneType(slug) => format!("\"{slug}\""),
+            Ref::CostType(id) => id.to_string(),
+        }
+    }
+}
+
+/// A unique violation that is not the dedup race, as a conflict people can read.
+fn unique_conflict(e: Error) -> Error {
+    match db_error(&e) {
+        Some(db) if db.kind() == ErrorKind::UniqueViolation => Error::Conflict(format!(
+            "a value that must be unique is already used ({})",
+            db.message()
+        )),
+        _ => e,
+    }
+}
+
+// ------------------------------------------------------------------ the shared body
+
+/// Implements [`Store`] for a backend from the one body of SQL below.
+///
+/// Dialect fragments: `begin_write` starts write transactions (SQLite takes
+/// the write lock up front so read-then-write transactions never fail with
+/// `SQLITE_BUSY`), `skip_locked` ends the row selection of claims, `like`
+/// is the case-insensitive `LIKE`.
+macro_rules! sql_store {
+    (
+        store: $Store:ident,
+        db: $Db:ty,
+        conn: $Conn:ty,
+        backend: $backend:literal,
+        begin_write: $begin:literal,
+        skip_locked: $lock:literal,
+        like: $like:literal $(,)?
+    ) => {
+        impl $Store {
+            async fn begin_write(&self) -> Result<sqlx::Transaction<'static, $Db>> {
+                Ok(self.pool.begin_with($begin).await?)
+            }
+
+            fn args(values: impl IntoIterator<Item = Arg>) -> Result<<$Db as sqlx::Database>::Arguments> {
+                let mut args = <<$Db as sqlx::Database>::Arguments>::default();
+                for v in values {
+                    let added = match v {
+                        Arg::I64(x) => args.add(x),
+                        Arg::I16(x) => args.add(x),
+                        Arg::Uuid(x) => args.add(x),
+                        Arg::Text(x) => args.add(x),
+                        Arg::Ts(x) => args.add(x),
+                        Arg::Bool(x) => args.add(x),
+                    };
+                    added.map_err(|e| Error::Database(sqlx::Error::Encode(e)))?;
+                }
+                Ok(args)
+            }
+
+            /// `$1, ..., $n`.
+            fn placeholders(n: usize) -> String {
+                (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+            }
+
+            /// Turns a failed incident write into the error people should see:
+            /// which referenced row is missing, or which unique value is taken.
+            /// Runs after the transaction was rolled back.
+            async fn explain(&self, e: Error, refs: Vec<Ref>) -> Error {
+                if !is_kind(&e, ErrorKind::ForeignKeyViolation) {
+                    return unique_conflict(e);
+                }
+                let Ok(mut conn) = self.pool.acquire().await else { return e };
+                for r in refs {
+                    let (what, sql, arg) = r.check();
+                    let Ok(args) = Self::args([arg]) else { return e };
+                    match sqlx::query_scalar_with::<_, i64, _>(sql, args).fetch_one(&mut *conn).await {
+                        Ok(0) => return Error::NotFound { what, id: r.id() },
+                        Ok(_) => {}
+                        Err(_) => return e,
+                    }
+                }
+                e
+            }
+
+            async fn incident_rows(conn: &mut $Conn, rows: Vec<IncidentRow>) -> Result<Vec<Incident>> {
+                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                let mut environments: HashMap<i64, Vec<EnvironmentId>> = HashMap::new();
+                let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
+                for chunk in ids.chunks(CHUNK) {
+                    let list = Self::placeholders(chunk.len());
+                    let sql = format!(
+                        "SELECT incident_id, environment_id FROM incident_environments \
+                         WHERE incident_id IN ({list}) ORDER BY incident_id, position"
+                    );
+                    let rows: Vec<(i64, EnvironmentId)> =
+                        sqlx::query_as_with(AssertSqlSafe(sql), Self::args(chunk.iter().map(|&i| Arg::I64(i)))?)
+                            .fetch_all(&mut *conn)
+                            .await?;
+                    for (id, env) in rows {
+                        environments.entry(id).or_default().push(env);
+                    }
+                    let sql = format!(
+                        "SELECT incident_id, tag FROM incident_tags WHERE incident_id IN ({list}) \
+                         ORDER BY incident_id, position"
+                    );
+                    let rows: Vec<(i64, String)> =
+                        sqlx::query_as_with(AssertSqlSafe(sql), Self::args(chunk.iter().map(|&i| Arg::I64(i)))?)
+                            .fetch_all(&mut *conn)
+                            .await?;
+                    for (id, tag) in rows {
+                        tags.entry(id).or_default().push(tag);
+                    }
+                }
+                rows.into_iter()
+                    .map(|r| {
+                        let id = r.id;
+                        incident_from_row(r, environments.remove(&id).unwrap_or_default(), tags.remove(&id).unwrap_or_default())
+                    })
+                    .collect()
+            }
+
+            async fn incident_in(conn: &mut $Conn, id: IncidentId) -> Result<Option<Incident>> {
+                let row: Option<IncidentRow> = sqlx::query_as(concat!(incident_select!(), " WHERE i.id = $1"))
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                match row {
+                    None => Ok(None),
+                    Some(row) => Ok(Self::incident_rows(conn, vec![row]).await?.pop()),
+                }
+            }
+
+            async fn open_by_dedup_key(conn: &mut $Conn, key: &str) -> Result<Option<Incident>> {
+                let row: Option<IncidentRow> = sqlx::query_as(concat!(
+                    incident_select!(),
+                    " WHERE i.dedup_key = $1 AND i.status <= 40 ORDER BY i.id LIMIT 1"
+                ))
+                .bind(key)
+                .fetch_optional(&mut *conn)
+                .await?;
+                match row {
+                    None => Ok(None),
+                    Some(row) => Ok(Self::incident_rows(conn, vec![row]).await?.pop()),
+                }
+            }
+
+            async fn incident_exists(conn: &mut $Conn, id: IncidentId) -> Result<bool> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM incidents WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                Ok(n > 0)
+            }
+
+            async fn write_environments(conn: &mut $Conn, id: IncidentId, envs: &[EnvironmentId]) -> Result<()> {
+                sqlx::query("DELETE FROM incident_environments WHERE incident_id = $1")
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
+                for (position, env) in envs.iter().enumerate() {
+                    sqlx::query("INSERT INTO incident_environments (incident_id, environment_id, position) VALUES ($1, $2, $3)")
+                        .bind(id)
+                        .bind(*env)
+                        .bind(i32::try_from(position).unwrap_or(i32::MAX))
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(())
+            }
+
+            async fn write_tags(conn: &mut $Conn, id: IncidentId, tags: &[String]) -> Result<()> {
+                sqlx::query("DELETE FROM incident_tags WHERE incident_id = $1")
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
+                for (position, tag) in unique(tags).iter().enumerate() {
+                    sqlx::query("INSERT INTO incident_tags (incident_id, tag, position) VALUES ($1, $2, $3)")
+                        .bind(id)
+                        .bind(tag.as_str())
+                        .bind(i32::try_from(position).unwrap_or(i32::MAX))
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(())
+            }
+
+            async fn write_roles(conn: &mut $Conn, id: IncidentId, roles: &[(RoleTypeId, UserId)]) -> Result<()> {
+                for (role, user) in roles {
+                    sqlx::query(
+                        "INSERT INTO incident_roles (incident_id, role_type_id, user_id) VALUES ($1, $2, $3) \
+                         ON CONFLICT (incident_id, role_type_id) DO UPDATE SET user_id = excluded.user_id",
+                    )
+                    .bind(id)
+                    .bind(*role)
+                    .bind(*user)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            async fn write_members(conn: &mut $Conn, id: IncidentId, members: &[UserId]) -> Result<()> {
+                for user in unique(members) {
+                    // `position` keeps the order people joined in.
+                    sqlx::query(
+                        "INSERT INTO incident_members (incident_id, user_id, position) VALUES ($1, $2, \
+                         (SELECT COALESCE(MAX(position), -1) + 1 FROM incident_members WHERE incident_id = $1)) \
+                         ON CONFLICT (incident_id, user_id) DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(user)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            async fn write_key_events(conn: &mut $Conn, id: IncidentId, events: &[KeyEvent]) -> Result<()> {
+                for k in events {
+                    sqlx::query(
+                        "INSERT INTO incident_key_events (incident_id, event_type, at, recorded_by) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (incident_id, event_type) DO UPDATE SET at = excluded.at, recorded_by = excluded.recorded_by",
+                    )
+                    .bind(id)
+                    .bind(k.event_type.as_str())
+                    .bind(k.at)
+                    .bind(k.recorded_by)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            async fn write_timeline(conn: &mut $Conn, id: IncidentId, entries: &[TimelineEntry]) -> Result<()> {
+                for e in entries {
+                    sqlx::query(
+                        "INSERT INTO incident_updates (id, incident_id, created_by, created_at, event_ts, event_type, \
+                         message, status, changes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(e.id)
+                    .bind(id)
+                    .bind(e.created_by)
+                    .bind(e.created_at)
+                    .bind(e.event_ts)
+                    .bind(e.event_type.as_deref())
+                    .bind(e.message.as_deref())
+                    .bind(e.status.map(Status::value))
+                    .bind(Json(&e.changes))
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            /// One outbox row per event, one pending delivery per subscriber, due at `at`.
+            async fn write_events(
+                conn: &mut $Conn,
+                id: IncidentId,
+                events: &[IncidentEvent],
+                subscribers: &[String],
+                at: DateTime<Utc>,
+            ) -> Result<()> {
+                for event in events {
+                    let event_id: i64 = sqlx::query_scalar(
+                        "INSERT INTO outbox_events (incident_id, kind, payload, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                    )
+                    .bind(id)
+                    .bind(event.kind())
+                    .bind(Json(event))
+                    .bind(at)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                    for handler in subscribers {
+                        sqlx::query(
+                            "INSERT INTO outbox_deliveries (event_id, handler, status, attempts, next_attempt_at) \
+                             VALUES ($1, $2, 'pending', 0, $3) ON CONFLICT (event_id, handler) DO NOTHING",
+                        )
+                        .bind(event_id)
+                        .bind(handler.as_str())
+                        .bind(at)
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                }
+                Ok(())
+            }
+
+            /// Everything `declare` writes once no open duplicate was found.
+            async fn insert_incident(conn: &mut $Conn, record: &NewIncidentRecord) -> Result<Incident> {
+                let i = &record.incident;
+                let envs = environments_of(i);
+                let raw: i64 = sqlx::query_scalar(
+                    "INSERT INTO incidents (title, description, status, priority_id, category_id, environment_id, \
+                     created_by, created_at, updated_at, mitigated_at, closed_at, closure_reason, closure_reference, \
+                     custom_fields, dedup_key, ignore, private, version) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1) RETURNING id",
+                )
+                .bind(i.title.as_str())
+                .bind(i.description.as_str())
+                .bind(i.status.value())
+                .bind(i.priority_id)
+                .bind(i.category_id)
+                .bind(envs[0])
+                .bind(i.created_by)
+                .bind(i.created_at)
+                .bind(i.updated_at)
+                .bind(i.mitigated_at)
+                .bind(i.closed_at)
+                .bind(i.closure_reason.map(ClosureReason::slug))
+                .bind(i.closure_reference.as_str())
+                .bind(Json(&i.custom_fields))
+                .bind(i.dedup_key.as_deref())
+                .bind(i.ignore)
+                .bind(i.private)
+                .fetch_one(&mut *conn)
+                .await?;
+                let id = IncidentId(raw);
+                Self::write_environments(conn, id, &envs).await?;
+                Self::write_tags(conn, id, &i.tags).await?;
+                Self::write_roles(conn, id, &record.roles).await?;
+                Self::write_members(conn, id, &record.members).await?;
+                Self::write_key_events(conn, id, &record.key_events).await?;
+                Self::write_timeline(conn, id, &record.timeline).await?;
+                Self::write_events(conn, id, &record.events, &record.subscribers, i.created_at).await?;
+                Self::incident_in(conn, id)
+                    .await?
+                    .ok_or_else(|| corrupt(format!("incident {id} vanished while being declared")))
+            }
+
+            /// Everything `apply` writes; `Ok(None)` when the version check failed.
+            async fn apply_change(conn: &mut $Conn, c: &IncidentChange) -> Result<Option<Incident>> {
+                let i = &c.incident;
+                let envs = environments_of(i);
+                let primary = if c.environments_changed { envs[0] } else { i.environment_id };
+                let updated = sqlx::query(
+                    "UPDATE incidents SET title = $1, description = $2, status = $3, priority_id = $4, category_id = $5, \
+                     environment_id = $6, updated_at = $7, mitigated_at = $8, closed_at = $9, closure_reason = $10, \
+                     closure_reference = $11, custom_fields = $12, dedup_key = $13, ignore = $14, private = $15, \
+                     version = version + 1 WHERE id = $16 AND version = $17",
+                )
+                .bind(i.title.as_str())
+                .bind(i.description.as_str())
+                .bind(i.status.value())
+                .bind(i.priority_id)
+                .bind(i.category_id)
+                .bind(primary)
+                .bind(i.updated_at)
+                .bind(i.mitigated_at)
+                .bind(i.closed_at)
+                .bind(i.closure_reason.map(ClosureReason::slug))
+                .bind(i.closure_reference.as_str())
+                .bind(Json(&i.custom_fields))
+                .bind(i.dedup_key.as_deref())
+                .bind(i.ignore)
+                .bind(i.private)
+                .bind(i.id)
+                .bind(c.expected_version)
+                .execute(&mut *conn)
+                .await?;
+                if updated.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                let id = i.id;
+                if c.environments_changed {
+                    Self::write_environments(conn, id, &envs).await?;
+                }
+                if c.tags_changed {
+                    Self::write_tags(conn, id, &i.tags).await?;
+                }
+                Self::write_roles(conn, id, &c.roles_set).await?;
+                for role in &c.roles_cleared {
+                    sqlx::query("DELETE FROM incident_roles WHERE incident_id = $1 AND role_type_id = $2")
+                        .bind(id)
+                        .bind(*role)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Self::write_members(conn, id, &c.members_added).await?;
+                Self::write_key_events(conn, id, &c.key_events_set).await?;
+                for event_type in &c.key_events_cleared {
+                    sqlx::query("DELETE FROM incident_key_events WHERE incident_id = $1 AND event_type = $2")
+                        .bind(id)
+                        .bind(event_type.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                for cost in &c.costs_added {
+                    sqlx::query(
+                        "INSERT INTO incident_costs (id, incident_id, cost_type_id, amount_cents, details, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(cost.id)
+                    .bind(id)
+                    .bind(cost.cost_type_id)
+                    .bind(cost.amount_cents)
+                    .bind(cost.details.as_str())
+                    .bind(cost.created_at)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Self::write_timeline(conn, id, &c.timeline).await?;
+                Self::write_events(conn, id, &c.events, &c.subscribers, i.updated_at).await?;
+                Self::incident_in(conn, id).await
+            }
+
+            async fn identities_of(conn: &mut $Conn, ids: &[UserId]) -> Result<HashMap<UserId, BTreeMap<String, String>>> {
+                let mut out: HashMap<UserId, BTreeMap<String, String>> = HashMap::new();
+                for chunk in ids.chunks(CHUNK) {
+                    let sql = format!(
+                        "SELECT user_id, platform, external_id FROM user_identities WHERE user_id IN ({})",
+                        Self::placeholders(chunk.len())
+                    );
+                    let rows: Vec<(UserId, String, String)> =
+                        sqlx::query_as_with(AssertSqlSafe(sql), Self::args(chunk.iter().map(|u| Arg::Uuid(u.0)))?)
+                            .fetch_all(&mut *conn)
+                            .await?;
+                    for (user, platform, external) in rows {
+                        out.entry(user).or_default().insert(platform, external);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn user_rows(conn: &mut $Conn, rows: Vec<UserRow>) -> Result<Vec<User>> {
+                let ids: Vec<UserId> = rows.iter().map(|r| r.id).collect();
+                let mut identities = Self::identities_of(conn, &ids).await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| {
+                        let ids = identities.remove(&r.id).unwrap_or_default();
+                        user_from_row(r, ids)
+                    })
+                    .collect())
+            }
+
+            async fn one_user(conn: &mut $Conn, row: Option<UserRow>) -> Result<Option<User>> {
+                match row {
+                    None => Ok(None),
+                    Some(row) => Ok(Self::user_rows(conn, vec![row]).await?.pop()),
+                }
+            }
+
+            async fn user_exists(conn: &mut $Conn, id: UserId) -> Result<bool> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                Ok(n > 0)
+            }
+
+            async fn task_exists(&self, name: &str) -> Result<bool> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM task_schedules WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n > 0)
+            }
+        }
+
+        #[async_trait]
+        impl Store for $Store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            // ---- reference data ----
+
+            async fn catalog(&self) -> Result<Catalog> {
+                let mut conn = self.pool.acquire().await?;
+                let priorities: Vec<PriorityRow> = sqlx::query_as(
+                    "SELECT id, name, value, emoji, description, sort_order, is_default, needs_postmortem, enabled_create, \
+                     enabled_update, reminder_time_secs, sla_secs, recommended_response_type FROM priorities \
+                     ORDER BY sort_order, value, name",
+                )
+                .fetch_all(&mut *conn)
+                .await?;
+                let environments: Vec<EnvironmentRow> = sqlx::query_as(
+                    "SELECT id, value, name, description, sort_order, is_default FROM environments ORDER BY sort_order, value",
+                )
+                .fetch_all(&mut *conn)
+                .await?;
+                let groups: Vec<GroupRow> = sqlx::query_as(
+                    "SELECT id, name, description, sort_order FROM category_groups ORDER BY sort_order, name",
+                )
+                .fetch_all(&mut *conn)
+                .await?;
+                let categories: Vec<CategoryRow> = sqlx::query_as(
+                    "SELECT c.id, c.name, c.description, c.sort_order, c.group_id, c.private, c.deploy_warning \
+                     FROM incident_categories c JOIN category_groups g ON g.id = c.group_id \
+                     ORDER BY g.sort_order, g.name, c.sort_order, c.name",
+                )
+                .fetch_all(&mut *conn)
+                .await?;
+                let role_types: Vec<RoleTypeRow> = sqlx::query_as(
+                    "SELECT id, slug, name, emoji, required, sort_order, summary, description, aka FROM role_types \
+                     ORDER BY sort_order, slug",
+                )
+                .fetch_all(&mut *conn)
+                .await?;
+                let milestone_types: Vec<MilestoneTypeRow> = sqlx::query_as(
+                    "SELECT event_type, name, summary, user_editable, required, asked_for, description FROM milestone_types \
+                     ORDER BY seq, event_type",
+                )
+                .fetch_all(&mut *conn)
+                .await?;
+                let metric_types: Vec<MetricTypeRow> = sqlx::query_as(
+                    "SELECT slug, code, name, description, end_event, start_event FROM metric_types ORDER BY seq, slug",
+                )
+                .fetch_all(&mut *conn)
+                .await?;
+                let cost_types: Vec<CostTypeRow> = sqlx::query_as(
+                    "SELECT id, name, description, category, is_default, editable FROM cost_types ORDER BY seq, name",
+                )
+                .fetch_all(&mut *conn)
+                .await?;
+                let impact_types: Vec<ImpactTypeRow> = sqlx::query_as(
+                    "SELECT value, name, emoji, help_text, sort_order FROM impact_types ORDER BY sort_order, value",
+                )
+                .fetch_all(&mut *conn)
+                .await?;
+                let impact_levels: Vec<ImpactLevelRow> = sqlx::query_as(
+                    "SELECT impact_type, level, name, description FROM impact_levels ORDER BY impact_type, position",
+                )
+                .fetch_all(&mut *conn)
+                .await?;
+
+                let mut levels: HashMap<String, Vec<ImpactLevelOption>> = HashMap::new();
+                for l in impact_levels {
+                    let level = ImpactLevel::from_code(&l.level)
+                        .ok_or_else(|| corrupt(format!("unknown impact level \"{}\"", l.level)))?;
+                    levels.entry(l.impact_type).or_default().push(ImpactLevelOption {
+                        level,
+                        name: l.name,
+                        description: l.description,
+                    });
+                }
+                Ok(Catalog {
+                    priorities: priorities
+                        .into_iter()
+                        .map(|p| {
+                            Ok(Priority {
+                                id: p.id,
+                                name: p.name,
+                                value: p.value,
+                                emoji: p.emoji,
+                                description: p.description,
+                                order: p.sort_order,
+                                default: p.is_default,
+                                needs_postmortem: p.needs_postmortem,
+                                enabled_create: p.enabled_create,
+                                enabled_update: p.enabled_update,
+                                reminder_time: duration(p.reminder_time_secs),
+                                sla: duration(p.sla_secs),
+                                recommended_response_type: p
+                                    .recommended_response_type
+                                    .as_deref()
+                                    .map(response_type_from)
+                                    .transpose()?,
+                            })
+                        })
+                        .collect::<Result<_>>()?,
+                    environments: environments
+                        .into_iter()
+                        .map(|e| Environment {
+                            id: e.id,
+                            value: e.value,
+                            name: e.name,
+                            description: e.description,
+                            order: e.sort_order,
+                            default: e.is_default,
+                        })
+                        .collect(),
+                    groups: groups
+                        .into_iter()
+                        .map(|g| Group {
+                            id: g.id,
+                            name: g.name,
+                            description: g.description,
+                            order: g.sort_order,
+                        })
+                        .collect(),
+                    categories: categories
+                        .into_iter()
+                        .map(|c| IncidentCategory {
+                            id: c.id,
+                            name: c.name,
+                            description: c.description,
+                            order: c.sort_order,
+                            group_id: c.group_id,
+                            private: c.private,
+                            deploy_warning: c.deploy_warning,
+                        })
+                        .collect(),
+                    role_types: role_types
+                        .into_iter()
+                        .map(|r| RoleType {
+                            id: r.id,
+                            slug: r.slug,
+                            name: r.name,
+                            emoji: r.emoji,
+                            required: r.required,
+                            order: r.sort_order,
+                            summary: r.summary,
+                            description: r.description,
+                            aka: r.aka,
+                        })
+                        .collect(),
+                    milestone_types: milestone_types
+                        .into_iter()
+                        .map(|m| MilestoneType {
+                            event_type: m.event_type,
+                            name: m.name,
+                            summary: m.summary,
+                            user_editable: m.user_editable,
+                            required: m.required,
+                            asked_for: m.asked_for,
+                            description: m.description,
+                        })
+                        .collect(),
+                    metric_types: metric_types
+                        .into_iter()
+                        .map(|m| MetricType {
+                            slug: m.slug,
+                            code: m.code,
+                            name: m.name,
+                            description: m.description,
+                            end_event: m.end_event,
+                            start_event: m.start_event,
+                        })
+                        .collect(),
+                    cost_types: cost_types
+                        .into_iter()
+                        .map(|c| CostType {
+                            id: c.id,
+                            name: c.name,
+                            description: c.description,
+                            category: c.category,
+                            default: c.is_default,
+                            editable: c.editable,
+                        })
+                        .collect(),
+                    impact_types: impact_types
+                        .into_iter()
+                        .map(|t| ImpactType {
+                            levels: levels.remove(&t.value).unwrap_or_default(),
+                            value: t.value,
+                            name: t.name,
+                            emoji: t.emoji,
+                            help_text: t.help_text,
+                            order: t.sort_order,
+                        })
+                        .collect(),
+                })
+            }
+
+            async fn upsert_priority(&self, p: &Priority) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO priorities (id, name, value, emoji, description, sort_order, is_default, needs_postmortem, \
+                     enabled_create, enabled_update, reminder_time_secs, sla_secs, recommended_response_type) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, value = excluded.value, emoji = excluded.emoji, \
+                     description = excluded.description, sort_order = excluded.sort_order, is_default = excluded.is_default, \
+                     needs_postmortem = excluded.needs_postmortem, enabled_create = excluded.enabled_create, \
+                     enabled_update = excluded.enabled_update, reminder_time_secs = excluded.reminder_time_secs, \
+                     sla_secs = excluded.sla_secs, recommended_response_type = excluded.recommended_response_type",
+                )
+                .bind(p.id)
+                .bind(p.name.as_str())
+                .bind(p.value)
+                .bind(p.emoji.as_str())
+                .bind(p.description.as_str())
+                .bind(p.order)
+                .bind(p.default)
+                .bind(p.needs_postmortem)
+                .bind(p.enabled_create)
+                .bind(p.enabled_update)
+                .bind(secs(p.reminder_time))
+                .bind(secs(p.sla))
+                .bind(p.recommended_response_type.map(response_type_str))
+                .execute(&self.pool)
+                .await
+                .map_err(|e| unique_conflict(e.into()))?;
+                Ok(())
+            }
+
+            async fn upsert_environment(&self, e: &Environment) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO environments (id, value, name, description, sort_order, is_default) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (id) DO UPDATE SET value = excluded.value, name = excluded.name, \
+                     description = excluded.description, sort_order = excluded.sort_order, is_default = excluded.is_default",
+                )
+                .bind(e.id)
+                .bind(e.value.as_str())
+                .bind(e.name.as_str())
+                .bind(e.description.as_str())
+                .bind(e.order)
+                .bind(e.default)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| unique_conflict(e.into()))?;
+                Ok(())
+            }
+
+            async fn upsert_group(&self, g: &Group) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO category_groups (id, name, description, sort_order) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, \
+                     sort_order = excluded.sort_order",
+                )
+                .bind(g.id)
+                .bind(g.name.as_str())
+                .bind(g.description.as_str())
+                .bind(g.order)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| unique_conflict(e.into()))?;
+                Ok(())
+            }
+
+            async fn upsert_category(&self, c: &IncidentCategory) -> Result<()> {
+                let done = sqlx::query(
+                    "INSERT INTO incident_categories (id, name, description, sort_order, group_id, private, deploy_warning) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, \
+                     sort_order = excluded.sort_order, group_id = excluded.group_id, private = excluded.private, \
+                     deploy_warning = excluded.deploy_warning",
+                )
+                .bind(c.id)
+                .bind(c.name.as_str())
+                .bind(c.description.as_str())
+                .bind(c.order)
+                .bind(c.group_id)
+                .bind(c.private)
+                .bind(c.deploy_warning)
+                .execute(&self.pool)
+                .await;
+                match done {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        let e = Error::from(e);
+                        if is_kind(&e, ErrorKind::ForeignKeyViolation) {
+                            Err(Error::not_found("group", c.group_id))
+                        } else {
+                            Err(unique_conflict(e))
+                        }
+                    }
+                }
+            }
+
+            async fn upsert_role_type(&self, r: &RoleType) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO role_types (id, slug, name, emoji, required, sort_order, summary, description, aka) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     ON CONFLICT (id) DO UPDATE SET slug = excluded.slug, name = excluded.name, emoji = excluded.emoji, \
+                     required = excluded.required, sort_order = excluded.sort_order, summary = excluded.summary, \
+                     description = excluded.description, aka = excluded.aka",
+                )
+                .bind(r.id)
+                .bind(r.slug.as_str())
+                .bind(r.name.as_str())
+                .bind(r.emoji.as_str())
+                .bind(r.required)
+                .bind(r.order)
+                .bind(r.summary.as_str())
+                .bind(r.description.as_str())
+                .bind(r.aka.as_str())
+                .execute(&self.pool)
+                .await
+                .map_err(|e| unique_conflict(e.into()))?;
+                Ok(())
+            }
+
+            async fn upsert_milestone_type(&self, m: &MilestoneType) -> Result<()> {
+                // `seq` is set once, on insert, to keep the order types were first stored in.
+                sqlx::query(
+                    "INSERT INTO milestone_types (event_type, name, summary, user_editable, required, asked_for, description, seq) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT COALESCE(MAX(seq), 0) + 1 FROM milestone_types)) \
+                     ON CONFLICT (event_type) DO UPDATE SET name = excluded.name, summary = excluded.summary, \
+                     user_editable = excluded.user_editable, required = excluded.required, asked_for = excluded.asked_for, \
+                     description = excluded.description",
+                )
+                .bind(m.event_type.as_str())
+                .bind(m.name.as_str())
+                .bind(m.summary.as_str())
+                .bind(m.user_editable)
+                .bind(m.required)
+                .bind(m.asked_for)
+                .bind(m.description.as_str())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn upsert_metric_type(&self, m: &MetricType) -> Result<()> {
+                let done = sqlx::query(
+                    "INSERT INTO metric_types (slug, code, name, description, end_event, start_event, seq) \
+                     VALUES ($1, $2, $3, $4, $5, $6, (SELECT COALESCE(MAX(seq), 0) + 1 FROM metric_types)) \
+                     ON CONFLICT (slug) DO UPDATE SET code = excluded.code, name = excluded.name, \
+                     description = excluded.description, end_event = excluded.end_event, start_event = excluded.start_event",
+                )
+                .bind(m.slug.as_str())
+                .bind(m.code.as_str())
+                .bind(m.name.as_str())
+                .bind(m.description.as_str())
+                .bind(m.end_event.as_str())
+                .bind(m.start_event.as_str())
+                .execute(&self.pool)
+                .await;
+                match done {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        let e = Error::from(e);
+                        if is_kind(&e, ErrorKind::ForeignKeyViolation) {
+                            Err(Error::invalid(
+                                "metric_type",
+                                format!(
+                                    "metric {} refers to key event types \"{}\" and \"{}\"; both must exist",
+                                    m.slug, m.start_event, m.end_event
+                                ),
+                            ))
+                        } else {
+                            Err(unique_conflict(e))
+                        }
+                    }
+                }
+            }
+
+            async fn upsert_cost_type(&self, c: &CostType) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO cost_types (id, name, description, category, is_default, editable, seq) \
+                     VALUES ($1, $2, $3, $4, $5, $6, (SELECT COALESCE(MAX(seq), 0) + 1 FROM cost_types)) \
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, \
+                     category = excluded.category, is_default = excluded.is_default, editable = excluded.editable",
+                )
+                .bind(c.id)
+                .bind(c.name.as_str())
+                .bind(c.description.as_str())
+                .bind(c.category.as_str())
+                .bind(c.default)
+                .bind(c.editable)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| unique_conflict(e.into()))?;
+                Ok(())
+            }
+
+            async fn upsert_impact_type(&self, t: &ImpactType) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO impact_types (value, name, emoji, help_text, sort_order) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (value) DO UPDATE SET name = excluded.name, emoji = excluded.emoji, \
+                     help_text = excluded.help_text, sort_order = excluded.sort_order",
+                )
+                .bind(t.value.as_str())
+                .bind(t.name.as_str())
+                .bind(t.emoji.as_str())
+                .bind(t.help_text.as_str())
+                .bind(t.order)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM impact_levels WHERE impact_type = $1")
+                    .bind(t.value.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                for (position, l) in t.levels.iter().enumerate() {
+                    sqlx::query(
+                        "INSERT INTO impact_levels (impact_type, level, name, description, position) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(t.value.as_str())
+                    .bind(l.level.code())
+                    .bind(l.name.as_str())
+                    .bind(l.description.as_str())
+                    .bind(i32::try_from(position).unwrap_or(i32::MAX))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| unique_conflict(e.into()))?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn seeded(&self) -> Result<bool> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM seed_marker").fetch_one(&self.pool).await?;
+                Ok(n > 0)
+            }
+
+            async fn mark_seeded(&self) -> Result<()> {
+                sqlx::query("INSERT INTO seed_marker (id, seeded_at) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
+                    .bind(super::now())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            // ---- users ----
+
+            async fn create_user(&self, user: &NewUser) -> Result<User> {
+                let email = user.email.as_str().to_lowercase();
+                let name = user
+                    .name
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+                let now = super::now();
+                let id = UserId::new();
+                let done = sqlx::query(
+                    "INSERT INTO users (id, email, name, is_active, is_staff, is_admin, bot, avatar, password_hash, \
+                     created_at, updated_at) VALUES ($1, $2, $3, TRUE, $4, $5, $6, NULL, NULL, $7, $7)",
+                )
+                .bind(id)
+                .bind(email.as_str())
+                .bind(name.as_str())
+                .bind(user.is_staff)
+                .bind(user.is_admin)
+                .bind(user.bot)
+                .bind(now)
+                .execute(&self.pool)
+                .await;
+                if let Err(e) = done {
+                    let e = Error::from(e);
+                    return Err(if is_kind(&e, ErrorKind::UniqueViolation) {
+                        Error::Conflict(format!("a user with e-mail {email} already exists"))
+                    } else {
+                        e
+                    });
+                }
+                Ok(User {
+                    id,
+                    email,
+                    name,
+                    is_active: true,
+                    is_staff: user.is_staff,
+                    is_admin: user.is_admin,
+                    bot: user.bot,
+                    avatar: None,
+                    identities: BTreeMap::new(),
+                    created_at: now,
+                })
+            }
+
+            async fn user(&self, id: UserId) -> Result<Option<User>> {
+                let mut conn = self.pool.acquire().await?;
+                let row: Option<UserRow> = sqlx::query_as(concat!(user_select!(), " WHERE u.id = $1"))
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                Self::one_user(&mut conn, row).await
+            }
+
+            async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+                let mut conn = self.pool.acquire().await?;
+                let row: Option<UserRow> = sqlx::query_as(concat!(user_select!(), " WHERE u.email = $1"))
+                    .bind(email.trim().to_lowercase())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                Self::one_user(&mut conn, row).await
+            }
+
+            async fn users(&self, ids: &[UserId]) -> Result<Vec<User>> {
+                let ids = unique(ids);
+                let mut conn = self.pool.acquire().await?;
+                let mut rows: Vec<UserRow> = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(CHUNK) {
+                    let sql = format!("{} WHERE u.id IN ({})", user_select!(), Self::placeholders(chunk.len()));
+                    let mut found: Vec<UserRow> =
+                        sqlx::query_as_with(AssertSqlSafe(sql), Self::args(chunk.iter().map(|u| Arg::Uuid(u.0)))?)
+                            .fetch_all(&mut *conn)
+                            .await?;
+                    rows.append(&mut found);
+                }
+                Self::user_rows(&mut conn, rows).await
+            }
+
+            async fn list_users(&self) -> Result<Vec<User>> {
+                let mut conn = self.pool.acquire().await?;
+                let rows: Vec<UserRow> =
+                    sqlx::query_as(concat!(user_select!(), " ORDER BY u.email")).fetch_all(&mut *conn).await?;
+                let identities: Vec<(UserId, String, String)> =
+                    sqlx::query_as("SELECT user_id, platform, external_id FROM user_identities")
+                        .fetch_all(&mut *conn)
+                        .await?;
+                let mut by_user: HashMap<UserId, BTreeMap<String, String>> = HashMap::new();
+                for (user, platform, external) in identities {
+                    by_user.entry(user).or_default().insert(platform, external);
+                }
+                Ok(rows
+                    .into_iter()
+                    .map(|r| {
+                        let ids = by_user.remove(&r.id).unwrap_or_default();
+                        user_from_row(r, ids)
+                    })
+                    .collect())
+            }
+
+            async fn user_by_identity(&self, platform: &str, external_id: &str) -> Result<Option<User>> {
+                let mut conn = self.pool.acquire().await?;
+                let row: Option<UserRow> = sqlx::query_as(concat!(
+                    user_select!(),
+                    " JOIN user_identities ui ON ui.user_id = u.id WHERE ui.platform = $1 AND ui.external_id = $2"
+                ))
+                .bind(platform)
+                .bind(external_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+                Self::one_user(&mut conn, row).await
+            }
+
+            async fn set_identity(&self, user: UserId, platform: &str, external_id: &str) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                if !Self::user_exists(&mut tx, user).await? {
+                    return Err(Error::not_found("user", user));
+                }
+                // Relinking: the external id moves from whoever held it.
+                sqlx::query("DELETE FROM user_identities WHERE platform = $1 AND external_id = $2 AND user_id <> $3")
+                    .bind(platform)
+                    .bind(external_id)
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO user_identities (user_id, platform, external_id) VALUES ($1, $2, $3) \
+                     ON CONFLICT (user_id, platform) DO UPDATE SET external_id = excluded.external_id",
+                )
+                .bind(user)
+                .bind(platform)
+                .bind(external_id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn update_user(&self, user: &User) -> Result<()> {
+                let done = sqlx::query(
+                    "UPDATE users SET name = $1, is_active = $2, is_staff = $3, is_admin = $4, bot = $5, avatar = $6, \
+                     updated_at = $7 WHERE id = $8",
+                )
+                .bind(user.name.as_str())
+                .bind(user.is_active)
+                .bind(user.is_staff)
+                .bind(user.is_admin)
+                .bind(user.bot)
+                .bind(user.avatar.as_deref())
+                .bind(super::now())
+                .bind(user.id)
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(Error::not_found("user", user.id));
+                }
+                Ok(())
+            }
+
+            async fn set_password_hash<'a>(&self, user: UserId, hash: Option<&'a str>) -> Result<()> {
+                let done = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                    .bind(hash)
+                    .bind(super::now())
+                    .bind(user)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(Error::not_found("user", user));
+                }
+                Ok(())
+            }
+
+            async fn password_hash(&self, user: UserId) -> Result<Option<String>> {
+                let hash: Option<Option<String>> = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+                    .bind(user)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(hash.flatten())
+            }
+
+            // ---- incidents ----
+
+            async fn declare(&self, record: NewIncidentRecord) -> Result<Declared> {
+                let mut tx = self.begin_write().await?;
+                let key = record.incident.dedup_key.clone();
+                if let Some(key) = &key {
+                    if let Some(existing) = Self::open_by_dedup_key(&mut tx, key).await? {
+                        tx.rollback().await?;
+                        return Ok(Declared::Existing(existing));
+                    }
+                }
+                let inserted = match Self::insert_incident(&mut tx, &record).await {
+                    Ok(incident) => tx.commit().await.map(|()| incident).map_err(Error::from),
+                    Err(e) => {
+                        // Rolled back before anything else uses the pool (an
+                        // in-memory SQLite pool has one connection).
+                        tx.rollback().await.ok();
+                        Err(e)
+                    }
+                };
+                match inserted {
+                    Ok(incident) => Ok(Declared::Created(incident)),
+                    Err(e) if is_dedup_violation(&e) => {
+                        // A concurrent declare with the same key committed first.
+                        let key = key.unwrap_or_default();
+                        let mut conn = self.pool.acquire().await?;
+                        match Self::open_by_dedup_key(&mut conn, &key).await? {
+                            Some(existing) => Ok(Declared::Existing(existing)),
+                            None => Err(Error::Conflict(format!(
+                                "another incident was declared with dedup_key \"{key}\" at the same time; try again"
+                            ))),
+                        }
+                    }
+                    Err(e) => Err(self.explain(e, Ref::of_record(&record)).await),
+                }
+            }
+
+            async fn apply(&self, change: IncidentChange) -> Result<Incident> {
+                let id = change.incident.id;
+                let mut tx = self.begin_write().await?;
+                let applied = match Self::apply_change(&mut tx, &change).await {
+                    Ok(Some(incident)) => tx.commit().await.map(|()| Some(incident)).map_err(Error::from),
+                    Ok(None) => {
+                        let current: Option<i64> = sqlx::query_scalar("SELECT version FROM incidents WHERE id = $1")
+                            .bind(id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        tx.rollback().await?;
+                        return Err(match current {
+                            None => Error::not_found("incident", id),
+                            Some(v) => Error::Conflict(format!(
+                                "the incident was changed meanwhile (version {} expected, {v} found); reload it and try again",
+                                change.expected_version
+                            )),
+                        });
+                    }
+                    Err(e) => {
+                        tx.rollback().await.ok();
+                        Err(e)
+                    }
+                };
+                match applied {
+                    Ok(Some(incident)) => Ok(incident),
+                    Ok(None) => Err(Error::not_found("incident", id)),
+                    Err(e) if is_dedup_violation(&e) => Err(Error::Conflict(format!(
+                        "another open incident already uses dedup_key \"{}\"",
+                        change.incident.dedup_key.as_deref().unwrap_or_default()
+                    ))),
+                    Err(e) => Err(self.explain(e, Ref::of_change(&change)).await),
+                }
+            }
+
+            async fn append(
+                &self,
+                incident: IncidentId,
+                timeline: Vec<TimelineEntry>,
+                events: Vec<IncidentEvent>,
+                subscribers: Arc<[String]>,
+            ) -> Result<()> {
+                // Events are due when the entries they come with were recorded.
+                let at = timeline.iter().map(|t| t.created_at).max().unwrap_or_else(super::now);
+                let mut tx = self.begin_write().await?;
+                let written = async {
+                    if !Self::incident_exists(&mut tx, incident).await? {
+                        return Err(Error::not_found("incident", incident));
+                    }
+                    Self::write_timeline(&mut tx, incident, &timeline).await?;
+                    Self::write_events(&mut tx, incident, &events, &subscribers, at).await
+                }
+                .await;
+                match written {
+                    Ok(()) => {
+                        tx.commit().await?;
+                        Ok(())
+                    }
+                    Err(e) => {
+                        tx.rollback().await.ok();
+                        let mut refs = Vec::new();
+                        Ref::of_timeline(&mut refs, &timeline);
+                        Err(self.explain(e, refs).await)
+                    }
+                }
+            }
+
+            async fn incident(&self, id: IncidentId) -> Result<Option<Incident>> {
+                let mut conn = self.pool.acquire().await?;
+                Self::incident_in(&mut conn, id).await
+            }
+
+            async fn incident_details(&self, id: IncidentId) -> Result<Option<IncidentDetails>> {
+                let mut conn = self.pool.acquire().await?;
+                let Some(incident) = Self::incident_in(&mut conn, id).await? else {
+                    return Ok(None);
+                };
+                let roles: Vec<RoleRow> = sqlx::query_as(
+                    "SELECT r.role_type_id, t.slug, r.user_id FROM incident_roles r \
+                     JOIN role_types t ON t.id = r.role_type_id WHERE r.incident_id = $1 ORDER BY t.sort_order, t.slug",
+                )
+                .bind(id)
+                .fetch_all(&mut *conn)
+                .await?;
+                let members: Vec<UserId> =
+                    sqlx::query_scalar("SELECT user_id FROM incident_members WHERE incident_id = $1 ORDER BY position")
+                        .bind(id)
+                        .fetch_all(&mut *conn)
+                        .await?;
+                let key_events: Vec<KeyEventRow> = sqlx::query_as(
+                    "SELECT event_type, at, recorded_by FROM incident_key_events WHERE incident_id = $1 \
+                     ORDER BY at, event_type",
+                )
+                .bind(id)
+                .fetch_all(&mut *conn)
+                .await?;
+                let costs: Vec<CostRow> = sqlx::query_as(
+                    "SELECT id, incident_id, cost_type_id, amount_cents, details, created_at FROM incident_costs \
+                     WHERE incident_id = $1 ORDER BY created_at, id",
+                )
+                .bind(id)
+                .fetch_all(&mut *conn)
+                .await?;
+                Ok(Some(IncidentDetails {
+                    incident,
+                    roles: roles
+                        .into_iter()
+                        .map(|r| RoleAssignment {
+                            role_type_id: r.role_type_id,
+                            slug: r.slug,
+                            user_id: r.user_id,
+                        })
+                        .collect(),
+                    members,
+                    key_events: key_events
+                        .into_iter()
+                        .map(|k| KeyEvent {
+                            event_type: k.event_type,
+                            at: k.at,
+                            recorded_by: k.recorded_by,
+                        })
+                        .collect(),
+                    costs: costs
+                        .into_iter()
+                        .map(|c| IncidentCost {
+                            id: c.id,
+                            incident_id: IncidentId(c.incident_id),
+                            cost_type_id: c.cost_type_id,
+                            amount_cents: c.amount_cents,
+                            details: c.details,
+                            created_at: c.created_at,
+                        })
+                        .collect(),
+                }))
+            }
+
+            async fn list_incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>> {
+                let mut params = Params::default();
+                let clause = filter_clause(filter, $like, &mut params);
+                let limit = params.push(Arg::I64(filter.limit.map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX))));
+                let offset = params.push(Arg::I64(i64::try_from(filter.offset).unwrap_or(i64::MAX)));
+                let sql = format!(
+                    "{} JOIN priorities p ON p.id = i.priority_id{clause} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+                    incident_select!(),
+                    order_clause(filter.order),
+                );
+                let mut conn = self.pool.acquire().await?;
+                // The text is built from constant fragments only; every value is bound.
+                let rows: Vec<IncidentRow> = sqlx::query_as_with(AssertSqlSafe(sql), Self::args(params.args)?)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                Self::incident_rows(&mut conn, rows).await
+            }
+
+            async fn count_incidents(&self, filter: &IncidentFilter) -> Result<u64> {
+                let mut params = Params::default();
+                let clause = filter_clause(filter, $like, &mut params);
+                let sql = format!("SELECT COUNT(*) FROM incidents i{clause}");
+                let n: i64 = sqlx::query_scalar_with(AssertSqlSafe(sql), Self::args(params.args)?)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            }
+
+            async fn timeline(&self, id: IncidentId) -> Result<Vec<TimelineEntry>> {
+                let rows: Vec<TimelineRow> = sqlx::query_as(
+                    "SELECT id, incident_id, created_by, created_at, event_ts, event_type, message, status, changes \
+                     FROM incident_updates WHERE incident_id = $1 ORDER BY event_ts DESC, created_at DESC, id",
+                )
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(timeline_from_row).collect()
+            }
+
+            // ---- outbox ----
+
+            async fn claim_deliveries(
+                &self,
+                owner: &str,
+                now: DateTime<Utc>,
+                lease_until: DateTime<Utc>,
+                limit: u32,
+            ) -> Result<Vec<Delivery>> {
+                if limit == 0 {
+                    return Ok(Vec::new());
+                }
+                // One statement picks and leases, so two claimers never share a delivery.
+                let mut claimed: Vec<ClaimedRow> = sqlx::query_as(concat!(
+                    "UPDATE outbox_deliveries SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
+                     WHERE id IN (SELECT id FROM outbox_deliveries WHERE status = 'pending' AND next_attempt_at <= $3 \
+                     AND (lease_until IS NULL OR lease_until < $3) ORDER BY event_id, id LIMIT $4",
+                    $lock,
+                    ") RETURNING id, event_id, handler, attempts"
+                ))
+                .bind(owner)
+                .bind(lease_until)
+                .bind(now)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                if claimed.is_empty() {
+                    return Ok(Vec::new());
+                }
+                claimed.sort_by_key(|c| (c.event_id, c.id));
+                let event_ids = unique(&claimed.iter().map(|c| c.event_id).collect::<Vec<_>>());
+                let mut events: HashMap<i64, std::result::Result<StoredEvent, String>> = HashMap::new();
+                let mut conn = self.pool.acquire().await?;
+                for chunk in event_ids.chunks(CHUNK) {
+                    let sql = format!(
+                        "SELECT id, incident_id, created_at, payload FROM outbox_events WHERE id IN ({})",
+                        Self::placeholders(chunk.len())
+                    );
+                    let rows: Vec<EventRow> =
+                        sqlx::query_as_with(AssertSqlSafe(sql), Self::args(chunk.iter().map(|&i| Arg::I64(i)))?)
+                            .fetch_all(&mut *conn)
+                            .await?;
+                    for row in rows {
+                        let id = row.id;
+                        events.insert(id, event_from_row(row).map_err(|e| e.to_string()));
+                    }
+                }
+                let mut out = Vec::with_capacity(claimed.len());
+                for c in claimed {
+                    match events.get(&c.event_id) {
+                        Some(Ok(event)) => out.push(Delivery {
+                            id: c.id,
+                            event: event.clone(),
+                            handler: c.handler,
+                            attempt: attempts(c.attempts),
+                        }),
+                        other => {
+                            // An unreadable event would block the queue forever: park it.
+                            let why = match other {
+                                Some(Err(e)) => e.clone(),
+                                _ => format!("outbox event {} is missing", c.event_id),
+                            };
+                            tracing::error!(delivery = c.id, error = %why, "parking an undeliverable outbox delivery");
+                            sqlx::query(
+                                "UPDATE outbox_deliveries SET status = 'failed', last_error = $1, lease_owner = NULL, \
+                                 lease_until = NULL WHERE id = $2",
+                            )
+                            .bind(why)
+                            .bind(c.id)
+                            .execute(&mut *conn)
+                            .await?;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn complete_delivery(&self, id: i64, owner: &str, now: DateTime<Utc>) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE outbox_deliveries SET status = 'delivered', delivered_at = $1, lease_owner = NULL, \
+                     lease_until = NULL WHERE id = $2 AND lease_owner = $3 AND status = 'pending'",
+                )
+                .bind(now)
+                .bind(id)
+                .bind(owner)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn fail_delivery(
+                &self,
+                id: i64,
+                owner: &str,
+                error: &str,
+                retry_at: Option<DateTime<Utc>>,
+            ) -> Result<bool> {
+                let done = match retry_at {
+                    Some(at) => {
+                        sqlx::query(
+                            "UPDATE outbox_deliveries SET next_attempt_at = $1, last_error = $2, lease_owner = NULL, \
+                             lease_until = NULL WHERE id = $3 AND lease_owner = $4 AND status = 'pending'",
+                        )
+                        .bind(at)
+                        .bind(error)
+                        .bind(id)
+                        .bind(owner)
+                        .execute(&self.pool)
+                        .await?
+                    }
+                    None => {
+                        sqlx::query(
+                            "UPDATE outbox_deliveries SET status = 'failed', last_error = $1, lease_owner = NULL, \
+                             lease_until = NULL WHERE id = $2 AND lease_owner = $3 AND status = 'pending'",
+                        )
+                        .bind(error)
+                        .bind(id)
+                        .bind(owner)
+                        .execute(&self.pool)
+                        .await?
+                    }
+                };
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn requeue_delivery(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
+                // Attempts restart so a retry limit applies afresh.
+                let done = sqlx::query(
+                    "UPDATE outbox_deliveries SET status = 'pending', next_attempt_at = $1, attempts = 0, \
+                     lease_owner = NULL, lease_until = NULL WHERE id = $2 AND status = 'failed'",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn list_deliveries(&self, status: Option<DeliveryStatus>, limit: u32) -> Result<Vec<DeliveryInfo>> {
+                let rows: Vec<DeliveryRow> = match status {
+                    Some(status) => {
+                        sqlx::query_as(
+                            "SELECT d.id, d.event_id, e.incident_id, e.kind, d.handler, d.status, d.attempts, \
+                             d.next_attempt_at, d.last_error, d.delivered_at FROM outbox_deliveries d \
+                             JOIN outbox_events e ON e.id = d.event_id WHERE d.status = $1 ORDER BY d.id DESC LIMIT $2",
+                        )
+                        .bind(status.as_str())
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?
+                    }
+                    None => {
+                        sqlx::query_as(
+                            "SELECT d.id, d.event_id, e.incident_id, e.kind, d.handler, d.status, d.attempts, \
+                             d.next_attempt_at, d.last_error, d.delivered_at FROM outbox_deliveries d \
+                             JOIN outbox_events e ON e.id = d.event_id ORDER BY d.id DESC LIMIT $1",
+                        )
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?
+                    }
+                };
+                rows.into_iter()
+                    .map(|r| {
+                        Ok(DeliveryInfo {
+                            id: r.id,
+                            event_id: r.event_id,
+                            incident_id: IncidentId(r.incident_id),
+                            event_kind: r.kind,
+                            handler: r.handler,
+                            status: delivery_status_from(&r.status)?,
+                            attempts: attempts(r.attempts),
+                            next_attempt_at: r.next_attempt_at,
+                            last_error: r.last_error,
+                            delivered_at: r.delivered_at,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn incident_events(&self, id: IncidentId) -> Result<Vec<StoredEvent>> {
+                let rows: Vec<EventRow> = sqlx::query_as(
+                    "SELECT id, incident_id, created_at, payload FROM outbox_events WHERE incident_id = $1 ORDER BY id",
+                )
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(event_from_row).collect()
+            }
+
+            // ---- periodic tasks ----
+
+            async fn ensure_task<'a>(
+                &self,
+                name: &str,
+                default: Option<&'a Schedule>,
+                next_run_at: Option<DateTime<Utc>>,
+            ) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO task_schedules (name, enabled, schedule, next_run_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(name)
+                .bind(default.is_some())
+                .bind(default.map(Json))
+                .bind(next_run_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn task_schedules(&self) -> Result<Vec<TaskSchedule>> {
+                let rows: Vec<TaskScheduleRow> = sqlx::query_as(
+                    "SELECT name, enabled, schedule, next_run_at, lease_owner, lease_until FROM task_schedules ORDER BY name",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(task_schedule_from_row).collect()
+            }
+
+            async fn set_task_schedule<'a>(
+                &self,
+                name: &str,
+                enabled: bool,
+                schedule: Option<&'a Schedule>,
+                next_run_at: Option<DateTime<Utc>>,
+            ) -> Result<()> {
+                let done =
+                    sqlx::query("UPDATE task_schedules SET enabled = $1, schedule = $2, next_run_at = $3 WHERE name = $4")
+                        .bind(enabled)
+                        .bind(schedule.map(Json))
+                        .bind(next_run_at)
+                        .bind(name)
+                        .execute(&self.pool)
+                        .await?;
+                if done.rows_affected() == 0 {
+                    return Err(Error::not_found("task", name));
+                }
+                Ok(())
+            }
+
+            async fn request_task_run(&self, name: &str, now: DateTime<Utc>) -> Result<()> {
+                let done = sqlx::query("UPDATE task_schedules SET next_run_at = $1 WHERE name = $2")
+                    .bind(now)
+                    .bind(name)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(Error::not_found("task", name));
+                }
+                Ok(())
+            }
+
+            async fn acquire_task_lease(
+                &self,
+                name: &str,
+                owner: &str,
+                now: DateTime<Utc>,
+                lease_until: DateTime<Utc>,
+            ) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE task_schedules SET lease_owner = $1, lease_until = $2 WHERE name = $3 \
+                     AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until < $4)",
+                )
+                .bind(owner)
+                .bind(lease_until)
+                .bind(name)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() > 0 {
+                    return Ok(true);
+                }
+                if !self.task_exists(name).await? {
+                    return Err(Error::not_found("task", name));
+                }
+                Ok(false)
+            }
+
+            async fn release_task_lease(
+                &self,
+                name: &str,
+                owner: &str,
+                next_run_at: Option<DateTime<Utc>>,
+            ) -> Result<()> {
+                sqlx::query(
+                    "UPDATE task_schedules SET lease_owner = NULL, lease_until = NULL, next_run_at = $1 \
+                     WHERE name = $2 AND lease_owner = $3",
+                )
+                .bind(next_run_at)
+                .bind(name)
+                .bind(owner)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn start_task_run(&self, name: &str, trigger: &str, now: DateTime<Utc>) -> Result<i64> {
+                let id: i64 =
+                    sqlx::query_scalar("INSERT INTO task_runs (task, trigger, started_at) VALUES ($1, $2, $3) RETURNING id")
+                        .bind(name)
+                        .bind(trigger)
+                        .bind(now)
+                        .fetch_one(&self.pool)
+                        .await?;
+                Ok(id)
+            }
+
+            async fn finish_task_run<'a>(
+                &self,
+                id: i64,
+                now: DateTime<Utc>,
+                error: Option<&'a str>,
+                summary: Option<&'a str>,
+            ) -> Result<()> {
+                let done = sqlx::query("UPDATE task_runs SET finished_at = $1, error = $2, summary = $3 WHERE id = $4")
+                    .bind(now)
+                    .bind(error)
+                    .bind(summary)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(Error::not_found("task run", id));
+                }
+                Ok(())
+            }
+
+            async fn task_runs<'a>(&self, name: Option<&'a str>, limit: u32) -> Result<Vec<TaskRun>> {
+                let rows: Vec<TaskRunRow> = match name {
+                    Some(name) => {
+                        sqlx::query_as(
+                            "SELECT id, task, trigger, started_at, finished_at, error, summary FROM task_runs \
+                             WHERE task = $1 ORDER BY id DESC LIMIT $2",
+                        )
+                        .bind(name)
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?
+                    }
+                    None => {
+                        sqlx::query_as(
+                            "SELECT id, task, trigger, started_at, finished_at, error, summary FROM task_runs \
+                             ORDER BY id DESC LIMIT $1",
+                        )
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?
+                    }
+                };
+                Ok(rows.into_iter().map(task_run_from_row).collect())
+            }
+        }
+    };
+}
+
+sql_store!(
+    store: SqliteStore,
+    db: sqlx::Sqlite,
+    conn: sqlx::SqliteConnection,
+    backend: "sqlite",
+    begin_write: "BEGIN IMMEDIATE",
+    skip_locked: "",
+    like: "LIKE",
+);
+
+sql_store!(
+    store: PgStore,
+    db: sqlx::Postgres,
+    conn: sqlx::PgConnection,
+    backend: "postgres",
+    begin_write: "BEGIN",
+    skip_locked: " FOR UPDATE SKIP LOCKED",
+    like: "ILIKE",
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(escape_like(r"50%_off\"), r"50\%\_off\\");
+    }
+
+    #[test]
+    fn search_words_are_bound_not_inlined() {
+        let filter = IncidentFilter {
+            search: Some("checkout' OR 1=1 #42".into()),
+            ..IncidentFilter::default()
+        };
+        let mut p = Params::default();
+        let clause = filter_clause(&filter, "LIKE", &mut p);
+        assert!(!clause.contains("checkout"));
+        assert!(clause.contains("i.id = $"));
+        assert_eq!(p.args.len(), 5);
+    }
+}

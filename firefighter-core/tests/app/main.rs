@@ -1,0 +1,12 @@
+//! Black-box tests of the application: commands, the outbox, tasks and
+//! invitations, on SQLite always and on PostgreSQL with `postgres-tests`.
+
+mod support;
+
+mod commands;
+mod outbox;
+mod registry;
+mod tasks;
+
+#[cfg(feature = "postgres-tests")]
+mod postgres;
