@@ -43,6 +43,28 @@ pub async fn connect(database_url: &str) -> Result<Arc<dyn Store>> {
     }
 }
 
+/// The database behind a store, for integrations that keep their own tables
+/// (with their own migrations) next to core's.
+#[derive(Debug, Clone)]
+pub enum DatabasePool {
+    /// SQLite.
+    Sqlite(sqlx::SqlitePool),
+    /// PostgreSQL.
+    Postgres(sqlx::PgPool),
+}
+
+impl From<sqlx::SqlitePool> for DatabasePool {
+    fn from(pool: sqlx::SqlitePool) -> Self {
+        DatabasePool::Sqlite(pool)
+    }
+}
+
+impl From<sqlx::PgPool> for DatabasePool {
+    fn from(pool: sqlx::PgPool) -> Self {
+        DatabasePool::Postgres(pool)
+    }
+}
+
 /// Every reference table, read at once (they are small).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Catalog {
@@ -201,6 +223,8 @@ pub struct DeliveryInfo {
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+    /// The database, for integrations with tables of their own (`None` for test doubles).
+    fn database(&self) -> Option<DatabasePool>;
     /// Checks that the database answers.
     async fn ping(&self) -> Result<()>;
 

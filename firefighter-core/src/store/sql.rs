@@ -21,7 +21,8 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::{
-    Catalog, Declared, DeliveryInfo, DeliveryStatus, IncidentChange, NewIncidentRecord, Store,
+    Catalog, DatabasePool, Declared, DeliveryInfo, DeliveryStatus, IncidentChange,
+    NewIncidentRecord, Store,
 };
 use crate::event::Delivery;
 use crate::impact::{ImpactLevel, ImpactLevelOption};
@@ -1323,6 +1324,10 @@ macro_rules! sql_store {
         impl Store for $Store {
             fn backend(&self) -> &'static str {
                 $backend
+            }
+
+            fn database(&self) -> Option<DatabasePool> {
+                Some(DatabasePool::from(self.pool.clone()))
             }
 
             async fn ping(&self) -> Result<()> {
