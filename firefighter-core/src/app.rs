@@ -117,7 +117,7 @@ pub struct Firefighter {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     settings: Arc<Settings>,
     tz: chrono_tz::Tz,
     store: Arc<dyn Store>,
@@ -214,10 +214,20 @@ impl FirefighterBuilder {
             crate::seed::seed(store.as_ref()).await?;
         }
         let settings = Arc::new(self.settings);
-        let ctx = PluginContext {
-            settings: settings.clone(),
-            store: store.clone(),
-        };
+        if self.use_inventory
+            && let Some(pool) = store.database()
+        {
+            let mut schemas: Vec<&crate::plugin::SchemaRegistration> =
+                inventory::iter::<crate::plugin::SchemaRegistration>
+                    .into_iter()
+                    .collect();
+            schemas.sort_by_key(|s| s.name);
+            for schema in schemas {
+                (schema.migrate)(pool.clone()).await?;
+                tracing::debug!(integration = schema.name, "integration schema migrated");
+            }
+        }
+        let ctx = PluginContext::new(settings.clone(), store.clone());
 
         let mut handlers = Vec::new();
         let mut invites = InviteRegistry::new()
@@ -289,7 +299,7 @@ impl FirefighterBuilder {
             tasks = ?tasks.iter().map(|t| t.name()).collect::<Vec<_>>(),
             "firefighter core ready"
         );
-        Ok(Firefighter {
+        let app = Firefighter {
             inner: Arc::new(Inner {
                 settings,
                 tz,
@@ -302,7 +312,9 @@ impl FirefighterBuilder {
                 catalog: RwLock::new(None),
                 outbox_signal: Arc::new(Notify::new()),
             }),
-        })
+        };
+        ctx.app_handle().set(&app);
+        Ok(app)
     }
 }
 
@@ -311,6 +323,14 @@ fn text_change(field: &str, old: &str, new: &str) -> Option<FieldChange> {
 }
 
 impl Firefighter {
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Firefighter {
+        Firefighter { inner }
+    }
+
+    pub(crate) fn weak(&self) -> std::sync::Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
     /// A builder with these settings.
     pub fn builder(settings: Settings) -> FirefighterBuilder {
         FirefighterBuilder {

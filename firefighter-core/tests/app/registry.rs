@@ -187,3 +187,63 @@ async fn a_dry_run_says_who_would_be_invited_without_writing() {
         .unwrap();
     assert!(result.invitees.is_empty());
 }
+
+fn migrate_test_schema(
+    pool: firefighter_core::store::DatabasePool,
+) -> futures::future::BoxFuture<'static, firefighter_core::Result<()>> {
+    Box::pin(async move {
+        if let firefighter_core::store::DatabasePool::Sqlite(pool) = pool {
+            sqlx::query("CREATE TABLE IF NOT EXISTS test_integration_rows (id INTEGER PRIMARY KEY)")
+                .execute(&pool)
+                .await?;
+        }
+        Ok(())
+    })
+}
+
+firefighter_core::register_schema!(firefighter_core::plugin::SchemaRegistration {
+    name: "test.schema",
+    migrate: migrate_test_schema,
+});
+
+static CONTEXTS: std::sync::Mutex<Vec<PluginContext>> = std::sync::Mutex::new(Vec::new());
+
+fn build_context_keeper(ctx: &PluginContext) -> firefighter_core::Result<Option<Arc<dyn PeriodicTask>>> {
+    CONTEXTS.lock().unwrap().push(ctx.clone());
+    assert!(ctx.app().is_none(), "the application does not exist while plugins are built");
+    Ok(None)
+}
+
+firefighter_core::register_task!(TaskRegistration {
+    name: "test.context_keeper",
+    build: build_context_keeper,
+});
+
+#[tokio::test]
+async fn integrations_get_their_tables_and_a_handle_to_the_app() {
+    let store = sqlite_store().await;
+    let app = firefighter_core::Firefighter::builder(firefighter_core::Settings::default())
+        .store(store.clone())
+        .build()
+        .await
+        .unwrap();
+    let Some(firefighter_core::store::DatabasePool::Sqlite(pool)) = store.database() else {
+        panic!("a SQLite pool")
+    };
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM test_integration_rows")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+    // Several tests build apps: find the context of this build by its store.
+    let contexts = CONTEXTS.lock().unwrap().clone();
+    let ours = contexts
+        .iter()
+        .find(|c| Arc::ptr_eq(&c.store, &store))
+        .expect("the build function ran with this store");
+    let handle = ours.app().expect("the handle resolves once the app is built");
+    assert_eq!(handle.subscribers(), app.subscribers());
+    drop(handle);
+    drop(app);
+    assert!(ours.app().is_none(), "the handle does not keep the application alive");
+}
