@@ -1,0 +1,240 @@
+//! Configuration, from environment variables with FireFighter's names.
+//!
+//! | Variable | Default | Meaning |
+//! |---|---|---|
+//! | `ENABLE_CONFLUENCE` | off | `true`/`1`/`yes`/`on` switches the integration on |
+//! | `CONFLUENCE_URL` | required | the site (`https://x.atlassian.net`); FireFighter's `.../wiki/rest/api` form is accepted |
+//! | `CONFLUENCE_USERNAME` | required | the Atlassian account (e-mail) of the API key |
+//! | `CONFLUENCE_API_KEY` | required | its API token |
+//! | `CONFLUENCE_ON_CALL_PAGE_ID` | none | page the on-call roster is exported to; unset: the export is skipped |
+//! | `CONFLUENCE_TIMEOUT_SECS` | `15` | timeout of one HTTP request |
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use figment::{Figment, providers::Env};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::{Error, Result};
+
+/// The environment variables this crate reads.
+pub const VARIABLES: &[&str] = &[
+    "ENABLE_CONFLUENCE",
+    "CONFLUENCE_URL",
+    "CONFLUENCE_USERNAME",
+    "CONFLUENCE_API_KEY",
+    "CONFLUENCE_ON_CALL_PAGE_ID",
+    "CONFLUENCE_TIMEOUT_SECS",
+];
+
+/// The Confluence integration's settings.
+#[derive(Debug, Clone)]
+pub struct ConfluenceConfig {
+    /// The site, without trailing slash (`https://x.atlassian.net`).
+    pub site_url: String,
+    /// The account.
+    pub username: String,
+    /// Its API token.
+    pub api_key: SecretString,
+    /// The page the on-call roster is exported to.
+    pub oncall_page_id: Option<String>,
+    /// Timeout of one HTTP request.
+    pub timeout: Duration,
+}
+
+impl ConfluenceConfig {
+    /// A configuration for `site_url` with these credentials.
+    pub fn new(
+        site_url: &str,
+        username: impl Into<String>,
+        api_key: impl Into<String>,
+    ) -> ConfluenceConfig {
+        ConfluenceConfig {
+            site_url: site_root(site_url),
+            username: username.into(),
+            api_key: SecretString::from(api_key.into()),
+            oncall_page_id: None,
+            timeout: Duration::from_secs(15),
+        }
+    }
+
+    /// Reads the configuration from the process environment; `Ok(None)` when
+    /// switched off or a required variable is missing (logged once).
+    pub fn from_env() -> Result<Option<ConfluenceConfig>> {
+        ConfluenceConfig::from_figment(Figment::new().merge(Env::raw().only(VARIABLES)))
+    }
+
+    /// Reads the configuration from a figment.
+    pub fn from_figment(figment: Figment) -> Result<Option<ConfluenceConfig>> {
+        let raw: Raw = figment
+            .extract()
+            .map_err(|e| Error::Config(e.to_string()))?;
+        if !raw.enable_confluence.as_ref().is_some_and(Text::truthy) {
+            log_once("Confluence is switched off: ENABLE_CONFLUENCE is not set to true");
+            return Ok(None);
+        }
+        let text = |t: Option<Text>| t.map(Text::into_string).filter(|s| !s.trim().is_empty());
+        let (Some(url), Some(username), Some(key)) = (
+            text(raw.confluence_url),
+            text(raw.confluence_username),
+            text(raw.confluence_api_key),
+        ) else {
+            log_once(
+                "Confluence is switched off: ENABLE_CONFLUENCE is set but CONFLUENCE_URL, CONFLUENCE_USERNAME or CONFLUENCE_API_KEY is missing",
+            );
+            return Ok(None);
+        };
+        let url = url.trim();
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(Error::Config(format!(
+                "CONFLUENCE_URL must start with https:// or http:// (got \"{url}\")"
+            )));
+        }
+        let mut config = ConfluenceConfig::new(url, username.trim(), key.trim());
+        if let Some(id) = text(raw.confluence_on_call_page_id) {
+            let id = id.trim().to_owned();
+            if !id.chars().all(|c| c.is_ascii_digit()) {
+                return Err(Error::Config(format!(
+                    "CONFLUENCE_ON_CALL_PAGE_ID must be a page id (digits), got \"{id}\""
+                )));
+            }
+            config.oncall_page_id = Some(id);
+        }
+        if let Some(t) = text(raw.confluence_timeout_secs) {
+            let secs: u64 = t.trim().parse().ok().filter(|s| *s > 0).ok_or_else(|| {
+                Error::Config(format!(
+                    "CONFLUENCE_TIMEOUT_SECS must be a positive whole number (got \"{t}\")"
+                ))
+            })?;
+            config.timeout = Duration::from_secs(secs);
+        }
+        Ok(Some(config))
+    }
+}
+
+/// The site root of a Confluence URL, whatever API path it was given with.
+fn site_root(url: &str) -> String {
+    let mut url = url.trim().trim_end_matches('/').to_owned();
+    for suffix in ["/wiki/rest/api", "/wiki/api/v2", "/rest/api", "/wiki"] {
+        if let Some(root) = url.strip_suffix(suffix) {
+            url = root.trim_end_matches('/').to_owned();
+            break;
+        }
+    }
+    url
+}
+
+static LOGGED: AtomicBool = AtomicBool::new(false);
+
+fn log_once(why: &str) {
+    if !LOGGED.swap(true, Ordering::Relaxed) {
+        tracing::info!("{why}");
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Raw {
+    enable_confluence: Option<Text>,
+    confluence_url: Option<Text>,
+    confluence_username: Option<Text>,
+    confluence_api_key: Option<Text>,
+    confluence_on_call_page_id: Option<Text>,
+    confluence_timeout_secs: Option<Text>,
+}
+
+/// An environment value, whatever figment parsed it as.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Text {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    String(String),
+}
+
+impl Text {
+    fn into_string(self) -> String {
+        match self {
+            Text::Bool(b) => b.to_string(),
+            Text::Int(i) => i.to_string(),
+            Text::Float(f) => f.to_string(),
+            Text::String(s) => s,
+        }
+    }
+
+    fn truthy(&self) -> bool {
+        match self {
+            Text::Bool(b) => *b,
+            Text::Int(i) => *i != 0,
+            Text::Float(f) => *f != 0.0,
+            Text::String(s) => matches!(
+                s.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes" | "on" | "y" | "t"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use figment::providers::Serialized;
+
+    use super::*;
+
+    fn figment(pairs: &[(&str, &str)]) -> Figment {
+        pairs.iter().fold(Figment::new(), |f, (k, v)| {
+            f.merge(Serialized::default(k, v))
+        })
+    }
+
+    #[test]
+    fn accepts_fire_fighters_url_and_reads_the_page_id() {
+        assert_eq!(
+            site_root("https://x.atlassian.net/wiki/rest/api/"),
+            "https://x.atlassian.net"
+        );
+        assert_eq!(
+            site_root("https://x.atlassian.net"),
+            "https://x.atlassian.net"
+        );
+        assert_eq!(
+            site_root("https://x.atlassian.net/wiki"),
+            "https://x.atlassian.net"
+        );
+        let c = ConfluenceConfig::from_figment(figment(&[
+            ("enable_confluence", "true"),
+            ("confluence_url", "https://x.atlassian.net/wiki/rest/api"),
+            ("confluence_username", "bot@example.com"),
+            ("confluence_api_key", "secret-token"),
+            ("confluence_on_call_page_id", "123456"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.oncall_page_id.as_deref(), Some("123456"));
+        assert!(!format!("{c:?}").contains("secret-token"));
+    }
+
+    #[test]
+    fn switched_off_or_explained() {
+        assert!(
+            ConfluenceConfig::from_figment(Figment::new())
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            ConfluenceConfig::from_figment(figment(&[("enable_confluence", "1")]))
+                .unwrap()
+                .is_none()
+        );
+        let err = ConfluenceConfig::from_figment(figment(&[
+            ("enable_confluence", "1"),
+            ("confluence_url", "https://x.atlassian.net"),
+            ("confluence_username", "u"),
+            ("confluence_api_key", "k"),
+            ("confluence_on_call_page_id", "abc"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("CONFLUENCE_ON_CALL_PAGE_ID"));
+    }
+}

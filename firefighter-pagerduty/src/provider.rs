@@ -1,0 +1,330 @@
+//! Core trait implementations and their static registrations: the schema,
+//! the tasks, the `pagerduty.oncall` invite provider and the
+//! `pagerduty.off_hours_hint` event handler.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use firefighter_core::event::{
+    Delivery, EventHandler, EventHandlerRegistration, HandlerError, IncidentEvent,
+};
+use firefighter_core::invite::{
+    InviteCandidate, InviteContext, InviteProvider, InviteProviderRegistration, ProviderError,
+};
+use firefighter_core::plugin::{AppHandle, PluginContext, SchemaRegistration};
+use firefighter_core::task::{PeriodicTask, Schedule, TaskRegistration};
+use firefighter_core::{
+    register_event_handler, register_invite_provider, register_schema, register_task,
+};
+
+use crate::store::PagerDutyStore;
+use crate::{Error, PagerDuty, Retry};
+
+/// Name of the invite provider.
+pub const INVITE_PROVIDER: &str = "pagerduty.oncall";
+/// Name of the off-hours event handler.
+pub const OFF_HOURS_HANDLER: &str = "pagerduty.off_hours_hint";
+/// Timeline event type of the off-hours hint.
+pub const OFF_HOURS_EVENT_TYPE: &str = "oncall_hint";
+/// Task: sync on-calls.
+pub const TASK_FETCH_ONCALLS: &str = "pagerduty.fetch_oncalls";
+/// Task: sync services.
+pub const TASK_FETCH_SERVICES: &str = "pagerduty.fetch_services";
+/// Task: sync users and teams.
+pub const TASK_FETCH_USERS: &str = "pagerduty.fetch_users";
+/// Task: send pending pages.
+pub const TASK_TRIGGER_ONCALL: &str = "pagerduty.trigger_oncall";
+
+register_schema!(SchemaRegistration {
+    name: "pagerduty",
+    migrate: |pool| Box::pin(async move {
+        crate::store::migrate(pool)
+            .await
+            .map_err(|e| firefighter_core::Error::Config(format!("PagerDuty tables: {e}")))
+    }),
+});
+
+/// The integration for a plugin context, or `None` when switched off.
+fn build(ctx: &PluginContext) -> firefighter_core::Result<Option<PagerDuty>> {
+    match PagerDuty::from_env(ctx.store.clone()) {
+        Ok(pd) => Ok(pd),
+        Err(Error::Config(why)) if ctx.store.database().is_none() => {
+            tracing::info!("PagerDuty is switched off: {why}");
+            Ok(None)
+        }
+        Err(e) => Err(firefighter_core::Error::Config(e.to_string())),
+    }
+}
+
+// ------------------------------------------------------------------ tasks
+
+/// Which sync a task runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Job {
+    Oncalls,
+    Services,
+    Users,
+    Pages,
+}
+
+/// A periodic task of the integration.
+#[derive(Debug)]
+pub struct PagerDutyTask {
+    job: Job,
+    pagerduty: PagerDuty,
+    app: AppHandle,
+}
+
+impl PagerDutyTask {
+    /// The on-call sync (every 5 minutes by default).
+    pub fn fetch_oncalls(pagerduty: PagerDuty, app: AppHandle) -> PagerDutyTask {
+        PagerDutyTask {
+            job: Job::Oncalls,
+            pagerduty,
+            app,
+        }
+    }
+
+    /// The service sync (hourly by default).
+    pub fn fetch_services(pagerduty: PagerDuty, app: AppHandle) -> PagerDutyTask {
+        PagerDutyTask {
+            job: Job::Services,
+            pagerduty,
+            app,
+        }
+    }
+
+    /// The user and team sync (hourly by default).
+    pub fn fetch_users(pagerduty: PagerDuty, app: AppHandle) -> PagerDutyTask {
+        PagerDutyTask {
+            job: Job::Users,
+            pagerduty,
+            app,
+        }
+    }
+
+    /// Sends pending pages (every minute by default).
+    pub fn trigger_oncall(pagerduty: PagerDuty, app: AppHandle) -> PagerDutyTask {
+        PagerDutyTask {
+            job: Job::Pages,
+            pagerduty,
+            app,
+        }
+    }
+}
+
+#[async_trait]
+impl PeriodicTask for PagerDutyTask {
+    fn name(&self) -> &str {
+        match self.job {
+            Job::Oncalls => TASK_FETCH_ONCALLS,
+            Job::Services => TASK_FETCH_SERVICES,
+            Job::Users => TASK_FETCH_USERS,
+            Job::Pages => TASK_TRIGGER_ONCALL,
+        }
+    }
+
+    fn description(&self) -> &str {
+        match self.job {
+            Job::Oncalls => {
+                "Syncs who is on call now from PagerDuty (escalation policies, levels, schedules); replaces the roster in one transaction"
+            }
+            Job::Services => {
+                "Syncs PagerDuty services (names, status, escalation policy); keeps the ignore flag"
+            }
+            Job::Users => {
+                "Syncs PagerDuty users (phone numbers, teams) and links them to firefighter users by e-mail"
+            }
+            Job::Pages => {
+                "Sends on-call pages PagerDuty could not take yet (retries), and records sent pages on their incident's timeline"
+            }
+        }
+    }
+
+    fn default_schedule(&self) -> Option<Schedule> {
+        Some(Schedule::every(match self.job {
+            Job::Oncalls => Duration::from_secs(300),
+            Job::Services | Job::Users => Duration::from_secs(3600),
+            Job::Pages => Duration::from_secs(60),
+        }))
+    }
+
+    fn timeout(&self) -> Duration {
+        match self.job {
+            Job::Users => Duration::from_secs(900),
+            _ => Duration::from_secs(300),
+        }
+    }
+
+    async fn run(&self) -> Result<String, String> {
+        let report = match self.job {
+            Job::Oncalls => self.pagerduty.sync_oncalls().await.map(|r| r.summary),
+            Job::Services => self.pagerduty.sync_services().await.map(|r| r.summary),
+            Job::Users => self.pagerduty.sync_users().await.map(|r| r.summary),
+            Job::Pages => {
+                let Some(app) = self.app.get() else {
+                    return Err("the application is not running".into());
+                };
+                self.pagerduty
+                    .deliver_pending(&app)
+                    .await
+                    .map(|r| r.to_string())
+            }
+        };
+        report.map_err(|e| e.to_string())
+    }
+}
+
+macro_rules! task_registration {
+    ($name:expr, $ctor:ident) => {
+        register_task!(TaskRegistration {
+            name: $name,
+            build: |ctx| {
+                Ok(build(ctx)?.map(|pd| {
+                    Arc::new(PagerDutyTask::$ctor(pd, ctx.app_handle())) as Arc<dyn PeriodicTask>
+                }))
+            },
+        });
+    };
+}
+
+task_registration!(TASK_FETCH_ONCALLS, fetch_oncalls);
+task_registration!(TASK_FETCH_SERVICES, fetch_services);
+task_registration!(TASK_FETCH_USERS, fetch_users);
+task_registration!(TASK_TRIGGER_ONCALL, trigger_oncall);
+
+// ------------------------------------------------------------------ invitations
+
+/// Invites the current first-level on-call of each escalation policy (of
+/// services that are not ignored) to public incidents, from synced data.
+#[derive(Debug, Clone)]
+pub struct OncallInviteProvider {
+    store: PagerDutyStore,
+    core: Arc<dyn firefighter_core::Store>,
+}
+
+impl OncallInviteProvider {
+    /// A provider reading the tables of `core`'s database.
+    pub fn new(core: Arc<dyn firefighter_core::Store>) -> crate::Result<OncallInviteProvider> {
+        Ok(OncallInviteProvider {
+            store: crate::store_on(core.as_ref())?,
+            core,
+        })
+    }
+}
+
+#[async_trait]
+impl InviteProvider for OncallInviteProvider {
+    fn name(&self) -> &str {
+        INVITE_PROVIDER
+    }
+
+    async fn invitees(
+        &self,
+        incident: &InviteContext,
+    ) -> Result<Vec<InviteCandidate>, ProviderError> {
+        // Core skips us for private incidents; say so here too.
+        if incident.private {
+            return Ok(Vec::new());
+        }
+        let roster = crate::roster::roster_at(
+            &self.store,
+            self.core.as_ref(),
+            firefighter_core::store::now(),
+        )
+        .await
+        .map_err(|e| ProviderError(e.to_string()))?;
+        Ok(roster
+            .first_responders()
+            .filter_map(|(policy, person)| {
+                Some(InviteCandidate {
+                    user_id: person.user_id?,
+                    reason: format!("first-level on-call of {}", policy.name),
+                })
+            })
+            .collect())
+    }
+}
+
+register_invite_provider!(InviteProviderRegistration {
+    name: INVITE_PROVIDER,
+    build: |ctx| {
+        if build(ctx)?.is_none() {
+            return Ok(None);
+        }
+        let provider = OncallInviteProvider::new(ctx.store.clone())
+            .map_err(|e| firefighter_core::Error::Config(e.to_string()))?;
+        Ok(Some(Arc::new(provider) as Arc<dyn InviteProvider>))
+    },
+});
+
+// ------------------------------------------------------------------ off-hours hint
+
+/// On `ChannelReady` outside office hours, records (once per incident) that
+/// paging the on-call should be offered, and puts the hint on the incident's
+/// timeline (event type `oncall_hint`) so the chat integration shows it
+/// ([`crate::off_hours_hint`] gives the view model).
+#[derive(Debug, Clone)]
+pub struct OffHoursHintHandler {
+    app: AppHandle,
+}
+
+impl OffHoursHintHandler {
+    /// A handler for the application behind `app`, on `core`'s database.
+    pub fn new(
+        core: &dyn firefighter_core::Store,
+        app: AppHandle,
+    ) -> crate::Result<OffHoursHintHandler> {
+        crate::store_on(core)?;
+        Ok(OffHoursHintHandler { app })
+    }
+}
+
+fn handler_error(e: Error) -> HandlerError {
+    match e.retry() {
+        Retry::Permanent => HandlerError::Permanent(e.to_string()),
+        Retry::RateLimited(retry_after) => HandlerError::Retry {
+            message: e.to_string(),
+            retry_after,
+        },
+        Retry::Transient => HandlerError::retry(e.to_string()),
+    }
+}
+
+#[async_trait]
+impl EventHandler for OffHoursHintHandler {
+    fn name(&self) -> &str {
+        OFF_HOURS_HANDLER
+    }
+
+    async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+        let IncidentEvent::ChannelReady { channel } = &delivery.event.event else {
+            return Ok(());
+        };
+        let Some(app) = self.app.get() else {
+            return Err(HandlerError::retry("the application is not running"));
+        };
+        crate::office_hours::record_off_hours_hint(
+            &app,
+            delivery.event.incident_id,
+            channel,
+            delivery.event.created_at,
+        )
+        .await
+        .map_err(handler_error)?;
+        Ok(())
+    }
+}
+
+register_event_handler!(EventHandlerRegistration {
+    name: OFF_HOURS_HANDLER,
+    build: |ctx| {
+        if build(ctx)?.is_none() {
+            return Ok(None);
+        }
+        let handler = OffHoursHintHandler::new(ctx.store.as_ref(), ctx.app_handle())
+            .map_err(|e| firefighter_core::Error::Config(e.to_string()))?;
+        Ok(Some(Arc::new(handler) as Arc<dyn EventHandler>))
+    },
+});
