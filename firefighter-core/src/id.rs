@@ -37,6 +37,8 @@ macro_rules! uuid_id {
     };
 }
 
+pub(crate) use uuid_id;
+
 uuid_id!(
     /// Identifies a [`crate::User`].
     UserId

@@ -188,6 +188,10 @@ pub struct IncidentDetails {
 pub struct IncidentFilter {
     /// Only these ids.
     pub ids: Vec<IncidentId>,
+    /// Id at least.
+    pub id_min: Option<IncidentId>,
+    /// Id at most.
+    pub id_max: Option<IncidentId>,
     /// Only these statuses.
     pub statuses: Vec<Status>,
     /// Status at least.
@@ -238,4 +242,12 @@ pub enum IncidentOrder {
     StatusThenPriority,
     /// By title.
     Title,
+    /// Least urgent first, then newest.
+    PriorityDescending,
+    /// By title, Z to A.
+    TitleDescending,
+    /// By declaring user (their id), then newest.
+    CreatedBy,
+    /// By declaring user (their id) descending, then newest.
+    CreatedByDescending,
 }

@@ -47,6 +47,7 @@
 //! | `test-util` | `mockall` mocks of the core traits (`MockStore`, `MockEventHandler`, ...) |
 //! | `postgres-tests` | runs the PostgreSQL half of the store test suite (needs `FIREFIGHTER_TEST_POSTGRES_URL`) |
 
+pub mod access;
 mod app;
 pub mod category;
 pub mod config;
@@ -75,6 +76,7 @@ pub mod user;
 #[doc(hidden)]
 pub use inventory as __inventory;
 
+pub use access::{ApiToken, ApiTokenId, Session};
 pub use app::{Declaration, DeclareOutcome, Firefighter, FirefighterBuilder, Update};
 pub use category::{Group, IncidentCategory};
 pub use config::Settings;

@@ -27,7 +27,10 @@ pub struct ServerConfig {
     #[serde(default = "default_timeout", rename = "ff_request_timeout_secs")]
     pub request_timeout_secs: u64,
     /// `FF_SESSION_LIFETIME_SECS`: how long a login lasts (default two weeks, as Django's).
-    #[serde(default = "default_session_lifetime", rename = "ff_session_lifetime_secs")]
+    #[serde(
+        default = "default_session_lifetime",
+        rename = "ff_session_lifetime_secs"
+    )]
     pub session_lifetime_secs: u64,
     /// `FF_TRUSTED_PROXY_USER_HEADER`: header in which a reverse proxy that
     /// authenticated the user passes their e-mail. Honoured only when set.

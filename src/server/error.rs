@@ -129,7 +129,10 @@ impl Error {
             }
             Error::NotAuthenticated => client(
                 StatusCode::UNAUTHORIZED,
-                vec![item("not_authenticated", Error::NotAuthenticated.to_string())],
+                vec![item(
+                    "not_authenticated",
+                    Error::NotAuthenticated.to_string(),
+                )],
             ),
             Error::AuthenticationFailed => client(
                 StatusCode::UNAUTHORIZED,
@@ -138,9 +141,10 @@ impl Error {
                     Error::AuthenticationFailed.to_string(),
                 )],
             ),
-            Error::PermissionDenied(detail) => {
-                client(StatusCode::FORBIDDEN, vec![item("permission_denied", detail)])
-            }
+            Error::PermissionDenied(detail) => client(
+                StatusCode::FORBIDDEN,
+                vec![item("permission_denied", detail)],
+            ),
             Error::Csrf => client(
                 StatusCode::FORBIDDEN,
                 vec![item("csrf_failed", Error::Csrf.to_string())],
@@ -164,9 +168,10 @@ impl Error {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 vec![item("payload_too_large", e.to_string())],
             ),
-            Error::NotAcceptable(detail) => {
-                client(StatusCode::NOT_ACCEPTABLE, vec![item("not_acceptable", detail)])
-            }
+            Error::NotAcceptable(detail) => client(
+                StatusCode::NOT_ACCEPTABLE,
+                vec![item("not_acceptable", detail)],
+            ),
             Error::UnsupportedMediaType(detail) => client(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 vec![item("unsupported_media_type", detail)],

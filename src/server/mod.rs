@@ -40,6 +40,7 @@ pub struct AppState {
     pub app: Firefighter,
     /// The server's settings.
     pub config: Arc<ServerConfig>,
+    pub(crate) cache: Arc<api::Cache>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -57,6 +58,7 @@ impl AppState {
         AppState {
             app,
             config: Arc::new(config),
+            cache: Arc::default(),
         }
     }
 

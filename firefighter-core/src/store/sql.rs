@@ -20,6 +20,10 @@ use sqlx::{Arguments as _, AssertSqlSafe};
 use std::sync::Arc;
 use uuid::Uuid;
 
+use crate::access::{
+    ApiToken, ApiTokenId, CatalogTimes, IdempotencyBegin, RecordTimes, Session, StoredResponse,
+};
+
 use super::{
     Catalog, DatabasePool, Declared, DeliveryInfo, DeliveryStatus, IncidentChange,
     NewIncidentRecord, Store,
@@ -383,6 +387,80 @@ struct CostRow {
     created_at: DateTime<Utc>,
 }
 
+#[derive(Debug, sqlx::FromRow)]
+struct ApiTokenRow {
+    id: ApiTokenId,
+    user_id: UserId,
+    name: String,
+    prefix: String,
+    scopes: String,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiTokenRow> for ApiToken {
+    fn from(r: ApiTokenRow) -> Self {
+        ApiToken {
+            id: r.id,
+            user_id: r.user_id,
+            name: r.name,
+            prefix: r.prefix,
+            scopes: r.scopes.split_whitespace().map(str::to_owned).collect(),
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct SessionRow {
+    id_hash: String,
+    user_id: UserId,
+    csrf_token: String,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct IdempotencyRow {
+    request_hash: String,
+    response_status: Option<i32>,
+    response_type: Option<String>,
+    response_body: Option<String>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct TimesRow {
+    id: Uuid,
+    created_at: Option<DateTime<Utc>>,
+    updated_at: Option<DateTime<Utc>>,
+}
+
+fn times_map<K: std::hash::Hash + Eq>(
+    rows: Vec<TimesRow>,
+    key: impl Fn(Uuid) -> K,
+) -> HashMap<K, RecordTimes> {
+    rows.into_iter()
+        .map(|r| {
+            (
+                key(r.id),
+                RecordTimes {
+                    created_at: r.created_at,
+                    updated_at: r.updated_at,
+                },
+            )
+        })
+        .collect()
+}
+
+/// Columns of [`ApiTokenRow`].
+const API_TOKEN_COLUMNS: &str =
+    "id, user_id, name, prefix, scopes, created_at, last_used_at, expires_at, revoked_at";
+
 // ------------------------------------------------------------------ conversions
 
 fn corrupt(what: impl std::fmt::Display) -> Error {
@@ -540,6 +618,17 @@ fn task_schedule_from_row(r: TaskScheduleRow) -> Result<TaskSchedule> {
     })
 }
 
+fn cost_from_row(c: CostRow) -> IncidentCost {
+    IncidentCost {
+        id: c.id,
+        incident_id: IncidentId(c.incident_id),
+        cost_type_id: c.cost_type_id,
+        amount_cents: c.amount_cents,
+        details: c.details,
+        created_at: c.created_at,
+    }
+}
+
 fn task_run_from_row(r: TaskRunRow) -> TaskRun {
     TaskRun {
         id: r.id,
@@ -625,6 +714,12 @@ fn filter_clause(f: &IncidentFilter, like: &str, p: &mut Params) -> String {
             "i.id IN ({})",
             p.list(f.ids.iter().map(|i| Arg::I64(i.0)))
         ));
+    }
+    if let Some(id) = f.id_min {
+        conds.push(format!("i.id >= {}", p.push(Arg::I64(id.0))));
+    }
+    if let Some(id) = f.id_max {
+        conds.push(format!("i.id <= {}", p.push(Arg::I64(id.0))));
     }
     if !f.statuses.is_empty() {
         conds.push(format!(
@@ -712,6 +807,10 @@ fn order_clause(order: IncidentOrder) -> &'static str {
             "i.status ASC, p.value ASC, i.created_at DESC, i.id DESC"
         }
         IncidentOrder::Title => "LOWER(i.title) ASC, i.id ASC",
+        IncidentOrder::PriorityDescending => "p.value DESC, i.created_at DESC, i.id DESC",
+        IncidentOrder::TitleDescending => "LOWER(i.title) DESC, i.id DESC",
+        IncidentOrder::CreatedBy => "i.created_by ASC, i.created_at DESC, i.id DESC",
+        IncidentOrder::CreatedByDescending => "i.created_by DESC, i.created_at DESC, i.id DESC",
     }
 }
 
@@ -1528,13 +1627,14 @@ macro_rules! sql_store {
             async fn upsert_priority(&self, p: &Priority) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO priorities (id, name, value, emoji, description, sort_order, is_default, needs_postmortem, \
-                     enabled_create, enabled_update, reminder_time_secs, sla_secs, recommended_response_type) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                     enabled_create, enabled_update, reminder_time_secs, sla_secs, recommended_response_type, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, value = excluded.value, emoji = excluded.emoji, \
                      description = excluded.description, sort_order = excluded.sort_order, is_default = excluded.is_default, \
                      needs_postmortem = excluded.needs_postmortem, enabled_create = excluded.enabled_create, \
                      enabled_update = excluded.enabled_update, reminder_time_secs = excluded.reminder_time_secs, \
-                     sla_secs = excluded.sla_secs, recommended_response_type = excluded.recommended_response_type",
+                     sla_secs = excluded.sla_secs, recommended_response_type = excluded.recommended_response_type, \
+                     updated_at = excluded.updated_at",
                 )
                 .bind(p.id)
                 .bind(p.name.as_str())
@@ -1549,6 +1649,7 @@ macro_rules! sql_store {
                 .bind(secs(p.reminder_time))
                 .bind(secs(p.sla))
                 .bind(p.recommended_response_type.map(response_type_str))
+                .bind(super::now())
                 .execute(&self.pool)
                 .await
                 .map_err(|e| unique_conflict(e.into()))?;
@@ -1576,14 +1677,16 @@ macro_rules! sql_store {
 
             async fn upsert_group(&self, g: &Group) -> Result<()> {
                 sqlx::query(
-                    "INSERT INTO category_groups (id, name, description, sort_order) VALUES ($1, $2, $3, $4) \
+                    "INSERT INTO category_groups (id, name, description, sort_order, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5) \
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, \
-                     sort_order = excluded.sort_order",
+                     sort_order = excluded.sort_order, updated_at = excluded.updated_at",
                 )
                 .bind(g.id)
                 .bind(g.name.as_str())
                 .bind(g.description.as_str())
                 .bind(g.order)
+                .bind(super::now())
                 .execute(&self.pool)
                 .await
                 .map_err(|e| unique_conflict(e.into()))?;
@@ -1592,11 +1695,11 @@ macro_rules! sql_store {
 
             async fn upsert_category(&self, c: &IncidentCategory) -> Result<()> {
                 let done = sqlx::query(
-                    "INSERT INTO incident_categories (id, name, description, sort_order, group_id, private, deploy_warning) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                    "INSERT INTO incident_categories (id, name, description, sort_order, group_id, private, deploy_warning, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, \
                      sort_order = excluded.sort_order, group_id = excluded.group_id, private = excluded.private, \
-                     deploy_warning = excluded.deploy_warning",
+                     deploy_warning = excluded.deploy_warning, updated_at = excluded.updated_at",
                 )
                 .bind(c.id)
                 .bind(c.name.as_str())
@@ -1605,6 +1708,7 @@ macro_rules! sql_store {
                 .bind(c.group_id)
                 .bind(c.private)
                 .bind(c.deploy_warning)
+                .bind(super::now())
                 .execute(&self.pool)
                 .await;
                 match done {
@@ -1700,10 +1804,11 @@ macro_rules! sql_store {
 
             async fn upsert_cost_type(&self, c: &CostType) -> Result<()> {
                 sqlx::query(
-                    "INSERT INTO cost_types (id, name, description, category, is_default, editable, seq) \
-                     VALUES ($1, $2, $3, $4, $5, $6, (SELECT COALESCE(MAX(seq), 0) + 1 FROM cost_types)) \
+                    "INSERT INTO cost_types (id, name, description, category, is_default, editable, seq, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, (SELECT COALESCE(MAX(seq), 0) + 1 FROM cost_types), $7, $7) \
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, \
-                     category = excluded.category, is_default = excluded.is_default, editable = excluded.editable",
+                     category = excluded.category, is_default = excluded.is_default, editable = excluded.editable, \
+                     updated_at = excluded.updated_at",
                 )
                 .bind(c.id)
                 .bind(c.name.as_str())
@@ -1711,6 +1816,7 @@ macro_rules! sql_store {
                 .bind(c.category.as_str())
                 .bind(c.default)
                 .bind(c.editable)
+                .bind(super::now())
                 .execute(&self.pool)
                 .await
                 .map_err(|e| unique_conflict(e.into()))?;
@@ -2138,6 +2244,79 @@ macro_rules! sql_store {
                 Self::incident_rows(&mut conn, rows).await
             }
 
+            async fn incident_details_many(&self, incidents: Vec<Incident>) -> Result<Vec<IncidentDetails>> {
+                let ids: Vec<i64> = incidents.iter().map(|i| i.id.0).collect();
+                let mut roles: HashMap<i64, Vec<RoleAssignment>> = HashMap::new();
+                let mut members: HashMap<i64, Vec<UserId>> = HashMap::new();
+                let mut key_events: HashMap<i64, Vec<KeyEvent>> = HashMap::new();
+                let mut costs: HashMap<i64, Vec<IncidentCost>> = HashMap::new();
+                let mut conn = self.pool.acquire().await?;
+                for chunk in ids.chunks(CHUNK) {
+                    let list = Self::placeholders(chunk.len());
+                    let args = || Self::args(chunk.iter().map(|&i| Arg::I64(i)));
+                    let sql = format!(
+                        "SELECT r.incident_id, r.role_type_id, t.slug, r.user_id FROM incident_roles r \
+                         JOIN role_types t ON t.id = r.role_type_id WHERE r.incident_id IN ({list}) \
+                         ORDER BY r.incident_id, t.sort_order, t.slug"
+                    );
+                    let rows: Vec<(i64, RoleTypeId, String, UserId)> =
+                        sqlx::query_as_with(AssertSqlSafe(sql), args()?).fetch_all(&mut *conn).await?;
+                    for (id, role_type_id, slug, user_id) in rows {
+                        roles.entry(id).or_default().push(RoleAssignment { role_type_id, slug, user_id });
+                    }
+                    let sql = format!(
+                        "SELECT incident_id, user_id FROM incident_members WHERE incident_id IN ({list}) \
+                         ORDER BY incident_id, position"
+                    );
+                    let rows: Vec<(i64, UserId)> =
+                        sqlx::query_as_with(AssertSqlSafe(sql), args()?).fetch_all(&mut *conn).await?;
+                    for (id, user) in rows {
+                        members.entry(id).or_default().push(user);
+                    }
+                    let sql = format!(
+                        "SELECT incident_id, event_type, at, recorded_by FROM incident_key_events \
+                         WHERE incident_id IN ({list}) ORDER BY incident_id, at, event_type"
+                    );
+                    let rows: Vec<(i64, String, DateTime<Utc>, Option<UserId>)> =
+                        sqlx::query_as_with(AssertSqlSafe(sql), args()?).fetch_all(&mut *conn).await?;
+                    for (id, event_type, at, recorded_by) in rows {
+                        key_events.entry(id).or_default().push(KeyEvent { event_type, at, recorded_by });
+                    }
+                    let sql = format!(
+                        "SELECT id, incident_id, cost_type_id, amount_cents, details, created_at FROM incident_costs \
+                         WHERE incident_id IN ({list}) ORDER BY incident_id, created_at, id"
+                    );
+                    let rows: Vec<CostRow> =
+                        sqlx::query_as_with(AssertSqlSafe(sql), args()?).fetch_all(&mut *conn).await?;
+                    for c in rows {
+                        costs.entry(c.incident_id).or_default().push(cost_from_row(c));
+                    }
+                }
+                Ok(incidents
+                    .into_iter()
+                    .map(|incident| {
+                        let id = incident.id.0;
+                        IncidentDetails {
+                            incident,
+                            roles: roles.remove(&id).unwrap_or_default(),
+                            members: members.remove(&id).unwrap_or_default(),
+                            key_events: key_events.remove(&id).unwrap_or_default(),
+                            costs: costs.remove(&id).unwrap_or_default(),
+                        }
+                    })
+                    .collect())
+            }
+
+            async fn incident_cost(&self, id: crate::CostId) -> Result<Option<IncidentCost>> {
+                let row: Option<CostRow> = sqlx::query_as(
+                    "SELECT id, incident_id, cost_type_id, amount_cents, details, created_at FROM incident_costs WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(cost_from_row))
+            }
+
             async fn count_incidents(&self, filter: &IncidentFilter) -> Result<u64> {
                 let mut params = Params::default();
                 let clause = filter_clause(filter, $like, &mut params);
@@ -2510,6 +2689,270 @@ macro_rules! sql_store {
                     }
                 };
                 Ok(rows.into_iter().map(task_run_from_row).collect())
+            }
+
+            // ---- access ----
+
+            async fn catalog_times(&self) -> Result<CatalogTimes> {
+                let mut conn = self.pool.acquire().await?;
+                let mut read = async |table: &str| -> Result<Vec<TimesRow>> {
+                    // `table` is one of the constants below, never input.
+                    let sql = format!("SELECT id, created_at, updated_at FROM {table}");
+                    Ok(sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&mut *conn).await?)
+                };
+                Ok(CatalogTimes {
+                    priorities: times_map(read("priorities").await?, PriorityId),
+                    groups: times_map(read("category_groups").await?, crate::GroupId),
+                    categories: times_map(read("incident_categories").await?, CategoryId),
+                    cost_types: times_map(read("cost_types").await?, CostTypeId),
+                })
+            }
+
+            async fn create_api_token(&self, token: &ApiToken, token_hash: &str) -> Result<()> {
+                let done = sqlx::query(
+                    "INSERT INTO api_tokens (id, user_id, name, token_hash, prefix, scopes, created_at, last_used_at, \
+                     expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(token.id)
+                .bind(token.user_id)
+                .bind(token.name.as_str())
+                .bind(token_hash)
+                .bind(token.prefix.as_str())
+                .bind(token.scopes.join(" "))
+                .bind(token.created_at)
+                .bind(token.last_used_at)
+                .bind(token.expires_at)
+                .bind(token.revoked_at)
+                .execute(&self.pool)
+                .await;
+                match done {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        let e = Error::from(e);
+                        if is_kind(&e, ErrorKind::ForeignKeyViolation) {
+                            Err(Error::not_found("user", token.user_id))
+                        } else {
+                            Err(unique_conflict(e))
+                        }
+                    }
+                }
+            }
+
+            async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>> {
+                let sql = format!("SELECT {API_TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1");
+                let row: Option<ApiTokenRow> = sqlx::query_as(AssertSqlSafe(sql))
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(ApiToken::from))
+            }
+
+            async fn api_tokens(&self, user: Option<UserId>) -> Result<Vec<ApiToken>> {
+                let rows: Vec<ApiTokenRow> = match user {
+                    Some(user) => {
+                        let sql = format!(
+                            "SELECT {API_TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id"
+                        );
+                        sqlx::query_as(AssertSqlSafe(sql)).bind(user).fetch_all(&self.pool).await?
+                    }
+                    None => {
+                        let sql = format!("SELECT {API_TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at DESC, id");
+                        sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&self.pool).await?
+                    }
+                };
+                Ok(rows.into_iter().map(ApiToken::from).collect())
+            }
+
+            async fn touch_api_token(&self, id: ApiTokenId, at: DateTime<Utc>) -> Result<()> {
+                sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                    .bind(at)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn revoke_api_token(&self, id: ApiTokenId, at: DateTime<Utc>) -> Result<bool> {
+                let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                    .bind(at)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 1 {
+                    return Ok(true);
+                }
+                let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                if exists == 0 {
+                    return Err(Error::not_found("API token", id));
+                }
+                Ok(false)
+            }
+
+            async fn create_session(&self, session: &Session) -> Result<()> {
+                let done = sqlx::query(
+                    "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(session.id_hash.as_str())
+                .bind(session.user_id)
+                .bind(session.csrf_token.as_str())
+                .bind(session.created_at)
+                .bind(session.expires_at)
+                .execute(&self.pool)
+                .await;
+                match done {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        let e = Error::from(e);
+                        if is_kind(&e, ErrorKind::ForeignKeyViolation) {
+                            Err(Error::not_found("user", session.user_id))
+                        } else {
+                            Err(unique_conflict(e))
+                        }
+                    }
+                }
+            }
+
+            async fn session(&self, id_hash: &str, now: DateTime<Utc>) -> Result<Option<Session>> {
+                let row: Option<SessionRow> = sqlx::query_as(
+                    "SELECT id_hash, user_id, csrf_token, created_at, expires_at FROM sessions \
+                     WHERE id_hash = $1 AND expires_at > $2",
+                )
+                .bind(id_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|r| Session {
+                    id_hash: r.id_hash,
+                    user_id: r.user_id,
+                    csrf_token: r.csrf_token,
+                    created_at: r.created_at,
+                    expires_at: r.expires_at,
+                }))
+            }
+
+            async fn extend_session(&self, id_hash: &str, expires_at: DateTime<Utc>) -> Result<()> {
+                sqlx::query("UPDATE sessions SET expires_at = $1 WHERE id_hash = $2")
+                    .bind(expires_at)
+                    .bind(id_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delete_session(&self, id_hash: &str) -> Result<()> {
+                sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                    .bind(id_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delete_user_sessions(&self, user: UserId) -> Result<u64> {
+                let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn begin_idempotent(
+                &self,
+                scope: &str,
+                key: &str,
+                request_hash: &str,
+                now: DateTime<Utc>,
+                stale_before: DateTime<Utc>,
+            ) -> Result<IdempotencyBegin> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND idem_key = $2 AND created_at < $3")
+                    .bind(scope)
+                    .bind(key)
+                    .bind(stale_before)
+                    .execute(&mut *tx)
+                    .await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO idempotency_keys (scope, idem_key, request_hash, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (scope, idem_key) DO NOTHING",
+                )
+                .bind(scope)
+                .bind(key)
+                .bind(request_hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                let outcome = if inserted == 1 {
+                    IdempotencyBegin::Started
+                } else {
+                    let row: IdempotencyRow = sqlx::query_as(
+                        "SELECT request_hash, response_status, response_type, response_body FROM idempotency_keys \
+                         WHERE scope = $1 AND idem_key = $2",
+                    )
+                    .bind(scope)
+                    .bind(key)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if row.request_hash != request_hash {
+                        IdempotencyBegin::Mismatch
+                    } else {
+                        match (row.response_status, row.response_type, row.response_body) {
+                            (Some(status), Some(content_type), Some(body)) => IdempotencyBegin::Replay(StoredResponse {
+                                status: u16::try_from(status)
+                                    .map_err(|_| corrupt(format!("idempotency key {key}: status {status}")))?,
+                                content_type,
+                                body,
+                            }),
+                            _ => IdempotencyBegin::InProgress,
+                        }
+                    }
+                };
+                tx.commit().await?;
+                Ok(outcome)
+            }
+
+            async fn finish_idempotent(&self, scope: &str, key: &str, response: &StoredResponse) -> Result<()> {
+                sqlx::query(
+                    "UPDATE idempotency_keys SET response_status = $1, response_type = $2, response_body = $3 \
+                     WHERE scope = $4 AND idem_key = $5",
+                )
+                .bind(i32::from(response.status))
+                .bind(response.content_type.as_str())
+                .bind(response.body.as_str())
+                .bind(scope)
+                .bind(key)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn abandon_idempotent(&self, scope: &str, key: &str) -> Result<()> {
+                sqlx::query(
+                    "DELETE FROM idempotency_keys WHERE scope = $1 AND idem_key = $2 AND response_status IS NULL",
+                )
+                .bind(scope)
+                .bind(key)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn purge_access(&self, now: DateTime<Utc>, keys_before: DateTime<Utc>) -> Result<u64> {
+                let mut tx = self.begin_write().await?;
+                let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let keys = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+                    .bind(keys_before)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(sessions + keys)
             }
         }
     };

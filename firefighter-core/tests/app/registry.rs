@@ -193,9 +193,11 @@ fn migrate_test_schema(
 ) -> futures::future::BoxFuture<'static, firefighter_core::Result<()>> {
     Box::pin(async move {
         if let firefighter_core::store::DatabasePool::Sqlite(pool) = pool {
-            sqlx::query("CREATE TABLE IF NOT EXISTS test_integration_rows (id INTEGER PRIMARY KEY)")
-                .execute(&pool)
-                .await?;
+            sqlx::query(
+                "CREATE TABLE IF NOT EXISTS test_integration_rows (id INTEGER PRIMARY KEY)",
+            )
+            .execute(&pool)
+            .await?;
         }
         Ok(())
     })
@@ -208,9 +210,14 @@ firefighter_core::register_schema!(firefighter_core::plugin::SchemaRegistration 
 
 static CONTEXTS: std::sync::Mutex<Vec<PluginContext>> = std::sync::Mutex::new(Vec::new());
 
-fn build_context_keeper(ctx: &PluginContext) -> firefighter_core::Result<Option<Arc<dyn PeriodicTask>>> {
+fn build_context_keeper(
+    ctx: &PluginContext,
+) -> firefighter_core::Result<Option<Arc<dyn PeriodicTask>>> {
     CONTEXTS.lock().unwrap().push(ctx.clone());
-    assert!(ctx.app().is_none(), "the application does not exist while plugins are built");
+    assert!(
+        ctx.app().is_none(),
+        "the application does not exist while plugins are built"
+    );
     Ok(None)
 }
 
@@ -241,9 +248,14 @@ async fn integrations_get_their_tables_and_a_handle_to_the_app() {
         .iter()
         .find(|c| Arc::ptr_eq(&c.store, &store))
         .expect("the build function ran with this store");
-    let handle = ours.app().expect("the handle resolves once the app is built");
+    let handle = ours
+        .app()
+        .expect("the handle resolves once the app is built");
     assert_eq!(handle.subscribers(), app.subscribers());
     drop(handle);
     drop(app);
-    assert!(ours.app().is_none(), "the handle does not keep the application alive");
+    assert!(
+        ours.app().is_none(),
+        "the handle does not keep the application alive"
+    );
 }

@@ -121,6 +121,13 @@ macro_rules! store_tests {
                 users_identities_and_passwords,
                 users_lookup_of_many_ids,
                 catalog_round_trip_and_upserts,
+                api_tokens_round_trip_touch_and_revoke,
+                sessions_expire_extend_and_end,
+                idempotency_keys_claim_replay_and_expire,
+                concurrent_idempotency_claims_start_once,
+                details_of_many_incidents_and_costs,
+                id_ranges_and_new_orders,
+                reference_rows_record_when_they_change,
             );
         }
     };

@@ -16,12 +16,13 @@ use crate::Error;
 use crate::server::AppState;
 
 pub(crate) mod middleware;
-pub(crate) mod password;
+pub mod password;
 pub(crate) mod routes;
 pub(crate) mod session;
 mod tokens;
 
-pub use tokens::{issue_api_token, list_api_tokens, revoke_api_token};
+pub use middleware::{CSRF_FIELD, CSRF_HEADER};
+pub use tokens::{default_scopes, issue_api_token, list_api_tokens, revoke_api_token};
 
 /// Scope: read incidents and reference data.
 pub const SCOPE_INCIDENTS_READ: &str = "incidents:read";
@@ -133,6 +134,8 @@ pub struct CsrfToken(pub String);
 pub(crate) struct Authenticated {
     pub(crate) current: CurrentUser,
     pub(crate) csrf_token: Option<String>,
+    /// The API token used, if any.
+    pub(crate) token_id: Option<firefighter_core::ApiTokenId>,
 }
 
 /// Why an extractor refused a request.
@@ -175,17 +178,23 @@ impl IntoResponse for AuthRejection {
                     Redirect::to(&location).into_response()
                 }
             }
-            AuthRejection::Forbidden { api: true } => Error::PermissionDenied(
-                "You do not have permission to perform this action.".into(),
-            )
-            .into_response(),
-            AuthRejection::Forbidden { api: false } => {
-                crate::server::error::html_response(Error::PermissionDenied(
-                    "This page is for staff members only.".into(),
-                ))
+            AuthRejection::Forbidden { api: true } => {
+                Error::PermissionDenied("You do not have permission to perform this action.".into())
+                    .into_response()
             }
+            AuthRejection::Forbidden { api: false } => crate::server::error::html_response(
+                Error::PermissionDenied("This page is for staff members only.".into()),
+            ),
         }
     }
+}
+
+/// Where the firefighter router is mounted and whether the request is an API
+/// call, recorded by the middleware before nested routers strip the path.
+#[derive(Debug, Clone)]
+pub(crate) struct Mount {
+    pub(crate) prefix: String,
+    pub(crate) api: bool,
 }
 
 /// Percent-encodes a query value.
@@ -204,6 +213,9 @@ pub(crate) fn encode_query_value(text: &str) -> String {
 /// The path the firefighter router is mounted under (`""` at the root),
 /// from the difference between the original and the nested URI.
 pub(crate) fn mount_prefix(parts: &Parts) -> String {
+    if let Some(m) = parts.extensions.get::<Mount>() {
+        return m.prefix.clone();
+    }
     let Some(original) = parts.extensions.get::<axum::extract::OriginalUri>() else {
         return String::new();
     };
@@ -217,6 +229,9 @@ pub(crate) fn mount_prefix(parts: &Parts) -> String {
 
 /// Whether the request is an API call (answered in JSON).
 pub(crate) fn is_api(parts: &Parts) -> bool {
+    if let Some(m) = parts.extensions.get::<Mount>() {
+        return m.api;
+    }
     parts.uri.path().starts_with("/api/")
         || parts
             .headers
@@ -275,8 +290,8 @@ impl FromRequestParts<AppState> for StaffUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let user = <CurrentUser as FromRequestParts<AppState>>::from_request_parts(parts, state)
-            .await?;
+        let user =
+            <CurrentUser as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
         let allowed = user.is_staff() && user.has_scope(SCOPE_ADMIN);
         if allowed {
             Ok(StaffUser(user))

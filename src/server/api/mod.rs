@@ -1,0 +1,136 @@
+//! The REST API under `/api/v2/firefighter/`, compatible with FireFighter's
+//! paths, field names, status codes and formats, plus write endpoints of ours.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use firefighter_core::UserId;
+use firefighter_core::access::CatalogTimes;
+use utoipa::OpenApi;
+
+use crate::server::AppState;
+use crate::{Error, Result};
+
+pub(crate) mod dates;
+pub(crate) mod filters;
+mod idempotency;
+mod incidents;
+mod input;
+mod monitoring;
+mod reference;
+mod render;
+mod repr;
+
+pub use incidents::DEFAULT_COLUMNS as INCIDENT_CSV_COLUMNS;
+
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
+
+/// How long reference timestamps are cached (as core caches the catalog).
+const TIMES_TTL: Duration = Duration::from_secs(30);
+
+/// Caches of the API.
+#[derive(Debug, Default)]
+pub(crate) struct Cache {
+    times: RwLock<Option<(Instant, Arc<CatalogTimes>)>>,
+}
+
+/// The API routes (relative to `/api/v2/firefighter`).
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .merge(incidents::router())
+        .merge(reference::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotent,
+        ))
+        .merge(monitoring::router())
+        .route("/schema", get(schema))
+        .route("/schema/", get(schema))
+        .fallback(not_found)
+}
+
+async fn not_found() -> Error {
+    Error::NotFound
+}
+
+/// When reference rows were created and changed (cached a few seconds).
+pub(crate) async fn catalog_times(state: &AppState) -> Result<Arc<CatalogTimes>> {
+    if let Some((at, t)) = state.cache.times.read().expect("cache lock").as_ref()
+        && at.elapsed() < TIMES_TTL
+    {
+        return Ok(t.clone());
+    }
+    let t = Arc::new(state.app.store().catalog_times().await?);
+    *state.cache.times.write().expect("cache lock") = Some((Instant::now(), t.clone()));
+    Ok(t)
+}
+
+/// What representations need: reference data and the named users.
+pub(crate) async fn context(state: &AppState, users: Vec<UserId>) -> Result<repr::Context> {
+    let catalog = state.app.catalog().await?;
+    let times = catalog_times(state).await?;
+    let users = if users.is_empty() {
+        Vec::new()
+    } else {
+        state.app.store().users(&users).await?
+    };
+    Ok(repr::Context::new(
+        catalog,
+        times,
+        users,
+        state.app.settings().base_url(),
+    ))
+}
+
+/// The OpenAPI document of this API, generated from the code.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "firefighter API", description = "Incidents and reference data; compatible with FireFighter's API v2."),
+    paths(
+        incidents::list, incidents::retrieve, incidents::create, incidents::change_status,
+        incidents::post_update, incidents::set_roles, incidents::set_key_events, incidents::close,
+        incidents::add_cost, reference::severities_doc, reference::environments_doc, reference::groups_doc,
+        reference::categories_doc, reference::cost_types_doc, reference::costs_doc,
+        monitoring::healthcheck, monitoring::readiness,
+    ),
+    components(schemas(crate::server::error::ErrorBody, crate::server::error::ErrorItem)),
+    modifiers(&Security),
+    tags((name = "incidents"), (name = "reference"), (name = "monitoring")),
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "tokenAuth",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+async fn schema(State(state): State<AppState>) -> Response {
+    if !state.config.expose_api_docs {
+        return Error::NotFound.into_response();
+    }
+    match ApiDoc::openapi().to_json() {
+        Ok(json) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/vnd.oai.openapi+json")],
+            json,
+        )
+            .into_response(),
+        Err(e) => {
+            Error::Internal(format!("cannot write the OpenAPI document: {e}")).into_response()
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! Assembling the router with its middleware, and running it: bind, serve,
+//! workers, graceful shutdown.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
+use firefighter_core::{Email, Firefighter, NewUser};
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use super::{AppState, ServerConfig, api, auth, web};
+use crate::{Error, Result};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Pages may be framed by nobody, load nothing from elsewhere, and post forms only here.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+     script-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
+
+pub(super) fn assemble(state: AppState) -> Router {
+    let config = state.config.clone();
+    let mut sensitive = vec![header::AUTHORIZATION, header::COOKIE];
+    if let Some(name) = config
+        .trusted_proxy_secret_header
+        .as_deref()
+        .and_then(|n| HeaderName::from_bytes(n.as_bytes()).ok())
+    {
+        sensitive.push(name);
+    }
+    let routes = Router::new()
+        .nest("/api/v2/firefighter", api::router(&state))
+        .merge(auth::routes::router())
+        .merge(web::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::middleware::authenticate,
+        ))
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        // Assets need no identity: no database query per file.
+        .nest("/static", web::assets())
+        .with_state(state);
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(SetSensitiveRequestHeadersLayer::new(sensitive))
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                    let id = request
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                }),
+            )
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(CatchPanicLayer::new())
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                config.request_timeout(),
+            ))
+            .layer(CompressionLayer::new())
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::X_FRAME_OPTIONS,
+                HeaderValue::from_static("DENY"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("same-origin"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            )),
+    )
+}
+
+/// Creates (or promotes) the administrator named by `FF_ADMIN_EMAIL`, and
+/// sets `FF_ADMIN_PASSWORD` as their password if they have none yet.
+/// Returns the e-mail when an administrator was configured.
+pub async fn ensure_admin(app: &Firefighter, config: &ServerConfig) -> Result<Option<String>> {
+    let Some(email) = config.admin_email.as_deref() else {
+        return Ok(None);
+    };
+    let email = Email::parse(email).map_err(|e| Error::Config(format!("FF_ADMIN_EMAIL: {e}")))?;
+    let store = app.store();
+    let user = match store.user_by_email(email.as_str()).await? {
+        Some(mut user) => {
+            if !(user.is_admin && user.is_staff && user.is_active) {
+                user.is_admin = true;
+                user.is_staff = true;
+                user.is_active = true;
+                store.update_user(&user).await?;
+                tracing::info!(user = %user.email, "FF_ADMIN_EMAIL: promoted to administrator");
+            }
+            user
+        }
+        None => {
+            let user = store
+                .create_user(&NewUser {
+                    is_staff: true,
+                    is_admin: true,
+                    ..NewUser::person(email)
+                })
+                .await?;
+            tracing::info!(user = %user.email, "FF_ADMIN_EMAIL: administrator created");
+            user
+        }
+    };
+    if let Some(password) = &config.admin_password
+        && store.password_hash(user.id).await?.is_none()
+    {
+        auth::password::validate_password(password.expose_secret())
+            .map_err(|e| Error::Config(format!("FF_ADMIN_PASSWORD: {e}")))?;
+        let hash = auth::password::hash_password(password.expose_secret().to_owned()).await?;
+        store.set_password_hash(user.id, Some(&hash)).await?;
+        tracing::info!(user = %user.email, "FF_ADMIN_PASSWORD: password set");
+    }
+    Ok(Some(user.email))
+}
+
+/// The server, bound to its port.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Server {
+    /// Binds `HTTP_BIND:HTTP_PORT`.
+    pub async fn bind(state: AppState) -> Result<Server> {
+        let addr = SocketAddr::new(state.config.http_bind, state.config.http_port);
+        let listener = TcpListener::bind(addr).await.map_err(|e| {
+            Error::Config(format!(
+                "cannot listen on {addr} (HTTP_BIND, HTTP_PORT): {e}"
+            ))
+        })?;
+        Ok(Server { listener, state })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until SIGTERM or SIGINT.
+    pub async fn run(self) -> Result<()> {
+        let token = CancellationToken::new();
+        let trigger = token.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            trigger.cancel();
+        });
+        self.run_until(token).await
+    }
+
+    /// Serves until `shutdown` is cancelled; then in-flight requests finish
+    /// (up to `FF_SHUTDOWN_GRACE_SECS`) and the workers stop after their current job.
+    pub async fn run_until(self, shutdown: CancellationToken) -> Result<()> {
+        let Server { listener, state } = self;
+        let app = state.app.clone();
+        let grace = Duration::from_secs(state.config.shutdown_grace_secs);
+        let mut workers = Vec::new();
+        if app.settings().workers {
+            let dispatcher = firefighter_core::outbox::Dispatcher::for_app(&app);
+            workers.push(tokio::spawn(dispatcher.run(shutdown.child_token())));
+            let runner = firefighter_core::task::TaskRunner::for_app(&app);
+            workers.push(tokio::spawn(runner.run_forever(shutdown.child_token())));
+            workers.push(tokio::spawn(purge_access(
+                app.clone(),
+                shutdown.child_token(),
+            )));
+        }
+        let router = super::router(state);
+        let serve = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .into_future();
+        tokio::pin!(serve);
+        tokio::select! {
+            served = &mut serve => served?,
+            () = shutdown.cancelled() => {
+                match tokio::time::timeout(grace, &mut serve).await {
+                    Ok(served) => served?,
+                    Err(_) => tracing::warn!(grace_secs = grace.as_secs(), "requests still running after the grace period were cut"),
+                }
+            }
+        }
+        shutdown.cancel();
+        for w in workers {
+            if let Err(e) = w.await {
+                tracing::error!(error = %e, "a worker panicked");
+            }
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Deletes expired sessions and day-old idempotency keys every hour.
+async fn purge_access(app: Firefighter, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = firefighter_core::store::now();
+        match app
+            .store()
+            .purge_access(
+                now,
+                now - chrono::Duration::seconds(api::IDEMPOTENCY_TTL_SECS),
+            )
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(rows = n, "expired sessions and idempotency keys deleted"),
+            Err(e) => tracing::warn!(error = %e, "could not delete expired sessions"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl+C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

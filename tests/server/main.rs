@@ -1,0 +1,12 @@
+//! Black-box tests of the whole server: each test starts it on a random port
+//! with a fresh SQLite database and drives it over HTTP.
+
+mod api;
+mod auth;
+mod bad_input;
+mod cli;
+mod compat;
+mod embed;
+mod formats;
+mod reference;
+mod support;

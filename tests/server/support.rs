@@ -1,0 +1,235 @@
+//! `spawn_app`: the whole server on a random port with a fresh SQLite
+//! database, and helpers to drive it like a client would.
+
+use std::sync::{Arc, LazyLock};
+
+use firefighter::core::store::Catalog;
+use firefighter::core::{Email, Firefighter, NewUser, Settings, User};
+use firefighter::server::{AppState, Server, ServerConfig};
+use reqwest::cookie::{CookieStore, Jar};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var("TEST_LOG").is_ok() {
+        let _ = tracing_subscriber::fmt().with_env_filter("info").try_init();
+    }
+});
+
+/// A running server.
+pub(crate) struct TestApp {
+    pub(crate) base: String,
+    pub(crate) state: AppState,
+    pub(crate) app: Firefighter,
+    pub(crate) catalog: Arc<Catalog>,
+    shutdown: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Starts the server with the default configuration.
+pub(crate) async fn spawn_app() -> TestApp {
+    spawn_app_with(ServerConfig::default()).await
+}
+
+/// Starts the server with this configuration (its port is replaced by a free one).
+pub(crate) async fn spawn_app_with(mut config: ServerConfig) -> TestApp {
+    LazyLock::force(&TRACING);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("ff.db").display());
+    let settings = Settings {
+        database_url: SecretString::from(url),
+        base_url: "https://firefighter.example.com".into(),
+        ..Settings::default()
+    };
+    let app = Firefighter::builder(settings)
+        .build()
+        .await
+        .expect("build the app");
+    config.http_port = 0;
+    let state = AppState::new(app.clone(), config);
+    let server = Server::bind(state.clone()).await.expect("bind");
+    let addr = server.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(server.run_until(shutdown.clone()));
+    let catalog = app.catalog().await.unwrap();
+    TestApp {
+        base: format!("http://{addr}"),
+        state,
+        app,
+        catalog,
+        shutdown,
+        _dir: dir,
+    }
+}
+
+/// A client that keeps cookies, and its jar.
+pub(crate) fn browser() -> (reqwest::Client, Arc<Jar>) {
+    let jar = Arc::new(Jar::default());
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    (client, jar)
+}
+
+/// A plain client (no cookies, no redirects followed).
+pub(crate) fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value of a cookie in the jar.
+pub(crate) fn cookie(jar: &Jar, base: &str, name: &str) -> Option<String> {
+    let url: reqwest::Url = base.parse().unwrap();
+    let header = jar.cookies(&url)?;
+    header
+        .to_str()
+        .ok()?
+        .split("; ")
+        .find_map(|c| c.strip_prefix(&format!("{name}=")).map(str::to_owned))
+}
+
+impl TestApp {
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub(crate) fn api(&self, path: &str) -> String {
+        format!("{}/api/v2/firefighter/{path}", self.base)
+    }
+
+    /// A user with a password.
+    pub(crate) async fn user(&self, email: &str, password: &str, staff: bool) -> User {
+        let user = self
+            .app
+            .store()
+            .create_user(&NewUser {
+                is_staff: staff,
+                is_admin: staff,
+                ..NewUser::person(Email::parse(email).unwrap())
+            })
+            .await
+            .unwrap();
+        let hash = firefighter::server::auth::password::hash_password(password.into())
+            .await
+            .unwrap();
+        self.app
+            .store()
+            .set_password_hash(user.id, Some(&hash))
+            .await
+            .unwrap();
+        user
+    }
+
+    /// An API token of `user` with `scopes` (default scopes when empty).
+    pub(crate) async fn token(&self, user: &User, scopes: &[&str]) -> String {
+        let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+        firefighter::server::auth::issue_api_token(&self.state, user.id, "test", &scopes, None)
+            .await
+            .unwrap()
+            .0
+    }
+
+    /// A staff user and a token with every scope.
+    pub(crate) async fn admin_token(&self) -> String {
+        let admin = self
+            .user("admin@example.com", "correct horse battery", true)
+            .await;
+        self.token(
+            &admin,
+            &[
+                "incidents:read",
+                "incidents:write",
+                "incidents:read_private",
+                "admin",
+            ],
+        )
+        .await
+    }
+
+    /// The CSRF token of the browser's session, read from the database.
+    pub(crate) async fn session_csrf(&self, jar: &Jar) -> String {
+        let id = cookie(jar, &self.base, "ff_session").expect("session cookie");
+        let hash = hex_sha256(&id);
+        self.app
+            .store()
+            .session(&hash, chrono::Utc::now())
+            .await
+            .unwrap()
+            .expect("session")
+            .csrf_token
+    }
+
+    pub(crate) fn category(&self) -> String {
+        self.catalog.categories[0].id.to_string()
+    }
+
+    pub(crate) fn priority(&self, name: &str) -> String {
+        self.catalog
+            .priorities
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap_or_else(|| panic!("priority {name}"))
+            .id
+            .to_string()
+    }
+
+    pub(crate) fn environment(&self, value: &str) -> String {
+        self.catalog
+            .environments
+            .iter()
+            .find(|e| e.value == value)
+            .unwrap_or_else(|| panic!("environment {value}"))
+            .id
+            .to_string()
+    }
+
+    /// Declares an incident through the API; returns its JSON.
+    pub(crate) async fn declare(&self, token: &str, title: &str, extra: Value) -> Value {
+        let mut body = json!({
+            "title": title,
+            "description": "Declared by a test",
+            "incident_category_id": self.category(),
+            "priority_id": self.priority("P3"),
+            "environment_id": self.environment("PRD"),
+            "created_by_email": "declarer@example.com",
+        });
+        if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+            b.extend(e);
+        }
+        let r = client()
+            .post(self.api("incidents"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(status, 201, "{v}");
+        v
+    }
+
+    pub(crate) async fn incident_count(&self) -> u64 {
+        self.app
+            .store()
+            .count_incidents(&Default::default())
+            .await
+            .unwrap()
+    }
+}
+
+pub(crate) fn hex_sha256(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
