@@ -103,15 +103,9 @@ pub struct TokenCreate {
 /// Whether each integration is on, and why not when off. Integration
 /// features add their line here.
 pub fn integrations_status() -> Vec<(&'static str, bool, String)> {
-    ["slack", "pagerduty", "confluence", "jira"]
+    crate::server::integrations::status()
         .into_iter()
-        .map(|name| {
-            (
-                name,
-                false,
-                format!("feature not compiled (build with --features {name})"),
-            )
-        })
+        .map(|s| (s.name, s.on, s.why))
         .collect()
 }
 

@@ -17,9 +17,20 @@
 //!
 //! | Feature | What it adds | Default |
 //! |---|---|---|
-//! | *(none yet)* | Integrations (Slack, PagerDuty, Confluence, Jira) add a feature each; [`cli::integrations_status`] reports them | |
+//! | `pagerduty` | [`pagerduty`]: on-call roster for everyone, paging by anyone, on-call invitations | yes |
+//! | `confluence` | [`confluence`]: the on-call roster exported to a Confluence page | yes |
+//! | `browser-tests` | runs the headless Chromium test of the web UI | no |
+//!
+//! A compiled-in integration stays off until its variables are set;
+//! [`cli::integrations_status`] says which are on and why the others are not.
+//! Referencing an integration here is also what links it into the binary,
+//! so its static registrations (tasks, handlers, invite providers) exist.
 
+#[cfg(feature = "confluence")]
+pub use firefighter_confluence as confluence;
 pub use firefighter_core as core;
+#[cfg(feature = "pagerduty")]
+pub use firefighter_pagerduty as pagerduty;
 
 pub mod cli;
 mod error;

@@ -177,6 +177,16 @@ pub struct EventHandlerRegistration {
 
 inventory::collect!(EventHandlerRegistration);
 
+/// Names of every statically registered event handler, built or not (sorted).
+pub fn registered_names() -> Vec<&'static str> {
+    let mut names: Vec<_> = inventory::iter::<EventHandlerRegistration>
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    names.sort_unstable();
+    names
+}
+
 /// Registers an event handler from any crate.
 #[macro_export]
 macro_rules! register_event_handler {

@@ -192,6 +192,18 @@ pub struct TaskRegistration {
 
 inventory::collect!(TaskRegistration);
 
+/// Names of every statically registered task, built or not (sorted). A test
+/// per binary asserts the expected ones: an integration crate that is not
+/// linked contributes nothing, silently.
+pub fn registered_names() -> Vec<&'static str> {
+    let mut names: Vec<_> = inventory::iter::<TaskRegistration>
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    names.sort_unstable();
+    names
+}
+
 /// Registers a periodic task from any crate.
 #[macro_export]
 macro_rules! register_task {

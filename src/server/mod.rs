@@ -26,6 +26,7 @@ pub mod api;
 pub mod auth;
 mod config;
 pub(crate) mod error;
+pub mod integrations;
 mod run;
 mod web;
 
@@ -41,6 +42,7 @@ pub struct AppState {
     /// The server's settings.
     pub config: Arc<ServerConfig>,
     pub(crate) cache: Arc<api::Cache>,
+    pub(crate) integrations: Arc<integrations::Integrations>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -55,14 +57,29 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// State for `app` with these server settings.
     pub fn new(app: Firefighter, config: ServerConfig) -> AppState {
+        let integrations = Arc::new(integrations::Integrations::from_env(&app));
         AppState {
             app,
             config: Arc::new(config),
             cache: Arc::default(),
+            integrations,
         }
     }
 
     /// Whether cookies must be `Secure` (`BASE_URL` is https).
+    /// Replaces the PagerDuty integration read from the environment (tests,
+    /// custom assemblies that configure it in code).
+    #[cfg(feature = "pagerduty")]
+    pub fn with_pagerduty(
+        mut self,
+        pagerduty: Option<firefighter_pagerduty::PagerDuty>,
+    ) -> AppState {
+        let mut integrations = (*self.integrations).clone();
+        integrations.pagerduty = pagerduty;
+        self.integrations = Arc::new(integrations);
+        self
+    }
+
     pub fn secure_cookies(&self) -> bool {
         self.app.settings().base_url.starts_with("https://")
     }

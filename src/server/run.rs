@@ -43,14 +43,19 @@ pub(super) fn assemble(state: AppState) -> Router {
         .nest("/api/v2/firefighter", api::router(&state))
         .merge(auth::routes::router())
         .merge(web::router())
+        .with_state(state.clone())
+        .merge(super::integrations::router(&state))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::middleware::authenticate,
         ))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         // Assets need no identity: no database query per file.
-        .nest("/static", web::assets())
-        .with_state(state);
+        .merge(
+            Router::new()
+                .nest("/static", web::assets())
+                .with_state(state),
+        );
     routes.layer(
         ServiceBuilder::new()
             .layer(SetSensitiveRequestHeadersLayer::new(sensitive))

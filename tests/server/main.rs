@@ -8,5 +8,6 @@ mod cli;
 mod compat;
 mod embed;
 mod formats;
+mod integrations;
 mod reference;
 mod support;

@@ -233,3 +233,74 @@ pub(crate) fn hex_sha256(text: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
+
+/// Starts the server after `customize` adjusted its state (integrations configured in code).
+pub(crate) async fn spawn_app_customized(customize: impl FnOnce(AppState) -> AppState) -> TestApp {
+    LazyLock::force(&TRACING);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("ff.db").display());
+    let settings = Settings {
+        database_url: SecretString::from(url),
+        base_url: "https://firefighter.example.com".into(),
+        ..Settings::default()
+    };
+    let app = Firefighter::builder(settings)
+        .build()
+        .await
+        .expect("build the app");
+    let config = ServerConfig {
+        http_port: 0,
+        ..ServerConfig::default()
+    };
+    let state = customize(AppState::new(app.clone(), config));
+    let server = Server::bind(state.clone()).await.expect("bind");
+    let addr = server.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(server.run_until(shutdown.clone()));
+    let catalog = app.catalog().await.unwrap();
+    TestApp {
+        base: format!("http://{addr}"),
+        state,
+        app,
+        catalog,
+        shutdown,
+        _dir: dir,
+    }
+}
+
+/// Logs `email` in through the login form; returns the cookie-keeping client.
+pub(crate) async fn log_in(app: &TestApp, email: &str, password: &str) -> reqwest::Client {
+    let (b, _jar) = browser();
+    let page = b
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .expect("a CSRF field on the login page")
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let r = b
+        .post(app.url("/login"))
+        .form(&[
+            ("email", email),
+            ("password", password),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_redirection() || r.status().is_success(),
+        "login failed: {}",
+        r.status()
+    );
+    b
+}

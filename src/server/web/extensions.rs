@@ -23,10 +23,6 @@ pub(crate) struct NavLink {
 }
 
 impl NavLink {
-    #[allow(
-        dead_code,
-        reason = "used by the integrations' entries, behind their features"
-    )]
     pub(crate) fn new(title: &str, href: &str) -> NavLink {
         NavLink {
             title: title.to_owned(),
@@ -41,15 +37,19 @@ impl NavLink {
 /// An integration with pages adds, behind its feature:
 /// `if <enabled in state.app.settings()> { links.push(NavLink::new("On-call", "/oncall/")) }`.
 pub(crate) fn nav_links(state: &AppState) -> Vec<NavLink> {
-    let _ = state;
-    Vec::new()
+    crate::server::integrations::nav_links(state)
+        .into_iter()
+        .map(|(title, href)| NavLink::new(title, href))
+        .collect()
 }
 
 /// Sections of the back-office index contributed by integrations, as
 /// (title, path under the mount prefix). None without integrations.
 pub(crate) fn backoffice_sections(state: &AppState) -> Vec<NavLink> {
-    let _ = state;
-    Vec::new()
+    crate::server::integrations::backoffice_sections(state)
+        .into_iter()
+        .map(|(title, href)| NavLink::new(title, href))
+        .collect()
 }
 
 /// A link from an incident to something outside firefighter.

@@ -1,0 +1,94 @@
+//! The integrations compiled into the facade: their static registrations are
+//! linked, their state is reported, and their pages sit behind the login.
+
+use firefighter::core::{InviteRegistry, event, task};
+
+use crate::support::*;
+
+#[test]
+fn every_compiled_in_registration_is_linked() {
+    // A crate the binary never references is dropped by the linker, with
+    // its registrations: these lists would silently shrink.
+    let providers = InviteRegistry::registered_names();
+    let tasks = task::registered_names();
+    let handlers = event::registered_names();
+    #[cfg(feature = "pagerduty")]
+    {
+        assert!(providers.contains(&"pagerduty.oncall"), "{providers:?}");
+        for t in [
+            "pagerduty.fetch_oncalls",
+            "pagerduty.fetch_services",
+            "pagerduty.fetch_users",
+            "pagerduty.trigger_oncall",
+        ] {
+            assert!(tasks.contains(&t), "{t} missing from {tasks:?}");
+        }
+        assert!(
+            handlers.contains(&"pagerduty.off_hours_hint"),
+            "{handlers:?}"
+        );
+    }
+    #[cfg(feature = "confluence")]
+    assert!(tasks.contains(&"confluence.export_oncall"), "{tasks:?}");
+    let _ = (providers, tasks, handlers);
+}
+
+#[test]
+fn the_status_of_each_integration_says_why_it_is_off() {
+    let status = firefighter::server::integrations::status();
+    let names: Vec<&str> = status.iter().map(|s| s.name).collect();
+    assert_eq!(names, vec!["slack", "pagerduty", "confluence", "jira"]);
+    let jira = status.iter().find(|s| s.name == "jira").unwrap();
+    assert!(!jira.on);
+    assert!(jira.why.contains("feature not compiled"), "{}", jira.why);
+    for s in &status {
+        assert!(
+            s.on || !s.why.is_empty(),
+            "{} is off without a reason",
+            s.name
+        );
+    }
+}
+
+#[cfg(feature = "pagerduty")]
+#[tokio::test]
+async fn the_on_call_page_needs_a_login_and_shows_the_roster() {
+    use firefighter::pagerduty::{PagerDuty, PagerDutyConfig};
+    let app = spawn_app_customized(|state| {
+        // Nothing is called on PagerDuty here: the page reads the synced roster.
+        let config = PagerDutyConfig::new("test-key", "ops@example.com", "http://127.0.0.1:9");
+        let pd = PagerDuty::new(config, state.app.store().clone()).expect("pagerduty");
+        state.with_pagerduty(Some(pd))
+    })
+    .await;
+    let anonymous = client();
+    let r = anonymous.get(app.url("/oncall/")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login")
+    );
+
+    app.user("jane@example.com", "correct horse battery", false)
+        .await;
+    let jane = log_in(&app, "jane@example.com", "correct horse battery").await;
+    let r = jane.get(app.url("/oncall/")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.to_lowercase().contains("on-call"), "{page}");
+    // The navigation offers the page once PagerDuty is on.
+    let home = jane
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains("/oncall/"),
+        "the navigation links the on-call page"
+    );
+}
