@@ -17,9 +17,7 @@ use firefighter_core::{Firefighter, Incident, IncidentId, UserId};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::models::{
-    ConferenceBridge, Event, EventLink, EventPayload, IncidentBody, NewIncident, Reference,
-};
+use crate::models::{ConferenceBridge, Event, EventLink, EventPayload, NewIncident, Reference};
 use crate::store::{NewPageRow, PageRow, PagerDutyStore, SentPage, ServiceRow};
 use crate::{Error, PagerDuty, Result};
 
@@ -625,16 +623,24 @@ impl PagerDuty {
             service: Reference::to("service_reference", &row.service_id),
             urgency: "high",
             incident_key: row.page_key.clone(),
-            body: Some(IncidentBody {
-                kind: "incident_body",
-                details: row.details.clone(),
-            }),
+            // The details go in a note: the official schema types
+            // `incident.body.details` as an object while the API takes text,
+            // and a note is valid for both.
+            body: None,
             conference_bridge: (!row.conference_url.is_empty()).then(|| ConferenceBridge {
                 conference_url: row.conference_url.clone(),
             }),
         };
         let created = match self.rest.create_incident(incident).await {
-            Ok(created) => created,
+            Ok(created) => {
+                if !row.details.trim().is_empty()
+                    && let Err(e) = self.rest.add_note(&created.id, &row.details).await
+                {
+                    // The page is sent; only the details are missing from PagerDuty.
+                    tracing::warn!(page = %row.page_key, error = %e, "paged, but could not add the details as a note");
+                }
+                created
+            }
             // An earlier attempt may have created it and lost the answer:
             // PagerDuty then refuses the same incident_key.
             Err(e @ Error::Api { status: 400, .. }) => {

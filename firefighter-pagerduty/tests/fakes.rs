@@ -368,6 +368,13 @@ async fn an_incident_pages_a_service_exactly_once() {
         .expect(1)
         .mount(&server)
         .await;
+    Mock::given(method("POST"))
+        .and(path("/incidents/PDI1/notes"))
+        .and(header("from", "oncall@example.com"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"note": {"id": "N1"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
     let pd = pagerduty(&app, &server.uri());
     let request = PageRequest {
         service_id: "SVC1".into(),
@@ -397,10 +404,11 @@ async fn an_incident_pages_a_service_exactly_once() {
         "{second:?}"
     );
     assert!(second.message().contains("already paged"));
-    // The details carry the incident's context.
-    let sent = &server.received_requests().await.unwrap()[0];
-    let body: serde_json::Value = sent.body_json().unwrap();
-    let details = body["incident"]["body"]["details"].as_str().unwrap();
+    // The details carry the incident's context, in a note on the PagerDuty incident.
+    let received = server.received_requests().await.unwrap();
+    let body: serde_json::Value = received[0].body_json().unwrap();
+    let note: serde_json::Value = received[1].body_json().unwrap();
+    let details = note["note"]["content"].as_str().unwrap();
     for part in [
         "Triggered from FireFighter incident #",
         "Priority: ",

@@ -217,6 +217,16 @@ impl RestClient {
         Ok(created.incident)
     }
 
+    /// Adds a note to an incident (`POST /incidents/{id}/notes`).
+    pub async fn add_note(&self, incident_id: &str, content: &str) -> Result<()> {
+        let body = serde_json::json!({ "note": { "content": content } });
+        let path = format!("/incidents/{}/notes", urlencode_path(incident_id));
+        let _: serde_json::Value = self
+            .call("add note", Method::POST, &path, &[], Some(&body))
+            .await?;
+        Ok(())
+    }
+
     /// The incident of `service_id` with this `incident_key`, if any (to
     /// recover a page whose answer was lost).
     pub async fn incident_by_key(&self, service_id: &str, key: &str) -> Result<Option<Incident>> {
@@ -250,6 +260,18 @@ fn path_segment(id: &str) -> String {
             } else {
                 format!("%{b:02X}")
             }
+        })
+        .collect()
+}
+
+/// Keeps an id usable as one path segment (PagerDuty ids are alphanumeric;
+/// anything else is percent-encoded rather than trusted).
+fn urlencode_path(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
         })
         .collect()
 }
