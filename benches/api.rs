@@ -1,19 +1,38 @@
 //! API benchmarks: `cargo bench --bench api`.
 //!
 //! Starts the full server on loopback with a SQLite file, loads 100
-//! incidents then 100,000, and prints throughput and p99 latency of
-//! `GET incidents/` and `POST incidents` at concurrency 1 and 16 (each run
-//! bounded in requests and time), and the idle memory (RSS) of the server:
-//! of the `firefighter` example binary when it can be built, and of this
-//! process after start.
+//! incidents then 100,000, and prints, for each data set, throughput and
+//! p50/p99 latency of `GET incidents/` and `POST incidents` at concurrency 1
+//! and 16 (each run bounded in requests and time), and the idle memory (RSS)
+//! of the `firefighter` example binary.
+//!
+//! `GET` is measured three ways: repeated (answered from the response cache,
+//! validated by one query per request), uncached (a distinct query parameter
+//! per request, so every response is built from the database), and
+//! revalidated (`If-None-Match`, answered `304`).
+//!
+//! Knobs (environment variables): `FF_BENCH_SECS` caps each run (default
+//! 10), `FF_BENCH_INCIDENTS` sizes the large data set (default 100000),
+//! `FF_BENCH_SKIP_RSS=1` skips building and measuring the example binary,
+//! `FF_BENCH_PROFILE=get|get-uncached|post` loads 100 incidents then only
+//! sends that request at concurrency `FF_BENCH_CONCURRENCY` (default 1) for
+//! `FF_BENCH_SECS` (to attach a profiler).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use firefighter::core::{Declaration, Email, Firefighter, NewUser, Settings};
+use firefighter::core::{Declaration, Email, Firefighter, NewUser, Settings, UserId};
 use firefighter::server::{AppState, Server, ServerConfig};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 fn rss_kib(pid: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -38,7 +57,7 @@ where
     Fut: std::future::Future<Output = bool> + Send,
 {
     let make = Arc::new(make);
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency {
@@ -48,7 +67,7 @@ where
             let mut lat = Vec::new();
             let mut errors = 0;
             loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= max || start.elapsed() > cap {
                     break;
                 }
@@ -86,7 +105,7 @@ where
 
 fn report(what: &str, concurrency: usize, run: &Run) {
     println!(
-        "{what:<48} c={concurrency:<3} {:>8.1} req/s  p50 {:>8.2} ms  p99 {:>8.2} ms  ({} requests in {:.1} s, {} errors)",
+        "{what:<52} c={concurrency:<3} {:>9.1} req/s  p50 {:>9.2} ms  p99 {:>9.2} ms  ({} requests in {:.1} s, {} errors)",
         run.requests as f64 / run.elapsed.as_secs_f64(),
         run.p50.as_secs_f64() * 1000.0,
         run.p99.as_secs_f64() * 1000.0,
@@ -96,17 +115,19 @@ fn report(what: &str, concurrency: usize, run: &Run) {
     );
 }
 
-async fn fill(app: &Firefighter, user: firefighter::core::UserId, from: usize, to: usize) {
+/// Declares `from..to` incidents through the core commands (as every other
+/// path does), from a few concurrent tasks.
+async fn fill(app: &Firefighter, user: UserId, from: usize, to: usize) {
     let catalog = app.catalog().await.expect("catalog");
     let category = catalog.categories[0].id;
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(from));
+    let next = Arc::new(AtomicUsize::new(from));
     let mut tasks = Vec::new();
     for _ in 0..4 {
         let app = app.clone();
         let next = next.clone();
         tasks.push(tokio::spawn(async move {
             loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= to {
                     break;
                 }
@@ -128,87 +149,174 @@ async fn fill(app: &Firefighter, user: firefighter::core::UserId, from: usize, t
     }
 }
 
-async fn measure(
-    base: &str,
-    token: &str,
+/// How `GET`s are repeated.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The same request each time.
+    Same,
+    /// A distinct (ignored) parameter per request: every answer is built afresh.
+    Unique,
+    /// The same request with the `ETag` of a first answer in `If-None-Match` (`304` counts as success).
+    Revalidate,
+}
+
+/// What the load generators share.
+#[derive(Clone)]
+struct Target {
+    client: reqwest::Client,
+    base: String,
+    token: String,
     category: String,
-    label: &str,
-    get_max: usize,
-    get_cap: Duration,
-    paged: bool,
-) {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(32)
-        .build()
-        .expect("client");
-    for concurrency in [1, 16] {
-        let (c, url, tok) = (
-            client.clone(),
-            format!("{base}/api/v2/firefighter/incidents/"),
-            token.to_owned(),
-        );
-        let run = load(concurrency, get_max, get_cap, move |_| {
-            let token = tok.clone();
-            let (c, url, token) = (c.clone(), url.clone(), token.clone());
+}
+
+impl Target {
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v2/firefighter/{path}", self.base)
+    }
+
+    /// `GET path` repeatedly.
+    async fn get(
+        &self,
+        label: &str,
+        path: &str,
+        concurrency: usize,
+        max: usize,
+        cap: Duration,
+        mode: Mode,
+    ) -> Option<Run> {
+        let url = self.url(path);
+        let unique = mode == Mode::Unique;
+        let etag = if mode == Mode::Revalidate {
+            let r = self
+                .client
+                .get(&url)
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .ok()?;
+            let tag = r
+                .headers()
+                .get(reqwest::header::ETAG)?
+                .to_str()
+                .ok()?
+                .to_owned();
+            r.bytes().await.ok()?;
+            Some(tag)
+        } else {
+            None
+        };
+        let (client, token) = (self.client.clone(), self.token.clone());
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let run = load(concurrency, max, cap, move |i| {
+            let url = if unique {
+                format!("{url}{sep}_={i}")
+            } else {
+                url.clone()
+            };
+            let mut request = client.get(url).bearer_auth(&token);
+            if let Some(tag) = &etag {
+                request = request.header(reqwest::header::IF_NONE_MATCH, tag.as_str());
+            }
             async move {
-                match c.get(&url).bearer_auth(&token).send().await {
+                match request.send().await {
                     Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
-                    _ => false,
+                    Ok(r) => r.status() == reqwest::StatusCode::NOT_MODIFIED,
+                    Err(_) => false,
                 }
             }
         })
         .await;
-        report(
-            &format!("GET incidents/ ({label}, whole list)"),
-            concurrency,
-            &run,
-        );
-        if paged {
-            let (c, url, tok) = (
-                client.clone(),
-                format!("{base}/api/v2/firefighter/incidents/?page=1&page_size=100"),
-                token.to_owned(),
-            );
-            let run = load(concurrency, 4000, Duration::from_secs(15), move |_| {
-                let token = tok.clone();
-                let (c, url, token) = (c.clone(), url.clone(), token.clone());
-                async move {
-                    match c.get(&url).bearer_auth(&token).send().await {
-                        Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
-                        _ => false,
-                    }
-                }
-            })
-            .await;
-            report(
-                &format!("GET incidents/?page_size=100 ({label})"),
-                concurrency,
-                &run,
-            );
-        }
+        report(label, concurrency, &run);
+        Some(run)
     }
-    for concurrency in [1, 16] {
-        let (c, url, tok, category) = (
-            client.clone(),
-            format!("{base}/api/v2/firefighter/incidents"),
-            token.to_owned(),
-            category.clone(),
+
+    async fn post(&self, label: &str, concurrency: usize, max: usize, cap: Duration) -> Run {
+        let (client, url, token, category) = (
+            self.client.clone(),
+            self.url("incidents"),
+            self.token.clone(),
+            self.category.clone(),
         );
-        let run = load(concurrency, 3000, Duration::from_secs(15), move |i| {
-            let token = tok.clone();
-            let (c, url, token) = (c.clone(), url.clone(), token.clone());
+        let tag = label.to_owned();
+        let run = load(concurrency, max, cap, move |i| {
             let body = serde_json::json!({
-                "title": format!("Posted by the benchmark {concurrency}-{i}"),
+                "title": format!("Posted by the benchmark ({tag}) {concurrency}-{i}"),
                 "description": "created through the API",
                 "incident_category_id": category,
                 "created_by_email": "bench@example.com",
             });
-            async move {
-                matches!(c.post(&url).bearer_auth(&token).json(&body).send().await, Ok(r) if r.status() == 201)
-            }
+            let request = client.post(&url).bearer_auth(&token).json(&body);
+            async move { matches!(request.send().await, Ok(r) if r.status() == 201) }
         })
         .await;
-        report(&format!("POST incidents ({label})"), concurrency, &run);
+        report(label, concurrency, &run);
+        run
+    }
+}
+
+/// Every figure for the data set currently loaded.
+async fn measure(target: &Target, label: &str, large: bool, cap: Duration) {
+    let whole = if large { 40 } else { 100_000 };
+    for c in [1, 16] {
+        target
+            .get(
+                &format!("GET incidents/ ({label}, whole list)"),
+                "incidents/",
+                c,
+                whole,
+                cap,
+                Mode::Same,
+            )
+            .await;
+        target
+            .get(
+                &format!("GET incidents/ ({label}, whole list, uncached)"),
+                "incidents/",
+                c,
+                whole,
+                cap,
+                Mode::Unique,
+            )
+            .await;
+        target
+            .get(
+                &format!("GET incidents/ ({label}, whole list, If-None-Match)"),
+                "incidents/",
+                c,
+                100_000,
+                cap,
+                Mode::Revalidate,
+            )
+            .await;
+        if large {
+            let paged = "incidents/?page=1&page_size=100";
+            target
+                .get(
+                    &format!("GET incidents/?page_size=100 ({label})"),
+                    paged,
+                    c,
+                    100_000,
+                    cap,
+                    Mode::Same,
+                )
+                .await;
+            target
+                .get(
+                    &format!("GET incidents/?page_size=100 ({label}, uncached)"),
+                    paged,
+                    c,
+                    100_000,
+                    cap,
+                    Mode::Unique,
+                )
+                .await;
+        }
+    }
+    // Last: each request adds an incident to the data set.
+    for c in [1, 16] {
+        target
+            .post(&format!("POST incidents ({label})"), c, 20_000, cap)
+            .await;
     }
 }
 
@@ -238,6 +346,7 @@ fn example_rss() -> Option<u64> {
             "DATABASE_URL",
             format!("sqlite://{}", dir.path().join("ff.db").display()),
         )
+        .env("HTTP_BIND", "127.0.0.1")
         .env("HTTP_PORT", port.to_string())
         .env("LOG_LEVEL", "warn")
         .stdout(std::process::Stdio::null())
@@ -261,11 +370,17 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    if let Some(kib) = example_rss() {
-        println!(
-            "idle RSS of the firefighter example binary (SQLite, workers on): {:.1} MiB",
-            kib as f64 / 1024.0
-        );
+    let cap = Duration::from_secs(env_num("FF_BENCH_SECS", 10));
+    let large = usize::try_from(env_num("FF_BENCH_INCIDENTS", 100_000)).unwrap_or(100_000);
+    let profile = std::env::var("FF_BENCH_PROFILE").ok();
+    if profile.is_none() && env_num("FF_BENCH_SKIP_RSS", 0) == 0 {
+        match example_rss() {
+            Some(kib) => println!(
+                "idle RSS of the firefighter example binary (SQLite, workers on): {:.1} MiB",
+                kib as f64 / 1024.0
+            ),
+            None => println!("idle RSS of the firefighter example binary: could not be measured"),
+        }
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -282,6 +397,7 @@ fn main() {
         };
         let app = Firefighter::builder(settings).build().await.expect("app");
         let config = ServerConfig {
+            http_bind: std::net::Ipv4Addr::LOCALHOST.into(),
             http_port: 0,
             ..ServerConfig::default()
         };
@@ -290,13 +406,6 @@ fn main() {
         let base = format!("http://{}", server.local_addr().expect("addr"));
         let shutdown = CancellationToken::new();
         let served = tokio::spawn(server.run_until(shutdown.clone()));
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        if let Some(kib) = rss_kib("self") {
-            println!(
-                "idle RSS of this process after start (server + benchmark client): {:.1} MiB",
-                kib as f64 / 1024.0
-            );
-        }
         let admin = app
             .store()
             .create_user(&NewUser {
@@ -320,41 +429,58 @@ fn main() {
         let category = app.catalog().await.expect("catalog").categories[0]
             .id
             .to_string();
+        let target = Target {
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()
+                .expect("client"),
+            base,
+            token,
+            category,
+        };
 
         fill(&app, admin.id, 0, 100).await;
-        measure(
-            &base,
-            &token,
-            category.clone(),
-            "100 incidents",
-            20_000,
-            Duration::from_secs(15),
-            false,
-        )
-        .await;
+        if let Some(what) = profile {
+            println!("profiling {what} (pid {})", std::process::id());
+            let c = usize::try_from(env_num("FF_BENCH_CONCURRENCY", 1)).unwrap_or(1);
+            match what.as_str() {
+                "post" => {
+                    target.post("POST incidents", c, usize::MAX, cap).await;
+                }
+                other => {
+                    target
+                        .get(
+                            "GET incidents/",
+                            "incidents/",
+                            c,
+                            usize::MAX,
+                            cap,
+                            if other == "get-uncached" {
+                                Mode::Unique
+                            } else {
+                                Mode::Same
+                            },
+                        )
+                        .await;
+                }
+            }
+        } else {
+            measure(&target, "100 incidents", false, cap).await;
 
-        let count = app
-            .store()
-            .count_incidents(&Default::default())
-            .await
-            .expect("count") as usize;
-        let t = Instant::now();
-        fill(&app, admin.id, count, 100_000).await;
-        println!(
-            "loaded up to 100,000 incidents in {:.1} s",
-            t.elapsed().as_secs_f64()
-        );
-        measure(
-            &base,
-            &token,
-            category,
-            "100,000 incidents",
-            20,
-            Duration::from_secs(60),
-            true,
-        )
-        .await;
-
+            let count = app
+                .store()
+                .count_incidents(&Default::default())
+                .await
+                .expect("count") as usize;
+            let t = Instant::now();
+            fill(&app, admin.id, count, large).await;
+            println!(
+                "loaded {} more incidents (up to {large}) in {:.1} s",
+                large.saturating_sub(count),
+                t.elapsed().as_secs_f64()
+            );
+            measure(&target, &format!("{large} incidents"), true, cap).await;
+        }
         shutdown.cancel();
         let _ = served.await;
     });

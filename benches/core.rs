@@ -16,7 +16,7 @@ use std::hint::black_box;
 
 use criterion::Criterion;
 use firefighter::core::invite::{
-    InviteCandidate, InviteContext, InviteRegistry, ProviderError, UserDirectory,
+    InviteCandidate, InviteContext, InviteRegistry, InviteeFacts, ProviderError, UserDirectory,
 };
 use firefighter::core::lifecycle::{self, LifecycleFacts, PostMortemState, StatusChange};
 use firefighter::core::{
@@ -116,10 +116,16 @@ struct Directory(HashMap<UserId, User>);
 
 #[async_trait]
 impl UserDirectory for Directory {
-    async fn users(&self, ids: &[UserId]) -> firefighter::core::Result<Vec<User>> {
+    async fn invitee_facts(
+        &self,
+        ids: &[UserId],
+        platform: Option<&str>,
+    ) -> firefighter::core::Result<Vec<InviteeFacts>> {
+        // What a store query selecting only these columns returns.
         Ok(ids
             .iter()
-            .filter_map(|id| self.0.get(id).cloned())
+            .filter_map(|id| self.0.get(id))
+            .map(|u| InviteeFacts::of(u, platform))
             .collect())
     }
 }
@@ -202,6 +208,8 @@ fn main() {
     let rt = runtime();
 
     // Lifecycle throughput on a SQLite file (the embedded default).
+    // `FF_BENCH_SKIP_LIFECYCLE=1` runs only the in-memory benchmarks.
+    let skip_lifecycle = std::env::var_os("FF_BENCH_SKIP_LIFECYCLE").is_some();
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite:{}", dir.path().join("bench.db").display());
     rt.block_on(async {
@@ -212,6 +220,7 @@ fn main() {
         lifecycles_per_second("SQLite file", store, 8, 800).await;
     });
     match std::env::var("FIREFIGHTER_BENCH_POSTGRES_URL") {
+        Ok(_) if skip_lifecycle => {}
         Ok(pg) => rt.block_on(async {
             let store = firefighter::core::store::connect(&pg)
                 .await

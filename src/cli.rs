@@ -37,6 +37,19 @@ pub enum Command {
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Slack.
+    #[cfg(feature = "slack")]
+    #[command(subcommand)]
+    Slack(SlackCommand),
+}
+
+/// `slack ...`
+#[cfg(feature = "slack")]
+#[derive(Debug, Subcommand)]
+pub enum SlackCommand {
+    /// Print the Slack app manifest (command and aliases, scopes, events,
+    /// interactivity and event URLs from BASE_URL), to create or update the app.
+    Manifest,
 }
 
 /// `task ...`
@@ -225,6 +238,23 @@ pub async fn execute(
             }
         }
         Command::User(UserCommand::Create(args)) => user_create(settings, args, out).await,
+        #[cfg(feature = "slack")]
+        Command::Slack(SlackCommand::Manifest) => {
+            let slack = firefighter_slack::SlackConfig::from_env_for_manifest().map_err(|e| {
+                Error::invalid(
+                    "slack",
+                    "invalid",
+                    format!("the Slack settings are invalid: {e}"),
+                )
+            })?;
+            let manifest = firefighter_slack::manifest(&settings, &slack);
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&manifest).expect("a manifest is plain JSON")
+            )?;
+            Ok(())
+        }
         Command::Token(TokenCommand::Create(args)) => {
             let app = build(settings).await?;
             let state = AppState::new(app, config);

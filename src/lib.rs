@@ -17,6 +17,7 @@
 //!
 //! | Feature | What it adds | Default |
 //! |---|---|---|
+//! | `slack` | [`slack`]: the incident lifecycle from Slack (commands, modals, channels, announcements, invitations) | yes |
 //! | `pagerduty` | [`pagerduty`]: on-call roster for everyone, paging by anyone, on-call invitations | yes |
 //! | `confluence` | [`confluence`]: the on-call roster exported to a Confluence page | yes |
 //! | `browser-tests` | runs the headless Chromium test of the web UI | no |
@@ -31,6 +32,8 @@ pub use firefighter_confluence as confluence;
 pub use firefighter_core as core;
 #[cfg(feature = "pagerduty")]
 pub use firefighter_pagerduty as pagerduty;
+#[cfg(feature = "slack")]
+pub use firefighter_slack as slack;
 
 pub mod cli;
 mod error;

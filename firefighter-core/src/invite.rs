@@ -7,7 +7,7 @@
 //! merges per user with every reason, adds the creator and role holders, and
 //! drops users who cannot be invited (inactive, bots, no account on the platform).
 
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -98,17 +98,59 @@ macro_rules! register_invite_provider {
     };
 }
 
+/// What resolution needs to know about a user: only this, so looking up
+/// tens of thousands of users stays cheap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteeFacts {
+    /// The user.
+    pub user_id: UserId,
+    /// Active (not deactivated).
+    pub is_active: bool,
+    /// A bot or service account.
+    pub bot: bool,
+    /// The user's id on the platform asked about, if linked.
+    pub external_id: Option<String>,
+}
+
+impl InviteeFacts {
+    /// The facts of a full user record.
+    pub fn of(user: &User, platform: Option<&str>) -> InviteeFacts {
+        InviteeFacts {
+            user_id: user.id,
+            is_active: user.is_active,
+            bot: user.bot,
+            external_id: platform
+                .and_then(|p| user.identity(p))
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned),
+        }
+    }
+}
+
 /// Looks users up; the store implements it, benchmarks and tests may use a map.
 #[async_trait]
 pub trait UserDirectory: Send + Sync {
-    /// The users with these ids (unknown ids are left out).
-    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>>;
+    /// The facts of the users with these ids (unknown ids are left out),
+    /// with their id on `platform` when one is asked for.
+    async fn invitee_facts(
+        &self,
+        ids: &[UserId],
+        platform: Option<&str>,
+    ) -> Result<Vec<InviteeFacts>>;
 }
 
 #[async_trait]
 impl UserDirectory for Arc<dyn crate::Store> {
-    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>> {
-        crate::Store::users(self.as_ref(), ids).await
+    async fn invitee_facts(
+        &self,
+        ids: &[UserId],
+        platform: Option<&str>,
+    ) -> Result<Vec<InviteeFacts>> {
+        Ok(crate::Store::users(self.as_ref(), ids)
+            .await?
+            .iter()
+            .map(|u| InviteeFacts::of(u, platform))
+            .collect())
     }
 }
 
@@ -247,12 +289,28 @@ impl InviteRegistry {
         }))
         .await;
 
-        // user → reasons, in a stable order.
-        let mut reasons: HashMap<UserId, Vec<String>> = HashMap::new();
-        let mut add = |user: UserId, reason: String| {
-            let entry = reasons.entry(user).or_default();
-            if !entry.contains(&reason) {
-                entry.push(reason);
+        // user → reasons, in provider order; an index keeps merging linear.
+        let expected: usize = answers
+            .iter()
+            .map(|(_, a)| a.as_ref().map_or(0, |r| r.as_ref().map_or(0, Vec::len)))
+            .sum();
+        // FxHash: user ids are random UUIDs, no need for a DoS-resistant hasher.
+        let mut index: FxHashMap<UserId, usize> = FxHashMap::with_capacity_and_hasher(
+            expected + 1 + ctx.role_holders.len(),
+            Default::default(),
+        );
+        let mut merged: Vec<(UserId, Vec<String>)> =
+            Vec::with_capacity(expected + 1 + ctx.role_holders.len());
+        let mut add = |user: UserId, reason: String| match index.get(&user) {
+            Some(&i) => {
+                let reasons = &mut merged[i].1;
+                if !reasons.contains(&reason) {
+                    reasons.push(reason);
+                }
+            }
+            None => {
+                index.insert(user, merged.len());
+                merged.push((user, vec![reason]));
             }
         };
         if let Some(creator) = ctx.created_by {
@@ -281,37 +339,37 @@ impl InviteRegistry {
             }
         }
 
-        let ids: Vec<UserId> = reasons.keys().copied().collect();
-        let users: HashMap<UserId, User> = directory
-            .users(&ids)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect();
-        let mut sorted: BTreeMap<UserId, Vec<String>> = reasons.into_iter().collect();
-        for (user_id, why) in std::mem::take(&mut sorted) {
-            let exclusion = match users.get(&user_id) {
-                None => Some("unknown user".to_owned()),
-                Some(u) if u.bot => Some("is a bot".to_owned()),
-                Some(u) if !u.is_active => Some("is deactivated".to_owned()),
-                Some(u) => match platform {
-                    Some(p) if !u.invitable_on(p) => Some(format!("has no {p} account")),
-                    _ => None,
+        let ids: Vec<UserId> = merged.iter().map(|(id, _)| *id).collect();
+        let mut facts: FxHashMap<UserId, InviteeFacts> =
+            FxHashMap::with_capacity_and_hasher(ids.len(), Default::default());
+        for f in directory.invitee_facts(&ids, platform).await? {
+            facts.insert(f.user_id, f);
+        }
+        resolution.invitees.reserve(merged.len());
+        for (user_id, why) in merged {
+            let exclusion = match facts.get_mut(&user_id) {
+                None => Err("unknown user".to_owned()),
+                Some(f) if f.bot => Err("is a bot".to_owned()),
+                Some(f) if !f.is_active => Err("is deactivated".to_owned()),
+                Some(f) => match platform {
+                    Some(p) if f.external_id.is_none() => Err(format!("has no {p} account")),
+                    _ => Ok(f.external_id.take()),
                 },
             };
             match exclusion {
-                Some(why_not) => resolution.excluded.push(Exclusion {
+                Err(why_not) => resolution.excluded.push(Exclusion {
                     user_id,
                     why: why_not,
                 }),
-                None => resolution.invitees.push(Invitee {
+                Ok(external_id) => resolution.invitees.push(Invitee {
                     user_id,
-                    external_id: platform
-                        .and_then(|p| users[&user_id].identity(p).map(str::to_owned)),
+                    external_id,
                     reasons: why,
                 }),
             }
         }
+        resolution.invitees.sort_unstable_by_key(|i| i.user_id);
+        resolution.excluded.sort_unstable_by_key(|e| e.user_id);
         Ok(resolution)
     }
 }

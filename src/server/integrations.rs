@@ -4,11 +4,11 @@
 //! feature; nothing else in the server names a vendor.
 
 use axum::Router;
-#[cfg(feature = "pagerduty")]
+#[cfg(any(feature = "pagerduty", feature = "slack"))]
 use axum::extract::{Request, State};
-#[cfg(feature = "pagerduty")]
+#[cfg(any(feature = "pagerduty", feature = "slack"))]
 use axum::middleware::Next;
-#[cfg(feature = "pagerduty")]
+#[cfg(any(feature = "pagerduty", feature = "slack"))]
 use axum::response::Response;
 
 use super::AppState;
@@ -16,6 +16,8 @@ use super::AppState;
 /// The integrations that are on in this process.
 #[derive(Clone, Default)]
 pub(crate) struct Integrations {
+    #[cfg(feature = "slack")]
+    pub(crate) slack: Option<firefighter_slack::Slack>,
     #[cfg(feature = "pagerduty")]
     pub(crate) pagerduty: Option<firefighter_pagerduty::PagerDuty>,
 }
@@ -41,7 +43,22 @@ impl Integrations {
     /// [`status`]); the server still starts.
     pub(crate) fn from_env(app: &firefighter_core::Firefighter) -> Integrations {
         let _ = app;
-        Integrations {
+        #[allow(
+            unused_mut,
+            reason = "Slack gets the on-call modal when PagerDuty is on"
+        )]
+        let mut integrations = Integrations {
+            #[cfg(feature = "slack")]
+            slack: match firefighter_slack::Slack::from_env(
+                app.settings().clone(),
+                app.store().clone(),
+            ) {
+                Ok(slack) => slack,
+                Err(e) => {
+                    tracing::error!(error = %e, "Slack is misconfigured and switched off");
+                    None
+                }
+            },
             #[cfg(feature = "pagerduty")]
             pagerduty: match firefighter_pagerduty::PagerDuty::from_env(app.store().clone()) {
                 Ok(pd) => pd,
@@ -50,7 +67,16 @@ impl Integrations {
                     None
                 }
             },
+        };
+        #[cfg(all(feature = "slack", feature = "pagerduty"))]
+        if let (Some(slack), Some(pd)) =
+            (integrations.slack.clone(), integrations.pagerduty.clone())
+        {
+            integrations.slack = Some(slack.with_oncall(std::sync::Arc::new(
+                firefighter_slack::oncall::PagerDutyOnCall::new(app.clone(), pd),
+            )));
         }
+        integrations
     }
 }
 
@@ -109,6 +135,19 @@ pub fn status() -> Vec<IntegrationStatus> {
     ]
 }
 
+#[cfg(feature = "slack")]
+fn slack_status() -> IntegrationStatus {
+    match firefighter_slack::SlackConfig::from_env() {
+        Ok(Some(_)) => on("slack"),
+        Ok(None) => off(
+            "slack",
+            "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not both set",
+        ),
+        Err(e) => off("slack", e.to_string()),
+    }
+}
+
+#[cfg(not(feature = "slack"))]
 fn slack_status() -> IntegrationStatus {
     not_compiled("slack")
 }
@@ -168,8 +207,48 @@ pub(crate) fn router(state: &AppState) -> Router {
             axum::middleware::from_fn_with_state(state.clone(), pagerduty_caller),
         ));
     }
+    #[cfg(feature = "slack")]
+    if let Some(slack) = state.integrations.slack.clone() {
+        router = router.merge(
+            firefighter_slack::admin_routes(state.app.clone(), slack).layer(
+                axum::middleware::from_fn_with_state(state.clone(), slack_admin_caller),
+            ),
+        );
+    }
     let _ = state;
     router
+}
+
+/// Routes that authenticate requests themselves (Slack signs its requests):
+/// mounted outside the login and CSRF layer.
+pub(crate) fn public_router(state: &AppState) -> Router {
+    #[allow(
+        unused_mut,
+        reason = "each integration adds its routes behind its feature"
+    )]
+    let mut router = Router::new();
+    #[cfg(feature = "slack")]
+    if let Some(slack) = state.integrations.slack.clone() {
+        router = router.merge(firefighter_slack::routes(state.app.clone(), slack));
+    }
+    let _ = state;
+    router
+}
+
+/// Slack's back-office pages are for staff; their forms carry the session's
+/// CSRF token, checked by the server like every other form.
+#[cfg(feature = "slack")]
+async fn slack_admin_caller(
+    State(_state): State<AppState>,
+    _staff: super::StaffUser,
+    csrf: super::CsrfToken,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    request
+        .extensions_mut()
+        .insert(firefighter_slack::AdminCaller { csrf_token: csrf.0 });
+    next.run(request).await
 }
 
 /// The on-call pages need a logged-in person: the server's identity,
@@ -213,6 +292,10 @@ pub(crate) fn backoffice_sections(state: &AppState) -> Vec<(&'static str, &'stat
         reason = "each integration adds its sections behind its feature"
     )]
     let mut sections = Vec::new();
+    #[cfg(feature = "slack")]
+    if state.integrations.slack.is_some() {
+        sections.push(("Slack: conversations, user groups, SOS", "/admin/slack/"));
+    }
     #[cfg(feature = "pagerduty")]
     if state.integrations.pagerduty.is_some() {
         sections.push(("PagerDuty: on-call and escalation", "/oncall/trigger/"));

@@ -67,6 +67,16 @@ impl AppState {
     }
 
     /// Whether cookies must be `Secure` (`BASE_URL` is https).
+    /// Replaces the Slack integration read from the environment (tests,
+    /// custom assemblies that configure it in code).
+    #[cfg(feature = "slack")]
+    pub fn with_slack(mut self, slack: Option<firefighter_slack::Slack>) -> AppState {
+        let mut integrations = (*self.integrations).clone();
+        integrations.slack = slack;
+        self.integrations = Arc::new(integrations);
+        self
+    }
+
     /// Replaces the PagerDuty integration read from the environment (tests,
     /// custom assemblies that configure it in code).
     #[cfg(feature = "pagerduty")]

@@ -54,8 +54,10 @@ pub(super) fn assemble(state: AppState) -> Router {
         .merge(
             Router::new()
                 .nest("/static", web::assets())
-                .with_state(state),
-        );
+                .with_state(state.clone()),
+        )
+        // Integrations that check their own signatures (Slack).
+        .merge(super::integrations::public_router(&state));
     routes.layer(
         ServiceBuilder::new()
             .layer(SetSensitiveRequestHeadersLayer::new(sensitive))

@@ -78,3 +78,31 @@ async fn token_create_prints_the_token_alone_on_the_last_line() {
     // Every subcommand documents itself.
     assert!(Cli::try_parse_from(["firefighter", "user", "create", "--help"]).is_err());
 }
+
+#[cfg(feature = "slack")]
+#[tokio::test]
+async fn slack_manifest_prints_the_app_manifest_with_our_urls() {
+    let settings = Settings {
+        base_url: "https://ff.example.com".into(),
+        ..Settings::default()
+    };
+    let mut out = Vec::new();
+    execute(
+        Cli::try_parse_from(["firefighter", "slack", "manifest"]).unwrap(),
+        settings,
+        ServerConfig::default(),
+        &mut out,
+    )
+    .await
+    .unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&out).expect("the manifest is JSON");
+    let text = manifest.to_string();
+    assert!(
+        text.contains("https://ff.example.com/api/v2/firefighter/slack/incident/"),
+        "{text}"
+    );
+    assert!(
+        text.contains("/incident"),
+        "the slash command is declared: {text}"
+    );
+}

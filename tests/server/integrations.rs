@@ -30,6 +30,20 @@ fn every_compiled_in_registration_is_linked() {
     }
     #[cfg(feature = "confluence")]
     assert!(tasks.contains(&"confluence.export_oncall"), "{tasks:?}");
+    #[cfg(feature = "slack")]
+    {
+        for p in ["slack.category", "slack.public_p1_usergroups"] {
+            assert!(providers.contains(&p), "{p} missing from {providers:?}");
+        }
+        assert!(handlers.contains(&"slack"), "{handlers:?}");
+        for t in [
+            "slack.sync_users",
+            "slack.send_reminders",
+            "slack.send_postmortem_reminders",
+        ] {
+            assert!(tasks.contains(&t), "{t} missing from {tasks:?}");
+        }
+    }
     let _ = (providers, tasks, handlers);
 }
 
@@ -91,4 +105,39 @@ async fn the_on_call_page_needs_a_login_and_shows_the_roster() {
         home.contains("/oncall/"),
         "the navigation links the on-call page"
     );
+}
+
+#[cfg(feature = "slack")]
+#[tokio::test]
+async fn slack_is_reached_without_a_login_and_checks_its_signature_itself() {
+    use firefighter::slack::{HttpSlackClient, Slack, SlackConfig};
+    let app = spawn_app_customized(|state| {
+        let config = SlackConfig::new("xoxb-test", "8f742231b10e8888abcd99yyyzzz85a5");
+        // Nothing reaches Slack in this test: the request is refused first.
+        let api = std::sync::Arc::new(HttpSlackClient::new(&config).expect("client"));
+        let slack = Slack::new(
+            config,
+            api,
+            state.app.settings().clone(),
+            state.app.store().clone(),
+        )
+        .expect("slack");
+        state.with_slack(Some(slack))
+    })
+    .await;
+    let r = client()
+        .post(app.url("/api/v2/firefighter/slack/incident/"))
+        .header(
+            "x-slack-request-timestamp",
+            chrono::Utc::now().timestamp().to_string(),
+        )
+        .header("x-slack-signature", "v0=forged")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("command=%2Fincident&text=open")
+        .send()
+        .await
+        .unwrap();
+    // Not a redirect to the login page nor a CSRF refusal: Slack's own check.
+    assert_eq!(r.status(), 401);
+    assert_eq!(app.incident_count().await, 0);
 }

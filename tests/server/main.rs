@@ -4,6 +4,7 @@
 mod api;
 mod auth;
 mod bad_input;
+mod cache;
 mod cli;
 mod compat;
 mod embed;

@@ -220,6 +220,26 @@ impl TestApp {
         v
     }
 
+    /// The URL of the server's database.
+    pub(crate) fn database_url(&self) -> String {
+        format!("sqlite://{}", self._dir.path().join("ff.db").display())
+    }
+
+    /// Another application on the same database, as a second instance
+    /// (another process) would run: its own caches, no workers.
+    pub(crate) async fn other_instance(&self) -> Firefighter {
+        let settings = Settings {
+            database_url: SecretString::from(self.database_url()),
+            base_url: "https://firefighter.example.com".into(),
+            workers: false,
+            ..Settings::default()
+        };
+        Firefighter::builder(settings)
+            .build()
+            .await
+            .expect("build a second instance")
+    }
+
     pub(crate) async fn incident_count(&self) -> u64 {
         self.app
             .store()

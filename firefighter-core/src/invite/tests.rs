@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,10 +11,15 @@ struct Directory(HashMap<UserId, User>);
 
 #[async_trait]
 impl UserDirectory for Directory {
-    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>> {
+    async fn invitee_facts(
+        &self,
+        ids: &[UserId],
+        platform: Option<&str>,
+    ) -> Result<Vec<InviteeFacts>> {
         Ok(ids
             .iter()
-            .filter_map(|id| self.0.get(id).cloned())
+            .filter_map(|id| self.0.get(id))
+            .map(|u| InviteeFacts::of(u, platform))
             .collect())
     }
 }

@@ -220,6 +220,26 @@ pub struct DeliveryInfo {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
+/// Counters the store increments inside every write transaction that changes
+/// what they cover, read together in one query ([`Store::data_versions`]).
+///
+/// A cache built from data read *after* reading a version is current for as
+/// long as that version is: comparing it with a freshly read one is enough to
+/// know, on any instance sharing the database. They only ever grow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct DataVersions {
+    /// Anything an incident's representation shows: incidents and their
+    /// roles, members, key events, costs, environments, tags and timeline;
+    /// users; reference data.
+    pub data: i64,
+    /// Reference data alone (priorities, environments, groups, categories,
+    /// role, key event, metric, cost and impact types).
+    pub reference: i64,
+    /// What authentication reads: users (activity, staff and admin rights,
+    /// names, identities) and API token revocations.
+    pub access: i64,
+}
+
 /// Persistence of everything in core. Implemented by [`SqliteStore`] and [`PgStore`].
 #[cfg_attr(any(test, feature = "test-util"), mockall::automock)]
 #[async_trait]
@@ -230,6 +250,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn database(&self) -> Option<DatabasePool>;
     /// Checks that the database answers.
     async fn ping(&self) -> Result<()>;
+    /// The current [`DataVersions`], in one query.
+    async fn data_versions(&self) -> Result<DataVersions>;
+    /// The current data version ([`DataVersions::data`]): it changes with
+    /// every write to incidents, users or reference data.
+    async fn data_version(&self) -> Result<i64> {
+        Ok(self.data_versions().await?.data)
+    }
 
     // ---- reference data ----
     /// Reads every reference table.
@@ -299,6 +326,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn incident_details(&self, id: IncidentId) -> Result<Option<IncidentDetails>>;
     /// Incidents matching a filter.
     async fn list_incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
+    /// Incidents matching a filter, with their details (one read of each
+    /// child table per chunk of incidents).
+    async fn list_incident_details(&self, filter: &IncidentFilter) -> Result<Vec<IncidentDetails>> {
+        let incidents = self.list_incidents(filter).await?;
+        self.incident_details_many(incidents).await
+    }
     /// Roles, members, key events and costs of many incidents at once (lists and exports), in the given order.
     async fn incident_details_many(&self, incidents: Vec<Incident>)
     -> Result<Vec<IncidentDetails>>;

@@ -25,7 +25,7 @@ use crate::access::{
 };
 
 use super::{
-    Catalog, DatabasePool, Declared, DeliveryInfo, DeliveryStatus, IncidentChange,
+    Catalog, DataVersions, DatabasePool, Declared, DeliveryInfo, DeliveryStatus, IncidentChange,
     NewIncidentRecord, Store,
 };
 use crate::event::Delivery;
@@ -44,12 +44,42 @@ use crate::{
 /// Values per `IN (...)` list; far below both databases' parameter limits.
 const CHUNK: usize = 500;
 
+/// What a write changed, for [`DataVersions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bump {
+    /// Incidents, their child tables, users' names: the data version.
+    Data,
+    /// Reference data: the data and reference versions.
+    Reference,
+    /// A user's rights, activity or identities: the data and access versions.
+    User,
+    /// An API token's validity: the access version.
+    Access,
+}
+
+impl Bump {
+    /// Increments of (data, reference, access).
+    fn steps(self) -> (i64, i64, i64) {
+        match self {
+            Bump::Data => (1, 0, 0),
+            Bump::Reference => (1, 1, 0),
+            Bump::User => (1, 0, 1),
+            Bump::Access => (0, 0, 1),
+        }
+    }
+}
+
 // ------------------------------------------------------------------ backends
 
 /// The SQLite backend: the embedded default, one file (or memory).
+///
+/// Reads use a pool of connections (WAL: they never wait for writers);
+/// writes queue for one connection of their own, so concurrent writers
+/// wait their turn in order instead of polling SQLite's lock with sleeps.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: sqlx::SqlitePool,
+    writer: sqlx::SqlitePool,
 }
 
 impl SqliteStore {
@@ -64,30 +94,44 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let pool_options = if in_memory {
+        let store = if in_memory {
             // An in-memory database lives as long as its one connection.
-            SqlitePoolOptions::new()
+            let pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
+                .connect_with(options)
+                .await?;
+            Self::from_pool(pool)
         } else {
-            SqlitePoolOptions::new().max_connections(8)
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options.clone())
+                .await?;
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options)
+                .await?;
+            SqliteStore { pool, writer }
         };
-        let store = Self::from_pool(pool_options.connect_with(options).await?);
         store.migrate().await?;
         Ok(store)
     }
 
-    /// Wraps an existing pool (migrations are not run).
+    /// Wraps an existing pool (migrations are not run); it serves reads and writes.
     pub fn from_pool(pool: sqlx::SqlitePool) -> Self {
-        SqliteStore { pool }
+        SqliteStore {
+            writer: pool.clone(),
+            pool,
+        }
     }
 
     /// Brings the schema up to date.
     pub async fn migrate(&self) -> Result<()> {
         sqlx::migrate!("./migrations/sqlite")
-            .run(&self.pool)
+            .run(&self.writer)
             .await?;
         Ok(())
     }
@@ -102,6 +146,8 @@ impl SqliteStore {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: sqlx::PgPool,
+    /// The same pool: PostgreSQL locks rows, not the database.
+    writer: sqlx::PgPool,
 }
 
 impl PgStore {
@@ -121,7 +167,10 @@ impl PgStore {
 
     /// Wraps an existing pool (migrations are not run).
     pub fn from_pool(pool: sqlx::PgPool) -> Self {
-        PgStore { pool }
+        PgStore {
+            writer: pool.clone(),
+            pool,
+        }
     }
 
     /// Brings the schema up to date.
@@ -153,6 +202,14 @@ macro_rules! incident_select {
 macro_rules! user_select {
     () => {
         "SELECT u.id, u.email, u.name, u.is_active, u.is_staff, u.is_admin, u.bot, u.avatar, u.created_at FROM users u"
+    };
+}
+
+/// The columns of [`UserIdentityRow`]: users with their identities, in one query.
+macro_rules! user_identities_select {
+    () => {
+        "SELECT u.id, u.email, u.name, u.is_active, u.is_staff, u.is_admin, u.bot, u.avatar, u.created_at, \
+         ui.platform, ui.external_id FROM users u LEFT JOIN user_identities ui ON ui.user_id = u.id"
     };
 }
 
@@ -190,6 +247,38 @@ struct UserRow {
     bot: bool,
     avatar: Option<String>,
     created_at: DateTime<Utc>,
+}
+
+/// A user and one of its identities (`LEFT JOIN`: none when it has none).
+#[derive(Debug, sqlx::FromRow)]
+struct UserIdentityRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    platform: Option<String>,
+    external_id: Option<String>,
+}
+
+/// Users from rows of [`UserIdentityRow`], in the order they first appear.
+fn users_from_identity_rows(rows: Vec<UserIdentityRow>) -> Vec<User> {
+    let mut users: Vec<(UserRow, BTreeMap<String, String>)> = Vec::new();
+    let mut index: HashMap<UserId, usize> = HashMap::new();
+    for r in rows {
+        let at = match index.get(&r.user.id) {
+            Some(&at) => at,
+            None => {
+                index.insert(r.user.id, users.len());
+                users.push((r.user, BTreeMap::new()));
+                users.len() - 1
+            }
+        };
+        if let (Some(platform), Some(external)) = (r.platform, r.external_id) {
+            users[at].1.insert(platform, external);
+        }
+    }
+    users
+        .into_iter()
+        .map(|(row, identities)| user_from_row(row, identities))
+        .collect()
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -361,20 +450,6 @@ struct ImpactLevelRow {
     level: String,
     name: String,
     description: String,
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct RoleRow {
-    role_type_id: RoleTypeId,
-    slug: String,
-    user_id: UserId,
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct KeyEventRow {
-    event_type: String,
-    at: DateTime<Utc>,
-    recorded_by: Option<UserId>,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -657,6 +732,192 @@ fn environments_of(incident: &Incident) -> Vec<EnvironmentId> {
         vec![incident.environment_id]
     } else {
         unique(&incident.environment_ids)
+    }
+}
+
+// ------------------------------------------------------------------ child rows
+
+/// Which child rows of incidents to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kids {
+    /// Environments and tags (part of [`Incident`]).
+    OfIncident,
+    /// Roles, members, key events and costs (the rest of [`IncidentDetails`]).
+    OfDetails,
+    /// Both.
+    All,
+}
+
+/// One `SELECT` per child table, each with the same columns, for a `UNION
+/// ALL` that reads every child row of a chunk of incidents in one query:
+/// kind, incident id, two UUIDs, a text, a time, a number. `{ids}` stands for
+/// the id list; every `NULL` is typed so PostgreSQL can match the columns.
+const CHILD_BRANCHES: [(char, &str); 6] = [
+    (
+        'e',
+        "SELECT 'e' AS kind, x.incident_id AS incident_id, x.environment_id AS u1, CAST(NULL AS UUID) AS u2, \
+         CAST(NULL AS TEXT) AS t1, CAST(NULL AS TIMESTAMPTZ) AS ts, CAST(x.position AS BIGINT) AS n1 \
+         FROM incident_environments x WHERE x.incident_id IN ({ids})",
+    ),
+    (
+        't',
+        "SELECT 't', x.incident_id, CAST(NULL AS UUID), CAST(NULL AS UUID), x.tag, CAST(NULL AS TIMESTAMPTZ), \
+         CAST(x.position AS BIGINT) FROM incident_tags x WHERE x.incident_id IN ({ids})",
+    ),
+    (
+        'r',
+        "SELECT 'r', x.incident_id, x.role_type_id, x.user_id, t.slug, CAST(NULL AS TIMESTAMPTZ), \
+         CAST(t.sort_order AS BIGINT) FROM incident_roles x JOIN role_types t ON t.id = x.role_type_id \
+         WHERE x.incident_id IN ({ids})",
+    ),
+    (
+        'm',
+        "SELECT 'm', x.incident_id, x.user_id, CAST(NULL AS UUID), CAST(NULL AS TEXT), CAST(NULL AS TIMESTAMPTZ), \
+         CAST(x.position AS BIGINT) FROM incident_members x WHERE x.incident_id IN ({ids})",
+    ),
+    (
+        'k',
+        "SELECT 'k', x.incident_id, CAST(NULL AS UUID), x.recorded_by, x.event_type, x.at, CAST(NULL AS BIGINT) \
+         FROM incident_key_events x WHERE x.incident_id IN ({ids})",
+    ),
+    (
+        'c',
+        "SELECT 'c', x.incident_id, x.id, x.cost_type_id, x.details, x.created_at, x.amount_cents \
+         FROM incident_costs x WHERE x.incident_id IN ({ids})",
+    ),
+];
+
+impl Kids {
+    fn wants(self, kind: char) -> bool {
+        match self {
+            Kids::All => true,
+            Kids::OfIncident => matches!(kind, 'e' | 't'),
+            Kids::OfDetails => !matches!(kind, 'e' | 't'),
+        }
+    }
+
+    /// The query for `n` ids (placeholders `$1..$n`, repeated in each branch).
+    fn sql(self, n: usize) -> String {
+        let ids = (1..=n)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        CHILD_BRANCHES
+            .iter()
+            .filter(|(kind, _)| self.wants(*kind))
+            .map(|(_, sql)| sql.replace("{ids}", &ids))
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ")
+    }
+}
+
+/// A row of the child query (see [`CHILD_BRANCHES`]).
+type ChildRow = (
+    String,
+    i64,
+    Option<Uuid>,
+    Option<Uuid>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    Option<i64>,
+);
+
+/// Child rows of incidents, by incident id, each list in its stored order.
+#[derive(Debug, Default)]
+struct Children {
+    environments: HashMap<i64, Vec<(i64, EnvironmentId)>>,
+    tags: HashMap<i64, Vec<(i64, String)>>,
+    roles: HashMap<i64, Vec<(i64, RoleAssignment)>>,
+    members: HashMap<i64, Vec<(i64, UserId)>>,
+    key_events: HashMap<i64, Vec<KeyEvent>>,
+    costs: HashMap<i64, Vec<IncidentCost>>,
+}
+
+impl Children {
+    fn add(&mut self, row: ChildRow) -> Result<()> {
+        let (kind, id, u1, u2, t1, ts, n1) = row;
+        let missing =
+            |what: &str| corrupt(format!("incident #{id}: a {what} row without its values"));
+        match kind.as_str() {
+            "e" => self.environments.entry(id).or_default().push((
+                n1.unwrap_or_default(),
+                EnvironmentId(u1.ok_or_else(|| missing("environment"))?),
+            )),
+            "t" => self
+                .tags
+                .entry(id)
+                .or_default()
+                .push((n1.unwrap_or_default(), t1.ok_or_else(|| missing("tag"))?)),
+            "r" => self.roles.entry(id).or_default().push((
+                n1.unwrap_or_default(),
+                RoleAssignment {
+                    role_type_id: RoleTypeId(u1.ok_or_else(|| missing("role"))?),
+                    user_id: UserId(u2.ok_or_else(|| missing("role"))?),
+                    slug: t1.ok_or_else(|| missing("role"))?,
+                },
+            )),
+            "m" => self.members.entry(id).or_default().push((
+                n1.unwrap_or_default(),
+                UserId(u1.ok_or_else(|| missing("member"))?),
+            )),
+            "k" => self.key_events.entry(id).or_default().push(KeyEvent {
+                event_type: t1.ok_or_else(|| missing("key event"))?,
+                at: ts.ok_or_else(|| missing("key event"))?,
+                recorded_by: u2.map(UserId),
+            }),
+            "c" => self.costs.entry(id).or_default().push(IncidentCost {
+                id: crate::CostId(u1.ok_or_else(|| missing("cost"))?),
+                incident_id: IncidentId(id),
+                cost_type_id: CostTypeId(u2.ok_or_else(|| missing("cost"))?),
+                amount_cents: n1,
+                details: t1.unwrap_or_default(),
+                created_at: ts.ok_or_else(|| missing("cost"))?,
+            }),
+            other => return Err(corrupt(format!("unknown child row kind \"{other}\""))),
+        }
+        Ok(())
+    }
+
+    /// Environments of an incident, by position.
+    fn environments(&mut self, id: i64) -> Vec<EnvironmentId> {
+        let mut v = self.environments.remove(&id).unwrap_or_default();
+        v.sort_by_key(|(position, _)| *position);
+        v.into_iter().map(|(_, e)| e).collect()
+    }
+
+    /// Tags of an incident, by position.
+    fn tags(&mut self, id: i64) -> Vec<String> {
+        let mut v = self.tags.remove(&id).unwrap_or_default();
+        v.sort_by_key(|(position, _)| *position);
+        v.into_iter().map(|(_, t)| t).collect()
+    }
+
+    /// The details of `incident`: roles by role type order then slug,
+    /// members by position, key events by time then type, costs by time then id.
+    fn details(&mut self, incident: Incident) -> IncidentDetails {
+        let id = incident.id.0;
+        let mut roles = self.roles.remove(&id).unwrap_or_default();
+        roles.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.slug.cmp(&b.1.slug)));
+        let mut members = self.members.remove(&id).unwrap_or_default();
+        members.sort_by_key(|(position, _)| *position);
+        let mut key_events = self.key_events.remove(&id).unwrap_or_default();
+        key_events.sort_by(|a, b| {
+            a.at.cmp(&b.at)
+                .then_with(|| a.event_type.cmp(&b.event_type))
+        });
+        let mut costs = self.costs.remove(&id).unwrap_or_default();
+        costs.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| a.id.0.cmp(&b.id.0))
+        });
+        IncidentDetails {
+            incident,
+            roles: roles.into_iter().map(|(_, r)| r).collect(),
+            members: members.into_iter().map(|(_, m)| m).collect(),
+            key_events,
+            costs,
+        }
     }
 }
 
@@ -1000,7 +1261,46 @@ macro_rules! sql_store {
     ) => {
         impl $Store {
             async fn begin_write(&self) -> Result<sqlx::Transaction<'static, $Db>> {
-                Ok(self.pool.begin_with($begin).await?)
+                Ok(self.writer.begin_with($begin).await?)
+            }
+
+            /// Increments the [`DataVersions`] a write changes. Called inside
+            /// the write's transaction, last (on PostgreSQL the row stays
+            /// locked until the commit), so the new version becomes visible
+            /// with the data it stands for.
+            async fn bump(conn: &mut $Conn, what: Bump) -> Result<()> {
+                let (data, reference, access) = what.steps();
+                sqlx::query(
+                    "UPDATE data_versions SET data_version = data_version + $1, \
+                     reference_version = reference_version + $2, access_version = access_version + $3 WHERE id = 1",
+                )
+                .bind(data)
+                .bind(reference)
+                .bind(access)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            /// Runs one statement and the version bump in a write transaction.
+            async fn write_one<'q>(
+                &self,
+                query: sqlx::query::Query<'q, $Db, <$Db as sqlx::Database>::Arguments>,
+                what: Bump,
+            ) -> Result<u64> {
+                let mut tx = self.begin_write().await?;
+                let done = match query.execute(&mut *tx).await {
+                    Ok(done) => done.rows_affected(),
+                    Err(e) => {
+                        tx.rollback().await.ok();
+                        return Err(e.into());
+                    }
+                };
+                if done > 0 {
+                    Self::bump(&mut tx, what).await?;
+                }
+                tx.commit().await?;
+                Ok(done)
             }
 
             fn args(values: impl IntoIterator<Item = Arg>) -> Result<<$Db as sqlx::Database>::Arguments> {
@@ -1044,41 +1344,57 @@ macro_rules! sql_store {
                 e
             }
 
-            async fn incident_rows(conn: &mut $Conn, rows: Vec<IncidentRow>) -> Result<Vec<Incident>> {
-                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-                let mut environments: HashMap<i64, Vec<EnvironmentId>> = HashMap::new();
-                let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
+            /// Child rows of incidents: one query per chunk of ids.
+            async fn children(conn: &mut $Conn, ids: &[i64], kids: Kids) -> Result<Children> {
+                let mut children = Children::default();
                 for chunk in ids.chunks(CHUNK) {
-                    let list = Self::placeholders(chunk.len());
-                    let sql = format!(
-                        "SELECT incident_id, environment_id FROM incident_environments \
-                         WHERE incident_id IN ({list}) ORDER BY incident_id, position"
-                    );
-                    let rows: Vec<(i64, EnvironmentId)> =
-                        sqlx::query_as_with(AssertSqlSafe(sql), Self::args(chunk.iter().map(|&i| Arg::I64(i)))?)
+                    let rows: Vec<ChildRow> =
+                        sqlx::query_as_with(AssertSqlSafe(kids.sql(chunk.len())), Self::args(chunk.iter().map(|&i| Arg::I64(i)))?)
                             .fetch_all(&mut *conn)
                             .await?;
-                    for (id, env) in rows {
-                        environments.entry(id).or_default().push(env);
-                    }
-                    let sql = format!(
-                        "SELECT incident_id, tag FROM incident_tags WHERE incident_id IN ({list}) \
-                         ORDER BY incident_id, position"
-                    );
-                    let rows: Vec<(i64, String)> =
-                        sqlx::query_as_with(AssertSqlSafe(sql), Self::args(chunk.iter().map(|&i| Arg::I64(i)))?)
-                            .fetch_all(&mut *conn)
-                            .await?;
-                    for (id, tag) in rows {
-                        tags.entry(id).or_default().push(tag);
+                    for row in rows {
+                        children.add(row)?;
                     }
                 }
-                rows.into_iter()
+                Ok(children)
+            }
+
+            async fn incident_rows(conn: &mut $Conn, rows: Vec<IncidentRow>) -> Result<Vec<Incident>> {
+                Self::incidents_from(conn, rows, Kids::OfIncident).await.map(|(incidents, _)| incidents)
+            }
+
+            /// Incidents from their rows, and the other child rows `kids` asks for.
+            async fn incidents_from(conn: &mut $Conn, rows: Vec<IncidentRow>, kids: Kids) -> Result<(Vec<Incident>, Children)> {
+                if rows.is_empty() {
+                    return Ok((Vec::new(), Children::default()));
+                }
+                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                let mut children = Self::children(conn, &ids, kids).await?;
+                let incidents = rows
+                    .into_iter()
                     .map(|r| {
                         let id = r.id;
-                        incident_from_row(r, environments.remove(&id).unwrap_or_default(), tags.remove(&id).unwrap_or_default())
+                        incident_from_row(r, children.environments(id), children.tags(id))
                     })
-                    .collect()
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((incidents, children))
+            }
+
+            /// The rows of the incidents a filter matches, in its order and page.
+            async fn incident_list_rows(conn: &mut $Conn, filter: &IncidentFilter) -> Result<Vec<IncidentRow>> {
+                let mut params = Params::default();
+                let clause = filter_clause(filter, $like, &mut params);
+                let limit = params.push(Arg::I64(filter.limit.map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX))));
+                let offset = params.push(Arg::I64(i64::try_from(filter.offset).unwrap_or(i64::MAX)));
+                let sql = format!(
+                    "{} JOIN priorities p ON p.id = i.priority_id{clause} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+                    incident_select!(),
+                    order_clause(filter.order),
+                );
+                // The text is built from constant fragments only; every value is bound.
+                Ok(sqlx::query_as_with(AssertSqlSafe(sql), Self::args(params.args)?)
+                    .fetch_all(&mut *conn)
+                    .await?)
             }
 
             async fn incident_in(conn: &mut $Conn, id: IncidentId) -> Result<Option<Incident>> {
@@ -1119,6 +1435,10 @@ macro_rules! sql_store {
                     .bind(id)
                     .execute(&mut *conn)
                     .await?;
+                Self::insert_environments(conn, id, envs).await
+            }
+
+            async fn insert_environments(conn: &mut $Conn, id: IncidentId, envs: &[EnvironmentId]) -> Result<()> {
                 for (position, env) in envs.iter().enumerate() {
                     sqlx::query("INSERT INTO incident_environments (incident_id, environment_id, position) VALUES ($1, $2, $3)")
                         .bind(id)
@@ -1135,6 +1455,10 @@ macro_rules! sql_store {
                     .bind(id)
                     .execute(&mut *conn)
                     .await?;
+                Self::insert_tags(conn, id, tags).await
+            }
+
+            async fn insert_tags(conn: &mut $Conn, id: IncidentId, tags: &[String]) -> Result<()> {
                 for (position, tag) in unique(tags).iter().enumerate() {
                     sqlx::query("INSERT INTO incident_tags (incident_id, tag, position) VALUES ($1, $2, $3)")
                         .bind(id)
@@ -1277,13 +1601,30 @@ macro_rules! sql_store {
                 .fetch_one(&mut *conn)
                 .await?;
                 let id = IncidentId(raw);
-                Self::write_environments(conn, id, &envs).await?;
-                Self::write_tags(conn, id, &i.tags).await?;
+                // A new incident has no child rows yet: nothing to delete first.
+                Self::insert_environments(conn, id, &envs).await?;
+                Self::insert_tags(conn, id, &i.tags).await?;
                 Self::write_roles(conn, id, &record.roles).await?;
                 Self::write_members(conn, id, &record.members).await?;
                 Self::write_key_events(conn, id, &record.key_events).await?;
                 Self::write_timeline(conn, id, &record.timeline).await?;
                 Self::write_events(conn, id, &record.events, &record.subscribers, i.created_at).await?;
+                // What was written is what reading it back would give, when
+                // its times already have the stored precision.
+                let exact = [Some(i.created_at), Some(i.updated_at), i.mitigated_at, i.closed_at]
+                    .into_iter()
+                    .flatten()
+                    .all(|t| super::truncate_micros(t) == t);
+                if exact {
+                    return Ok(Incident {
+                        id,
+                        environment_id: envs[0],
+                        tags: unique(&i.tags),
+                        environment_ids: envs,
+                        version: 1,
+                        ..i.clone()
+                    });
+                }
                 Self::incident_in(conn, id)
                     .await?
                     .ok_or_else(|| corrupt(format!("incident {id} vanished while being declared")))
@@ -1365,43 +1706,6 @@ macro_rules! sql_store {
                 Self::incident_in(conn, id).await
             }
 
-            async fn identities_of(conn: &mut $Conn, ids: &[UserId]) -> Result<HashMap<UserId, BTreeMap<String, String>>> {
-                let mut out: HashMap<UserId, BTreeMap<String, String>> = HashMap::new();
-                for chunk in ids.chunks(CHUNK) {
-                    let sql = format!(
-                        "SELECT user_id, platform, external_id FROM user_identities WHERE user_id IN ({})",
-                        Self::placeholders(chunk.len())
-                    );
-                    let rows: Vec<(UserId, String, String)> =
-                        sqlx::query_as_with(AssertSqlSafe(sql), Self::args(chunk.iter().map(|u| Arg::Uuid(u.0)))?)
-                            .fetch_all(&mut *conn)
-                            .await?;
-                    for (user, platform, external) in rows {
-                        out.entry(user).or_default().insert(platform, external);
-                    }
-                }
-                Ok(out)
-            }
-
-            async fn user_rows(conn: &mut $Conn, rows: Vec<UserRow>) -> Result<Vec<User>> {
-                let ids: Vec<UserId> = rows.iter().map(|r| r.id).collect();
-                let mut identities = Self::identities_of(conn, &ids).await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|r| {
-                        let ids = identities.remove(&r.id).unwrap_or_default();
-                        user_from_row(r, ids)
-                    })
-                    .collect())
-            }
-
-            async fn one_user(conn: &mut $Conn, row: Option<UserRow>) -> Result<Option<User>> {
-                match row {
-                    None => Ok(None),
-                    Some(row) => Ok(Self::user_rows(conn, vec![row]).await?.pop()),
-                }
-            }
-
             async fn user_exists(conn: &mut $Conn, id: UserId) -> Result<bool> {
                 let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id = $1")
                     .bind(id)
@@ -1432,6 +1736,15 @@ macro_rules! sql_store {
             async fn ping(&self) -> Result<()> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
+            }
+
+            async fn data_versions(&self) -> Result<DataVersions> {
+                let (data, reference, access): (i64, i64, i64) = sqlx::query_as(
+                    "SELECT data_version, reference_version, access_version FROM data_versions WHERE id = 1",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(DataVersions { data, reference, access })
             }
 
             // ---- reference data ----
@@ -1625,7 +1938,7 @@ macro_rules! sql_store {
             }
 
             async fn upsert_priority(&self, p: &Priority) -> Result<()> {
-                sqlx::query(
+                let query = sqlx::query(
                     "INSERT INTO priorities (id, name, value, emoji, description, sort_order, is_default, needs_postmortem, \
                      enabled_create, enabled_update, reminder_time_secs, sla_secs, recommended_response_type, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
@@ -1649,15 +1962,13 @@ macro_rules! sql_store {
                 .bind(secs(p.reminder_time))
                 .bind(secs(p.sla))
                 .bind(p.recommended_response_type.map(response_type_str))
-                .bind(super::now())
-                .execute(&self.pool)
-                .await
-                .map_err(|e| unique_conflict(e.into()))?;
+                .bind(super::now());
+                self.write_one(query, Bump::Reference).await.map_err(unique_conflict)?;
                 Ok(())
             }
 
             async fn upsert_environment(&self, e: &Environment) -> Result<()> {
-                sqlx::query(
+                let query = sqlx::query(
                     "INSERT INTO environments (id, value, name, description, sort_order, is_default) \
                      VALUES ($1, $2, $3, $4, $5, $6) \
                      ON CONFLICT (id) DO UPDATE SET value = excluded.value, name = excluded.name, \
@@ -1668,15 +1979,13 @@ macro_rules! sql_store {
                 .bind(e.name.as_str())
                 .bind(e.description.as_str())
                 .bind(e.order)
-                .bind(e.default)
-                .execute(&self.pool)
-                .await
-                .map_err(|e| unique_conflict(e.into()))?;
+                .bind(e.default);
+                self.write_one(query, Bump::Reference).await.map_err(unique_conflict)?;
                 Ok(())
             }
 
             async fn upsert_group(&self, g: &Group) -> Result<()> {
-                sqlx::query(
+                let query = sqlx::query(
                     "INSERT INTO category_groups (id, name, description, sort_order, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $5) \
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, \
@@ -1686,15 +1995,13 @@ macro_rules! sql_store {
                 .bind(g.name.as_str())
                 .bind(g.description.as_str())
                 .bind(g.order)
-                .bind(super::now())
-                .execute(&self.pool)
-                .await
-                .map_err(|e| unique_conflict(e.into()))?;
+                .bind(super::now());
+                self.write_one(query, Bump::Reference).await.map_err(unique_conflict)?;
                 Ok(())
             }
 
             async fn upsert_category(&self, c: &IncidentCategory) -> Result<()> {
-                let done = sqlx::query(
+                let query = sqlx::query(
                     "INSERT INTO incident_categories (id, name, description, sort_order, group_id, private, deploy_warning, \
                      created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, \
@@ -1708,13 +2015,11 @@ macro_rules! sql_store {
                 .bind(c.group_id)
                 .bind(c.private)
                 .bind(c.deploy_warning)
-                .bind(super::now())
-                .execute(&self.pool)
-                .await;
+                .bind(super::now());
+                let done = self.write_one(query, Bump::Reference).await;
                 match done {
                     Ok(_) => Ok(()),
                     Err(e) => {
-                        let e = Error::from(e);
                         if is_kind(&e, ErrorKind::ForeignKeyViolation) {
                             Err(Error::not_found("group", c.group_id))
                         } else {
@@ -1725,7 +2030,7 @@ macro_rules! sql_store {
             }
 
             async fn upsert_role_type(&self, r: &RoleType) -> Result<()> {
-                sqlx::query(
+                let query = sqlx::query(
                     "INSERT INTO role_types (id, slug, name, emoji, required, sort_order, summary, description, aka) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                      ON CONFLICT (id) DO UPDATE SET slug = excluded.slug, name = excluded.name, emoji = excluded.emoji, \
@@ -1740,16 +2045,14 @@ macro_rules! sql_store {
                 .bind(r.order)
                 .bind(r.summary.as_str())
                 .bind(r.description.as_str())
-                .bind(r.aka.as_str())
-                .execute(&self.pool)
-                .await
-                .map_err(|e| unique_conflict(e.into()))?;
+                .bind(r.aka.as_str());
+                self.write_one(query, Bump::Reference).await.map_err(unique_conflict)?;
                 Ok(())
             }
 
             async fn upsert_milestone_type(&self, m: &MilestoneType) -> Result<()> {
                 // `seq` is set once, on insert, to keep the order types were first stored in.
-                sqlx::query(
+                let query = sqlx::query(
                     "INSERT INTO milestone_types (event_type, name, summary, user_editable, required, asked_for, description, seq) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT COALESCE(MAX(seq), 0) + 1 FROM milestone_types)) \
                      ON CONFLICT (event_type) DO UPDATE SET name = excluded.name, summary = excluded.summary, \
@@ -1762,14 +2065,13 @@ macro_rules! sql_store {
                 .bind(m.user_editable)
                 .bind(m.required)
                 .bind(m.asked_for)
-                .bind(m.description.as_str())
-                .execute(&self.pool)
-                .await?;
+                .bind(m.description.as_str());
+                self.write_one(query, Bump::Reference).await?;
                 Ok(())
             }
 
             async fn upsert_metric_type(&self, m: &MetricType) -> Result<()> {
-                let done = sqlx::query(
+                let query = sqlx::query(
                     "INSERT INTO metric_types (slug, code, name, description, end_event, start_event, seq) \
                      VALUES ($1, $2, $3, $4, $5, $6, (SELECT COALESCE(MAX(seq), 0) + 1 FROM metric_types)) \
                      ON CONFLICT (slug) DO UPDATE SET code = excluded.code, name = excluded.name, \
@@ -1780,13 +2082,11 @@ macro_rules! sql_store {
                 .bind(m.name.as_str())
                 .bind(m.description.as_str())
                 .bind(m.end_event.as_str())
-                .bind(m.start_event.as_str())
-                .execute(&self.pool)
-                .await;
+                .bind(m.start_event.as_str());
+                let done = self.write_one(query, Bump::Reference).await;
                 match done {
                     Ok(_) => Ok(()),
                     Err(e) => {
-                        let e = Error::from(e);
                         if is_kind(&e, ErrorKind::ForeignKeyViolation) {
                             Err(Error::invalid(
                                 "metric_type",
@@ -1803,7 +2103,7 @@ macro_rules! sql_store {
             }
 
             async fn upsert_cost_type(&self, c: &CostType) -> Result<()> {
-                sqlx::query(
+                let query = sqlx::query(
                     "INSERT INTO cost_types (id, name, description, category, is_default, editable, seq, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, (SELECT COALESCE(MAX(seq), 0) + 1 FROM cost_types), $7, $7) \
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, \
@@ -1816,10 +2116,8 @@ macro_rules! sql_store {
                 .bind(c.category.as_str())
                 .bind(c.default)
                 .bind(c.editable)
-                .bind(super::now())
-                .execute(&self.pool)
-                .await
-                .map_err(|e| unique_conflict(e.into()))?;
+                .bind(super::now());
+                self.write_one(query, Bump::Reference).await.map_err(unique_conflict)?;
                 Ok(())
             }
 
@@ -1854,6 +2152,7 @@ macro_rules! sql_store {
                     .await
                     .map_err(|e| unique_conflict(e.into()))?;
                 }
+                Self::bump(&mut tx, Bump::Reference).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -1866,7 +2165,7 @@ macro_rules! sql_store {
             async fn mark_seeded(&self) -> Result<()> {
                 sqlx::query("INSERT INTO seed_marker (id, seeded_at) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
                     .bind(super::now())
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(())
             }
@@ -1884,7 +2183,7 @@ macro_rules! sql_store {
                     .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
                 let now = super::now();
                 let id = UserId::new();
-                let done = sqlx::query(
+                let query = sqlx::query(
                     "INSERT INTO users (id, email, name, is_active, is_staff, is_admin, bot, avatar, password_hash, \
                      created_at, updated_at) VALUES ($1, $2, $3, TRUE, $4, $5, $6, NULL, NULL, $7, $7)",
                 )
@@ -1894,11 +2193,8 @@ macro_rules! sql_store {
                 .bind(user.is_staff)
                 .bind(user.is_admin)
                 .bind(user.bot)
-                .bind(now)
-                .execute(&self.pool)
-                .await;
-                if let Err(e) = done {
-                    let e = Error::from(e);
+                .bind(now);
+                if let Err(e) = self.write_one(query, Bump::Data).await {
                     return Err(if is_kind(&e, ErrorKind::UniqueViolation) {
                         Error::Conflict(format!("a user with e-mail {email} already exists"))
                     } else {
@@ -1920,36 +2216,37 @@ macro_rules! sql_store {
             }
 
             async fn user(&self, id: UserId) -> Result<Option<User>> {
-                let mut conn = self.pool.acquire().await?;
-                let row: Option<UserRow> = sqlx::query_as(concat!(user_select!(), " WHERE u.id = $1"))
+                let rows: Vec<UserIdentityRow> = sqlx::query_as(concat!(user_identities_select!(), " WHERE u.id = $1"))
                     .bind(id)
-                    .fetch_optional(&mut *conn)
+                    .fetch_all(&self.pool)
                     .await?;
-                Self::one_user(&mut conn, row).await
+                Ok(users_from_identity_rows(rows).pop())
             }
 
             async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
-                let mut conn = self.pool.acquire().await?;
-                let row: Option<UserRow> = sqlx::query_as(concat!(user_select!(), " WHERE u.email = $1"))
+                let rows: Vec<UserIdentityRow> = sqlx::query_as(concat!(user_identities_select!(), " WHERE u.email = $1"))
                     .bind(email.trim().to_lowercase())
-                    .fetch_optional(&mut *conn)
+                    .fetch_all(&self.pool)
                     .await?;
-                Self::one_user(&mut conn, row).await
+                Ok(users_from_identity_rows(rows).pop())
             }
 
             async fn users(&self, ids: &[UserId]) -> Result<Vec<User>> {
                 let ids = unique(ids);
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
                 let mut conn = self.pool.acquire().await?;
-                let mut rows: Vec<UserRow> = Vec::with_capacity(ids.len());
+                let mut rows: Vec<UserIdentityRow> = Vec::with_capacity(ids.len());
                 for chunk in ids.chunks(CHUNK) {
-                    let sql = format!("{} WHERE u.id IN ({})", user_select!(), Self::placeholders(chunk.len()));
-                    let mut found: Vec<UserRow> =
+                    let sql = format!("{} WHERE u.id IN ({})", user_identities_select!(), Self::placeholders(chunk.len()));
+                    let mut found: Vec<UserIdentityRow> =
                         sqlx::query_as_with(AssertSqlSafe(sql), Self::args(chunk.iter().map(|u| Arg::Uuid(u.0)))?)
                             .fetch_all(&mut *conn)
                             .await?;
                     rows.append(&mut found);
                 }
-                Self::user_rows(&mut conn, rows).await
+                Ok(users_from_identity_rows(rows))
             }
 
             async fn list_users(&self) -> Result<Vec<User>> {
@@ -1974,16 +2271,15 @@ macro_rules! sql_store {
             }
 
             async fn user_by_identity(&self, platform: &str, external_id: &str) -> Result<Option<User>> {
-                let mut conn = self.pool.acquire().await?;
-                let row: Option<UserRow> = sqlx::query_as(concat!(
-                    user_select!(),
-                    " JOIN user_identities ui ON ui.user_id = u.id WHERE ui.platform = $1 AND ui.external_id = $2"
+                let rows: Vec<UserIdentityRow> = sqlx::query_as(concat!(
+                    user_identities_select!(),
+                    " WHERE u.id = (SELECT l.user_id FROM user_identities l WHERE l.platform = $1 AND l.external_id = $2)"
                 ))
                 .bind(platform)
                 .bind(external_id)
-                .fetch_optional(&mut *conn)
+                .fetch_all(&self.pool)
                 .await?;
-                Self::one_user(&mut conn, row).await
+                Ok(users_from_identity_rows(rows).pop())
             }
 
             async fn set_identity(&self, user: UserId, platform: &str, external_id: &str) -> Result<()> {
@@ -2007,12 +2303,14 @@ macro_rules! sql_store {
                 .bind(external_id)
                 .execute(&mut *tx)
                 .await?;
+                // Identities are part of the user that authentication resolves.
+                Self::bump(&mut tx, Bump::User).await?;
                 tx.commit().await?;
                 Ok(())
             }
 
             async fn update_user(&self, user: &User) -> Result<()> {
-                let done = sqlx::query(
+                let query = sqlx::query(
                     "UPDATE users SET name = $1, is_active = $2, is_staff = $3, is_admin = $4, bot = $5, avatar = $6, \
                      updated_at = $7 WHERE id = $8",
                 )
@@ -2023,10 +2321,8 @@ macro_rules! sql_store {
                 .bind(user.bot)
                 .bind(user.avatar.as_deref())
                 .bind(super::now())
-                .bind(user.id)
-                .execute(&self.pool)
-                .await?;
-                if done.rows_affected() == 0 {
+                .bind(user.id);
+                if self.write_one(query, Bump::User).await? == 0 {
                     return Err(Error::not_found("user", user.id));
                 }
                 Ok(())
@@ -2037,7 +2333,7 @@ macro_rules! sql_store {
                     .bind(hash)
                     .bind(super::now())
                     .bind(user)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 if done.rows_affected() == 0 {
                     return Err(Error::not_found("user", user));
@@ -2065,7 +2361,13 @@ macro_rules! sql_store {
                     }
                 }
                 let inserted = match Self::insert_incident(&mut tx, &record).await {
-                    Ok(incident) => tx.commit().await.map(|()| incident).map_err(Error::from),
+                    Ok(incident) => match Self::bump(&mut tx, Bump::Data).await {
+                        Ok(()) => tx.commit().await.map(|()| incident).map_err(Error::from),
+                        Err(e) => {
+                            tx.rollback().await.ok();
+                            Err(e)
+                        }
+                    },
                     Err(e) => {
                         // Rolled back before anything else uses the pool (an
                         // in-memory SQLite pool has one connection).
@@ -2094,7 +2396,13 @@ macro_rules! sql_store {
                 let id = change.incident.id;
                 let mut tx = self.begin_write().await?;
                 let applied = match Self::apply_change(&mut tx, &change).await {
-                    Ok(Some(incident)) => tx.commit().await.map(|()| Some(incident)).map_err(Error::from),
+                    Ok(Some(incident)) => match Self::bump(&mut tx, Bump::Data).await {
+                        Ok(()) => tx.commit().await.map(|()| Some(incident)).map_err(Error::from),
+                        Err(e) => {
+                            tx.rollback().await.ok();
+                            Err(e)
+                        }
+                    },
                     Ok(None) => {
                         let current: Option<i64> = sqlx::query_scalar("SELECT version FROM incidents WHERE id = $1")
                             .bind(id)
@@ -2140,7 +2448,8 @@ macro_rules! sql_store {
                         return Err(Error::not_found("incident", incident));
                     }
                     Self::write_timeline(&mut tx, incident, &timeline).await?;
-                    Self::write_events(&mut tx, incident, &events, &subscribers, at).await
+                    Self::write_events(&mut tx, incident, &events, &subscribers, at).await?;
+                    Self::bump(&mut tx, Bump::Data).await
                 }
                 .await;
                 match written {
@@ -2164,147 +2473,38 @@ macro_rules! sql_store {
 
             async fn incident_details(&self, id: IncidentId) -> Result<Option<IncidentDetails>> {
                 let mut conn = self.pool.acquire().await?;
-                let Some(incident) = Self::incident_in(&mut conn, id).await? else {
+                let row: Option<IncidentRow> = sqlx::query_as(concat!(incident_select!(), " WHERE i.id = $1"))
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                let Some(row) = row else {
                     return Ok(None);
                 };
-                let roles: Vec<RoleRow> = sqlx::query_as(
-                    "SELECT r.role_type_id, t.slug, r.user_id FROM incident_roles r \
-                     JOIN role_types t ON t.id = r.role_type_id WHERE r.incident_id = $1 ORDER BY t.sort_order, t.slug",
-                )
-                .bind(id)
-                .fetch_all(&mut *conn)
-                .await?;
-                let members: Vec<UserId> =
-                    sqlx::query_scalar("SELECT user_id FROM incident_members WHERE incident_id = $1 ORDER BY position")
-                        .bind(id)
-                        .fetch_all(&mut *conn)
-                        .await?;
-                let key_events: Vec<KeyEventRow> = sqlx::query_as(
-                    "SELECT event_type, at, recorded_by FROM incident_key_events WHERE incident_id = $1 \
-                     ORDER BY at, event_type",
-                )
-                .bind(id)
-                .fetch_all(&mut *conn)
-                .await?;
-                let costs: Vec<CostRow> = sqlx::query_as(
-                    "SELECT id, incident_id, cost_type_id, amount_cents, details, created_at FROM incident_costs \
-                     WHERE incident_id = $1 ORDER BY created_at, id",
-                )
-                .bind(id)
-                .fetch_all(&mut *conn)
-                .await?;
-                Ok(Some(IncidentDetails {
-                    incident,
-                    roles: roles
-                        .into_iter()
-                        .map(|r| RoleAssignment {
-                            role_type_id: r.role_type_id,
-                            slug: r.slug,
-                            user_id: r.user_id,
-                        })
-                        .collect(),
-                    members,
-                    key_events: key_events
-                        .into_iter()
-                        .map(|k| KeyEvent {
-                            event_type: k.event_type,
-                            at: k.at,
-                            recorded_by: k.recorded_by,
-                        })
-                        .collect(),
-                    costs: costs
-                        .into_iter()
-                        .map(|c| IncidentCost {
-                            id: c.id,
-                            incident_id: IncidentId(c.incident_id),
-                            cost_type_id: c.cost_type_id,
-                            amount_cents: c.amount_cents,
-                            details: c.details,
-                            created_at: c.created_at,
-                        })
-                        .collect(),
-                }))
+                let (mut incidents, mut children) = Self::incidents_from(&mut conn, vec![row], Kids::All).await?;
+                Ok(incidents.pop().map(|i| children.details(i)))
             }
 
             async fn list_incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>> {
-                let mut params = Params::default();
-                let clause = filter_clause(filter, $like, &mut params);
-                let limit = params.push(Arg::I64(filter.limit.map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX))));
-                let offset = params.push(Arg::I64(i64::try_from(filter.offset).unwrap_or(i64::MAX)));
-                let sql = format!(
-                    "{} JOIN priorities p ON p.id = i.priority_id{clause} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-                    incident_select!(),
-                    order_clause(filter.order),
-                );
                 let mut conn = self.pool.acquire().await?;
-                // The text is built from constant fragments only; every value is bound.
-                let rows: Vec<IncidentRow> = sqlx::query_as_with(AssertSqlSafe(sql), Self::args(params.args)?)
-                    .fetch_all(&mut *conn)
-                    .await?;
+                let rows = Self::incident_list_rows(&mut conn, filter).await?;
                 Self::incident_rows(&mut conn, rows).await
             }
 
-            async fn incident_details_many(&self, incidents: Vec<Incident>) -> Result<Vec<IncidentDetails>> {
-                let ids: Vec<i64> = incidents.iter().map(|i| i.id.0).collect();
-                let mut roles: HashMap<i64, Vec<RoleAssignment>> = HashMap::new();
-                let mut members: HashMap<i64, Vec<UserId>> = HashMap::new();
-                let mut key_events: HashMap<i64, Vec<KeyEvent>> = HashMap::new();
-                let mut costs: HashMap<i64, Vec<IncidentCost>> = HashMap::new();
+            async fn list_incident_details(&self, filter: &IncidentFilter) -> Result<Vec<IncidentDetails>> {
                 let mut conn = self.pool.acquire().await?;
-                for chunk in ids.chunks(CHUNK) {
-                    let list = Self::placeholders(chunk.len());
-                    let args = || Self::args(chunk.iter().map(|&i| Arg::I64(i)));
-                    let sql = format!(
-                        "SELECT r.incident_id, r.role_type_id, t.slug, r.user_id FROM incident_roles r \
-                         JOIN role_types t ON t.id = r.role_type_id WHERE r.incident_id IN ({list}) \
-                         ORDER BY r.incident_id, t.sort_order, t.slug"
-                    );
-                    let rows: Vec<(i64, RoleTypeId, String, UserId)> =
-                        sqlx::query_as_with(AssertSqlSafe(sql), args()?).fetch_all(&mut *conn).await?;
-                    for (id, role_type_id, slug, user_id) in rows {
-                        roles.entry(id).or_default().push(RoleAssignment { role_type_id, slug, user_id });
-                    }
-                    let sql = format!(
-                        "SELECT incident_id, user_id FROM incident_members WHERE incident_id IN ({list}) \
-                         ORDER BY incident_id, position"
-                    );
-                    let rows: Vec<(i64, UserId)> =
-                        sqlx::query_as_with(AssertSqlSafe(sql), args()?).fetch_all(&mut *conn).await?;
-                    for (id, user) in rows {
-                        members.entry(id).or_default().push(user);
-                    }
-                    let sql = format!(
-                        "SELECT incident_id, event_type, at, recorded_by FROM incident_key_events \
-                         WHERE incident_id IN ({list}) ORDER BY incident_id, at, event_type"
-                    );
-                    let rows: Vec<(i64, String, DateTime<Utc>, Option<UserId>)> =
-                        sqlx::query_as_with(AssertSqlSafe(sql), args()?).fetch_all(&mut *conn).await?;
-                    for (id, event_type, at, recorded_by) in rows {
-                        key_events.entry(id).or_default().push(KeyEvent { event_type, at, recorded_by });
-                    }
-                    let sql = format!(
-                        "SELECT id, incident_id, cost_type_id, amount_cents, details, created_at FROM incident_costs \
-                         WHERE incident_id IN ({list}) ORDER BY incident_id, created_at, id"
-                    );
-                    let rows: Vec<CostRow> =
-                        sqlx::query_as_with(AssertSqlSafe(sql), args()?).fetch_all(&mut *conn).await?;
-                    for c in rows {
-                        costs.entry(c.incident_id).or_default().push(cost_from_row(c));
-                    }
+                let rows = Self::incident_list_rows(&mut conn, filter).await?;
+                let (incidents, mut children) = Self::incidents_from(&mut conn, rows, Kids::All).await?;
+                Ok(incidents.into_iter().map(|i| children.details(i)).collect())
+            }
+
+            async fn incident_details_many(&self, incidents: Vec<Incident>) -> Result<Vec<IncidentDetails>> {
+                if incidents.is_empty() {
+                    return Ok(Vec::new());
                 }
-                Ok(incidents
-                    .into_iter()
-                    .map(|incident| {
-                        let id = incident.id.0;
-                        IncidentDetails {
-                            incident,
-                            roles: roles.remove(&id).unwrap_or_default(),
-                            members: members.remove(&id).unwrap_or_default(),
-                            key_events: key_events.remove(&id).unwrap_or_default(),
-                            costs: costs.remove(&id).unwrap_or_default(),
-                        }
-                    })
-                    .collect())
+                let ids: Vec<i64> = incidents.iter().map(|i| i.id.0).collect();
+                let mut conn = self.pool.acquire().await?;
+                let mut children = Self::children(&mut conn, &ids, Kids::OfDetails).await?;
+                Ok(incidents.into_iter().map(|i| children.details(i)).collect())
             }
 
             async fn incident_cost(&self, id: crate::CostId) -> Result<Option<IncidentCost>> {
@@ -2362,7 +2562,7 @@ macro_rules! sql_store {
                 .bind(lease_until)
                 .bind(now)
                 .bind(i64::from(limit))
-                .fetch_all(&self.pool)
+                .fetch_all(&self.writer)
                 .await?;
                 if claimed.is_empty() {
                     return Ok(Vec::new());
@@ -2407,7 +2607,7 @@ macro_rules! sql_store {
                             )
                             .bind(why)
                             .bind(c.id)
-                            .execute(&mut *conn)
+                            .execute(&self.writer)
                             .await?;
                         }
                     }
@@ -2423,7 +2623,7 @@ macro_rules! sql_store {
                 .bind(now)
                 .bind(id)
                 .bind(owner)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -2445,7 +2645,7 @@ macro_rules! sql_store {
                         .bind(error)
                         .bind(id)
                         .bind(owner)
-                        .execute(&self.pool)
+                        .execute(&self.writer)
                         .await?
                     }
                     None => {
@@ -2456,7 +2656,7 @@ macro_rules! sql_store {
                         .bind(error)
                         .bind(id)
                         .bind(owner)
-                        .execute(&self.pool)
+                        .execute(&self.writer)
                         .await?
                     }
                 };
@@ -2471,7 +2671,7 @@ macro_rules! sql_store {
                 )
                 .bind(now)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -2544,7 +2744,7 @@ macro_rules! sql_store {
                 .bind(default.is_some())
                 .bind(default.map(Json))
                 .bind(next_run_at)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 Ok(())
             }
@@ -2571,7 +2771,7 @@ macro_rules! sql_store {
                         .bind(schedule.map(Json))
                         .bind(next_run_at)
                         .bind(name)
-                        .execute(&self.pool)
+                        .execute(&self.writer)
                         .await?;
                 if done.rows_affected() == 0 {
                     return Err(Error::not_found("task", name));
@@ -2583,7 +2783,7 @@ macro_rules! sql_store {
                 let done = sqlx::query("UPDATE task_schedules SET next_run_at = $1 WHERE name = $2")
                     .bind(now)
                     .bind(name)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 if done.rows_affected() == 0 {
                     return Err(Error::not_found("task", name));
@@ -2606,7 +2806,7 @@ macro_rules! sql_store {
                 .bind(lease_until)
                 .bind(name)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 if done.rows_affected() > 0 {
                     return Ok(true);
@@ -2630,7 +2830,7 @@ macro_rules! sql_store {
                 .bind(next_run_at)
                 .bind(name)
                 .bind(owner)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 Ok(())
             }
@@ -2641,7 +2841,7 @@ macro_rules! sql_store {
                         .bind(name)
                         .bind(trigger)
                         .bind(now)
-                        .fetch_one(&self.pool)
+                        .fetch_one(&self.writer)
                         .await?;
                 Ok(id)
             }
@@ -2658,7 +2858,7 @@ macro_rules! sql_store {
                     .bind(error)
                     .bind(summary)
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 if done.rows_affected() == 0 {
                     return Err(Error::not_found("task run", id));
@@ -2723,7 +2923,7 @@ macro_rules! sql_store {
                 .bind(token.last_used_at)
                 .bind(token.expires_at)
                 .bind(token.revoked_at)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await;
                 match done {
                     Ok(_) => Ok(()),
@@ -2767,18 +2967,16 @@ macro_rules! sql_store {
                 sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
                     .bind(at)
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(())
             }
 
             async fn revoke_api_token(&self, id: ApiTokenId, at: DateTime<Utc>) -> Result<bool> {
-                let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                let query = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                     .bind(at)
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                if done.rows_affected() == 1 {
+                    .bind(id);
+                if self.write_one(query, Bump::Access).await? == 1 {
                     return Ok(true);
                 }
                 let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE id = $1")
@@ -2800,7 +2998,7 @@ macro_rules! sql_store {
                 .bind(session.csrf_token.as_str())
                 .bind(session.created_at)
                 .bind(session.expires_at)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await;
                 match done {
                     Ok(_) => Ok(()),
@@ -2837,7 +3035,7 @@ macro_rules! sql_store {
                 sqlx::query("UPDATE sessions SET expires_at = $1 WHERE id_hash = $2")
                     .bind(expires_at)
                     .bind(id_hash)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(())
             }
@@ -2845,7 +3043,7 @@ macro_rules! sql_store {
             async fn delete_session(&self, id_hash: &str) -> Result<()> {
                 sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
                     .bind(id_hash)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(())
             }
@@ -2853,7 +3051,7 @@ macro_rules! sql_store {
             async fn delete_user_sessions(&self, user: UserId) -> Result<u64> {
                 let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                     .bind(user)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(done.rows_affected())
             }
@@ -2923,7 +3121,7 @@ macro_rules! sql_store {
                 .bind(response.body.as_str())
                 .bind(scope)
                 .bind(key)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 Ok(())
             }
@@ -2934,7 +3132,7 @@ macro_rules! sql_store {
                 )
                 .bind(scope)
                 .bind(key)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 Ok(())
             }

@@ -128,6 +128,8 @@ macro_rules! store_tests {
                 details_of_many_incidents_and_costs,
                 id_ranges_and_new_orders,
                 reference_rows_record_when_they_change,
+                data_versions_grow_with_every_write,
+                users_come_with_their_identities,
             );
         }
     };

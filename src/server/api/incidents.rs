@@ -3,6 +3,7 @@
 //! costs), each going through the core commands and their lifecycle rules.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -16,10 +17,11 @@ use firefighter_core::{
 };
 use serde_json::Value;
 
+use super::cache::{self, Versions};
 use super::input::{Body, Fields};
 use super::render::{self, ListOptions};
-use super::repr::Context;
-use super::{context, filters};
+use super::repr::{Context, IncidentRepr};
+use super::{context, filters, fresh_context};
 use crate::server::AppState;
 use crate::server::auth::{
     CurrentUser, SCOPE_INCIDENTS_READ, SCOPE_INCIDENTS_WRITE, can_see, visibility,
@@ -83,26 +85,18 @@ async fn visible(state: &AppState, user: &CurrentUser, id: IncidentId) -> Result
     }
 }
 
-/// The representation of incidents, as JSON values.
-pub(super) async fn represent(
-    state: &AppState,
-    details: &[IncidentDetails],
-    with_tags: bool,
-) -> Result<Vec<Value>> {
-    let ctx = context(state, Context::users_of(details)).await?;
-    details
-        .iter()
-        .map(|d| {
-            serde_json::to_value(ctx.incident(d, with_tags))
-                .map_err(|e| Error::Internal(e.to_string()))
-        })
-        .collect()
-}
-
+/// The incident as it is now, with tags.
 async fn one(state: &AppState, id: IncidentId, status: StatusCode) -> Result<Response> {
     let details = state.app.incident_details(id).await?;
-    let mut v = represent(state, &[details], true).await?;
-    Ok((status, Json(v.pop().unwrap_or(Value::Null))).into_response())
+    let ctx = context(state, Context::users_of(std::slice::from_ref(&details))).await?;
+    Ok((status, Json(ctx.incident(&details, true))).into_response())
+}
+
+/// Today in `TIME_ZONE` (relative `created_at` ranges depend on it).
+fn today(state: &AppState) -> chrono::NaiveDate {
+    Utc::now()
+        .with_timezone(&state.app.time_zone())
+        .date_naive()
 }
 
 /// List incidents, filtered as the original's `IncidentFilterSet`.
@@ -136,34 +130,48 @@ pub(super) async fn list(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     Query(query): Query<Vec<(String, String)>>,
+    versions: Versions,
 ) -> Result<Response> {
     user.require(SCOPE_INCIDENTS_READ)?;
     let mut problems = Vec::new();
     let options = ListOptions::take(&query, &mut problems);
     let format = render::negotiate(options.format.as_deref(), &headers)?;
-    let catalog = state.app.catalog().await?;
+    let today = today(&state);
+    let visible_to = visibility(&user);
+    // Read before anything the response shows: see `cache`.
+    let versions = versions.get(&state).await?;
+    let key = cache::response_key(uri.path(), &query, format, visible_to, today);
+    if problems.is_empty()
+        && let Some(hit) = state.cache.responses.get(&key, versions.data)
+    {
+        return Ok(hit.respond(&headers));
+    }
+    let reference = cache::reference(&state, versions.reference).await?;
     let creators: Vec<UserId> = filters::values(&query, "created_by")
         .iter()
         .filter_map(|v| v.parse().ok())
         .collect();
-    let known: Vec<UserId> = state
-        .app
-        .store()
-        .users(&creators)
-        .await?
-        .into_iter()
-        .map(|u| u.id)
-        .collect();
+    let known: Vec<UserId> = if creators.is_empty() {
+        Vec::new()
+    } else {
+        state
+            .app
+            .store()
+            .users(&creators)
+            .await?
+            .into_iter()
+            .map(|u| u.id)
+            .collect()
+    };
     let tz = state.app.time_zone();
-    let today = Utc::now().with_timezone(&tz).date_naive();
-    let parsed = filters::parse(&query, &catalog, today, tz, &known, &mut problems);
+    let parsed = filters::parse(&query, &reference.catalog, today, tz, &known, &mut problems);
     if !problems.is_empty() {
         return Err(Error::Invalid(problems));
     }
     let (details, total) = match parsed.filter {
         None => (Vec::new(), options.page.map(|_| 0)),
         Some(mut filter) => {
-            filter.visible_to = visibility(&user);
+            filter.visible_to = visible_to;
             let store = state.app.store();
             let total = match options.page {
                 Some(page) => {
@@ -173,12 +181,29 @@ pub(super) async fn list(
                 }
                 None => None,
             };
-            let incidents = store.list_incidents(&filter).await?;
-            (store.incident_details_many(incidents).await?, total)
+            (store.list_incident_details(&filter).await?, total)
         }
     };
-    let values = represent(&state, &details, parsed.show_tags).await?;
-    render::list_response(values, total, &options, format, DEFAULT_COLUMNS, &uri)
+    let ctx = fresh_context(&state, &reference, Context::users_of(&details)).await?;
+    let reprs: Vec<IncidentRepr> = details
+        .iter()
+        .map(|d| ctx.incident(d, parsed.show_tags))
+        .collect();
+    drop(details);
+    let rendered = Arc::new(render::render_list(
+        &reprs,
+        total,
+        &options,
+        format,
+        DEFAULT_COLUMNS,
+        &uri,
+    )?);
+    drop(reprs);
+    state
+        .cache
+        .responses
+        .put(key, versions.data, rendered.clone());
+    Ok(rendered.respond(&headers))
 }
 
 /// One incident (tags always included).
@@ -190,22 +215,41 @@ pub(super) async fn retrieve(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     Query(query): Query<Vec<(String, String)>>,
+    versions: Versions,
 ) -> Result<Response> {
     user.require(SCOPE_INCIDENTS_READ)?;
     let id = incident_id(&id)?;
     let mut problems = Vec::new();
     let options = ListOptions::take(&query, &mut problems);
     let format = render::negotiate(options.format.as_deref(), &headers)?;
+    // Read before anything the response shows: see `cache`.
+    let versions = versions.get(&state).await?;
+    let key = cache::response_key(uri.path(), &query, format, visibility(&user), today(&state));
+    if let Some(hit) = state.cache.responses.get(&key, versions.data) {
+        return Ok(hit.respond(&headers));
+    }
+    let reference = cache::reference(&state, versions.reference).await?;
     let details = visible(&state, &user, id).await?;
-    let mut values = represent(&state, &[details], true).await?;
-    render::one_response(
-        values.pop().unwrap_or(Value::Null),
+    let ctx = fresh_context(
+        &state,
+        &reference,
+        Context::users_of(std::slice::from_ref(&details)),
+    )
+    .await?;
+    let rendered = Arc::new(render::render_one(
+        &ctx.incident(&details, true),
         &options,
         format,
         DEFAULT_COLUMNS,
-    )
+    )?);
+    state
+        .cache
+        .responses
+        .put(key, versions.data, rendered.clone());
+    Ok(rendered.respond(&headers))
 }
 
 /// The account of `created_by_email`, created if unknown (as the original does).

@@ -16,6 +16,7 @@ use utoipa::OpenApi;
 use crate::server::AppState;
 use crate::{Error, Result};
 
+pub(crate) mod cache;
 pub(crate) mod dates;
 pub(crate) mod filters;
 mod idempotency;
@@ -34,10 +35,16 @@ pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
 /// How long reference timestamps are cached (as core caches the catalog).
 const TIMES_TTL: Duration = Duration::from_secs(30);
 
-/// Caches of the API.
+/// Caches of the API (see [`cache`]).
 #[derive(Debug, Default)]
 pub(crate) struct Cache {
     times: RwLock<Option<(Instant, Arc<CatalogTimes>)>>,
+    /// Rendered `incidents/` responses.
+    pub(crate) responses: cache::Responses,
+    /// API tokens resolved to their owner.
+    pub(crate) tokens: cache::Tokens,
+    /// Reference data as of a reference version.
+    reference: std::sync::Mutex<Option<Arc<cache::Reference>>>,
 }
 
 /// The API routes (relative to `/api/v2/firefighter`).
@@ -69,6 +76,25 @@ pub(crate) async fn catalog_times(state: &AppState) -> Result<Arc<CatalogTimes>>
     let t = Arc::new(state.app.store().catalog_times().await?);
     *state.cache.times.write().expect("cache lock") = Some((Instant::now(), t.clone()));
     Ok(t)
+}
+
+/// What representations need, with reference data of reference version `version` or newer.
+pub(crate) async fn fresh_context(
+    state: &AppState,
+    reference: &cache::Reference,
+    users: Vec<UserId>,
+) -> Result<repr::Context> {
+    let users = if users.is_empty() {
+        Vec::new()
+    } else {
+        state.app.store().users(&users).await?
+    };
+    Ok(repr::Context::new(
+        reference.catalog.clone(),
+        reference.times.clone(),
+        users,
+        state.app.settings().base_url(),
+    ))
 }
 
 /// What representations need: reference data and the named users.

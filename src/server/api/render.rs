@@ -2,10 +2,12 @@
 //! `Accept`), nested keys flattened with `.`, `?fields=` with wildcard
 //! segments, `?labels=`, and opt-in pagination, as the original's renderers.
 
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::cache::Rendered;
 use crate::Error;
 
 /// An output format.
@@ -292,38 +294,65 @@ impl ListOptions {
     }
 }
 
+/// The DRF envelope of a page.
+#[derive(Serialize)]
+struct Envelope<'a, T> {
+    count: u64,
+    next: Option<String>,
+    previous: Option<String>,
+    results: &'a [T],
+}
+
+fn json_bytes<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
+    let mut body = Vec::with_capacity(4096);
+    serde_json::to_writer(&mut body, value)
+        .map_err(|e| Error::Internal(format!("cannot write JSON: {e}")))?;
+    Ok(body)
+}
+
 /// Renders a list: a bare array (JSON) or rows (CSV/TSV); with a page, the
-/// DRF envelope `{count, next, previous, results}` (JSON) or an `X-Total-Count` header.
-pub(crate) fn list_response(
-    values: Vec<Value>,
+/// DRF envelope `{count, next, previous, results}` (JSON) or an `X-Total-Count`
+/// header. JSON is written straight from `items`.
+pub(crate) fn render_list<T: Serialize>(
+    items: &[T],
     total: Option<u64>,
     options: &ListOptions,
     format: Format,
     default_columns: &[&str],
     uri: &axum::http::Uri,
-) -> Result<Response, Error> {
-    let mut response = match format {
-        Format::Json => match (options.page, total) {
-            (Some(page), Some(count)) => {
-                let link = |offset: Option<u64>| offset.map(|o| page_link(uri, options, page, o));
-                let next = (page.offset + page.limit < count).then_some(page.offset + page.limit);
-                let previous = (page.offset > 0).then(|| page.offset.saturating_sub(page.limit));
-                axum::Json(serde_json::json!({
-                    "count": count,
-                    "next": link(next),
-                    "previous": link(previous),
-                    "results": values,
-                }))
-                .into_response()
-            }
-            _ => axum::Json(values).into_response(),
-        },
+) -> Result<Rendered, Error> {
+    match format {
+        Format::Json => {
+            let body = match (options.page, total) {
+                (Some(page), Some(count)) => {
+                    let link =
+                        |offset: Option<u64>| offset.map(|o| page_link(uri, options, page, o));
+                    let next =
+                        (page.offset + page.limit < count).then_some(page.offset + page.limit);
+                    let previous =
+                        (page.offset > 0).then(|| page.offset.saturating_sub(page.limit));
+                    json_bytes(&Envelope {
+                        count,
+                        next: link(next),
+                        previous: link(previous),
+                        results: items,
+                    })?
+                }
+                _ => json_bytes(items)?,
+            };
+            Ok(Rendered::new("application/json", total, body))
+        }
         Format::Csv | Format::Tsv => {
             let (delimiter, media) = if format == Format::Csv {
                 (b',', "text/csv; charset=utf-8")
             } else {
                 (b'\t', "text/tab-separated-values; charset=utf-8")
             };
+            let values = items
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<Vec<Value>, _>>()
+                .map_err(|e| Error::Internal(e.to_string()))?;
             let body = tabular(
                 &values,
                 options.fields.as_deref(),
@@ -331,37 +360,27 @@ pub(crate) fn list_response(
                 default_columns,
                 delimiter,
             )?;
-            (
-                [(header::CONTENT_TYPE, HeaderValue::from_static(media))],
-                body,
-            )
-                .into_response()
+            Ok(Rendered::new(media, total, body))
         }
-    };
-    if let Some(count) = total
-        && let Ok(v) = HeaderValue::from_str(&count.to_string())
-    {
-        response.headers_mut().insert("x-total-count", v);
     }
-    Ok(response)
 }
 
 /// Renders one object.
-pub(crate) fn one_response(
-    value: Value,
+pub(crate) fn render_one<T: Serialize>(
+    item: &T,
     options: &ListOptions,
     format: Format,
     default_columns: &[&str],
-) -> Result<Response, Error> {
+) -> Result<Rendered, Error> {
     match format {
-        Format::Json => Ok(axum::Json(value).into_response()),
+        Format::Json => Ok(Rendered::new("application/json", None, json_bytes(item)?)),
         Format::Csv | Format::Tsv => {
             let options = ListOptions {
                 page: None,
                 ..options.clone()
             };
-            list_response(
-                vec![value],
+            render_list(
+                std::slice::from_ref(item),
                 None,
                 &options,
                 format,
@@ -370,6 +389,28 @@ pub(crate) fn one_response(
             )
         }
     }
+}
+
+/// [`render_list`] as a response.
+pub(crate) fn list_response(
+    values: Vec<Value>,
+    total: Option<u64>,
+    options: &ListOptions,
+    format: Format,
+    default_columns: &[&str],
+    uri: &axum::http::Uri,
+) -> Result<Response, Error> {
+    render_list(&values, total, options, format, default_columns, uri).map(Rendered::plain)
+}
+
+/// [`render_one`] as a response.
+pub(crate) fn one_response(
+    value: Value,
+    options: &ListOptions,
+    format: Format,
+    default_columns: &[&str],
+) -> Result<Response, Error> {
+    render_one(&value, options, format, default_columns).map(Rendered::plain)
 }
 
 fn page_link(uri: &axum::http::Uri, options: &ListOptions, page: Page, offset: u64) -> String {
@@ -396,6 +437,7 @@ fn page_link(uri: &axum::http::Uri, options: &ListOptions, page: Page, offset: u
 
 #[cfg(test)]
 mod tests {
+    use axum::http::HeaderValue;
     use serde_json::json;
 
     use super::*;

@@ -15,6 +15,7 @@ use super::session::{self, SESSION_COOKIE, constant_time_eq, sha256_hex};
 use super::{AuthMethod, Authenticated, CurrentUser, account_scopes, is_api, mount_prefix};
 use crate::Error;
 use crate::server::AppState;
+use crate::server::api::cache::Seen;
 use crate::server::error::html_response;
 
 /// The form field carrying the CSRF token.
@@ -48,22 +49,40 @@ fn bearer(headers: &HeaderMap) -> Option<Result<&str, ()>> {
     }
 }
 
+/// The caller behind a token secret, and the data versions read first.
+///
+/// Tokens found are kept with their owner while the store's access version
+/// (revocations, users' rights and activity) stays the same, read from the
+/// database for each request: a revoked token or a deactivated owner is
+/// refused from the next request on, on every instance. Expiry is checked
+/// each time. The versions go on to the handlers (one query for both).
 async fn token_user(
     state: &AppState,
     secret: &str,
-) -> Result<Option<(CurrentUser, ApiTokenId)>, Error> {
+) -> Result<Option<(CurrentUser, ApiTokenId, Seen)>, Error> {
     let store = state.app.store();
-    let Some(token) = store.api_token_by_hash(&sha256_hex(secret)).await? else {
-        return Ok(None);
+    let versions = store.data_versions().await?;
+    let hash = sha256_hex(secret);
+    let tokens = &state.cache.tokens;
+    let (token, user) = match tokens.get(&hash, versions.access) {
+        Some(found) => found,
+        None => {
+            let Some(token) = store.api_token_by_hash(&hash).await? else {
+                return Ok(None);
+            };
+            let Some(user) = store.user(token.user_id).await? else {
+                return Ok(None);
+            };
+            tokens.put(hash.clone(), versions.access, token.clone(), user.clone());
+            (token, user)
+        }
     };
     let now = firefighter_core::store::now();
-    if !token.is_usable(now) {
+    if !token.is_usable(now) || !user.is_active {
         return Ok(None);
     }
-    let Some(user) = store.user(token.user_id).await?.filter(|u| u.is_active) else {
-        return Ok(None);
-    };
     if token.last_used_at.is_none_or(|t| now - t > TOUCH_EVERY) {
+        tokens.touched(&hash, now);
         let store = store.clone();
         tokio::spawn(async move {
             if let Err(e) = store.touch_api_token(token.id, now).await {
@@ -85,6 +104,7 @@ async fn token_user(
             scopes,
         },
         token.id,
+        Seen(versions),
     )))
 }
 
@@ -182,6 +202,7 @@ pub(crate) async fn authenticate(
         _ => None,
     };
     let mut new_cookie = None;
+    let mut seen = None;
 
     let resolved: Result<Option<Authenticated>, Error> = async {
         if let Some(token) = bearer(&parts.headers) {
@@ -189,11 +210,14 @@ pub(crate) async fn authenticate(
                 return Err(Error::AuthenticationFailed);
             };
             return match token_user(&state, secret).await? {
-                Some((current, token_id)) => Ok(Some(Authenticated {
-                    current,
-                    csrf_token: None,
-                    token_id: Some(token_id),
-                })),
+                Some((current, token_id, versions)) => {
+                    seen = Some(versions);
+                    Ok(Some(Authenticated {
+                        current,
+                        csrf_token: None,
+                        token_id: Some(token_id),
+                    }))
+                }
                 None => Err(Error::AuthenticationFailed),
             };
         }
@@ -292,6 +316,9 @@ pub(crate) async fn authenticate(
     let user_id = authenticated.as_ref().map(|a| a.current.user.id);
     if let Some(a) = authenticated {
         parts.extensions.insert(a);
+    }
+    if let Some(versions) = seen {
+        parts.extensions.insert(versions);
     }
     let mut response = next.run(Request::from_parts(parts, body)).await;
     if let Some(id) = user_id

@@ -1,0 +1,97 @@
+//! # firefighter-slack
+//!
+//! The whole incident lifecycle from Slack: declare with `/incident open`,
+//! update, escalate, mitigate, post-mortem and close from modals; incident
+//! channels created, named, announced, archived; responders invited from
+//! core's invitation registry; announcements in `tech_incidents`, deployment
+//! freezes in `it_deploy`; the home tab; user, user group and conversation
+//! syncs; reminders.
+//!
+//! ```no_run
+//! # async fn demo(app: firefighter_core::Firefighter) -> firefighter_slack::Result<()> {
+//! // Static registrations (handler, invite providers, tasks, tables) are
+//! // switched on by SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET; the routes are
+//! // mounted by the server:
+//! if let Some(slack) = firefighter_slack::Slack::from_env(app.settings().clone(), app.store().clone())? {
+//!     let router = firefighter_slack::routes(app.clone(), slack.clone());
+//!     let admin = firefighter_slack::admin_routes(app.clone(), slack);
+//!     # let _ = (router, admin);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! ## What it registers
+//!
+//! | Kind | Name | What |
+//! |---|---|---|
+//! | event handler | `slack` | channel creation and set-up, updates, announcements, invitations, archive |
+//! | invite provider | `slack.category` | members of conversations and user groups linked to the category (private incidents too) |
+//! | invite provider | `slack.public_p1_usergroups` | user groups tagged `invited_for_all_public_p1`, public P1 only |
+//! | task | `slack.sync_users`, `slack.update_usergroups_members_from_slack`, `slack.fetch_conversations_members_from_slack`, `slack.send_reminders`, `slack.send_postmortem_reminders` | syncs and reminders |
+//! | task | `slack.update_oncall_topic` (feature `pagerduty`, every 15 min) | the on-call roster in the `tech_incidents` topic, set only when it changed |
+//! | schema | `slack` | our tables (migrations table `_ff_slack_migrations`) |
+//!
+//! ## Features
+//!
+//! | Feature | What it adds | Default |
+//! |---|---|---|
+//! | `test-util` | `MockSlackApi`, the mockall mock of [`SlackApi`] | no |
+//! | `contract-tests` | runs the contract tests against the Prism Slack mock | no |
+//! | `pagerduty` | [`oncall::PagerDutyOnCall`] (the `/incident oncall` modal; hand it to [`Slack::with_oncall`]) and the `slack.update_oncall_topic` task | no |
+//!
+//! Whatever the features, timeline entries of type [`PAGE_EVENT`] (a page)
+//! and [`ONCALL_HINT_EVENT`] (the off-hours hint, with a button opening the
+//! on-call modal) are posted in the incident channel, once per delivery.
+//!
+//! ## Environment
+//!
+//! See [`SlackConfig`]: `SLACK_BOT_TOKEN`, `SLACK_SIGNING_SECRET` (both
+//! required to switch Slack on), `SLACK_API_URL`, `SLACK_INCIDENT_COMMAND`,
+//! `SLACK_INCIDENT_COMMAND_ALIASES`, the guide URLs, `SLACK_APP_EMOJI`...
+//!
+//! ## Routes
+//!
+//! - [`routes`]: `POST /api/v2/firefighter/slack/incident/` — public (Slack
+//!   calls it; every request is checked against the signing secret).
+//! - [`admin_routes`]: `/admin/slack/...` — **staff only**: mount it behind the
+//!   server's staff authentication.
+
+mod admin;
+pub mod channel;
+pub mod client;
+pub mod command;
+pub mod config;
+mod context;
+mod error;
+mod events;
+mod handler;
+pub mod interactivity;
+pub mod manifest;
+pub mod messages;
+pub mod models;
+#[cfg(feature = "pagerduty")]
+pub mod oncall;
+mod provider;
+mod routes;
+pub mod signature;
+pub mod store;
+pub mod sync;
+mod users;
+pub mod views;
+
+pub use admin::{AdminCaller, BackOffice, admin_routes};
+pub use channel::{channel_name, topic};
+#[cfg(any(test, feature = "test-util"))]
+pub use client::MockSlackApi;
+pub use client::{HttpSlackClient, ResponseObserver, SlackApi};
+pub use config::SlackConfig;
+pub use context::{ONCALL_CALLBACK_ID, OnCallModal, Slack};
+pub use error::{Error, Result};
+pub use events::SLACK_MESSAGE_EVENT;
+pub use handler::{CHANNEL_EVENT, HANDLER_NAME, ONCALL_HINT_EVENT, PAGE_EVENT, SlackEventHandler};
+pub use manifest::manifest;
+pub use provider::{
+    CATEGORY_PROVIDER, CategoryInviteProvider, PUBLIC_P1_PROVIDER, PublicP1InviteProvider,
+};
+pub use routes::{SLACK_PATH, routes};
+pub use users::PLATFORM;

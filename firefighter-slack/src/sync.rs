@@ -1,0 +1,491 @@
+//! Periodic tasks: users, user groups and conversations synced from Slack
+//! (paged with Slack's cursors, written in batches), and reminders.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use firefighter_core::task::{PeriodicTask, Schedule};
+use firefighter_core::{Email, IncidentFilter, NewUser, Status, User, UserId};
+
+use crate::messages::{self, Strategy, kind, tag};
+use crate::models::api::NewMessage;
+use crate::store::{ConversationKind, ConversationStatus};
+use crate::users::member_row;
+use crate::{Result, Slack};
+
+/// Task names.
+pub const SYNC_USERS: &str = "slack.sync_users";
+/// Task names.
+pub const SYNC_USERGROUPS: &str = "slack.update_usergroups_members_from_slack";
+/// Task names.
+pub const SYNC_CONVERSATIONS: &str = "slack.fetch_conversations_members_from_slack";
+/// Task names.
+pub const UPDATE_REMINDERS: &str = "slack.send_reminders";
+/// Task names.
+pub const POSTMORTEM_REMINDERS: &str = "slack.send_postmortem_reminders";
+
+/// Days after mitigation when the post-mortem is due.
+pub const POSTMORTEM_REMINDER_DAYS: i64 = 5;
+
+/// Members per `users.list` page (Slack's recommendation).
+const USERS_PAGE: u32 = 200;
+
+/// What a user sync did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserSyncReport {
+    /// Members read from Slack.
+    pub read: usize,
+    /// Users created.
+    pub created: usize,
+    /// Existing users linked to their Slack id.
+    pub linked: usize,
+    /// Users whose name, avatar or state changed.
+    pub updated: usize,
+    /// Members skipped (bots, guests, other workspaces, no e-mail).
+    pub skipped: usize,
+    /// Pages read.
+    pub pages: usize,
+}
+
+impl Slack {
+    /// Reads every workspace member and links or creates their firefighter users.
+    pub async fn sync_users(&self) -> Result<UserSyncReport> {
+        /// What the sync compares, kept small: a workspace may have 100,000 members.
+        struct Known {
+            name: String,
+            avatar: Option<String>,
+            is_active: bool,
+        }
+        let mut report = UserSyncReport::default();
+        let team = self
+            .workspace()
+            .await
+            .ok()
+            .map(|w| w.team_id)
+            .filter(|t| !t.is_empty());
+        let mut by_email: HashMap<String, UserId> = HashMap::new();
+        let mut by_slack: HashMap<String, UserId> = HashMap::new();
+        let mut known: HashMap<UserId, Known> = HashMap::new();
+        for u in self.core().list_users().await? {
+            if let Some(s) = u.identity(crate::PLATFORM) {
+                by_slack.insert(s.to_owned(), u.id);
+            }
+            by_email.insert(u.email, u.id);
+            known.insert(
+                u.id,
+                Known {
+                    name: u.name,
+                    avatar: u.avatar,
+                    is_active: u.is_active,
+                },
+            );
+        }
+        let mut cursor = None;
+        loop {
+            let page = self.api().list_users(cursor, USERS_PAGE).await?;
+            report.pages += 1;
+            let mut rows = Vec::with_capacity(page.items.len());
+            for m in &page.items {
+                report.read += 1;
+                let other_team = matches!((&team, &m.team_id), (Some(t), Some(mt)) if t != mt);
+                let email = m
+                    .profile
+                    .email
+                    .as_deref()
+                    .and_then(|e| Email::parse(e).ok());
+                let linked = by_slack.get(&m.id).copied();
+                if other_team || !m.is_person() || email.is_none() {
+                    report.skipped += 1;
+                    // A deactivated member keeps their link but can no longer be invited.
+                    if m.deleted
+                        && let Some(id) = linked
+                        && known.get(&id).is_some_and(|k| k.is_active)
+                        && let Some(u) = self.core().user(id).await?
+                    {
+                        self.core()
+                            .update_user(&User {
+                                is_active: false,
+                                ..u
+                            })
+                            .await?;
+                        if let Some(k) = known.get_mut(&id) {
+                            k.is_active = false;
+                        }
+                        report.updated += 1;
+                    }
+                    rows.push(member_row(m, linked));
+                    continue;
+                }
+                let email = email.expect("checked");
+                let name = m.display_name();
+                let avatar = m.profile.image_72.clone();
+                let id = match by_email.get(email.as_str()).copied() {
+                    Some(id) => {
+                        let changed = known
+                            .get(&id)
+                            .is_none_or(|k| k.name != name || k.avatar != avatar);
+                        if changed && let Some(u) = self.core().user(id).await? {
+                            self.core()
+                                .update_user(&User {
+                                    name: name.clone(),
+                                    avatar: avatar.clone(),
+                                    ..u
+                                })
+                                .await?;
+                            known.insert(
+                                id,
+                                Known {
+                                    name,
+                                    avatar,
+                                    is_active: true,
+                                },
+                            );
+                            report.updated += 1;
+                        }
+                        id
+                    }
+                    None => {
+                        let mut new = NewUser::person(email.clone());
+                        new.name = Some(name.clone());
+                        let u = self.core().create_user(&new).await?;
+                        if avatar.is_some() {
+                            self.core()
+                                .update_user(&User {
+                                    avatar: avatar.clone(),
+                                    ..u.clone()
+                                })
+                                .await?;
+                        }
+                        report.created += 1;
+                        by_email.insert(email.as_str().to_owned(), u.id);
+                        known.insert(
+                            u.id,
+                            Known {
+                                name,
+                                avatar,
+                                is_active: true,
+                            },
+                        );
+                        u.id
+                    }
+                };
+                if linked != Some(id) {
+                    self.core().set_identity(id, crate::PLATFORM, &m.id).await?;
+                    by_slack.insert(m.id.clone(), id);
+                    report.linked += 1;
+                }
+                rows.push(member_row(m, Some(id)));
+            }
+            self.store().upsert_users(&rows).await?;
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        Ok(report)
+    }
+
+    /// Refreshes the known user groups (details and members) from Slack.
+    pub async fn sync_usergroups(&self) -> Result<(usize, usize)> {
+        let known: Vec<String> = self
+            .store()
+            .usergroups()
+            .await?
+            .into_iter()
+            .map(|g| g.usergroup_id)
+            .collect();
+        let mut updated = 0;
+        let mut members = 0;
+        for g in self.api().list_usergroups().await? {
+            if !known.contains(&g.id) {
+                continue;
+            }
+            self.store()
+                .upsert_usergroup(&g.id, &g.handle, &g.name, &g.description, g.is_external)
+                .await?;
+            let users = match g.users {
+                Some(u) => u,
+                None => self.api().usergroup_members(&g.id).await?,
+            };
+            members += users.len();
+            self.store().set_usergroup_members(&g.id, &users).await?;
+            updated += 1;
+        }
+        Ok((updated, members))
+    }
+
+    /// Refreshes the configured (non-incident) conversations and their members,
+    /// and forgets Events API ids older than a day (Slack retries within minutes).
+    pub async fn sync_conversations(&self) -> Result<(usize, usize)> {
+        self.store()
+            .purge_events(chrono::Utc::now() - chrono::Duration::days(1))
+            .await?;
+        let mut done = 0;
+        let mut failed = 0;
+        for c in self.store().configured_conversations().await? {
+            match self.refresh_conversation(&c.channel_id).await {
+                Ok(()) => done += 1,
+                Err(e) => {
+                    tracing::warn!(channel = %c.channel_id, error = %e, "conversation not refreshed");
+                    failed += 1;
+                }
+            }
+        }
+        Ok((done, failed))
+    }
+
+    /// Reads one conversation and its members from Slack into our tables.
+    pub async fn refresh_conversation(&self, channel_id: &str) -> Result<()> {
+        let info = self.api().channel_info(channel_id).await?;
+        let status = if info.is_archived {
+            ConversationStatus::Archived
+        } else {
+            ConversationStatus::Opened
+        };
+        self.store()
+            .upsert_conversation(
+                &info.id,
+                &info.name,
+                ConversationKind::of(&info),
+                status,
+                info.is_shared,
+            )
+            .await?;
+        if info.is_archived {
+            return Ok(());
+        }
+        let mut members = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.api().channel_members(channel_id, cursor).await?;
+            members.extend(page.items);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        self.store()
+            .set_conversation_members(channel_id, &members)
+            .await
+    }
+
+    /// Reminds quiet critical incidents to post an update: once per quiet
+    /// period (a new update re-arms it), office hours only.
+    pub async fn send_update_reminders(&self, now: chrono::DateTime<chrono::Utc>) -> Result<usize> {
+        let app = self.app()?;
+        if !crate::interactivity::office_hours(now, app.time_zone()) {
+            return Ok(0);
+        }
+        let catalog = app.catalog().await?;
+        let incidents = app
+            .list_incidents(&IncidentFilter {
+                status_below: Some(Status::PostMortem),
+                ignore: Some(false),
+                priority_ids: catalog
+                    .priorities
+                    .iter()
+                    .filter(|p| p.value < 4)
+                    .map(|p| p.id)
+                    .collect(),
+                ..IncidentFilter::default()
+            })
+            .await?;
+        let mut sent = 0;
+        for i in incidents {
+            let Some(p) = catalog.priorities.iter().find(|p| p.id == i.priority_id) else {
+                continue;
+            };
+            let quiet = now - i.updated_at;
+            if quiet
+                < chrono::Duration::from_std(p.reminder_time).unwrap_or(chrono::Duration::hours(1))
+            {
+                continue;
+            }
+            let reminded = self.store().messages(i.id, kind::UPDATE_REMINDER).await?;
+            if reminded.iter().any(|m| m.created_at > i.updated_at) {
+                continue;
+            }
+            let v = self.incident_view(i.id).await?;
+            let Some(channel) = v.channel_id.clone() else {
+                continue;
+            };
+            let mins = quiet.num_minutes();
+            let quiet_for = if mins >= 120 {
+                format!("{} hours", mins / 60)
+            } else {
+                format!("{mins} minutes")
+            };
+            let (text, blocks) = messages::update_reminder(&v, &quiet_for);
+            self.post(
+                Some(i.id),
+                kind::UPDATE_REMINDER,
+                NewMessage::new(&channel, text, blocks),
+                Strategy::Append,
+                None,
+            )
+            .await?;
+            sent += 1;
+        }
+        Ok(sent)
+    }
+
+    /// Reminds incidents mitigated five days ago that their post-mortem is due
+    /// (post-mortem required: priority and production), once per incident.
+    pub async fn send_postmortem_reminders(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize> {
+        let app = self.app()?;
+        let catalog = app.catalog().await?;
+        let incidents = app
+            .list_incidents(&IncidentFilter {
+                statuses: vec![Status::Mitigated, Status::PostMortem],
+                ignore: Some(false),
+                ..IncidentFilter::default()
+            })
+            .await?;
+        let general = self.tagged_channel(tag::TECH_INCIDENTS).await?;
+        let mut sent = 0;
+        for i in incidents {
+            let Some(mitigated) = i.mitigated_at else {
+                continue;
+            };
+            let days = (now - mitigated).num_days();
+            if days < POSTMORTEM_REMINDER_DAYS || !app.postmortem_required(&catalog, &i) {
+                continue;
+            }
+            if !self
+                .store()
+                .messages(i.id, kind::PM_REMINDER_5D)
+                .await?
+                .is_empty()
+            {
+                continue;
+            }
+            let v = self.incident_view(i.id).await?;
+            let Some(channel) = v.channel_id.clone() else {
+                continue;
+            };
+            let (text, blocks) = messages::postmortem_overdue(&v, days, false);
+            self.post(
+                Some(i.id),
+                kind::PM_REMINDER_5D,
+                NewMessage::new(&channel, text, blocks),
+                Strategy::Append,
+                None,
+            )
+            .await?;
+            if v.announced()
+                && let Some(g) = &general
+            {
+                let (text, blocks) = messages::postmortem_overdue(&v, days, true);
+                self.post(
+                    Some(i.id),
+                    kind::PM_REMINDER_5D_ANNOUNCEMENT,
+                    NewMessage::new(g, text, blocks),
+                    Strategy::Append,
+                    None,
+                )
+                .await?;
+            }
+            sent += 1;
+        }
+        Ok(sent)
+    }
+}
+
+macro_rules! task {
+    ($(#[$doc:meta])* $name:ident, $task_name:expr, $description:expr, $schedule:expr, $timeout:expr, |$slack:ident| $run:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name {
+            slack: Slack,
+        }
+
+        impl $name {
+            /// The task for this integration.
+            pub fn new(slack: Slack) -> $name {
+                $name { slack }
+            }
+        }
+
+        #[async_trait]
+        impl PeriodicTask for $name {
+            fn name(&self) -> &str {
+                $task_name
+            }
+
+            fn description(&self) -> &str {
+                $description
+            }
+
+            fn default_schedule(&self) -> Option<Schedule> {
+                $schedule
+            }
+
+            fn timeout(&self) -> Duration {
+                $timeout
+            }
+
+            async fn run(&self) -> std::result::Result<String, String> {
+                let $slack = &self.slack;
+                $run.map_err(|e: crate::Error| e.to_string())
+            }
+        }
+    };
+}
+
+task!(
+    /// `slack.sync_users`: links workspace members to firefighter users (creating them).
+    SyncUsers,
+    SYNC_USERS,
+    "Reads every Slack member (paged) and links or creates their firefighter users by e-mail.",
+    Some(Schedule::every(Duration::from_secs(6 * 3600))),
+    // 50,000 members are 250 pages at Slack's Tier 2 pace (about 13 minutes).
+    Duration::from_secs(40 * 60),
+    |s| s.sync_users().await.map(|r| format!(
+        "{} members read in {} pages: {} users created, {} linked, {} updated, {} skipped",
+        r.read, r.pages, r.created, r.linked, r.updated, r.skipped
+    ))
+);
+
+task!(
+    /// Refreshes the details and members of the user groups added in the back-office.
+    SyncUserGroups,
+    SYNC_USERGROUPS,
+    "Refreshes the user groups added in the back-office (details and members) from Slack.",
+    Some(Schedule::every(Duration::from_secs(3600))),
+    Duration::from_secs(600),
+    |s| s.sync_usergroups().await.map(|(g, m)| format!("{g} user groups refreshed, {m} memberships"))
+);
+
+task!(
+    /// Refreshes the configured conversations and their members.
+    SyncConversations,
+    SYNC_CONVERSATIONS,
+    "Refreshes the configured (non-incident) conversations and their members from Slack.",
+    Some(Schedule::every(Duration::from_secs(3600))),
+    Duration::from_secs(600),
+    |s| s.sync_conversations().await.map(|(d, f)| format!("{d} conversations refreshed, {f} failed"))
+);
+
+task!(
+    /// Reminds quiet critical incidents to post an update.
+    UpdateReminders,
+    UPDATE_REMINDERS,
+    "Reminds critical incidents without an update for their priority's reminder time (office hours).",
+    Some(Schedule::every(Duration::from_secs(600))),
+    Duration::from_secs(300),
+    |s| s.send_update_reminders(chrono::Utc::now()).await.map(|n| format!("{n} reminders sent"))
+);
+
+task!(
+    /// Reminds overdue post-mortems.
+    PostmortemReminders,
+    POSTMORTEM_REMINDERS,
+    "Reminds incidents mitigated five days ago that their post-mortem is due.",
+    Schedule::cron("0 10,15 * * *").ok(),
+    Duration::from_secs(300),
+    |s| s.send_postmortem_reminders(chrono::Utc::now()).await.map(|n| format!("{n} post-mortem reminders sent"))
+);

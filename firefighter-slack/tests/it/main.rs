@@ -1,0 +1,14 @@
+//! Integration tests of firefighter-slack against a stateful fake Slack.
+
+mod admin;
+mod bad_input;
+mod client;
+mod contract;
+mod events;
+mod fake_slack;
+mod flow;
+mod modals;
+#[cfg(feature = "pagerduty")]
+mod oncall;
+mod store;
+mod support;

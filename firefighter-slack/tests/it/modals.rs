@@ -1,0 +1,257 @@
+//! The other modals: roles, edit, status, SOS, post-mortem, downgrade, and
+//! the incident picker outside incident channels.
+
+use firefighter_core::{IncidentFilter, Status};
+use serde_json::{Value, json};
+
+use crate::support::{TestEnv, env, multi, select, text};
+
+async fn p2(t: &TestEnv) -> (firefighter_core::IncidentId, String) {
+    let checkout = t.category("Checkout").await;
+    let prd = t.env_id("PRD").await;
+    let values = vec![
+        ("impact:customers_impact", select("HI")),
+        ("category", select(checkout)),
+        ("environments", multi(&[prd.to_string()])),
+        ("title", text("Checkout fails for every card payment")),
+    ];
+    t.submit("UJANE", "VM", "incident_open", json!({}), values)
+        .await;
+    t.drain().await;
+    let id = t
+        .app
+        .list_incidents(&IncidentFilter::default())
+        .await
+        .unwrap()[0]
+        .id;
+    let channel = t
+        .slack
+        .store()
+        .incident_channel(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .channel_id;
+    (id, channel)
+}
+
+async fn open_view(t: &TestEnv, channel: &str, text: &str) -> Value {
+    let before = t.fake.views("views.open").len();
+    t.command("UJANE", channel, text).await;
+    t.fake
+        .wait_for("a modal", |f| f.views("views.open").len() > before)
+        .await;
+    t.fake.views("views.open").pop().unwrap()
+}
+
+#[tokio::test]
+async fn roles_are_assigned_announced_and_the_new_holder_invited_and_told() {
+    let t = env().await;
+    t.workspace().await;
+    let (id, channel) = p2(&t).await;
+    let v = open_view(&t, &channel, "update").await;
+    assert_eq!(v["callback_id"], "incident_update");
+    let meta = json!({"incident": id.0});
+    let roles = vec![
+        (
+            "role:commander",
+            json!({"type": "users_select", "selected_user": "UJANE"}),
+        ),
+        (
+            "role:communication_lead",
+            json!({"type": "users_select", "selected_user": "UDEV"}),
+        ),
+    ];
+    let (_, a) = t
+        .submit("UJANE", "VR", "incident_update_roles", meta, roles)
+        .await;
+    assert_eq!(a["response_action"], "clear", "{a}");
+    t.drain().await;
+    let details = t.app.incident_details(id).await.unwrap();
+    assert!(details.roles.iter().any(|r| r.slug == "communication_lead"));
+    assert_eq!(
+        t.fake
+            .messages_of_kind(&channel, "ff_incident_roles_updated")
+            .len(),
+        2
+    );
+    assert!(
+        t.fake.channel(&channel).unwrap().members.contains("UDEV"),
+        "the new role holder is invited"
+    );
+    assert!(
+        t.fake
+            .messages_in("DUDEV")
+            .iter()
+            .any(|m| m.text.contains("Communication Lead")),
+        "and told by DM"
+    );
+    // Clearing the required commander is refused on its field.
+    let (_, a) = t
+        .submit(
+            "UJANE",
+            "VR2",
+            "incident_update_roles",
+            json!({"incident": id.0}),
+            vec![(
+                "role:communication_lead",
+                json!({"type": "users_select", "selected_user": "UDEV"}),
+            )],
+        )
+        .await;
+    assert_eq!(a["response_action"], "errors", "{a}");
+    assert!(
+        a["errors"]["role:commander"]
+            .as_str()
+            .unwrap()
+            .contains("required"),
+        "{a}"
+    );
+}
+
+#[tokio::test]
+async fn edit_renames_the_channel_when_the_environments_change() {
+    let t = env().await;
+    t.workspace().await;
+    let (id, channel) = p2(&t).await;
+    let v = open_view(&t, &channel, "edit").await;
+    assert_eq!(v["callback_id"], "incident_edit");
+    let (prd, stg) = (t.env_id("PRD").await, t.env_id("STG").await);
+    let (_, a) = t
+        .submit(
+            "UJANE",
+            "VE",
+            "incident_edit",
+            json!({"incident": id.0}),
+            vec![
+                (
+                    "title",
+                    text("Checkout fails for every card payment in the EU"),
+                ),
+                ("description", text("Cards from EU banks are refused.")),
+                ("environments", multi(&[prd.to_string(), stg.to_string()])),
+            ],
+        )
+        .await;
+    assert_eq!(a["response_action"], "clear", "{a}");
+    t.drain().await;
+    assert!(
+        t.fake
+            .channel(&channel)
+            .unwrap()
+            .name
+            .ends_with("-prd-stg-checkout")
+    );
+    assert_eq!(
+        t.slack
+            .store()
+            .conversation(&channel)
+            .await
+            .unwrap()
+            .unwrap()
+            .name,
+        t.fake.channel(&channel).unwrap().name
+    );
+    assert_eq!(
+        t.app.incident(id).await.unwrap().title,
+        "Checkout fails for every card payment in the EU"
+    );
+}
+
+#[tokio::test]
+async fn status_postmortem_sos_and_oncall_modals_open() {
+    let t = env().await;
+    t.workspace().await;
+    let (_, channel) = p2(&t).await;
+    let v = open_view(&t, &channel, "status").await;
+    assert_eq!(v["callback_id"], "incident_status");
+    assert!(v.to_string().contains("Commander"), "{v}");
+    let v = open_view(&t, &channel, "post mortem").await;
+    assert_eq!(v["callback_id"], "incident_postmortem");
+    assert!(v.to_string().contains("No post-mortem backend"), "{v}");
+    let v = open_view(&t, &channel, "sos").await;
+    assert!(v.to_string().contains("No SOS target"), "{v}");
+    assert!(v.get("submit").is_none());
+    let v = open_view(&t, &channel, "oncall").await;
+    assert!(v.to_string().contains("No on-call integration"), "{v}");
+}
+
+#[tokio::test]
+async fn outside_an_incident_channel_the_incident_is_chosen_first() {
+    let t = env().await;
+    t.workspace().await;
+    let (id, _) = p2(&t).await;
+    let v = open_view(&t, "CRANDOM", "close").await;
+    assert_eq!(v["callback_id"], "incident_select");
+    assert!(v.to_string().contains(&format!("{}: Checkout", id.0)));
+    let meta: Value = serde_json::from_str(v["private_metadata"].as_str().unwrap()).unwrap();
+    let (_, a) = t
+        .submit(
+            "UJANE",
+            "VSEL",
+            "incident_select",
+            meta,
+            vec![("incident", select(id.0))],
+        )
+        .await;
+    assert_eq!(a["response_action"], "update");
+    // An Open incident closes early: the closure-reason form.
+    assert_eq!(a["view"]["callback_id"], "incident_closure_reason", "{a}");
+}
+
+#[tokio::test]
+async fn downgrading_closes_the_incident_and_archives_its_channel() {
+    let t = env().await;
+    t.workspace().await;
+    let (id, channel) = p2(&t).await;
+    // Lowering the priority to P4 suggests the downgrade to the commander.
+    let p4 = t.priority("P4").await;
+    let checkout = t.category("Checkout").await;
+    let (_, a) = t
+        .submit(
+            "UJANE",
+            "VD1",
+            "incident_update_status",
+            json!({"incident": id.0}),
+            vec![
+                ("status", select("open")),
+                ("priority", select(p4)),
+                ("category", select(checkout)),
+            ],
+        )
+        .await;
+    assert_eq!(a["response_action"], "clear", "{a}");
+    t.drain().await;
+    assert!(
+        t.fake
+            .ephemerals()
+            .iter()
+            .any(|(c, u, m)| c == &channel && u == "UJANE" && m.contains("may not need a channel"))
+    );
+    let v = open_view(&t, &channel, "downgrade").await;
+    assert_eq!(v["callback_id"], "incident_downgrade");
+    let (_, a) = t
+        .submit(
+            "UJANE",
+            "VD2",
+            "incident_downgrade",
+            json!({"incident": id.0}),
+            vec![],
+        )
+        .await;
+    assert_eq!(a["response_action"], "clear", "{a}");
+    t.drain().await;
+    let i = t.app.incident(id).await.unwrap();
+    assert_eq!(i.status, Status::Closed);
+    assert!(i.ignore);
+    assert!(t.fake.channel(&channel).unwrap().archived);
+}
+
+#[tokio::test]
+async fn registrations_are_linked() {
+    let names = firefighter_core::InviteRegistry::registered_names();
+    assert!(
+        names.contains(&"slack.category") && names.contains(&"slack.public_p1_usergroups"),
+        "{names:?}"
+    );
+}
