@@ -14,7 +14,7 @@
 //! Knobs (environment variables): `FF_BENCH_SECS` caps each run (default
 //! 10), `FF_BENCH_INCIDENTS` sizes the large data set (default 100000),
 //! `FF_BENCH_SKIP_RSS=1` skips building and measuring the example binary,
-//! `FF_BENCH_PROFILE=get|get-uncached|post` loads 100 incidents then only
+//! `FF_BENCH_PROFILE=get|get-uncached|get-gzip|post` loads 100 incidents then only
 //! sends that request at concurrency `FF_BENCH_CONCURRENCY` (default 1) for
 //! `FF_BENCH_SECS` (to attach a profiler).
 
@@ -54,7 +54,7 @@ struct Run {
 async fn load<F, Fut>(concurrency: usize, max: usize, cap: Duration, make: F) -> Run
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
 {
     let make = Arc::new(make);
     let next = Arc::new(AtomicUsize::new(0));
@@ -158,6 +158,8 @@ enum Mode {
     Unique,
     /// The same request with the `ETag` of a first answer in `If-None-Match` (`304` counts as success).
     Revalidate,
+    /// The same request with `Accept-Encoding: gzip`, as most HTTP clients send.
+    Gzip,
 }
 
 /// What the load generators share.
@@ -187,8 +189,7 @@ impl Target {
         let url = self.url(path);
         let unique = mode == Mode::Unique;
         let etag = if mode == Mode::Revalidate {
-            let r = self
-                .client
+            let r = reqwest::Client::new()
                 .get(&url)
                 .bearer_auth(&self.token)
                 .send()
@@ -216,6 +217,9 @@ impl Target {
             let mut request = client.get(url).bearer_auth(&token);
             if let Some(tag) = &etag {
                 request = request.header(reqwest::header::IF_NONE_MATCH, tag.as_str());
+            }
+            if mode == Mode::Gzip {
+                request = request.header(reqwest::header::ACCEPT_ENCODING, "gzip");
             }
             async move {
                 match request.send().await {
@@ -286,6 +290,16 @@ async fn measure(target: &Target, label: &str, large: bool, cap: Duration) {
                 100_000,
                 cap,
                 Mode::Revalidate,
+            )
+            .await;
+        target
+            .get(
+                &format!("GET incidents/ ({label}, whole list, gzip)"),
+                "incidents/",
+                c,
+                whole,
+                cap,
+                Mode::Gzip,
             )
             .await;
         if large {
@@ -440,6 +454,17 @@ fn main() {
         };
 
         fill(&app, admin.id, 0, 100).await;
+        for (what, encoding) in [("JSON", "identity"), ("gzip", "gzip")] {
+            let r = reqwest::Client::new()
+                .get(target.url("incidents/"))
+                .bearer_auth(&target.token)
+                .header(reqwest::header::ACCEPT_ENCODING, encoding)
+                .send()
+                .await
+                .expect("GET incidents/");
+            let bytes = r.bytes().await.expect("body").len();
+            println!("GET incidents/ with 100 incidents: {bytes} bytes ({what})");
+        }
         if let Some(what) = profile {
             println!("profiling {what} (pid {})", std::process::id());
             let c = usize::try_from(env_num("FF_BENCH_CONCURRENCY", 1)).unwrap_or(1);
@@ -448,19 +473,13 @@ fn main() {
                     target.post("POST incidents", c, usize::MAX, cap).await;
                 }
                 other => {
+                    let mode = match other {
+                        "get-uncached" => Mode::Unique,
+                        "get-gzip" => Mode::Gzip,
+                        _ => Mode::Same,
+                    };
                     target
-                        .get(
-                            "GET incidents/",
-                            "incidents/",
-                            c,
-                            usize::MAX,
-                            cap,
-                            if other == "get-uncached" {
-                                Mode::Unique
-                            } else {
-                                Mode::Same
-                            },
-                        )
+                        .get("GET incidents/", "incidents/", c, usize::MAX, cap, mode)
                         .await;
                 }
             }

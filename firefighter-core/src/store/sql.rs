@@ -80,6 +80,58 @@ impl Bump {
 pub struct SqliteStore {
     pool: sqlx::SqlitePool,
     writer: sqlx::SqlitePool,
+    /// Runs write transactions on a thread of their own (see [`WriterThread`]).
+    writer_thread: Option<WriterThread>,
+}
+
+/// A job for the [`WriterThread`].
+type WriteJob = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// A thread with its own small runtime that drives write transactions.
+///
+/// SQLite has one writer at a time, so a write transaction holds up every
+/// other write until it commits. Each of its statements is a round trip to
+/// the connection's thread; driven from the application's runtime, the
+/// transaction would also wait, between statements, behind every request
+/// being handled there. Here it resumes as soon as each statement is done.
+#[derive(Debug, Clone)]
+struct WriterThread {
+    jobs: tokio::sync::mpsc::UnboundedSender<WriteJob>,
+}
+
+impl WriterThread {
+    fn start() -> Result<WriterThread> {
+        let (jobs, mut queue) = tokio::sync::mpsc::unbounded_channel::<WriteJob>();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Config(format!("cannot start the SQLite writer: {e}")))?;
+        std::thread::Builder::new()
+            .name("ff-sqlite-writer".into())
+            .spawn(move || {
+                // Ends when every store holding the sender is gone.
+                runtime.block_on(async move {
+                    while let Some(job) = queue.recv().await {
+                        tokio::spawn(job);
+                    }
+                });
+            })
+            .map_err(|e| Error::Config(format!("cannot start the SQLite writer: {e}")))?;
+        Ok(WriterThread { jobs })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Result<T> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: WriteJob = Box::pin(async move {
+            let _ = done.send(work.await);
+        });
+        let stopped = || Error::Config("the SQLite writer thread stopped".into());
+        self.jobs.send(job).map_err(|_| stopped())?;
+        result.await.map_err(|_| stopped())
+    }
 }
 
 impl SqliteStore {
@@ -114,7 +166,11 @@ impl SqliteStore {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(options)
                 .await?;
-            SqliteStore { pool, writer }
+            SqliteStore {
+                pool,
+                writer,
+                writer_thread: Some(WriterThread::start()?),
+            }
         };
         store.migrate().await?;
         Ok(store)
@@ -125,6 +181,18 @@ impl SqliteStore {
         SqliteStore {
             writer: pool.clone(),
             pool,
+            writer_thread: None,
+        }
+    }
+
+    /// Runs a write transaction (on the writer thread when there is one).
+    async fn on_writer<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Result<T> {
+        match &self.writer_thread {
+            Some(thread) => thread.run(work).await,
+            None => Ok(work.await),
         }
     }
 
@@ -171,6 +239,14 @@ impl PgStore {
             writer: pool.clone(),
             pool,
         }
+    }
+
+    /// Runs a write transaction (PostgreSQL has concurrent writers: in place).
+    async fn on_writer<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Result<T> {
+        Ok(work.await)
     }
 
     /// Brings the schema up to date.
@@ -1283,9 +1359,18 @@ macro_rules! sql_store {
             }
 
             /// Runs one statement and the version bump in a write transaction.
-            async fn write_one<'q>(
+            async fn write_one(
                 &self,
-                query: sqlx::query::Query<'q, $Db, <$Db as sqlx::Database>::Arguments>,
+                query: sqlx::query::Query<'static, $Db, <$Db as sqlx::Database>::Arguments>,
+                what: Bump,
+            ) -> Result<u64> {
+                let this = self.clone();
+                self.on_writer(async move { this.write_one_in_tx(query, what).await }).await?
+            }
+
+            async fn write_one_in_tx(
+                &self,
+                query: sqlx::query::Query<'static, $Db, <$Db as sqlx::Database>::Arguments>,
                 what: Bump,
             ) -> Result<u64> {
                 let mut tx = self.begin_write().await?;
@@ -1518,22 +1603,24 @@ macro_rules! sql_store {
             }
 
             async fn write_timeline(conn: &mut $Conn, id: IncidentId, entries: &[TimelineEntry]) -> Result<()> {
-                for e in entries {
-                    sqlx::query(
+                // One statement for all the entries (a declaration writes several).
+                for chunk in entries.chunks(CHUNK / 10) {
+                    let mut insert = sqlx::QueryBuilder::<$Db>::new(
                         "INSERT INTO incident_updates (id, incident_id, created_by, created_at, event_ts, event_type, \
-                         message, status, changes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    )
-                    .bind(e.id)
-                    .bind(id)
-                    .bind(e.created_by)
-                    .bind(e.created_at)
-                    .bind(e.event_ts)
-                    .bind(e.event_type.as_deref())
-                    .bind(e.message.as_deref())
-                    .bind(e.status.map(Status::value))
-                    .bind(Json(&e.changes))
-                    .execute(&mut *conn)
-                    .await?;
+                         message, status, changes) ",
+                    );
+                    insert.push_values(chunk, |mut row, e| {
+                        row.push_bind(e.id)
+                            .push_bind(id)
+                            .push_bind(e.created_by)
+                            .push_bind(e.created_at)
+                            .push_bind(e.event_ts)
+                            .push_bind(e.event_type.as_deref())
+                            .push_bind(e.message.as_deref())
+                            .push_bind(e.status.map(Status::value))
+                            .push_bind(Json(&e.changes));
+                    });
+                    insert.build().execute(&mut *conn).await?;
                 }
                 Ok(())
             }
@@ -1569,6 +1656,70 @@ macro_rules! sql_store {
                     }
                 }
                 Ok(())
+            }
+
+            /// The transaction of `apply`. `Err`: a stale version or an unknown
+            /// incident, to report as is; `Ok(Err)`: a failed write, to explain.
+            async fn apply_in_tx(&self, change: &IncidentChange) -> Result<Result<Option<Incident>>> {
+                let id = change.incident.id;
+                let mut tx = self.begin_write().await?;
+                Ok(match Self::apply_change(&mut tx, change).await {
+                    Ok(Some(incident)) => match Self::bump(&mut tx, Bump::Data).await {
+                        Ok(()) => tx.commit().await.map(|()| Some(incident)).map_err(Error::from),
+                        Err(e) => {
+                            tx.rollback().await.ok();
+                            Err(e)
+                        }
+                    },
+                    Ok(None) => {
+                        let current: Option<i64> = sqlx::query_scalar("SELECT version FROM incidents WHERE id = $1")
+                            .bind(id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        tx.rollback().await?;
+                        return Err(match current {
+                            None => Error::not_found("incident", id),
+                            Some(v) => Error::Conflict(format!(
+                                "the incident was changed meanwhile (version {} expected, {v} found); reload it and try again",
+                                change.expected_version
+                            )),
+                        });
+                    }
+                    Err(e) => {
+                        tx.rollback().await.ok();
+                        Err(e)
+                    }
+                })
+            }
+
+            /// The transaction of `declare`: the open incident holding the
+            /// `dedup_key`, or the new one (committed).
+            async fn declare_in_tx(&self, record: &NewIncidentRecord) -> Result<Declared> {
+                let mut tx = self.begin_write().await?;
+                if let Some(key) = &record.incident.dedup_key {
+                    if let Some(existing) = Self::open_by_dedup_key(&mut tx, key).await? {
+                        tx.rollback().await?;
+                        return Ok(Declared::Existing(existing));
+                    }
+                }
+                match Self::insert_incident(&mut tx, record).await {
+                    Ok(incident) => match Self::bump(&mut tx, Bump::Data).await {
+                        Ok(()) => {
+                            tx.commit().await?;
+                            Ok(Declared::Created(incident))
+                        }
+                        Err(e) => {
+                            tx.rollback().await.ok();
+                            Err(e)
+                        }
+                    },
+                    Err(e) => {
+                        // Rolled back before anything else uses the pool (an
+                        // in-memory SQLite pool has one connection).
+                        tx.rollback().await.ok();
+                        Err(e)
+                    }
+                }
             }
 
             /// Everything `declare` writes once no open duplicate was found.
@@ -2352,31 +2503,12 @@ macro_rules! sql_store {
             // ---- incidents ----
 
             async fn declare(&self, record: NewIncidentRecord) -> Result<Declared> {
-                let mut tx = self.begin_write().await?;
                 let key = record.incident.dedup_key.clone();
-                if let Some(key) = &key {
-                    if let Some(existing) = Self::open_by_dedup_key(&mut tx, key).await? {
-                        tx.rollback().await?;
-                        return Ok(Declared::Existing(existing));
-                    }
-                }
-                let inserted = match Self::insert_incident(&mut tx, &record).await {
-                    Ok(incident) => match Self::bump(&mut tx, Bump::Data).await {
-                        Ok(()) => tx.commit().await.map(|()| incident).map_err(Error::from),
-                        Err(e) => {
-                            tx.rollback().await.ok();
-                            Err(e)
-                        }
-                    },
-                    Err(e) => {
-                        // Rolled back before anything else uses the pool (an
-                        // in-memory SQLite pool has one connection).
-                        tx.rollback().await.ok();
-                        Err(e)
-                    }
-                };
+                let record = Arc::new(record);
+                let (this, written) = (self.clone(), record.clone());
+                let inserted = self.on_writer(async move { this.declare_in_tx(&written).await }).await?;
                 match inserted {
-                    Ok(incident) => Ok(Declared::Created(incident)),
+                    Ok(declared) => Ok(declared),
                     Err(e) if is_dedup_violation(&e) => {
                         // A concurrent declare with the same key committed first.
                         let key = key.unwrap_or_default();
@@ -2394,34 +2526,9 @@ macro_rules! sql_store {
 
             async fn apply(&self, change: IncidentChange) -> Result<Incident> {
                 let id = change.incident.id;
-                let mut tx = self.begin_write().await?;
-                let applied = match Self::apply_change(&mut tx, &change).await {
-                    Ok(Some(incident)) => match Self::bump(&mut tx, Bump::Data).await {
-                        Ok(()) => tx.commit().await.map(|()| Some(incident)).map_err(Error::from),
-                        Err(e) => {
-                            tx.rollback().await.ok();
-                            Err(e)
-                        }
-                    },
-                    Ok(None) => {
-                        let current: Option<i64> = sqlx::query_scalar("SELECT version FROM incidents WHERE id = $1")
-                            .bind(id)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                        tx.rollback().await?;
-                        return Err(match current {
-                            None => Error::not_found("incident", id),
-                            Some(v) => Error::Conflict(format!(
-                                "the incident was changed meanwhile (version {} expected, {v} found); reload it and try again",
-                                change.expected_version
-                            )),
-                        });
-                    }
-                    Err(e) => {
-                        tx.rollback().await.ok();
-                        Err(e)
-                    }
-                };
+                let change = Arc::new(change);
+                let (this, written) = (self.clone(), change.clone());
+                let applied = self.on_writer(async move { this.apply_in_tx(&written).await }).await??;
                 match applied {
                     Ok(Some(incident)) => Ok(incident),
                     Ok(None) => Err(Error::not_found("incident", id)),
@@ -2442,27 +2549,33 @@ macro_rules! sql_store {
             ) -> Result<()> {
                 // Events are due when the entries they come with were recorded.
                 let at = timeline.iter().map(|t| t.created_at).max().unwrap_or_else(super::now);
-                let mut tx = self.begin_write().await?;
-                let written = async {
-                    if !Self::incident_exists(&mut tx, incident).await? {
-                        return Err(Error::not_found("incident", incident));
-                    }
-                    Self::write_timeline(&mut tx, incident, &timeline).await?;
-                    Self::write_events(&mut tx, incident, &events, &subscribers, at).await?;
-                    Self::bump(&mut tx, Bump::Data).await
-                }
-                .await;
+                let mut refs = Vec::new();
+                Ref::of_timeline(&mut refs, &timeline);
+                let this = self.clone();
+                let written = self
+                    .on_writer(async move {
+                        let mut tx = this.begin_write().await?;
+                        let written = async {
+                            if !Self::incident_exists(&mut tx, incident).await? {
+                                return Err(Error::not_found("incident", incident));
+                            }
+                            Self::write_timeline(&mut tx, incident, &timeline).await?;
+                            Self::write_events(&mut tx, incident, &events, &subscribers, at).await?;
+                            Self::bump(&mut tx, Bump::Data).await
+                        }
+                        .await;
+                        match written {
+                            Ok(()) => tx.commit().await.map_err(Error::from),
+                            Err(e) => {
+                                tx.rollback().await.ok();
+                                Err(e)
+                            }
+                        }
+                    })
+                    .await?;
                 match written {
-                    Ok(()) => {
-                        tx.commit().await?;
-                        Ok(())
-                    }
-                    Err(e) => {
-                        tx.rollback().await.ok();
-                        let mut refs = Vec::new();
-                        Ref::of_timeline(&mut refs, &timeline);
-                        Err(self.explain(e, refs).await)
-                    }
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(self.explain(e, refs).await),
                 }
             }
 
@@ -2548,6 +2661,17 @@ macro_rules! sql_store {
                 limit: u32,
             ) -> Result<Vec<Delivery>> {
                 if limit == 0 {
+                    return Ok(Vec::new());
+                }
+                // Nothing due (the usual answer): no write, so the writer is left to commands.
+                let due: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM outbox_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
+                     AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
+                )
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                if due.is_none() {
                     return Ok(Vec::new());
                 }
                 // One statement picks and leases, so two claimers never share a delivery.
@@ -3064,51 +3188,57 @@ macro_rules! sql_store {
                 now: DateTime<Utc>,
                 stale_before: DateTime<Utc>,
             ) -> Result<IdempotencyBegin> {
-                let mut tx = self.begin_write().await?;
-                sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND idem_key = $2 AND created_at < $3")
-                    .bind(scope)
-                    .bind(key)
-                    .bind(stale_before)
-                    .execute(&mut *tx)
-                    .await?;
-                let inserted = sqlx::query(
-                    "INSERT INTO idempotency_keys (scope, idem_key, request_hash, created_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (scope, idem_key) DO NOTHING",
-                )
-                .bind(scope)
-                .bind(key)
-                .bind(request_hash)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                let outcome = if inserted == 1 {
-                    IdempotencyBegin::Started
-                } else {
-                    let row: IdempotencyRow = sqlx::query_as(
-                        "SELECT request_hash, response_status, response_type, response_body FROM idempotency_keys \
-                         WHERE scope = $1 AND idem_key = $2",
+                let (this, scope, key, request_hash) =
+                    (self.clone(), scope.to_owned(), key.to_owned(), request_hash.to_owned());
+                self.on_writer(async move {
+                    let (scope, key, request_hash) = (scope.as_str(), key.as_str(), request_hash.as_str());
+                    let mut tx = this.begin_write().await?;
+                    sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND idem_key = $2 AND created_at < $3")
+                        .bind(scope)
+                        .bind(key)
+                        .bind(stale_before)
+                        .execute(&mut *tx)
+                        .await?;
+                    let inserted = sqlx::query(
+                        "INSERT INTO idempotency_keys (scope, idem_key, request_hash, created_at) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (scope, idem_key) DO NOTHING",
                     )
                     .bind(scope)
                     .bind(key)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    if row.request_hash != request_hash {
-                        IdempotencyBegin::Mismatch
+                    .bind(request_hash)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    let outcome = if inserted == 1 {
+                        IdempotencyBegin::Started
                     } else {
-                        match (row.response_status, row.response_type, row.response_body) {
-                            (Some(status), Some(content_type), Some(body)) => IdempotencyBegin::Replay(StoredResponse {
-                                status: u16::try_from(status)
-                                    .map_err(|_| corrupt(format!("idempotency key {key}: status {status}")))?,
-                                content_type,
-                                body,
-                            }),
-                            _ => IdempotencyBegin::InProgress,
+                        let row: IdempotencyRow = sqlx::query_as(
+                            "SELECT request_hash, response_status, response_type, response_body FROM idempotency_keys \
+                             WHERE scope = $1 AND idem_key = $2",
+                        )
+                        .bind(scope)
+                        .bind(key)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        if row.request_hash != request_hash {
+                            IdempotencyBegin::Mismatch
+                        } else {
+                            match (row.response_status, row.response_type, row.response_body) {
+                                (Some(status), Some(content_type), Some(body)) => IdempotencyBegin::Replay(StoredResponse {
+                                    status: u16::try_from(status)
+                                        .map_err(|_| corrupt(format!("idempotency key {key}: status {status}")))?,
+                                    content_type,
+                                    body,
+                                }),
+                                _ => IdempotencyBegin::InProgress,
+                            }
                         }
-                    }
-                };
-                tx.commit().await?;
-                Ok(outcome)
+                    };
+                    tx.commit().await?;
+                    Ok(outcome)
+                })
+                .await?
             }
 
             async fn finish_idempotent(&self, scope: &str, key: &str, response: &StoredResponse) -> Result<()> {

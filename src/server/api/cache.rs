@@ -8,7 +8,8 @@
 //! - Responses of `incidents/` and `incidents/{id}/`, keyed by path, decoded
 //!   query, format, today's date (relative `created_at` ranges) and who may
 //!   see what; validated against [`DataVersions::data`]. Bodies carry an
-//!   `ETag`, and `If-None-Match` is answered `304`.
+//!   `ETag`, and `If-None-Match` is answered `304`. Clients that accept gzip
+//!   (most do) get a copy compressed once per entry, not once per request.
 //! - API tokens resolved to their user, keyed by the token's hash; validated
 //!   against [`DataVersions::access`] (revocation, a user's rights or
 //!   activity). Expiry is checked on every use.
@@ -17,7 +18,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::io::Write as _;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::body::Bytes;
 use axum::extract::FromRequestParts;
@@ -36,10 +38,16 @@ use crate::server::AppState;
 const MAX_RESPONSES: usize = 512;
 /// Most bytes of response bodies kept.
 const MAX_RESPONSE_BYTES: usize = 48 << 20;
-/// Larger bodies are built for each request (still with an `ETag`).
+/// Larger bodies (whole lists of many thousand incidents) are kept one at a time.
 const MAX_RESPONSE_BODY: usize = 8 << 20;
+/// Larger bodies are built for each request (still with an `ETag`).
+const MAX_LARGE_BODY: usize = 256 << 20;
 /// Most API tokens kept.
 const MAX_TOKENS: usize = 4096;
+/// Smaller bodies are sent as they are.
+const MIN_GZIP_BODY: usize = 1024;
+/// Larger bodies are compressed off the threads that serve requests.
+const INLINE_GZIP_BODY: usize = 1 << 20;
 
 /// The versions read for the current request (a request extension set by
 /// the authentication middleware when it read them).
@@ -79,6 +87,8 @@ pub(crate) struct Rendered {
     pub(crate) total: Option<u64>,
     pub(crate) body: Bytes,
     pub(crate) etag: HeaderValue,
+    /// The body gzipped, and its `ETag` (made on first demand; `None` if it cannot be).
+    gzip: OnceLock<Option<(Bytes, HeaderValue)>>,
 }
 
 impl Rendered {
@@ -92,7 +102,34 @@ impl Rendered {
             total,
             body: Bytes::from(body),
             etag,
+            gzip: OnceLock::new(),
         }
+    }
+
+    /// Bytes kept for it.
+    fn size(&self) -> usize {
+        self.body.len()
+    }
+
+    /// The gzipped body and its `ETag`, compressed on first use.
+    fn gzipped(&self) -> Option<&(Bytes, HeaderValue)> {
+        self.gzip
+            .get_or_init(|| {
+                // Large bodies: faster.
+                let level = if self.body.len() > INLINE_GZIP_BODY {
+                    flate2::Compression::fast()
+                } else {
+                    flate2::Compression::default()
+                };
+                let mut encoder =
+                    flate2::write::GzEncoder::new(Vec::with_capacity(self.body.len() / 8), level);
+                encoder.write_all(&self.body).ok()?;
+                let zipped = encoder.finish().ok()?;
+                let tag = self.etag.to_str().ok()?.trim_end_matches('"');
+                let etag = HeaderValue::from_str(&format!("{tag}-gz\"")).ok()?;
+                Some((Bytes::from(zipped), etag))
+            })
+            .as_ref()
     }
 
     /// `200` with the body (no validators).
@@ -107,21 +144,55 @@ impl Rendered {
         r
     }
 
-    /// `200` with the body, or `304` when `If-None-Match` names its `ETag`.
+    /// [`Rendered::respond`], compressing a large body first on a blocking thread.
+    pub(crate) async fn respond_to(self: Arc<Self>, request: &HeaderMap) -> Response {
+        if self.body.len() > INLINE_GZIP_BODY
+            && self.gzip.get().is_none()
+            && accepts_gzip(request)
+        {
+            let this = self.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                this.gzipped();
+            })
+            .await;
+        }
+        self.respond(request)
+    }
+
+    /// `200` with the body (gzipped if the client accepts it), or `304`
+    /// when `If-None-Match` names its `ETag` (of either encoding).
     pub(crate) fn respond(&self, request: &HeaderMap) -> Response {
+        let gzip = if self.body.len() >= MIN_GZIP_BODY && accepts_gzip(request) {
+            self.gzipped()
+        } else {
+            None
+        };
+        let (body, etag) = match gzip {
+            Some((zipped, etag)) => (zipped, etag),
+            None => (&self.body, &self.etag),
+        };
+        let gzip_etag = self.gzip.get().and_then(|g| g.as_ref()).map(|(_, t)| t);
         let not_modified = request
             .get_all(header::IF_NONE_MATCH)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .map(|t| t.trim().trim_start_matches("W/"))
-            .any(|t| t == "*" || t.as_bytes() == self.etag.as_bytes());
+            .any(|t| {
+                t == "*"
+                    || t.as_bytes() == self.etag.as_bytes()
+                    || gzip_etag.is_some_and(|g| t.as_bytes() == g.as_bytes())
+            });
         let mut response = if not_modified {
             StatusCode::NOT_MODIFIED.into_response()
         } else {
-            let mut r = (StatusCode::OK, self.body.clone()).into_response();
+            let mut r = (StatusCode::OK, body.clone()).into_response();
             r.headers_mut()
                 .insert(header::CONTENT_TYPE, self.content_type.clone());
+            if gzip.is_some() {
+                r.headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
             if let Some(total) = self.total {
                 r.headers_mut()
                     .insert("x-total-count", HeaderValue::from(total));
@@ -129,15 +200,39 @@ impl Rendered {
             r
         };
         let headers = response.headers_mut();
-        headers.insert(header::ETAG, self.etag.clone());
+        headers.insert(header::ETAG, etag.clone());
         // Per caller, and to be checked again before each reuse.
         headers.insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static("private, no-cache"),
         );
-        headers.insert(header::VARY, HeaderValue::from_static("accept"));
+        headers.insert(
+            header::VARY,
+            HeaderValue::from_static("accept, accept-encoding"),
+        );
         response
     }
+}
+
+/// Whether `Accept-Encoding` allows gzip.
+fn accepts_gzip(request: &HeaderMap) -> bool {
+    request
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or_default().trim();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            q > 0.0
+                && (name.eq_ignore_ascii_case("gzip")
+                    || name.eq_ignore_ascii_case("x-gzip")
+                    || name == "*")
+        })
 }
 
 /// The key of a response: everything it depends on besides the data.
@@ -216,28 +311,98 @@ impl<T> Generation<T> {
 #[derive(Debug, Default)]
 pub(crate) struct Responses {
     inner: Mutex<Generation<Arc<Rendered>>>,
+    /// At most one very large body.
+    large: Mutex<Generation<Arc<Rendered>>>,
+    /// Keys being built: requests for the same key wait for the first one
+    /// instead of all building it.
+    building: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Responses {
     /// The response stored under `key` at data version `version`.
     pub(crate) fn get(&self, key: &str, version: i64) -> Option<Arc<Rendered>> {
-        let mut inner = self.inner.lock().expect("response cache lock");
-        if !inner.at(version) {
-            return None;
+        for generation in [&self.inner, &self.large] {
+            let mut g = generation.lock().expect("response cache lock");
+            if g.at(version)
+                && let Some(hit) = g.entries.get(key)
+            {
+                return Some(hit.clone());
+            }
         }
-        inner.entries.get(key).cloned()
+        None
+    }
+
+    /// The response stored under `key` at data version `version` or a later one
+    /// (built from data at least as recent as the caller's).
+    fn get_at_least(&self, key: &str, version: i64) -> Option<Arc<Rendered>> {
+        [&self.inner, &self.large]
+            .into_iter()
+            .find_map(|generation| {
+                let g = generation.lock().expect("response cache lock");
+                if g.version >= version {
+                    g.entries.get(key).cloned()
+                } else {
+                    None
+                }
+            })
     }
 
     /// Keeps a response built from data read after `version` was read.
     pub(crate) fn put(&self, key: String, version: i64, rendered: Arc<Rendered>) {
-        let size = rendered.body.len() + key.len();
-        if size > MAX_RESPONSE_BODY {
+        let size = rendered.size() + key.len();
+        let (generation, max_entries, max_bytes) = if size <= MAX_RESPONSE_BODY {
+            (&self.inner, MAX_RESPONSES, MAX_RESPONSE_BYTES)
+        } else if size <= MAX_LARGE_BODY {
+            (&self.large, 1, MAX_LARGE_BODY)
+        } else {
             return;
+        };
+        let mut g = generation.lock().expect("response cache lock");
+        if g.at(version) {
+            g.insert(key, rendered, size, max_entries, max_bytes);
         }
-        let mut inner = self.inner.lock().expect("response cache lock");
-        if inner.at(version) {
-            inner.insert(key, rendered, size, MAX_RESPONSES, MAX_RESPONSE_BYTES);
+    }
+
+    /// The response under `key` at data version `version`, built by `build`
+    /// (from data read after `version` was) when missing; concurrent requests
+    /// for one key wait for a single build.
+    pub(crate) async fn get_or_build<F, Fut>(
+        &self,
+        key: String,
+        version: i64,
+        build: F,
+    ) -> Result<Arc<Rendered>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Rendered>>,
+    {
+        if let Some(hit) = self.get(&key, version) {
+            return Ok(hit);
         }
+        let gate = self
+            .building
+            .lock()
+            .expect("response cache lock")
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let built = {
+            let _turn = gate.lock().await;
+            match self.get_at_least(&key, version) {
+                Some(hit) => Ok(hit),
+                None => build().await.map(|rendered| {
+                    let rendered = Arc::new(rendered);
+                    self.put(key.clone(), version, rendered.clone());
+                    rendered
+                }),
+            }
+        };
+        let mut building = self.building.lock().expect("response cache lock");
+        // Only the map and this request hold the gate: nobody waits for it.
+        if Arc::strong_count(&gate) <= 2 {
+            building.remove(&key);
+        }
+        built
     }
 }
 
@@ -318,6 +483,53 @@ pub(crate) async fn reference(state: &AppState, version: i64) -> Result<Arc<Refe
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn concurrent_requests_for_one_key_build_it_once() {
+        let cache = Arc::new(Responses::default());
+        let builds = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (cache, builds) = (cache.clone(), builds.clone());
+            tasks.push(tokio::spawn(async move {
+                cache
+                    .get_or_build("k".into(), 7, || async {
+                        builds.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        Ok(Rendered::new("application/json", None, b"[]".to_vec()))
+                    })
+                    .await
+                    .unwrap()
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap().body, "[]");
+        }
+        assert_eq!(builds.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(cache.building.lock().unwrap().is_empty());
+        // An error is not kept: the next request builds again.
+        let failed = cache
+            .get_or_build("e".into(), 7, || async { Err(crate::Error::NotFound) })
+            .await;
+        assert!(failed.is_err());
+        assert!(cache.get("e", 7).is_none());
+    }
+
+    #[test]
+    fn a_very_large_body_is_kept_alone() {
+        let cache = Responses::default();
+        let big = Arc::new(Rendered::new(
+            "application/json",
+            None,
+            vec![b' '; MAX_RESPONSE_BODY + 1],
+        ));
+        cache.put("big".into(), 1, big.clone());
+        cache.put("small".into(), 1, rendered("[]"));
+        assert!(cache.get("big", 1).is_some() && cache.get("small", 1).is_some());
+        cache.put("big2".into(), 1, big);
+        assert!(cache.get("big", 1).is_none() && cache.get("big2", 1).is_some());
+        assert!(cache.get("big2", 2).is_none());
+    }
+
     fn rendered(body: &str) -> Arc<Rendered> {
         Arc::new(Rendered::new(
             "application/json",
@@ -371,6 +583,47 @@ mod tests {
         assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
         assert_eq!(r.headers().get(header::ETAG), Some(&a.etag));
         assert_eq!(b.respond(&h).status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn clients_that_accept_gzip_get_the_compressed_copy() {
+        let body = format!(
+            "[{}]",
+            vec!["{\"title\":\"Checkout fails\"}"; 200].join(",")
+        );
+        let r = rendered(&body);
+        let mut h = HeaderMap::new();
+        let plain = r.respond(&h);
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        for (accept, gzip) in [
+            ("gzip, deflate", true),
+            ("br;q=1.0, gzip;q=0.5", true),
+            ("*", true),
+            ("gzip;q=0", false),
+            ("identity", false),
+        ] {
+            h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(accept));
+            let response = r.respond(&h);
+            assert_eq!(
+                response.headers().get(header::CONTENT_ENCODING).is_some(),
+                gzip,
+                "{accept}"
+            );
+        }
+        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        let response = r.respond(&h);
+        let etag = response.headers().get(header::ETAG).unwrap().clone();
+        assert_ne!(etag, r.etag);
+        let (zipped, _) = r.gzipped().unwrap();
+        let mut decoder = flate2::read::GzDecoder::new(&zipped[..]);
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut decoder, &mut out).unwrap();
+        assert_eq!(out, body);
+        // Either tag revalidates.
+        for tag in [etag, r.etag.clone()] {
+            h.insert(header::IF_NONE_MATCH, tag);
+            assert_eq!(r.respond(&h).status(), StatusCode::NOT_MODIFIED);
+        }
     }
 
     #[test]

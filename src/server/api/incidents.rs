@@ -20,7 +20,7 @@ use serde_json::Value;
 use super::cache::{self, Versions};
 use super::input::{Body, Fields};
 use super::render::{self, ListOptions};
-use super::repr::{Context, IncidentRepr};
+use super::repr::Context;
 use super::{context, filters, fresh_context};
 use crate::server::AppState;
 use crate::server::auth::{
@@ -92,6 +92,23 @@ async fn one(state: &AppState, id: IncidentId, status: StatusCode) -> Result<Res
     Ok((status, Json(ctx.incident(&details, true))).into_response())
 }
 
+/// Representations of incidents, made one at a time as they are written.
+struct Reprs<'a> {
+    ctx: &'a Context,
+    details: &'a [IncidentDetails],
+    with_tags: bool,
+}
+
+impl serde::Serialize for Reprs<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.details
+                .iter()
+                .map(|d| self.ctx.incident(d, self.with_tags)),
+        )
+    }
+}
+
 /// Today in `TIME_ZONE` (relative `created_at` ranges depend on it).
 fn today(state: &AppState) -> chrono::NaiveDate {
     Utc::now()
@@ -140,70 +157,78 @@ pub(super) async fn list(
     let visible_to = visibility(&user);
     // Read before anything the response shows: see `cache`.
     let versions = versions.get(&state).await?;
-    let key = cache::response_key(uri.path(), &query, format, visible_to, today);
-    if problems.is_empty()
-        && let Some(hit) = state.cache.responses.get(&key, versions.data)
-    {
-        return Ok(hit.respond(&headers));
-    }
-    let reference = cache::reference(&state, versions.reference).await?;
-    let creators: Vec<UserId> = filters::values(&query, "created_by")
-        .iter()
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    let known: Vec<UserId> = if creators.is_empty() {
-        Vec::new()
-    } else {
-        state
-            .app
-            .store()
-            .users(&creators)
-            .await?
-            .into_iter()
-            .map(|u| u.id)
-            .collect()
-    };
-    let tz = state.app.time_zone();
-    let parsed = filters::parse(&query, &reference.catalog, today, tz, &known, &mut problems);
-    if !problems.is_empty() {
-        return Err(Error::Invalid(problems));
-    }
-    let (details, total) = match parsed.filter {
-        None => (Vec::new(), options.page.map(|_| 0)),
-        Some(mut filter) => {
-            filter.visible_to = visible_to;
-            let store = state.app.store();
-            let total = match options.page {
-                Some(page) => {
-                    filter.offset = page.offset;
-                    filter.limit = Some(page.limit);
-                    Some(store.count_incidents(&filter).await?)
-                }
-                None => None,
+    let build = || async {
+        let reference = cache::reference(&state, versions.reference).await?;
+        let mut problems = problems.clone();
+        let creators: Vec<UserId> = filters::values(&query, "created_by")
+            .iter()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        let known: Vec<UserId> = if creators.is_empty() {
+            Vec::new()
+        } else {
+            state
+                .app
+                .store()
+                .users(&creators)
+                .await?
+                .into_iter()
+                .map(|u| u.id)
+                .collect()
+        };
+        let tz = state.app.time_zone();
+        let parsed = filters::parse(&query, &reference.catalog, today, tz, &known, &mut problems);
+        if !problems.is_empty() {
+            return Err(Error::Invalid(problems));
+        }
+        let (details, total) = match parsed.filter {
+            None => (Vec::new(), options.page.map(|_| 0)),
+            Some(mut filter) => {
+                filter.visible_to = visible_to;
+                let store = state.app.store();
+                let total = match options.page {
+                    Some(page) => {
+                        filter.offset = page.offset;
+                        filter.limit = Some(page.limit);
+                        Some(store.count_incidents(&filter).await?)
+                    }
+                    None => None,
+                };
+                (store.list_incident_details(&filter).await?, total)
+            }
+        };
+        let many = details.len() > 1000;
+        let ctx = fresh_context(&state, &reference, Context::users_of(&details)).await?;
+        let with_tags = parsed.show_tags;
+        let render = move |options: &ListOptions, uri: &axum::http::Uri| {
+            let reprs = Reprs {
+                ctx: &ctx,
+                details: &details,
+                with_tags,
             };
-            (store.list_incident_details(&filter).await?, total)
+            render::render_list(&reprs, total, options, format, DEFAULT_COLUMNS, uri)
+        };
+        if many {
+            // Long work: off the threads that serve requests.
+            let (options, uri) = (options.clone(), uri.clone());
+            tokio::task::spawn_blocking(move || render(&options, &uri))
+                .await
+                .map_err(|e| Error::Internal(format!("rendering failed: {e}")))?
+        } else {
+            render(&options, &uri)
         }
     };
-    let ctx = fresh_context(&state, &reference, Context::users_of(&details)).await?;
-    let reprs: Vec<IncidentRepr> = details
-        .iter()
-        .map(|d| ctx.incident(d, parsed.show_tags))
-        .collect();
-    drop(details);
-    let rendered = Arc::new(render::render_list(
-        &reprs,
-        total,
-        &options,
-        format,
-        DEFAULT_COLUMNS,
-        &uri,
-    )?);
-    drop(reprs);
-    state
+    if !problems.is_empty() {
+        // Refused: nothing to keep.
+        return build().await.map(|r| Arc::new(r).respond(&headers));
+    }
+    let key = cache::response_key(uri.path(), &query, format, visible_to, today);
+    let rendered = state
         .cache
         .responses
-        .put(key, versions.data, rendered.clone());
-    Ok(rendered.respond(&headers))
+        .get_or_build(key, versions.data, build)
+        .await?;
+    Ok(rendered.respond_to(&headers).await)
 }
 
 /// One incident (tags always included).
@@ -228,27 +253,26 @@ pub(super) async fn retrieve(
     // Read before anything the response shows: see `cache`.
     let versions = versions.get(&state).await?;
     let key = cache::response_key(uri.path(), &query, format, visibility(&user), today(&state));
-    if let Some(hit) = state.cache.responses.get(&key, versions.data) {
-        return Ok(hit.respond(&headers));
-    }
-    let reference = cache::reference(&state, versions.reference).await?;
-    let details = visible(&state, &user, id).await?;
-    let ctx = fresh_context(
-        &state,
-        &reference,
-        Context::users_of(std::slice::from_ref(&details)),
-    )
-    .await?;
-    let rendered = Arc::new(render::render_one(
-        &ctx.incident(&details, true),
-        &options,
-        format,
-        DEFAULT_COLUMNS,
-    )?);
-    state
+    let rendered = state
         .cache
         .responses
-        .put(key, versions.data, rendered.clone());
+        .get_or_build(key, versions.data, || async {
+            let reference = cache::reference(&state, versions.reference).await?;
+            let details = visible(&state, &user, id).await?;
+            let ctx = fresh_context(
+                &state,
+                &reference,
+                Context::users_of(std::slice::from_ref(&details)),
+            )
+            .await?;
+            render::render_one(
+                &ctx.incident(&details, true),
+                &options,
+                format,
+                DEFAULT_COLUMNS,
+            )
+        })
+        .await?;
     Ok(rendered.respond(&headers))
 }
 

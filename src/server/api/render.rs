@@ -296,11 +296,11 @@ impl ListOptions {
 
 /// The DRF envelope of a page.
 #[derive(Serialize)]
-struct Envelope<'a, T> {
+struct Envelope<'a, T: ?Sized> {
     count: u64,
     next: Option<String>,
     previous: Option<String>,
-    results: &'a [T],
+    results: &'a T,
 }
 
 fn json_bytes<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
@@ -312,9 +312,9 @@ fn json_bytes<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
 
 /// Renders a list: a bare array (JSON) or rows (CSV/TSV); with a page, the
 /// DRF envelope `{count, next, previous, results}` (JSON) or an `X-Total-Count`
-/// header. JSON is written straight from `items`.
-pub(crate) fn render_list<T: Serialize>(
-    items: &[T],
+/// header. `items` serializes as a sequence; JSON is written straight from it.
+pub(crate) fn render_list<T: Serialize + ?Sized>(
+    items: &T,
     total: Option<u64>,
     options: &ListOptions,
     format: Format,
@@ -348,11 +348,11 @@ pub(crate) fn render_list<T: Serialize>(
             } else {
                 (b'\t', "text/tab-separated-values; charset=utf-8")
             };
-            let values = items
-                .iter()
-                .map(serde_json::to_value)
-                .collect::<Result<Vec<Value>, _>>()
-                .map_err(|e| Error::Internal(e.to_string()))?;
+            let values = match serde_json::to_value(items) {
+                Ok(Value::Array(values)) => values,
+                Ok(other) => vec![other],
+                Err(e) => return Err(Error::Internal(e.to_string())),
+            };
             let body = tabular(
                 &values,
                 options.fields.as_deref(),
@@ -380,7 +380,7 @@ pub(crate) fn render_one<T: Serialize>(
                 ..options.clone()
             };
             render_list(
-                std::slice::from_ref(item),
+                &[item],
                 None,
                 &options,
                 format,
