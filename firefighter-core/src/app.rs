@@ -753,7 +753,16 @@ impl Firefighter {
 
     /// Updates an incident: a message and/or new field values and status.
     pub async fn update(&self, id: IncidentId, update: Update) -> Result<Incident> {
-        self.with_retries(|| self.try_update(id, &update, false))
+        self.with_retries(|| self.try_update(id, &update, None, false))
+            .await
+    }
+
+    /// [`Firefighter::update`] named by the caller's idempotency key (1 to
+    /// 200 characters), recorded in the change's transaction: once a key was
+    /// applied, the same call changes nothing and returns the incident as it
+    /// is (a replayed request).
+    pub async fn update_once(&self, id: IncidentId, key: &str, update: Update) -> Result<Incident> {
+        self.with_retries(|| self.try_update(id, &update, Some(key), false))
             .await
     }
 
@@ -816,8 +825,15 @@ impl Firefighter {
             event_type: Some(event_type::DOWNGRADED.to_owned()),
             ..Update::default()
         };
-        self.with_retries(|| self.try_update(id, &update, true))
+        self.with_retries(|| self.try_update(id, &update, None, true))
             .await
+    }
+
+    /// Adds or removes a member of an incident (someone joined or left its
+    /// conversation). No timeline entry and no event, as in FireFighter;
+    /// returns false when nothing changed.
+    pub async fn set_member(&self, id: IncidentId, user: UserId, member: bool) -> Result<bool> {
+        self.inner.store.set_incident_member(id, user, member).await
     }
 
     async fn with_retries<F, Fut, T>(&self, mut attempt: F) -> Result<T>
@@ -861,10 +877,31 @@ impl Firefighter {
         &self,
         id: IncidentId,
         update: &Update,
+        request_key: Option<&str>,
         downgrade: bool,
     ) -> Result<Incident> {
         let catalog = self.catalog().await?;
         let details = self.incident_details(id).await?;
+        // Read after the incident: a repeat committed meanwhile then shows
+        // here, or makes the version read above stale.
+        if let Some(key) = request_key {
+            if key.is_empty() || key.chars().count() > 200 {
+                return Err(Error::invalid(
+                    "request_key",
+                    "a request key has 1 to 200 characters",
+                ));
+            }
+            if let Some(done) = self.inner.store.request_applied(key).await? {
+                if done != id {
+                    return Err(Error::invalid(
+                        "request_key",
+                        format!("this request key was used for incident {done}"),
+                    ));
+                }
+                tracing::debug!(incident = id.0, key, "update already applied");
+                return Ok(details.incident);
+            }
+        }
         let before = &details.incident;
         let mut after = before.clone();
         let mut v = Validation::default();
@@ -991,6 +1028,7 @@ impl Firefighter {
             .unwrap_or(at);
         let mut change = IncidentChange::from(before, self.subscribers());
         change.environments_changed = environments_changed;
+        change.request_key = request_key.map(str::to_owned);
         let mut events = Vec::new();
 
         // Status: the lifecycle decides.

@@ -149,6 +149,9 @@ pub struct IncidentChange {
     pub events: Vec<IncidentEvent>,
     /// The handlers each event is delivered to.
     pub subscribers: Arc<[String]>,
+    /// The caller's idempotency key, recorded with the change (see
+    /// [`Store::request_applied`]); a second change with the same key fails.
+    pub request_key: Option<String>,
 }
 
 impl IncidentChange {
@@ -168,8 +171,22 @@ impl IncidentChange {
             timeline: Vec::new(),
             events: Vec::new(),
             subscribers,
+            request_key: None,
         }
     }
+}
+
+/// A user to create, or to refresh by e-mail, in a batch ([`Store::upsert_users`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserUpsert {
+    /// The e-mail (the key).
+    pub email: crate::Email,
+    /// Name.
+    pub name: String,
+    /// Avatar.
+    pub avatar: Option<String>,
+    /// Link to a platform: (platform, external id), moved from whoever held it.
+    pub identity: Option<(String, String)>,
 }
 
 /// State of an outbox delivery.
@@ -301,6 +318,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn set_identity(&self, user: UserId, platform: &str, external_id: &str) -> Result<()>;
     /// Updates name, flags and avatar of a user.
     async fn update_user(&self, user: &User) -> Result<()>;
+    /// Creates users, or refreshes the name and avatar of those whose e-mail
+    /// exists, and links their identities: multi-row inserts, one transaction
+    /// per chunk. Returns each user's id, in input order (a repeated e-mail
+    /// counts once, its last occurrence wins).
+    async fn upsert_users(&self, users: &[UserUpsert]) -> Result<Vec<UserId>>;
     /// Sets (or clears) the password hash of a user.
     async fn set_password_hash<'a>(&self, user: UserId, hash: Option<&'a str>) -> Result<()>;
     /// The password hash of a user.
@@ -341,6 +363,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn count_incidents(&self, filter: &IncidentFilter) -> Result<u64>;
     /// The timeline of an incident, newest first.
     async fn timeline(&self, id: IncidentId) -> Result<Vec<TimelineEntry>>;
+    /// The incident a change with this idempotency key was applied to, if any.
+    async fn request_applied(&self, key: &str) -> Result<Option<IncidentId>>;
+    /// Adds (`member`) or removes a member of an incident; false when nothing changed.
+    async fn set_incident_member(
+        &self,
+        incident: IncidentId,
+        user: UserId,
+        member: bool,
+    ) -> Result<bool>;
 
     // ---- outbox ----
     /// Leases up to `limit` due deliveries to `owner` until `lease_until`.

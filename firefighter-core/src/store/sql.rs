@@ -26,7 +26,7 @@ use crate::access::{
 
 use super::{
     Catalog, DataVersions, DatabasePool, Declared, DeliveryInfo, DeliveryStatus, IncidentChange,
-    NewIncidentRecord, Store,
+    NewIncidentRecord, Store, UserUpsert,
 };
 use crate::event::Delivery;
 use crate::impact::{ImpactLevel, ImpactLevelOption};
@@ -43,6 +43,9 @@ use crate::{
 
 /// Values per `IN (...)` list; far below both databases' parameter limits.
 const CHUNK: usize = 500;
+
+/// Users per multi-row upsert (5 parameters each).
+const USER_CHUNK: usize = 1000;
 
 /// What a write changed, for [`DataVersions`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1006,6 +1009,7 @@ enum Arg {
     I16(i16),
     Uuid(Uuid),
     Text(String),
+    NullText,
     Ts(DateTime<Utc>),
     Bool(bool),
 }
@@ -1396,6 +1400,7 @@ macro_rules! sql_store {
                         Arg::I16(x) => args.add(x),
                         Arg::Uuid(x) => args.add(x),
                         Arg::Text(x) => args.add(x),
+                        Arg::NullText => args.add(None::<String>),
                         Arg::Ts(x) => args.add(x),
                         Arg::Bool(x) => args.add(x),
                     };
@@ -1815,6 +1820,16 @@ macro_rules! sql_store {
                     return Ok(None);
                 }
                 let id = i.id;
+                if let Some(key) = &c.request_key {
+                    // A concurrent repeat computed from the same version lost above;
+                    // one from a later version fails here on the primary key.
+                    sqlx::query("INSERT INTO incident_requests (request_key, incident_id, created_at) VALUES ($1, $2, $3)")
+                        .bind(key.as_str())
+                        .bind(id)
+                        .bind(i.updated_at)
+                        .execute(&mut *conn)
+                        .await?;
+                }
                 if c.environments_changed {
                     Self::write_environments(conn, id, &envs).await?;
                 }
@@ -1855,6 +1870,98 @@ macro_rules! sql_store {
                 Self::write_timeline(conn, id, &c.timeline).await?;
                 Self::write_events(conn, id, &c.events, &c.subscribers, i.updated_at).await?;
                 Self::incident_in(conn, id).await
+            }
+
+            /// One chunk of [`Store::upsert_users`] (no repeated e-mail or external id).
+            async fn upsert_users_chunk(&self, chunk: Vec<UserUpsert>) -> Result<HashMap<String, UserId>> {
+                let now = super::now();
+                let mut tx = self.begin_write().await?;
+                let written = async {
+                    let mut sql = String::from(
+                        "INSERT INTO users (id, email, name, is_active, is_staff, is_admin, bot, avatar, password_hash, \
+                         created_at, updated_at) VALUES ",
+                    );
+                    let mut args = Vec::with_capacity(chunk.len() * 5);
+                    for (n, u) in chunk.iter().enumerate() {
+                        let b = n * 5;
+                        if n > 0 {
+                            sql.push_str(", ");
+                        }
+                        sql.push_str(&format!(
+                            "(${}, ${}, ${}, TRUE, FALSE, FALSE, FALSE, ${}, NULL, ${}, ${})",
+                            b + 1, b + 2, b + 3, b + 4, b + 5, b + 5
+                        ));
+                        args.push(Arg::Uuid(UserId::new().0));
+                        args.push(Arg::Text(u.email.as_str().to_lowercase()));
+                        args.push(Arg::Text(u.name.trim().to_owned()));
+                        args.push(match &u.avatar {
+                            Some(a) => Arg::Text(a.clone()),
+                            None => Arg::NullText,
+                        });
+                        args.push(Arg::Ts(now));
+                    }
+                    sql.push_str(
+                        " ON CONFLICT (email) DO UPDATE SET name = excluded.name, avatar = excluded.avatar, \
+                         updated_at = excluded.updated_at RETURNING id, email",
+                    );
+                    let rows: Vec<(UserId, String)> =
+                        sqlx::query_as_with(AssertSqlSafe(sql), Self::args(args)?)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    let ids: HashMap<String, UserId> = rows.into_iter().map(|(id, e)| (e, id)).collect();
+                    let links: Vec<(UserId, &str, &str)> = chunk
+                        .iter()
+                        .filter_map(|u| {
+                            let (platform, external) = u.identity.as_ref()?;
+                            let id = *ids.get(&u.email.as_str().to_lowercase())?;
+                            Some((id, platform.as_str(), external.as_str()))
+                        })
+                        .collect();
+                    if !links.is_empty() {
+                        // Moved from whoever held these external ids, then (re)linked.
+                        let mut platforms: BTreeMap<&str, Vec<Arg>> = BTreeMap::new();
+                        let mut ins = String::from("INSERT INTO user_identities (user_id, platform, external_id) VALUES ");
+                        let mut ins_args = Vec::new();
+                        for (n, (id, platform, external)) in links.iter().enumerate() {
+                            if n > 0 {
+                                ins.push_str(", ");
+                            }
+                            platforms.entry(platform).or_default().push(Arg::Text((*external).to_owned()));
+                            ins.push_str(&format!("(${}, ${}, ${})", 3 * n + 1, 3 * n + 2, 3 * n + 3));
+                            ins_args.push(Arg::Uuid(id.0));
+                            ins_args.push(Arg::Text((*platform).to_owned()));
+                            ins_args.push(Arg::Text((*external).to_owned()));
+                        }
+                        ins.push_str(" ON CONFLICT (user_id, platform) DO UPDATE SET external_id = excluded.external_id");
+                        for (platform, externals) in platforms {
+                            let del = format!(
+                                "DELETE FROM user_identities WHERE platform = $1 AND external_id IN ({})",
+                                (2..externals.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+                            );
+                            let mut del_args = vec![Arg::Text(platform.to_owned())];
+                            del_args.extend(externals);
+                            sqlx::query_with(AssertSqlSafe(del), Self::args(del_args)?)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        sqlx::query_with(AssertSqlSafe(ins), Self::args(ins_args)?)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    Self::bump(&mut tx, Bump::User).await?;
+                    Ok::<_, Error>(ids)
+                }
+                .await;
+                match written {
+                    Ok(ids) => {
+                        tx.commit().await?;
+                        Ok(ids)
+                    }
+                    Err(e) => {
+                        tx.rollback().await.ok();
+                        Err(e)
+                    }
+                }
             }
 
             async fn user_exists(conn: &mut $Conn, id: UserId) -> Result<bool> {
@@ -2460,6 +2567,50 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn upsert_users(&self, users: &[UserUpsert]) -> Result<Vec<UserId>> {
+                // Last occurrence of an e-mail wins; an external id stays with the last user naming it.
+                let mut last: HashMap<String, usize> = HashMap::new();
+                for (n, u) in users.iter().enumerate() {
+                    last.insert(u.email.as_str().to_lowercase(), n);
+                }
+                let mut external: HashMap<(&str, &str), usize> = HashMap::new();
+                for (n, u) in users.iter().enumerate() {
+                    if last[&u.email.as_str().to_lowercase()] == n
+                        && let Some((p, e)) = &u.identity
+                    {
+                        external.insert((p.as_str(), e.as_str()), n);
+                    }
+                }
+                let kept: Vec<UserUpsert> = users
+                    .iter()
+                    .enumerate()
+                    .filter(|(n, u)| last[&u.email.as_str().to_lowercase()] == *n)
+                    .map(|(n, u)| {
+                        let mut u = u.clone();
+                        if let Some((p, e)) = &u.identity
+                            && external[&(p.as_str(), e.as_str())] != n
+                        {
+                            u.identity = None;
+                        }
+                        u
+                    })
+                    .collect();
+                let mut ids: HashMap<String, UserId> = HashMap::with_capacity(kept.len());
+                for chunk in kept.chunks(USER_CHUNK) {
+                    let (this, chunk) = (self.clone(), chunk.to_vec());
+                    ids.extend(self.on_writer(async move { this.upsert_users_chunk(chunk).await }).await??);
+                }
+                users
+                    .iter()
+                    .map(|u| {
+                        let email = u.email.as_str().to_lowercase();
+                        ids.get(&email)
+                            .copied()
+                            .ok_or_else(|| corrupt(format!("user {email} missing after its upsert")))
+                    })
+                    .collect()
+            }
+
             async fn update_user(&self, user: &User) -> Result<()> {
                 let query = sqlx::query(
                     "UPDATE users SET name = $1, is_active = $2, is_staff = $3, is_admin = $4, bot = $5, avatar = $6, \
@@ -2638,6 +2789,60 @@ macro_rules! sql_store {
                     .fetch_one(&self.pool)
                     .await?;
                 Ok(u64::try_from(n).unwrap_or(0))
+            }
+
+            async fn request_applied(&self, key: &str) -> Result<Option<IncidentId>> {
+                let id: Option<i64> = sqlx::query_scalar("SELECT incident_id FROM incident_requests WHERE request_key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(id.map(IncidentId))
+            }
+
+            async fn set_incident_member(&self, incident: IncidentId, user: UserId, member: bool) -> Result<bool> {
+                let this = self.clone();
+                self.on_writer(async move {
+                    let mut tx = this.begin_write().await?;
+                    let done = async {
+                        if !Self::incident_exists(&mut tx, incident).await? {
+                            return Err(Error::not_found("incident", incident));
+                        }
+                        if !Self::user_exists(&mut tx, user).await? {
+                            return Err(Error::not_found("user", user));
+                        }
+                        let changed = if member {
+                            sqlx::query(
+                                "INSERT INTO incident_members (incident_id, user_id, position) VALUES ($1, $2, \
+                                 (SELECT COALESCE(MAX(position), -1) + 1 FROM incident_members WHERE incident_id = $1)) \
+                                 ON CONFLICT (incident_id, user_id) DO NOTHING",
+                            )
+                        } else {
+                            sqlx::query("DELETE FROM incident_members WHERE incident_id = $1 AND user_id = $2")
+                        }
+                        .bind(incident)
+                        .bind(user)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected()
+                            > 0;
+                        if changed {
+                            Self::bump(&mut tx, Bump::Data).await?;
+                        }
+                        Ok(changed)
+                    }
+                    .await;
+                    match done {
+                        Ok(changed) => {
+                            tx.commit().await?;
+                            Ok(changed)
+                        }
+                        Err(e) => {
+                            tx.rollback().await.ok();
+                            Err(e)
+                        }
+                    }
+                })
+                .await?
             }
 
             async fn timeline(&self, id: IncidentId) -> Result<Vec<TimelineEntry>> {

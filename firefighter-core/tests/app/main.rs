@@ -6,6 +6,7 @@ mod support;
 mod commands;
 mod outbox;
 mod registry;
+mod requests;
 mod tasks;
 
 #[cfg(feature = "postgres-tests")]
