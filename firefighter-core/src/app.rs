@@ -26,8 +26,8 @@ use crate::{
     CategoryId, ClosureReason, ClosureReference, CostId, CostTypeId, DedupKey, Description,
     EnvironmentId, Error, EventHandler, Incident, IncidentCost, IncidentDetails, IncidentEvent,
     IncidentFilter, IncidentId, InviteProvider, KeyEvent, Message, PostMortemProvider, Priority,
-    PriorityId, Result, Settings, Status, Store, Tag, TimelineEntry, Title, UpdateId, UserId,
-    key_event,
+    PriorityId, Result, RoleAssignment, Settings, Status, Store, Tag, TimelineEntry, Title,
+    UpdateId, UserId, key_event,
 };
 
 /// How long the reference data is cached before it is read again (other
@@ -78,6 +78,9 @@ pub struct DeclareOutcome {
     pub incident: Incident,
     /// False when an open incident with the same `dedup_key` was returned instead.
     pub created: bool,
+    /// Everything the declaration wrote (roles, members, key events), as
+    /// reading it back would give; `None` when an open incident was returned.
+    pub details: Option<IncidentDetails>,
 }
 
 /// A change of an incident. Unset fields are left as they are.
@@ -713,6 +716,27 @@ impl Firefighter {
                 extras: declaration.extras,
             });
         }
+        // What the new incident's details will be, ordered as the store reads them.
+        let mut assigned: Vec<(i32, RoleAssignment)> = roles
+            .iter()
+            .filter_map(|(role_type_id, user_id)| {
+                let t = catalog.role_types.iter().find(|t| t.id == *role_type_id)?;
+                Some((
+                    t.order,
+                    RoleAssignment {
+                        role_type_id: *role_type_id,
+                        slug: t.slug.clone(),
+                        user_id: *user_id,
+                    },
+                ))
+            })
+            .collect();
+        assigned.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.slug.cmp(&b.1.slug)));
+        let mut written_key_events = key_events.clone();
+        written_key_events.sort_by(|a, b| {
+            a.at.cmp(&b.at)
+                .then_with(|| a.event_type.cmp(&b.event_type))
+        });
         let record = NewIncidentRecord {
             incident,
             roles,
@@ -732,9 +756,17 @@ impl Firefighter {
                     "incident declared"
                 );
                 self.committed();
+                let details = IncidentDetails {
+                    incident: incident.clone(),
+                    roles: assigned.into_iter().map(|(_, r)| r).collect(),
+                    members: vec![creator.id],
+                    key_events: written_key_events,
+                    costs: Vec::new(),
+                };
                 DeclareOutcome {
                     incident,
                     created: true,
+                    details: Some(details),
                 }
             }
             Declared::Existing(incident) => {
@@ -745,6 +777,7 @@ impl Firefighter {
                 DeclareOutcome {
                     incident,
                     created: false,
+                    details: None,
                 }
             }
         };

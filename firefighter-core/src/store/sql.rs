@@ -1529,13 +1529,18 @@ macro_rules! sql_store {
             }
 
             async fn insert_environments(conn: &mut $Conn, id: IncidentId, envs: &[EnvironmentId]) -> Result<()> {
-                for (position, env) in envs.iter().enumerate() {
-                    sqlx::query("INSERT INTO incident_environments (incident_id, environment_id, position) VALUES ($1, $2, $3)")
-                        .bind(id)
-                        .bind(*env)
-                        .bind(i32::try_from(position).unwrap_or(i32::MAX))
-                        .execute(&mut *conn)
-                        .await?;
+                // One statement for all of them: each statement is a round trip.
+                for chunk in envs.chunks(CHUNK / 3).zip((0..).step_by(CHUNK / 3)) {
+                    let (envs, first) = chunk;
+                    let mut insert = sqlx::QueryBuilder::<$Db>::new(
+                        "INSERT INTO incident_environments (incident_id, environment_id, position) ",
+                    );
+                    insert.push_values(envs.iter().enumerate(), |mut row, (position, env)| {
+                        row.push_bind(id)
+                            .push_bind(*env)
+                            .push_bind(i32::try_from(first + position).unwrap_or(i32::MAX));
+                    });
+                    insert.build().execute(&mut *conn).await?;
                 }
                 Ok(())
             }
@@ -1549,28 +1554,40 @@ macro_rules! sql_store {
             }
 
             async fn insert_tags(conn: &mut $Conn, id: IncidentId, tags: &[String]) -> Result<()> {
-                for (position, tag) in unique(tags).iter().enumerate() {
-                    sqlx::query("INSERT INTO incident_tags (incident_id, tag, position) VALUES ($1, $2, $3)")
-                        .bind(id)
-                        .bind(tag.as_str())
-                        .bind(i32::try_from(position).unwrap_or(i32::MAX))
-                        .execute(&mut *conn)
-                        .await?;
+                let tags = unique(tags);
+                for (tags, first) in tags.chunks(CHUNK / 3).zip((0..).step_by(CHUNK / 3)) {
+                    let mut insert = sqlx::QueryBuilder::<$Db>::new(
+                        "INSERT INTO incident_tags (incident_id, tag, position) ",
+                    );
+                    insert.push_values(tags.iter().enumerate(), |mut row, (position, tag)| {
+                        row.push_bind(id)
+                            .push_bind(tag.as_str())
+                            .push_bind(i32::try_from(first + position).unwrap_or(i32::MAX));
+                    });
+                    insert.build().execute(&mut *conn).await?;
                 }
                 Ok(())
             }
 
             async fn write_roles(conn: &mut $Conn, id: IncidentId, roles: &[(RoleTypeId, UserId)]) -> Result<()> {
+                // The last holder named for a role wins; one row per role, as
+                // one statement cannot update a row twice.
+                let mut last: Vec<(RoleTypeId, UserId)> = Vec::with_capacity(roles.len());
                 for (role, user) in roles {
-                    sqlx::query(
-                        "INSERT INTO incident_roles (incident_id, role_type_id, user_id) VALUES ($1, $2, $3) \
-                         ON CONFLICT (incident_id, role_type_id) DO UPDATE SET user_id = excluded.user_id",
-                    )
-                    .bind(id)
-                    .bind(*role)
-                    .bind(*user)
-                    .execute(&mut *conn)
-                    .await?;
+                    match last.iter_mut().find(|(r, _)| r == role) {
+                        Some(held) => held.1 = *user,
+                        None => last.push((*role, *user)),
+                    }
+                }
+                for chunk in last.chunks(CHUNK / 3) {
+                    let mut insert = sqlx::QueryBuilder::<$Db>::new(
+                        "INSERT INTO incident_roles (incident_id, role_type_id, user_id) ",
+                    );
+                    insert.push_values(chunk, |mut row, (role, user)| {
+                        row.push_bind(id).push_bind(*role).push_bind(*user);
+                    });
+                    insert.push(" ON CONFLICT (incident_id, role_type_id) DO UPDATE SET user_id = excluded.user_id");
+                    insert.build().execute(&mut *conn).await?;
                 }
                 Ok(())
             }
@@ -1592,17 +1609,29 @@ macro_rules! sql_store {
             }
 
             async fn write_key_events(conn: &mut $Conn, id: IncidentId, events: &[KeyEvent]) -> Result<()> {
+                // The last one of each type wins (see `write_roles`).
+                let mut last: Vec<&KeyEvent> = Vec::with_capacity(events.len());
                 for k in events {
-                    sqlx::query(
-                        "INSERT INTO incident_key_events (incident_id, event_type, at, recorded_by) VALUES ($1, $2, $3, $4) \
-                         ON CONFLICT (incident_id, event_type) DO UPDATE SET at = excluded.at, recorded_by = excluded.recorded_by",
-                    )
-                    .bind(id)
-                    .bind(k.event_type.as_str())
-                    .bind(k.at)
-                    .bind(k.recorded_by)
-                    .execute(&mut *conn)
-                    .await?;
+                    match last.iter_mut().find(|e| e.event_type == k.event_type) {
+                        Some(kept) => *kept = k,
+                        None => last.push(k),
+                    }
+                }
+                for chunk in last.chunks(CHUNK / 4) {
+                    let mut insert = sqlx::QueryBuilder::<$Db>::new(
+                        "INSERT INTO incident_key_events (incident_id, event_type, at, recorded_by) ",
+                    );
+                    insert.push_values(chunk, |mut row, k| {
+                        row.push_bind(id)
+                            .push_bind(k.event_type.as_str())
+                            .push_bind(k.at)
+                            .push_bind(k.recorded_by);
+                    });
+                    insert.push(
+                        " ON CONFLICT (incident_id, event_type) DO UPDATE SET at = excluded.at, \
+                         recorded_by = excluded.recorded_by",
+                    );
+                    insert.build().execute(&mut *conn).await?;
                 }
                 Ok(())
             }
@@ -1648,16 +1677,20 @@ macro_rules! sql_store {
                     .bind(at)
                     .fetch_one(&mut *conn)
                     .await?;
-                    for handler in subscribers {
-                        sqlx::query(
-                            "INSERT INTO outbox_deliveries (event_id, handler, status, attempts, next_attempt_at) \
-                             VALUES ($1, $2, 'pending', 0, $3) ON CONFLICT (event_id, handler) DO NOTHING",
-                        )
-                        .bind(event_id)
-                        .bind(handler.as_str())
-                        .bind(at)
-                        .execute(&mut *conn)
-                        .await?;
+                    // One statement for every handler.
+                    for chunk in unique(subscribers).chunks(CHUNK / 3) {
+                        let mut insert = sqlx::QueryBuilder::<$Db>::new(
+                            "INSERT INTO outbox_deliveries (event_id, handler, status, attempts, next_attempt_at) ",
+                        );
+                        insert.push_values(chunk, |mut row, handler| {
+                            row.push_bind(event_id)
+                                .push_bind(handler.as_str())
+                                .push_bind("pending")
+                                .push_bind(0_i32)
+                                .push_bind(at);
+                        });
+                        insert.push(" ON CONFLICT (event_id, handler) DO NOTHING");
+                        insert.build().execute(&mut *conn).await?;
                     }
                 }
                 Ok(())

@@ -27,6 +27,8 @@ async fn declaring_assigns_the_commander_and_records_everything() {
         .unwrap();
     assert!(outcome.created);
     let details = app.incident_details(outcome.incident.id).await.unwrap();
+    // The outcome describes what was written exactly as reading it back does.
+    assert_eq!(outcome.details.as_ref(), Some(&details));
     assert_eq!(details.incident.status, Status::Open);
     assert_eq!(details.incident.created_by, jane.id);
     assert_eq!(details.members, vec![jane.id]);
@@ -140,6 +142,7 @@ async fn a_repeated_dedup_key_returns_the_open_incident_without_side_effects() {
     let again = app.declare(d.clone()).await.unwrap();
     assert!(first.created);
     assert!(!again.created);
+    assert_eq!(again.details, None);
     assert_eq!(again.incident.id, first.incident.id);
     assert_eq!(
         app.store()

@@ -412,7 +412,12 @@ pub(super) async fn create(
         .await
         .map_err(|e| api_attrs(e.into(), DECLARE_NAMES))?;
     let id = outcome.incident.id;
-    if outcome.created {
+    if let Some(details) = outcome.details {
+        // Answered from what was written: nothing to read back.
+        let users = Context::users_of(std::slice::from_ref(&details));
+        let ctx = super::context_knowing(&state, users, std::slice::from_ref(&creator)).await?;
+        Ok((StatusCode::CREATED, Json(ctx.incident(&details, true))).into_response())
+    } else if outcome.created {
         one(&state, id, StatusCode::CREATED).await
     } else {
         // Matched an open incident: show it only to who may see it.

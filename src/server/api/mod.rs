@@ -9,8 +9,8 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use firefighter_core::UserId;
 use firefighter_core::access::CatalogTimes;
+use firefighter_core::{User, UserId};
 use utoipa::OpenApi;
 
 use crate::server::AppState;
@@ -99,13 +99,27 @@ pub(crate) async fn fresh_context(
 
 /// What representations need: reference data and the named users.
 pub(crate) async fn context(state: &AppState, users: Vec<UserId>) -> Result<repr::Context> {
+    context_knowing(state, users, &[]).await
+}
+
+/// [`context`], reading only the users not among `known`.
+pub(crate) async fn context_knowing(
+    state: &AppState,
+    mut users: Vec<UserId>,
+    known: &[User],
+) -> Result<repr::Context> {
     let catalog = state.app.catalog().await?;
     let times = catalog_times(state).await?;
-    let users = if users.is_empty() {
-        Vec::new()
-    } else {
-        state.app.store().users(&users).await?
-    };
+    let mut found: Vec<User> = known
+        .iter()
+        .filter(|u| users.contains(&u.id))
+        .cloned()
+        .collect();
+    users.retain(|id| !known.iter().any(|u| u.id == *id));
+    if !users.is_empty() {
+        found.extend(state.app.store().users(&users).await?);
+    }
+    let users = found;
     Ok(repr::Context::new(
         catalog,
         times,
