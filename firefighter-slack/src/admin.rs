@@ -30,6 +30,8 @@ pub struct BackOffice {
     pub sos: Vec<SosRow>,
     /// Categories to link to: (id, "Group / Category").
     pub categories: Vec<(String, String)>,
+    /// Submissions given up on after repeated failures, newest first.
+    pub parked: Vec<crate::store::StoredSubmission>,
 }
 
 /// A conversation as listed.
@@ -82,7 +84,9 @@ impl Slack {
         let conversations: Vec<Conversation> = self.store().configured_conversations().await?;
         let usergroups = self.store().usergroups().await?;
         let sos = self.store().sos_list().await?;
+        let parked = self.store().parked_submissions(100).await?;
         Ok(BackOffice {
+            parked,
             sos: sos
                 .into_iter()
                 .map(|s| SosRow {
@@ -403,6 +407,16 @@ async fn delete_sos(State(slack): State<Slack>, Path(id): Path<uuid::Uuid>) -> R
     )
 }
 
+async fn requeue_submission(State(slack): State<Slack>, Path(id): Path<uuid::Uuid>) -> Response {
+    back(slack.store().requeue_submission(id).await.map(|queued| {
+        if queued {
+            "Submission queued again: the next replay applies it.".into()
+        } else {
+            "This submission is not parked any more.".into()
+        }
+    }))
+}
+
 async fn sync_now(State(slack): State<Slack>, Path(what): Path<String>) -> Response {
     let result = match what.as_str() {
         "usergroups" => slack
@@ -445,5 +459,9 @@ pub fn admin_routes(app: Firefighter, slack: Slack) -> Router {
         .route("/admin/slack/sos", post(add_sos))
         .route("/admin/slack/sos/{id}/delete", post(delete_sos))
         .route("/admin/slack/sync/{what}", post(sync_now))
+        .route(
+            "/admin/slack/submissions/{id}/requeue",
+            post(requeue_submission),
+        )
         .with_state(slack)
 }

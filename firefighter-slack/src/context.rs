@@ -63,6 +63,8 @@ pub(crate) struct Inner {
     /// takes one writer anyway, and waiting writers would hold every pooled
     /// connection the acknowledgements need for their reads.
     pub(crate) writes: tokio::sync::Semaphore,
+    /// The group-commit writer of submissions (started on first use).
+    pub(crate) recorder: OnceLock<tokio::sync::mpsc::Sender<crate::submissions::Pending>>,
     /// Work running after an acknowledgement.
     background: Arc<(std::sync::atomic::AtomicUsize, tokio::sync::Notify)>,
 }
@@ -124,6 +126,7 @@ impl Slack {
                 oncall: OnceLock::new(),
                 user_ids: Mutex::new(HashMap::new()),
                 writes: tokio::sync::Semaphore::new(2),
+                recorder: OnceLock::new(),
                 background: Arc::default(),
             }),
         })

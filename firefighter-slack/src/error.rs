@@ -66,6 +66,9 @@ pub enum Error {
     /// An inbound Slack request is malformed.
     #[error("malformed Slack request: {0}")]
     BadRequest(String),
+    /// We cannot take the request now (it could not be recorded); nothing was done.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// `Result` with [`Error`].
@@ -102,7 +105,7 @@ impl Error {
             Error::Http { status, .. } => *status >= 500,
             Error::Api { code, .. } => TRANSIENT_CODES.contains(&code.as_str()),
             Error::Core(e) => e.is_transient(),
-            Error::Database(_) => true,
+            Error::Database(_) | Error::Unavailable(_) => true,
             _ => false,
         }
     }

@@ -88,8 +88,14 @@ impl Slack {
                         .add_conversation_members(&channel, std::slice::from_ref(&user))
                         .await?;
                     // Link the member so category invitations can reach them.
-                    if let Err(e) = self.user_for(&user).await {
-                        tracing::debug!(error = %e, user, "member not linked");
+                    match self.user_for(&user).await {
+                        Ok(u) => {
+                            // In an incident channel, the person joins the incident too.
+                            if let Some(id) = store.incident_of_channel(&channel).await? {
+                                self.app()?.set_member(id, u.id, true).await?;
+                            }
+                        }
+                        Err(e) => tracing::debug!(error = %e, user, "member not linked"),
                     }
                 }
             }
@@ -108,6 +114,12 @@ impl Slack {
                             .await?;
                     }
                     store.remove_conversation_member(&channel, &user).await?;
+                    if let Some(id) = store.incident_of_channel(&channel).await?
+                        && let Some(u) =
+                            self.core().user_by_identity(crate::PLATFORM, &user).await?
+                    {
+                        self.app()?.set_member(id, u.id, false).await?;
+                    }
                 }
             }
             Event::Message {

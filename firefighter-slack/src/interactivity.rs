@@ -11,7 +11,7 @@ use firefighter_core::lifecycle::{
     LifecycleFacts, PostMortemState, Refusal, RefusalReason, StatusChange,
 };
 use firefighter_core::{
-    CategoryId, ClosureReason, Declaration, EnvironmentId, ImpactLevel, IncidentFilter, IncidentId,
+    CategoryId, ClosureReason, EnvironmentId, ImpactLevel, IncidentFilter, IncidentId,
     IncidentOrder, PriorityId, Status, Update, UserId,
 };
 use serde_json::{Value, json};
@@ -119,6 +119,15 @@ fn incident_of(view: &View) -> Option<IncidentId> {
         .ok()?
         .get("incident")?
         .as_i64()
+        .map(IncidentId)
+}
+
+/// The incident of a key event picker (`key_event:<incident>:<slug>`).
+fn key_event_incident(block_id: &str) -> Option<IncidentId> {
+    block_id
+        .split(':')
+        .nth(1)
+        .and_then(|n| n.parse::<i64>().ok())
         .map(IncidentId)
 }
 
@@ -282,24 +291,30 @@ impl Slack {
             .map(|r| r.messages()))
     }
 
-    /// Writes an update after the acknowledgement (the form was checked
-    /// already); a failure (a race with another change) is told to the person.
-    fn apply_later(&self, id: IncidentId, slack_user: &str, update: Update) {
-        let slack = self.clone();
-        let user = slack_user.to_owned();
-        self.spawn(async move {
-            let _turn = slack.inner.writes.acquire().await;
-            let result = match slack.app() {
-                Ok(app) => app.update(id, update).await.map_err(Error::from),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = result {
-                tracing::warn!(incident = id.0, error = %e, "update refused after the acknowledgement");
-                slack
-                    .notify(id, &user, &format!(":x: Incident {id} was not updated: {e}"))
-                    .await;
+    /// Records a checked update, then acknowledges; it is written after the
+    /// acknowledgement (and replayed if this instance stops first). When it
+    /// cannot be recorded, the form says so on `field` and nothing is done.
+    async fn apply_later(
+        &self,
+        id: IncidentId,
+        slack_user: &str,
+        update: Update,
+        field: &str,
+    ) -> Result<Value> {
+        let work = crate::submissions::UpdateWork::of(id, &update);
+        match self
+            .record_submission(crate::submissions::kind::UPDATE, &work, slack_user)
+            .await
+        {
+            Ok(row) => {
+                self.apply_submission_later(row);
+                Ok(clear())
             }
-        });
+            Err(e) => Ok(response_errors(BTreeMap::from([(
+                field.to_owned(),
+                format!(":x: {e}. Nothing was changed; try again."),
+            )]))),
+        }
     }
 
     /// Tells a person something about an incident: in its channel, else by DM.
@@ -566,60 +581,82 @@ impl Slack {
 
     /// Answers the person behind an action ephemerally.
     pub(crate) async fn tell(&self, payload: &BlockActions, text: &str) {
+        self.tell_user(
+            payload.response_url.as_deref(),
+            payload.channel.as_ref().map(|c| c.id.as_str()),
+            &payload.user.id,
+            text,
+        )
+        .await;
+    }
+
+    /// Answers a person ephemerally: through the `response_url`, else in the channel.
+    pub(crate) async fn tell_user(
+        &self,
+        response_url: Option<&str>,
+        channel: Option<&str>,
+        slack_user: &str,
+        text: &str,
+    ) {
         let body = json!({"response_type": "ephemeral", "replace_original": false, "text": text});
-        let sent = match &payload.response_url {
-            Some(url) => self.api().respond(url, &body).await,
-            None => match &payload.channel {
-                Some(c) => {
-                    self.api()
-                        .post_ephemeral(
-                            &c.id,
-                            &payload.user.id,
-                            &NewMessage::new(
-                                &c.id,
-                                text,
-                                json!([crate::models::blocks::section(text)]),
-                            ),
-                        )
-                        .await
-                }
-                None => Ok(()),
-            },
+        let sent = match (response_url, channel) {
+            (Some(url), _) => self.api().respond(url, &body).await,
+            (None, Some(c)) => {
+                self.api()
+                    .post_ephemeral(
+                        c,
+                        slack_user,
+                        &NewMessage::new(c, text, json!([crate::models::blocks::section(text)])),
+                    )
+                    .await
+            }
+            (None, None) => Ok(()),
         };
         if let Err(e) = sent {
             tracing::warn!(error = %e, "could not tell the user");
         }
     }
 
+    /// Records a key event picked, before the acknowledgement (`None`: not a
+    /// key event picker naming an incident; handled after the acknowledgement).
+    pub(crate) async fn record_key_event(
+        &self,
+        payload: &BlockActions,
+    ) -> Option<Result<crate::store::NewSubmission>> {
+        let action = payload.actions.first()?;
+        let slug = action.action_id.strip_prefix(action::KEY_EVENT_PREFIX)?;
+        let incident = key_event_incident(&action.block_id)?;
+        let work = crate::submissions::KeyEventWork {
+            incident,
+            slug: slug.to_owned(),
+            at: action
+                .selected_date_time
+                .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
+            response_url: payload.response_url.clone(),
+            channel: payload.channel.as_ref().map(|c| c.id.clone()),
+        };
+        Some(
+            self.record_submission(crate::submissions::kind::KEY_EVENT, &work, &payload.user.id)
+                .await,
+        )
+    }
+
+    /// Key event pickers naming an incident are recorded before the
+    /// acknowledgement ([`Slack::record_key_event`]); what reaches this is not one.
     async fn key_event_action(&self, payload: &BlockActions) -> Result<()> {
-        let action = &payload.actions[0];
-        let slug = action
-            .action_id
-            .trim_start_matches(action::KEY_EVENT_PREFIX)
-            .to_owned();
-        let id = action
-            .block_id
-            .split(':')
-            .nth(1)
-            .and_then(|n| n.parse::<i64>().ok())
-            .map(IncidentId)
-            .ok_or_else(|| {
-                Error::BadRequest("this key event picker does not name an incident".into())
-            })?;
-        let by = self.user_for(&payload.user.id).await?;
-        let at = action
-            .selected_date_time
-            .and_then(|t| chrono::DateTime::from_timestamp(t, 0));
-        let mut events = BTreeMap::new();
-        events.insert(slug, at);
-        match self.app()?.set_key_events(id, Some(by.id), events).await {
-            Ok(_) => Ok(()),
-            Err(firefighter_core::Error::Invalid(f))
-                if f.iter().all(|f| f.message.contains("nothing to update")) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(e.into()),
+        let block = payload.actions.first().map(|a| a.block_id.as_str());
+        match block.and_then(key_event_incident) {
+            None => Err(Error::BadRequest(
+                "this key event picker does not name an incident".into(),
+            )),
+            Some(_) => match self.record_key_event(payload).await {
+                Some(Ok(row)) => {
+                    self.apply_submission_later(row);
+                    Ok(())
+                }
+                Some(Err(e)) => Err(e),
+                None => Ok(()),
+            },
         }
     }
 
@@ -766,8 +803,8 @@ impl Slack {
                     category_id: category.filter(|c| *c != incident.category_id),
                     ..Update::default()
                 };
-                self.apply_later(id, &payload.user.id, update);
-                Ok(clear())
+                self.apply_later(id, &payload.user.id, update, "message")
+                    .await
             }
             callback::CLOSURE_REASON => {
                 let meta: Value = serde_json::from_str(&view.private_metadata).unwrap_or_default();
@@ -823,8 +860,8 @@ impl Slack {
                 if !errors.is_empty() {
                     return Ok(response_errors(errors));
                 }
-                self.apply_later(id, &payload.user.id, update);
-                Ok(clear())
+                self.apply_later(id, &payload.user.id, update, "reason")
+                    .await
             }
             callback::SOS => {
                 let by = self.user_for(&payload.user.id).await?;
@@ -937,7 +974,14 @@ impl Slack {
                     .collect::<BTreeMap<_, _>>()
             ),
         );
-        let declaration = Declaration {
+        let label = priority
+            .as_ref()
+            .map(|p| format!("{} {}", p.emoji, p.name))
+            .unwrap_or_default();
+        let critical = priority
+            .as_ref()
+            .is_some_and(|p| p.response_type() == firefighter_core::ResponseType::Critical);
+        let work = crate::submissions::DeclareWork {
             title,
             description,
             priority_id: priority.as_ref().map(|p| p.id),
@@ -945,59 +989,29 @@ impl Slack {
             environment_ids: w.environments.clone(),
             created_by: Some(creator),
             // The view id is stable while the modal is open: a second submission finds the first incident.
-            dedup_key: Some(format!(
+            dedup_key: format!(
                 "slack-view:{}",
                 view.root_view_id.as_deref().unwrap_or(&view.id)
-            )),
+            ),
             custom_fields: custom,
             extras: json!({"source": "slack", "slack_user": payload.user.id}),
-            ..Declaration::default()
+            view_id: view.id.clone(),
+            label,
+            critical,
         };
-        let label = priority
-            .as_ref()
-            .map(|p| format!("{} {}", p.emoji, p.name))
-            .unwrap_or_default();
-        let critical =
-            priority.is_some_and(|p| p.response_type() == firefighter_core::ResponseType::Critical);
-        // Declared after the acknowledgement; the modal then shows the outcome.
-        let slack = self.clone();
-        let view_id = view.id.clone();
-        self.spawn(async move {
-            let _turn = slack.inner.writes.acquire().await;
-            let result = match slack.app() {
-                Ok(app) => app.declare(declaration).await.map_err(Error::from),
-                Err(e) => Err(e),
-            };
-            let notice = match result {
-                Ok(outcome) if outcome.created => views::notice(
-                    "Incident declared",
-                    &format!(
-                        ":white_check_mark: Incident {} ({label}) declared: *{}*.{}",
-                        outcome.incident.id,
-                        crate::models::blocks::escape(&outcome.incident.title),
-                        if critical {
-                            " Its channel is being created; you will be invited."
-                        } else {
-                            ""
-                        }
-                    ),
-                ),
-                Ok(outcome) => views::notice(
-                    "Incident declared",
-                    &format!(
-                        ":information_source: This form was already submitted: incident {} exists.",
-                        outcome.incident.id
-                    ),
-                ),
-                Err(e) => views::notice(
-                    "Not declared",
-                    &format!(":x: The incident could not be declared: {e}"),
-                ),
-            };
-            if let Err(e) = slack.api().update_view(&view_id, None, &notice).await {
-                tracing::warn!(error = %e, "could not show the declaration's outcome");
+        // Recorded before the acknowledgement, declared after it; the modal then shows the outcome.
+        match self
+            .record_submission(crate::submissions::kind::DECLARE, &work, &payload.user.id)
+            .await
+        {
+            Ok(row) => self.apply_submission_later(row),
+            Err(e) => {
+                return Ok(response_errors(BTreeMap::from([(
+                    "title".to_owned(),
+                    format!(":x: {e}. Nothing was declared; try again."),
+                )])));
             }
-        });
+        }
         Ok(response_notice(
             "Declaring the incident",
             ":hourglass_flowing_sand: Declaring the incident…",
@@ -1123,8 +1137,8 @@ impl Slack {
                 refusal.messages().join(" "),
             )])));
         }
-        self.apply_later(id, &payload.user.id, update);
-        Ok(clear())
+        self.apply_later(id, &payload.user.id, update, "message")
+            .await
     }
 
     async fn submit_roles(&self, state: &ViewState, id: IncidentId, by: UserId) -> Result<Value> {

@@ -75,6 +75,7 @@ mod provider;
 mod routes;
 pub mod signature;
 pub mod store;
+pub mod submissions;
 pub mod sync;
 mod users;
 pub mod views;

@@ -162,6 +162,13 @@ task_builder!(build_sync_conversations, SyncConversations);
 task_builder!(build_update_reminders, UpdateReminders);
 task_builder!(build_postmortem_reminders, PostmortemReminders);
 
+fn build_replay_submissions(
+    ctx: &PluginContext,
+) -> firefighter_core::Result<Option<Arc<dyn PeriodicTask>>> {
+    Ok(build_slack(ctx)?
+        .map(|s| Arc::new(crate::submissions::ReplaySubmissions::new(s)) as Arc<dyn PeriodicTask>))
+}
+
 firefighter_core::register_event_handler!(EventHandlerRegistration {
     name: HANDLER_NAME,
     build: build_handler,
@@ -196,6 +203,10 @@ firefighter_core::register_task!(TaskRegistration {
 firefighter_core::register_task!(TaskRegistration {
     name: crate::sync::POSTMORTEM_REMINDERS,
     build: build_postmortem_reminders,
+});
+firefighter_core::register_task!(TaskRegistration {
+    name: crate::submissions::REPLAY_SUBMISSIONS,
+    build: build_replay_submissions,
 });
 
 fn migrate(

@@ -25,6 +25,18 @@ pub const SLACK_PATH: &str = "/api/v2/firefighter/slack/incident/";
 /// Public: Slack calls it; requests are authenticated by their signature.
 pub fn routes(app: Firefighter, slack: Slack) -> Router {
     slack.attach(&app);
+    // Submissions a previous run acknowledged but did not finish (the periodic
+    // task takes those whose lease has not expired yet).
+    let replay = slack.clone();
+    slack.spawn(async move {
+        match replay.replay_submissions(chrono::Utc::now()).await {
+            Ok(r) if r != Default::default() => {
+                tracing::info!(?r, "Slack submissions replayed at start")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not replay Slack submissions at start"),
+        }
+    });
     Router::new()
         .route(SLACK_PATH, post(ingress))
         .route(SLACK_PATH.trim_end_matches('/'), post(ingress))
@@ -147,6 +159,18 @@ async fn interaction(slack: Slack, payload: &str) -> Response {
             }
         }
         Interaction::BlockActions(p) => {
+            // Actions that change data are recorded before the acknowledgement.
+            match slack.record_key_event(&p).await {
+                Some(Ok(row)) => {
+                    slack.apply_submission_later(row);
+                    return StatusCode::OK.into_response();
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "could not record a key event");
+                    return reject(StatusCode::SERVICE_UNAVAILABLE, "try again");
+                }
+                None => {}
+            }
             slack.clone().spawn(async move {
                 if let Err(e) = slack.handle_block_actions(p).await {
                     tracing::warn!(error = %e, "block action failed");

@@ -40,6 +40,7 @@ fn every_compiled_in_registration_is_linked() {
             "slack.sync_users",
             "slack.send_reminders",
             "slack.send_postmortem_reminders",
+            "slack.replay_submissions",
         ] {
             assert!(tasks.contains(&t), "{t} missing from {tasks:?}");
         }

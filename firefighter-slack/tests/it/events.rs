@@ -283,3 +283,53 @@ async fn user_sync_links_and_creates_users() {
             .is_active
     );
 }
+
+#[tokio::test]
+async fn joining_and_leaving_an_incident_channel_changes_the_incident_members() {
+    let t = env().await;
+    t.workspace().await;
+    let (id, channel) = declared_p2(&t).await;
+    let user = |slack_id: &'static str| {
+        let store = t.app.store().clone();
+        async move {
+            store
+                .user_by_identity(firefighter_slack::PLATFORM, slack_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .id
+        }
+    };
+    let members = || async { t.app.incident_details(id).await.unwrap().members };
+    let dev = user("UDEV").await;
+    assert!(!members().await.contains(&dev));
+    let entries = t.app.timeline(id).await.unwrap().len();
+    t.event(
+        "EJ1",
+        json!({"type": "member_joined_channel", "user": "UDEV", "channel": channel, "channel_type": "G"}),
+    )
+    .await;
+    settle().await;
+    assert!(members().await.contains(&dev));
+    t.event(
+        "EL1",
+        json!({"type": "member_left_channel", "user": "UDEV", "channel": channel, "channel_type": "G"}),
+    )
+    .await;
+    settle().await;
+    assert!(!members().await.contains(&dev));
+    assert_eq!(
+        t.app.timeline(id).await.unwrap().len(),
+        entries,
+        "membership leaves the timeline alone, as in FireFighter"
+    );
+    // A channel that is not an incident's changes no incident.
+    let before = members().await;
+    t.event(
+        "EJ2",
+        json!({"type": "member_joined_channel", "user": "UDEV", "channel": "CPAY", "channel_type": "G"}),
+    )
+    .await;
+    settle().await;
+    assert_eq!(members().await, before);
+}

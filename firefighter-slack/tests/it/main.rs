@@ -11,4 +11,5 @@ mod modals;
 #[cfg(feature = "pagerduty")]
 mod oncall;
 mod store;
+mod submissions;
 mod support;

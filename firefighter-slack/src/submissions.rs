@@ -1,0 +1,550 @@
+//! Durable submissions. What a person submits in Slack and we apply after
+//! the acknowledgement (a declaration, a status update or closure, a key
+//! event) is first recorded in `slack_submissions`, then acknowledged, then
+//! applied. A crash between the acknowledgement and the write leaves an
+//! unfinished row that the replay applies later.
+//!
+//! Recording goes through one writer task that inserts every submission
+//! waiting in one transaction (group commit): 200 submissions at once cost
+//! a few commits, not 200. Applying twice is harmless: declarations carry a
+//! `dedup_key`, updates an idempotency key recorded by core with the change,
+//! key events set a value.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use firefighter_core::task::{PeriodicTask, Schedule};
+use firefighter_core::{
+    CategoryId, ClosureReason, Declaration, EnvironmentId, IncidentId, PriorityId, Status, Update,
+    UserId,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::store::{NewSubmission, StoredSubmission, SubmissionEnd};
+use crate::{Error, Result, Slack, views};
+
+/// Task name of the replay.
+pub const REPLAY_SUBMISSIONS: &str = "slack.replay_submissions";
+
+/// Kinds of submissions.
+pub mod kind {
+    /// The open wizard.
+    pub const DECLARE: &str = "declare";
+    /// Update status, close, closure reason.
+    pub const UPDATE: &str = "update";
+    /// A key event picker.
+    pub const KEY_EVENT: &str = "key_event";
+}
+
+/// How long an attempt may run before another instance may take the row.
+pub const LEASE: Duration = Duration::from_secs(300);
+/// Attempts before a submission is parked.
+pub const MAX_ATTEMPTS: i32 = 5;
+/// Submissions inserted per transaction at most.
+const GROUP: usize = 512;
+/// Submissions taken per replay run.
+const REPLAY_BATCH: u32 = 100;
+
+/// The wizard's declaration, and what the outcome notice shows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct DeclareWork {
+    pub title: String,
+    pub description: String,
+    pub priority_id: Option<PriorityId>,
+    pub category_id: Option<CategoryId>,
+    pub environment_ids: Vec<EnvironmentId>,
+    pub created_by: Option<UserId>,
+    pub dedup_key: String,
+    pub custom_fields: serde_json::Map<String, Value>,
+    pub extras: Value,
+    pub view_id: String,
+    pub label: String,
+    pub critical: bool,
+}
+
+/// A checked update (status, closure).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct UpdateWork {
+    pub incident: IncidentId,
+    pub by: Option<UserId>,
+    pub message: Option<String>,
+    pub status: Option<Status>,
+    pub priority_id: Option<PriorityId>,
+    pub category_id: Option<CategoryId>,
+    pub closure_reason: Option<ClosureReason>,
+    pub closure_reference: Option<String>,
+}
+
+impl UpdateWork {
+    pub(crate) fn of(incident: IncidentId, u: &Update) -> UpdateWork {
+        UpdateWork {
+            incident,
+            by: u.by,
+            message: u.message.clone(),
+            status: u.status,
+            priority_id: u.priority_id,
+            category_id: u.category_id,
+            closure_reason: u.closure_reason,
+            closure_reference: u.closure_reference.clone(),
+        }
+    }
+
+    fn update(&self) -> Update {
+        Update {
+            by: self.by,
+            message: self.message.clone(),
+            status: self.status,
+            priority_id: self.priority_id,
+            category_id: self.category_id,
+            closure_reason: self.closure_reason,
+            closure_reference: self.closure_reference.clone(),
+            ..Update::default()
+        }
+    }
+}
+
+/// A key event picked (the person is resolved when applying: no Slack call before the acknowledgement).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct KeyEventWork {
+    pub incident: IncidentId,
+    pub slug: String,
+    pub at: Option<DateTime<Utc>>,
+    pub response_url: Option<String>,
+    pub channel: Option<String>,
+}
+
+/// One submission waiting for the writer.
+pub(crate) struct Pending {
+    row: NewSubmission,
+    done: oneshot::Sender<std::result::Result<(), String>>,
+}
+
+/// The group-commit writer: inserts everything waiting, answers each caller.
+pub(crate) async fn write_loop(store: crate::store::SlackStore, mut rx: mpsc::Receiver<Pending>) {
+    let mut batch = Vec::with_capacity(GROUP);
+    while rx.recv_many(&mut batch, GROUP).await > 0 {
+        let rows: Vec<NewSubmission> = batch.iter().map(|p| p.row.clone()).collect();
+        let result = store
+            .insert_submissions(&rows)
+            .await
+            .map_err(|e| e.to_string());
+        if let Err(e) = &result {
+            tracing::error!(error = %e, count = rows.len(), "could not record Slack submissions");
+        }
+        for p in batch.drain(..) {
+            let _ = p.done.send(result.clone());
+        }
+    }
+}
+
+/// What an attempt came to.
+enum Failure {
+    /// Refused for good (bad input found late, the lifecycle said no): told to the person.
+    Refused(String),
+    /// Worth another try (database, application not ready).
+    Transient(String),
+}
+
+fn classify(e: Error) -> Failure {
+    use firefighter_core::Error as Core;
+    // The application not built yet (start-up) is worth waiting for too.
+    if e.is_retryable() || matches!(e, Error::Config(_) | Error::Core(Core::Config(_))) {
+        Failure::Transient(e.to_string())
+    } else {
+        Failure::Refused(e.to_string())
+    }
+}
+
+/// Wait before attempt `attempts + 1`: 30 s doubling, at most an hour.
+fn backoff(attempts: i32) -> chrono::Duration {
+    let exp = attempts.clamp(1, 8) - 1;
+    chrono::Duration::seconds((30_i64 << exp).min(3600))
+}
+
+/// What a replay run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplayReport {
+    /// Submissions applied (or answered with a refusal).
+    pub done: usize,
+    /// Attempts that failed and will be retried.
+    pub retried: usize,
+    /// Submissions given up on.
+    pub parked: usize,
+}
+
+impl Slack {
+    /// Records a submission before it is acknowledged; the row comes back
+    /// leased to this instance, for [`Slack::apply_submission_later`].
+    pub(crate) async fn record_submission(
+        &self,
+        kind: &str,
+        payload: &impl Serialize,
+        slack_user: &str,
+    ) -> Result<NewSubmission> {
+        let row = NewSubmission {
+            id: Uuid::new_v4(),
+            kind: kind.to_owned(),
+            payload: serde_json::to_string(payload)
+                .map_err(|e| Error::BadRequest(format!("unrecordable submission: {e}")))?,
+            slack_user: slack_user.to_owned(),
+            claim_token: Uuid::new_v4(),
+            claimed_until: Utc::now() + LEASE,
+        };
+        let sender = self.inner.recorder.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(4 * GROUP);
+            tokio::spawn(write_loop(self.inner.store.clone(), rx));
+            tx
+        });
+        let (done, answer) = oneshot::channel();
+        let unavailable = || Error::Unavailable("the submission could not be recorded".into());
+        sender
+            .send(Pending {
+                row: row.clone(),
+                done,
+            })
+            .await
+            .map_err(|_| unavailable())?;
+        match answer.await {
+            Ok(Ok(())) => Ok(row),
+            Ok(Err(e)) => Err(Error::Unavailable(format!(
+                "the submission could not be recorded: {e}"
+            ))),
+            Err(_) => Err(unavailable()),
+        }
+    }
+
+    /// Applies a recorded submission after the acknowledgement (this instance holds its lease).
+    pub(crate) fn apply_submission_later(&self, row: NewSubmission) {
+        let slack = self.clone();
+        self.spawn(async move {
+            let stored = StoredSubmission {
+                id: row.id,
+                kind: row.kind,
+                payload: row.payload,
+                slack_user: row.slack_user,
+                created_at: Utc::now(),
+                attempts: 1,
+                next_attempt_at: Utc::now(),
+                claimed_until: Some(row.claimed_until),
+                claim_token: Some(row.claim_token),
+                last_error: None,
+                parked_at: None,
+                done_at: None,
+            };
+            slack.attempt(&stored, Utc::now()).await;
+        });
+    }
+
+    /// Applies the submissions left unfinished (a crash, a failure) whose
+    /// lease expired and whose retry is due at `now`.
+    pub async fn replay_submissions(&self, now: DateTime<Utc>) -> Result<ReplayReport> {
+        let lease = chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::minutes(5));
+        let mut report = ReplayReport::default();
+        loop {
+            let rows = self
+                .store()
+                .claim_due_submissions(now, now + lease, REPLAY_BATCH)
+                .await?;
+            if rows.is_empty() {
+                return Ok(report);
+            }
+            for row in &rows {
+                tracing::info!(submission = %row.id, kind = row.kind, attempt = row.attempts, "replaying a Slack submission");
+                match self.attempt(row, now).await {
+                    Some(SubmissionEnd::Done(_)) => report.done += 1,
+                    Some(SubmissionEnd::Retry(..)) => report.retried += 1,
+                    Some(SubmissionEnd::Park(_)) => report.parked += 1,
+                    None => {}
+                }
+            }
+            if rows.len() < REPLAY_BATCH as usize {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// One attempt at a leased submission, and its end recorded.
+    async fn attempt(&self, row: &StoredSubmission, now: DateTime<Utc>) -> Option<SubmissionEnd> {
+        let token = row.claim_token?;
+        let result = {
+            let _turn = self.inner.writes.acquire().await;
+            self.redo(row).await
+        };
+        let end = match result {
+            Ok(()) => SubmissionEnd::Done(None),
+            Err(Failure::Refused(e)) => SubmissionEnd::Done(Some(e)),
+            Err(Failure::Transient(e)) if row.attempts >= MAX_ATTEMPTS => {
+                tracing::error!(submission = %row.id, kind = row.kind, attempts = row.attempts, error = %e,
+                    "Slack submission parked after too many failed attempts; see the Slack back-office");
+                self.tell_parked(row).await;
+                SubmissionEnd::Park(e)
+            }
+            Err(Failure::Transient(e)) => {
+                tracing::warn!(submission = %row.id, kind = row.kind, attempts = row.attempts, error = %e,
+                    "Slack submission failed; it will be retried");
+                SubmissionEnd::Retry(now.max(Utc::now()) + backoff(row.attempts), e)
+            }
+        };
+        match self.store().end_submission(row.id, token, &end).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(submission = %row.id, "lease lost while applying a submission")
+            }
+            // Left leased: the replay takes it again once the lease expires (applying twice is harmless).
+            Err(e) => {
+                tracing::warn!(submission = %row.id, error = %e, "could not record a submission's end")
+            }
+        }
+        Some(end)
+    }
+
+    /// Does what the submission asked. Refusals are told to the person here.
+    async fn redo(&self, row: &StoredSubmission) -> std::result::Result<(), Failure> {
+        let bad = |e: serde_json::Error| Failure::Refused(format!("unreadable payload: {e}"));
+        match row.kind.as_str() {
+            kind::DECLARE => {
+                let w: DeclareWork = serde_json::from_str(&row.payload).map_err(bad)?;
+                self.redo_declare(w).await
+            }
+            kind::UPDATE => {
+                let w: UpdateWork = serde_json::from_str(&row.payload).map_err(bad)?;
+                let key = format!("slack-submission:{}", row.id);
+                let result = match self.app() {
+                    Ok(app) => app
+                        .update_once(w.incident, &key, w.update())
+                        .await
+                        .map_err(Error::from),
+                    Err(e) => Err(e),
+                };
+                match result.map_err(classify) {
+                    Err(Failure::Refused(e)) => {
+                        tracing::warn!(incident = w.incident.0, error = %e, "update refused after the acknowledgement");
+                        self.notify(
+                            w.incident,
+                            &row.slack_user,
+                            &format!(":x: Incident {} was not updated: {e}", w.incident),
+                        )
+                        .await;
+                        Err(Failure::Refused(e))
+                    }
+                    other => other.map(drop),
+                }
+            }
+            kind::KEY_EVENT => {
+                let w: KeyEventWork = serde_json::from_str(&row.payload).map_err(bad)?;
+                match self
+                    .redo_key_event(&w, &row.slack_user)
+                    .await
+                    .map_err(classify)
+                {
+                    Err(Failure::Refused(e)) => {
+                        self.tell_user(
+                            w.response_url.as_deref(),
+                            w.channel.as_deref(),
+                            &row.slack_user,
+                            &format!(":x: {e}"),
+                        )
+                        .await;
+                        Err(Failure::Refused(e))
+                    }
+                    other => other,
+                }
+            }
+            other => Err(Failure::Refused(format!("unknown submission kind {other}"))),
+        }
+    }
+
+    async fn redo_declare(&self, w: DeclareWork) -> std::result::Result<(), Failure> {
+        let declaration = Declaration {
+            title: w.title,
+            description: w.description,
+            priority_id: w.priority_id,
+            category_id: w.category_id,
+            environment_ids: w.environment_ids,
+            created_by: w.created_by,
+            dedup_key: Some(w.dedup_key),
+            custom_fields: w.custom_fields,
+            extras: w.extras,
+            ..Declaration::default()
+        };
+        let result = match self.app() {
+            Ok(app) => app.declare(declaration).await.map_err(Error::from),
+            Err(e) => Err(e),
+        };
+        let (notice, outcome) = match result.map_err(classify) {
+            Ok(outcome) if outcome.created => (
+                views::notice(
+                    "Incident declared",
+                    &format!(
+                        ":white_check_mark: Incident {} ({}) declared: *{}*.{}",
+                        outcome.incident.id,
+                        w.label,
+                        crate::models::blocks::escape(&outcome.incident.title),
+                        if w.critical {
+                            " Its channel is being created; you will be invited."
+                        } else {
+                            ""
+                        }
+                    ),
+                ),
+                Ok(()),
+            ),
+            Ok(outcome) => (
+                views::notice(
+                    "Incident declared",
+                    &format!(
+                        ":information_source: This form was already submitted: incident {} exists.",
+                        outcome.incident.id
+                    ),
+                ),
+                Ok(()),
+            ),
+            Err(Failure::Refused(e)) => (
+                views::notice(
+                    "Not declared",
+                    &format!(":x: The incident could not be declared: {e}"),
+                ),
+                Err(Failure::Refused(e)),
+            ),
+            // The form keeps saying "declaring" while retries run.
+            Err(transient) => return Err(transient),
+        };
+        if let Err(e) = self.api().update_view(&w.view_id, None, &notice).await {
+            tracing::warn!(error = %e, "could not show the declaration's outcome");
+        }
+        outcome
+    }
+
+    async fn redo_key_event(&self, w: &KeyEventWork, slack_user: &str) -> Result<()> {
+        let by = self.user_for(slack_user).await?;
+        let mut events = BTreeMap::new();
+        events.insert(w.slug.clone(), w.at);
+        match self
+            .app()?
+            .set_key_events(w.incident, Some(by.id), events)
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Setting the value it already has: a replay, or a second click.
+            Err(firefighter_core::Error::Invalid(f))
+                if f.iter().all(|f| f.message.contains("nothing to update")) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Tells the person a submission was given up on.
+    async fn tell_parked(&self, row: &StoredSubmission) {
+        let text = ":warning: What you submitted could not be applied after several attempts. \
+                    It is kept in the Slack back-office for an administrator.";
+        match row.kind.as_str() {
+            kind::UPDATE => {
+                if let Ok(w) = serde_json::from_str::<UpdateWork>(&row.payload) {
+                    self.notify(w.incident, &row.slack_user, text).await;
+                }
+            }
+            kind::DECLARE => {
+                if let Ok(w) = serde_json::from_str::<DeclareWork>(&row.payload) {
+                    let notice = views::notice("Not declared", text);
+                    if let Err(e) = self.api().update_view(&w.view_id, None, &notice).await {
+                        tracing::warn!(error = %e, "could not tell the user");
+                    }
+                }
+            }
+            _ => {
+                if let Ok(w) = serde_json::from_str::<KeyEventWork>(&row.payload) {
+                    self.tell_user(
+                        w.response_url.as_deref(),
+                        w.channel.as_deref(),
+                        &row.slack_user,
+                        text,
+                    )
+                    .await;
+                }
+            }
+        }
+    }
+}
+
+/// `slack.replay_submissions`: applies submissions left unfinished.
+#[derive(Debug, Clone)]
+pub struct ReplaySubmissions {
+    slack: Slack,
+}
+
+impl ReplaySubmissions {
+    /// The task for this integration.
+    pub fn new(slack: Slack) -> ReplaySubmissions {
+        ReplaySubmissions { slack }
+    }
+}
+
+#[async_trait]
+impl PeriodicTask for ReplaySubmissions {
+    fn name(&self) -> &str {
+        REPLAY_SUBMISSIONS
+    }
+
+    fn description(&self) -> &str {
+        "Applies Slack submissions left unfinished (a crash or a failure after the acknowledgement); parks them after repeated failures."
+    }
+
+    fn default_schedule(&self) -> Option<Schedule> {
+        Some(Schedule::every(Duration::from_secs(60)))
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(600)
+    }
+
+    async fn run(&self) -> std::result::Result<String, String> {
+        let r = self
+            .slack
+            .replay_submissions(Utc::now())
+            .await
+            .map_err(|e| e.to_string())?;
+        // Done submissions are kept a week for inspection.
+        let purged = self
+            .slack
+            .store()
+            .purge_submissions(Utc::now() - chrono::Duration::days(7))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "{} applied, {} to retry, {} parked, {purged} old rows purged",
+            r.done, r.retried, r.parked
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_stops_at_an_hour() {
+        assert_eq!(backoff(1), chrono::Duration::seconds(30));
+        assert_eq!(backoff(2), chrono::Duration::seconds(60));
+        assert_eq!(backoff(4), chrono::Duration::seconds(240));
+        assert_eq!(backoff(20), chrono::Duration::seconds(3600));
+    }
+
+    #[test]
+    fn database_failures_are_retried_refusals_are_not() {
+        let transient = classify(Error::Core(firefighter_core::Error::Config(
+            "not built".into(),
+        )));
+        assert!(matches!(transient, Failure::Transient(_)));
+        let refused = classify(Error::Core(firefighter_core::Error::not_found(
+            "incident", 4,
+        )));
+        assert!(matches!(refused, Failure::Refused(_)));
+    }
+}
