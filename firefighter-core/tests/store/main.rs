@@ -106,6 +106,7 @@ macro_rules! store_tests {
                 timestamps_round_trip_exactly,
                 dedup_key_returns_existing_and_is_freed_after_mitigation,
                 concurrent_declares_with_one_dedup_key_create_one_incident,
+                concurrent_declares_are_each_written_whole,
                 apply_with_stale_version_conflicts_and_changes_nothing,
                 apply_unknown_incident_is_not_found,
                 apply_rolls_back_entirely_when_a_later_write_fails,

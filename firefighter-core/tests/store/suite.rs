@@ -607,6 +607,89 @@ pub(crate) async fn dedup_key_returns_existing_and_is_freed_after_mitigation(sto
     );
 }
 
+/// Many declarations at once (the SQLite writer writes them in batches):
+/// each gets what it would get alone, with all its rows, and a bad one
+/// fails alone without taking the others with it.
+pub(crate) async fn concurrent_declares_are_each_written_whole(store: S) {
+    let fx = Arc::new(fixture(&store).await);
+    let mut tasks = Vec::new();
+    for n in 0..48_i64 {
+        let store = store.clone();
+        let fx = fx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut incident = fx.incident(&format!("Payments degraded in region {n:02}"), at(n));
+            incident.tags = vec![format!("region-{n}"), "payments".into()];
+            incident.environment_ids = vec![fx.prd.id, fx.stg.id];
+            // Pairs share a key: one of each pair is created.
+            if n % 4 == 0 {
+                incident.dedup_key = Some(format!("alert-{}", n / 8));
+            }
+            let mut record = fx.record(incident);
+            if n == 13 {
+                record.members.push(UserId::new());
+            }
+            (n, store.declare(record).await)
+        }));
+    }
+    let mut created_ids = Vec::new();
+    let mut by_key: std::collections::HashMap<String, Vec<(bool, IncidentId)>> =
+        std::collections::HashMap::new();
+    for t in tasks {
+        let (n, result) = t.await.unwrap();
+        if n == 13 {
+            let err = result.unwrap_err();
+            assert!(matches!(err, Error::NotFound { what: "user", .. }), "{err}");
+            continue;
+        }
+        let (is_new, incident) = match result.unwrap() {
+            Declared::Created(i) => (true, i),
+            Declared::Existing(i) => (false, i),
+        };
+        if is_new {
+            created_ids.push(incident.id);
+            assert_eq!(
+                incident.tags,
+                vec![format!("region-{n}"), "payments".to_owned()]
+            );
+            assert_eq!(incident.environment_ids, vec![fx.prd.id, fx.stg.id]);
+        }
+        match &incident.dedup_key {
+            Some(key) if n % 4 == 0 => by_key
+                .entry(key.clone())
+                .or_default()
+                .push((is_new, incident.id)),
+            _ => assert!(is_new, "declaration {n} has no key and must be new"),
+        }
+    }
+    // 47 good declarations, 6 keys each used twice: 41 incidents.
+    assert_eq!(created_ids.len(), 41);
+    assert_eq!(by_key.len(), 6);
+    for (key, uses) in &by_key {
+        assert_eq!(uses.len(), 2, "{key}");
+        assert_eq!(uses.iter().filter(|(new, _)| *new).count(), 1, "{key}");
+        assert_eq!(uses[0].1, uses[1].1, "{key}");
+    }
+    assert_eq!(
+        store
+            .count_incidents(&IncidentFilter::default())
+            .await
+            .unwrap(),
+        41
+    );
+    for id in &created_ids {
+        let d = store.incident_details(*id).await.unwrap().unwrap();
+        assert_eq!(d.roles.len(), 1);
+        assert_eq!(d.members, vec![fx.jane.id]);
+        assert_eq!(d.key_events.len(), 1);
+        assert_eq!(d.incident.environment_ids, vec![fx.prd.id, fx.stg.id]);
+        assert_eq!(d.incident.tags.len(), 2);
+        assert_eq!(store.timeline(*id).await.unwrap().len(), 1);
+        assert_eq!(store.incident_events(*id).await.unwrap().len(), 1);
+    }
+    // One delivery per event and subscriber, none for the failed one.
+    assert_eq!(all_deliveries(&store).await, 41 * 2);
+}
+
 pub(crate) async fn concurrent_declares_with_one_dedup_key_create_one_incident(store: S) {
     let fx = Arc::new(fixture(&store).await);
     let mut tasks = Vec::new();
