@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use firefighter_core::store::UserUpsert;
 use firefighter_core::task::{PeriodicTask, Schedule};
-use firefighter_core::{Email, IncidentFilter, NewUser, Status, User, UserId};
+use firefighter_core::{Email, IncidentFilter, Status, User, UserId};
 
 use crate::messages::{self, Strategy, kind, tag};
 use crate::models::api::NewMessage;
@@ -86,7 +87,11 @@ impl Slack {
             let page = self.api().list_users(cursor, USERS_PAGE).await?;
             report.pages += 1;
             let mut rows = Vec::with_capacity(page.items.len());
-            for m in &page.items {
+            let mut batch: Vec<UserUpsert> = Vec::new();
+            // (member index, batch index) of members written with the batch.
+            let mut pending: Vec<(usize, usize)> = Vec::new();
+            let mut queued: std::collections::HashSet<String> = Default::default();
+            for (k, m) in page.items.iter().enumerate() {
                 report.read += 1;
                 let other_team = matches!((&team, &m.team_id), (Some(t), Some(mt)) if t != mt);
                 let email = m
@@ -120,61 +125,52 @@ impl Slack {
                 let email = email.expect("checked");
                 let name = m.display_name();
                 let avatar = m.profile.image_72.clone();
-                let id = match by_email.get(email.as_str()).copied() {
-                    Some(id) => {
-                        let changed = known
-                            .get(&id)
-                            .is_none_or(|k| k.name != name || k.avatar != avatar);
-                        if changed && let Some(u) = self.core().user(id).await? {
-                            self.core()
-                                .update_user(&User {
-                                    name: name.clone(),
-                                    avatar: avatar.clone(),
-                                    ..u
-                                })
-                                .await?;
-                            known.insert(
-                                id,
-                                Known {
-                                    name,
-                                    avatar,
-                                    is_active: true,
-                                },
-                            );
-                            report.updated += 1;
-                        }
-                        id
-                    }
-                    None => {
-                        let mut new = NewUser::person(email.clone());
-                        new.name = Some(name.clone());
-                        let u = self.core().create_user(&new).await?;
-                        if avatar.is_some() {
-                            self.core()
-                                .update_user(&User {
-                                    avatar: avatar.clone(),
-                                    ..u.clone()
-                                })
-                                .await?;
-                        }
-                        report.created += 1;
-                        by_email.insert(email.as_str().to_owned(), u.id);
-                        known.insert(
-                            u.id,
-                            Known {
-                                name,
-                                avatar,
-                                is_active: true,
-                            },
-                        );
-                        u.id
-                    }
+                let existing = by_email.get(email.as_str()).copied();
+                let changed = match existing {
+                    Some(id) => known
+                        .get(&id)
+                        .is_none_or(|k| k.name != name || k.avatar != avatar),
+                    None => true,
                 };
-                if linked != Some(id) {
-                    self.core().set_identity(id, crate::PLATFORM, &m.id).await?;
-                    by_slack.insert(m.id.clone(), id);
-                    report.linked += 1;
+                let relink = existing.is_none() || linked != existing;
+                if !changed && !relink {
+                    rows.push(member_row(m, existing));
+                    continue;
                 }
+                // New, renamed or relinked: written with the page's batch.
+                // The same e-mail twice in a page is one user (the batch keeps the last).
+                if queued.insert(email.as_str().to_owned()) {
+                    match existing {
+                        None => report.created += 1,
+                        Some(_) if changed => report.updated += 1,
+                        Some(_) => {}
+                    }
+                    if relink {
+                        report.linked += 1;
+                    }
+                }
+                pending.push((k, batch.len()));
+                batch.push(UserUpsert {
+                    email,
+                    name,
+                    avatar,
+                    identity: Some((crate::PLATFORM.to_owned(), m.id.clone())),
+                });
+            }
+            // One multi-row write per page instead of a few statements per member.
+            let ids = self.core().upsert_users(&batch).await?;
+            for (k, b) in pending {
+                let (m, u, id) = (&page.items[k], &batch[b], ids[b]);
+                by_email.insert(u.email.as_str().to_owned(), id);
+                by_slack.insert(m.id.clone(), id);
+                known.insert(
+                    id,
+                    Known {
+                        name: u.name.clone(),
+                        avatar: u.avatar.clone(),
+                        is_active: known.get(&id).is_none_or(|k| k.is_active),
+                    },
+                );
                 rows.push(member_row(m, Some(id)));
             }
             self.store().upsert_users(&rows).await?;

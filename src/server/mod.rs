@@ -43,6 +43,7 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     pub(crate) cache: Arc<api::Cache>,
     pub(crate) integrations: Arc<integrations::Integrations>,
+    pub(crate) logins: Arc<auth::throttle::LoginThrottle>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -63,6 +64,7 @@ impl AppState {
             config: Arc::new(config),
             cache: Arc::default(),
             integrations,
+            logins: Arc::default(),
         }
     }
 

@@ -421,3 +421,68 @@ async fn the_trusted_proxy_header_logs_people_in() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+#[tokio::test]
+async fn repeated_login_attempts_are_throttled_per_account() {
+    let app = spawn_app().await;
+    app.user("jane@example.com", "correct horse battery", false)
+        .await;
+    app.user("john@example.com", "another horse battery", false)
+        .await;
+    let (b, _jar) = browser();
+    let page = b
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let attempt = |email: &'static str, password: &'static str| {
+        let b = b.clone();
+        let url = app.url("/login");
+        let csrf = csrf.clone();
+        async move {
+            b.post(url)
+                .form(&[
+                    ("email", email),
+                    ("password", password),
+                    ("csrf_token", &csrf),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..10 {
+        assert_eq!(
+            attempt("jane@example.com", "guess guess").await.status(),
+            401
+        );
+    }
+    // Even the right password waits now, and says for how long.
+    let r = attempt("JANE@example.com", "correct horse battery").await;
+    assert_eq!(r.status(), 429);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert!(r.text().await.unwrap().contains("Too many login attempts"));
+    // Another account is not affected.
+    assert_eq!(
+        attempt("john@example.com", "another horse battery")
+            .await
+            .status(),
+        303
+    );
+}

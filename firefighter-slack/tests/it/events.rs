@@ -333,3 +333,41 @@ async fn joining_and_leaving_an_incident_channel_changes_the_incident_members() 
     settle().await;
     assert_eq!(members().await, before);
 }
+
+#[tokio::test]
+async fn user_sync_links_existing_users_by_e_mail_in_one_batch_per_page() {
+    let t = env().await;
+    let carol = t
+        .app
+        .store()
+        .create_user(&firefighter_core::NewUser::person(
+            firefighter_core::Email::parse("carol@example.com").unwrap(),
+        ))
+        .await
+        .unwrap();
+    t.fake
+        .add_user("UCAROL", "Carol@example.com", "Carol Slack");
+    for n in 0..450 {
+        t.fake.add_user(
+            &format!("UP{n:04}"),
+            &format!("p{n}@example.com"),
+            &format!("Person {n}"),
+        );
+    }
+    let r = t.slack.sync_users().await.unwrap();
+    assert_eq!((r.read, r.pages), (451, 3), "{r:?}");
+    assert_eq!((r.created, r.linked, r.updated), (450, 451, 1), "{r:?}");
+    let linked = t
+        .app
+        .store()
+        .user_by_identity("slack", "UCAROL")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(linked.id, carol.id, "matched by e-mail, not created again");
+    assert_eq!(linked.name, "Carol Slack");
+    assert_eq!(t.app.store().list_users().await.unwrap().len(), 451);
+    assert_eq!(t.slack.store().count_users().await.unwrap(), 451);
+    let again = t.slack.sync_users().await.unwrap();
+    assert_eq!((again.created, again.linked, again.updated), (0, 0, 0));
+}

@@ -19,6 +19,7 @@ pub(crate) mod middleware;
 pub mod password;
 pub(crate) mod routes;
 pub(crate) mod session;
+pub(crate) mod throttle;
 mod tokens;
 
 pub use middleware::{CSRF_FIELD, CSRF_HEADER};

@@ -170,6 +170,25 @@ async fn login(
             StatusCode::FORBIDDEN,
         );
     }
+    if let Err(wait) = state.logins.attempt(&form.email) {
+        tracing::warn!(email = %form.email, "login attempts throttled");
+        let seconds = wait.as_secs().max(1);
+        let mut response = page(
+            &state,
+            &prefix,
+            next,
+            form.email,
+            Some(format!(
+                "Too many login attempts for this account. Try again in {seconds} seconds."
+            )),
+            jar,
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        return response;
+    }
     let store = state.app.store();
     let user = match store.user_by_email(&form.email).await {
         Ok(u) => u.filter(|u| u.is_active),
