@@ -413,6 +413,9 @@ fn main() {
         let config = ServerConfig {
             http_bind: std::net::Ipv4Addr::LOCALHOST.into(),
             http_port: 0,
+            // Unpaged lists of 100,000 incidents (about 170 MB each), 16 at
+            // once, take longer than the default 30 s to all be answered.
+            request_timeout_secs: 120,
             ..ServerConfig::default()
         };
         let state = AppState::new(app.clone(), config);

@@ -158,6 +158,18 @@ pub(super) async fn list(
     // Read before anything the response shows: see `cache`.
     let versions = versions.get(&state).await?;
     let build = || async {
+        let _turn = match options.page {
+            Some(_) => None,
+            None => Some(
+                state
+                    .cache
+                    .whole_lists
+                    .0
+                    .acquire()
+                    .await
+                    .map_err(|_| Error::Internal("the server is stopping".into()))?,
+            ),
+        };
         let reference = cache::reference(&state, versions.reference).await?;
         let mut problems = problems.clone();
         let creators: Vec<UserId> = filters::values(&query, "created_by")

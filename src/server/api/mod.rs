@@ -45,6 +45,20 @@ pub(crate) struct Cache {
     pub(crate) tokens: cache::Tokens,
     /// Reference data as of a reference version.
     reference: std::sync::Mutex<Option<Arc<cache::Reference>>>,
+    /// Unpaged lists being built from the database (see [`WholeLists`]).
+    pub(crate) whole_lists: WholeLists,
+}
+
+/// Builds of unpaged lists at once. An unpaged list of 100,000 incidents is
+/// about 170 MB of JSON: a few at a time keep memory bounded and the CPU
+/// shared; more requests wait their turn (paged and cached answers do not).
+#[derive(Debug)]
+pub(crate) struct WholeLists(pub(crate) tokio::sync::Semaphore);
+
+impl Default for WholeLists {
+    fn default() -> Self {
+        WholeLists(tokio::sync::Semaphore::new(2))
+    }
 }
 
 /// The API routes (relative to `/api/v2/firefighter`).
