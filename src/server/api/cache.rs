@@ -146,9 +146,7 @@ impl Rendered {
 
     /// [`Rendered::respond`], compressing a large body first on a blocking thread.
     pub(crate) async fn respond_to(self: Arc<Self>, request: &HeaderMap) -> Response {
-        if self.body.len() > INLINE_GZIP_BODY
-            && self.gzip.get().is_none()
-            && accepts_gzip(request)
+        if self.body.len() > INLINE_GZIP_BODY && self.gzip.get().is_none() && accepts_gzip(request)
         {
             let this = self.clone();
             let _ = tokio::task::spawn_blocking(move || {
