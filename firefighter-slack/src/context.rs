@@ -117,7 +117,7 @@ impl Slack {
                 verifier: SignatureVerifier::new(config.signing_secret.clone()),
                 config,
                 api,
-                store: SlackStore::new(pool),
+                store: SlackStore::with_writer(pool.clone(), core.write_database().unwrap_or(pool)),
                 core,
                 settings,
                 workspace: OnceCell::new(),

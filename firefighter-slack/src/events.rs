@@ -177,7 +177,12 @@ impl Slack {
         let Some(incident) = self.store().incident_of_channel(channel).await? else {
             return Ok(());
         };
-        if !self.store().claim_reaction(channel, ts, incident).await? {
+        // The key makes the entry once per message even when a replayed event
+        // finds the claim its first run took before stopping.
+        let key = format!("slack-reaction:{channel}:{ts}");
+        if !self.store().claim_reaction(channel, ts, incident).await?
+            && self.core().request_applied(&key).await?.is_some()
+        {
             let text = ":x: This message is already on the incident's timeline.";
             let _ = self
                 .api()
@@ -200,8 +205,9 @@ impl Slack {
                 .and_then(|s| s.parse::<i64>().ok())
                 .and_then(|s| chrono::DateTime::from_timestamp(s, 0));
             self.app()?
-                .update(
+                .update_once(
                     incident,
+                    &key,
                     Update {
                         by: Some(by.id),
                         message: Some(message.text),

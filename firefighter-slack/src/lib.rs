@@ -28,6 +28,7 @@
 //! | invite provider | `slack.category` | members of conversations and user groups linked to the category (private incidents too) |
 //! | invite provider | `slack.public_p1_usergroups` | user groups tagged `invited_for_all_public_p1`, public P1 only |
 //! | task | `slack.sync_users`, `slack.update_usergroups_members_from_slack`, `slack.fetch_conversations_members_from_slack`, `slack.send_reminders`, `slack.send_postmortem_reminders` | syncs and reminders |
+//! | task | `slack.replay_submissions` (every minute, and once when the routes are built) | applies submissions and events recorded before their acknowledgement but left unfinished; parks them after 5 failed attempts |
 //! | task | `slack.update_oncall_topic` (feature `pagerduty`, every 15 min) | the on-call roster in the `tech_incidents` topic, set only when it changed |
 //! | schema | `slack` | our tables (migrations table `_ff_slack_migrations`) |
 //!

@@ -230,12 +230,23 @@ async fn events(slack: Slack, headers: &HeaderMap, body: &[u8]) -> Response {
                 .unwrap_or("0")
                 .to_owned();
             match slack.store().claim_event(&event_id).await {
+                // Recorded before the acknowledgement, like submissions: a
+                // crash after it leaves the event for the replay.
                 Ok(true) => {
-                    slack.clone().spawn(async move {
-                        if let Err(e) = slack.handle_event(event).await {
-                            tracing::warn!(error = %e, event_id, "event handling failed");
+                    match slack
+                        .record_submission(crate::submissions::kind::EVENT, &event, "")
+                        .await
+                    {
+                        Ok(row) => slack.apply_submission_later(row),
+                        Err(e) => {
+                            tracing::warn!(error = %e, event_id, "could not record the event");
+                            // Slack's retry must find the event id free again.
+                            if let Err(e) = slack.store().release_event(&event_id).await {
+                                tracing::warn!(error = %e, event_id, "could not release the event id");
+                            }
+                            return reject(StatusCode::SERVICE_UNAVAILABLE, "try again");
                         }
-                    });
+                    }
                 }
                 Ok(false) => {
                     tracing::debug!(event_id, retry, "event already taken; Slack retry ignored")

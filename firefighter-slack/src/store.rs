@@ -241,6 +241,8 @@ pub struct StoredMessage {
 #[derive(Debug, Clone)]
 pub struct SlackStore {
     pool: DatabasePool,
+    /// Where latency-sensitive writes go (core's writer on SQLite).
+    writer: DatabasePool,
 }
 
 fn now() -> DateTime<Utc> {
@@ -262,7 +264,16 @@ const USERGROUP_SELECT: &str = "SELECT g.usergroup_id, g.handle, g.name, g.descr
 impl SlackStore {
     /// The tables on this database (run [`migrate`] first).
     pub fn new(pool: DatabasePool) -> SlackStore {
-        SlackStore { pool }
+        SlackStore {
+            writer: pool.clone(),
+            pool,
+        }
+    }
+
+    /// The tables, with writes on the acknowledgement path queued on
+    /// `writer` (see `Store::write_database`).
+    pub fn with_writer(pool: DatabasePool, writer: DatabasePool) -> SlackStore {
+        SlackStore { pool, writer }
     }
 
     /// The database.
@@ -274,7 +285,9 @@ impl SlackStore {
 
     /// Inserts or updates workspace members, in batches.
     pub async fn upsert_users(&self, rows: &[SlackUserRow]) -> Result<()> {
-        on_pool!(self, pool => {
+        // Queued on the writer with core's user writes of the same sync.
+        let writer = SlackStore::new(self.writer.clone());
+        on_pool!(writer, pool => {
             for chunk in rows.chunks(BATCH) {
                 let mut tx = pool.begin().await?;
                 let mut qb = sqlx::QueryBuilder::new(
@@ -948,6 +961,12 @@ impl SlackStore {
         Ok(r == 1)
     }
 
+    /// Frees an event id taken by [`SlackStore::claim_event`] (the event could not be recorded).
+    pub async fn release_event(&self, event_id: &str) -> Result<()> {
+        on_pool!(self, pool => sqlx::query("DELETE FROM slack_events WHERE event_id = $1").bind(event_id).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
     /// Forgets event ids older than `before` (Slack retries within minutes).
     pub async fn purge_events(&self, before: DateTime<Utc>) -> Result<u64> {
         let r = on_pool!(self, pool => sqlx::query("DELETE FROM slack_events WHERE received_at < $1").bind(before).execute(pool).await?.rows_affected());
@@ -1070,7 +1089,9 @@ impl SlackStore {
     /// Records submissions, all in one transaction (group commit).
     pub async fn insert_submissions(&self, rows: &[NewSubmission]) -> Result<()> {
         let at = now();
-        on_pool!(self, pool => {
+        // On the writer: queued behind core's writes, never sleeping on SQLite's lock.
+        let writer = SlackStore::new(self.writer.clone());
+        on_pool!(writer, pool => {
             let mut tx = pool.begin().await?;
             for chunk in rows.chunks(BATCH) {
                 let mut qb = sqlx::QueryBuilder::new(

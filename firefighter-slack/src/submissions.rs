@@ -1,14 +1,14 @@
 //! Durable submissions. What a person submits in Slack and we apply after
 //! the acknowledgement (a declaration, a status update or closure, a key
-//! event) is first recorded in `slack_submissions`, then acknowledged, then
+//! event, and Events API events) is first recorded in `slack_submissions`, then acknowledged, then
 //! applied. A crash between the acknowledgement and the write leaves an
 //! unfinished row that the replay applies later.
 //!
 //! Recording goes through one writer task that inserts every submission
 //! waiting in one transaction (group commit): 200 submissions at once cost
 //! a few commits, not 200. Applying twice is harmless: declarations carry a
-//! `dedup_key`, updates an idempotency key recorded by core with the change,
-//! key events set a value.
+//! `dedup_key`, updates (and `:mega:` timeline entries) an idempotency key
+//! recorded by core with the change, key events and channel events set a value.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -39,6 +39,8 @@ pub mod kind {
     pub const UPDATE: &str = "update";
     /// A key event picker.
     pub const KEY_EVENT: &str = "key_event";
+    /// An Events API event (the payload is Slack's `event`).
+    pub const EVENT: &str = "event";
 }
 
 /// How long an attempt may run before another instance may take the row.
@@ -142,6 +144,35 @@ pub(crate) async fn write_loop(store: crate::store::SlackStore, mut rx: mpsc::Re
     }
 }
 
+/// Starts the writer. On SQLite it gets a thread and a runtime of its own
+/// (as core's writer does): each statement's answer resumes it at once
+/// instead of waiting behind every request the application's runtime is
+/// handling. PostgreSQL connections stay on the application's runtime.
+fn start_writer(store: crate::store::SlackStore) -> mpsc::Sender<Pending> {
+    let (tx, rx) = mpsc::channel(4 * GROUP);
+    if !matches!(
+        store.pool(),
+        firefighter_core::store::DatabasePool::Sqlite(_)
+    ) {
+        tokio::spawn(write_loop(store, rx));
+        return tx;
+    }
+    let started = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .and_then(|runtime| {
+            // Ends when the last sender (the integration) is dropped.
+            std::thread::Builder::new()
+                .name("ff-slack-recorder".into())
+                .spawn(move || runtime.block_on(write_loop(store, rx)))
+        });
+    // Without a writer every submission is answered "could not be recorded".
+    if let Err(e) = started {
+        tracing::error!(error = %e, "cannot start the Slack submission writer");
+    }
+    tx
+}
+
 /// What an attempt came to.
 enum Failure {
     /// Refused for good (bad input found late, the lifecycle said no): told to the person.
@@ -195,26 +226,29 @@ impl Slack {
             claim_token: Uuid::new_v4(),
             claimed_until: Utc::now() + LEASE,
         };
-        let sender = self.inner.recorder.get_or_init(|| {
-            let (tx, rx) = mpsc::channel(4 * GROUP);
-            tokio::spawn(write_loop(self.inner.store.clone(), rx));
-            tx
-        });
+        let sender = self
+            .inner
+            .recorder
+            .get_or_init(|| start_writer(self.inner.store.clone()));
         let (done, answer) = oneshot::channel();
         let unavailable = || Error::Unavailable("the submission could not be recorded".into());
-        sender
-            .send(Pending {
-                row: row.clone(),
-                done,
-            })
-            .await
-            .map_err(|_| unavailable())?;
-        match answer.await {
+        let answered = async {
+            sender
+                .send(Pending {
+                    row: row.clone(),
+                    done,
+                })
+                .await
+                .map_err(|_| unavailable())?;
+            answer.await.map_err(|_| unavailable())
+        }
+        .await;
+        match answered {
             Ok(Ok(())) => Ok(row),
             Ok(Err(e)) => Err(Error::Unavailable(format!(
                 "the submission could not be recorded: {e}"
             ))),
-            Err(_) => Err(unavailable()),
+            Err(e) => Err(e),
         }
     }
 
@@ -354,6 +388,10 @@ impl Slack {
                     }
                     other => other,
                 }
+            }
+            kind::EVENT => {
+                let event: Value = serde_json::from_str(&row.payload).map_err(bad)?;
+                self.handle_event(event).await.map_err(classify)
             }
             other => Err(Failure::Refused(format!("unknown submission kind {other}"))),
         }

@@ -265,6 +265,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn backend(&self) -> &'static str;
     /// The database, for integrations with tables of their own (`None` for test doubles).
     fn database(&self) -> Option<DatabasePool>;
+    /// Where integrations' writes that must not wait on a busy lock go: on
+    /// SQLite, the store's own single writer connection, so they queue in
+    /// order with core's writes instead of polling SQLite's lock with sleeps.
+    fn write_database(&self) -> Option<DatabasePool> {
+        self.database()
+    }
     /// Checks that the database answers.
     async fn ping(&self) -> Result<()>;
     /// The current [`DataVersions`], in one query.

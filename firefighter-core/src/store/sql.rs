@@ -330,6 +330,11 @@ impl SqliteStore {
     pub fn pool(&self) -> &sqlx::SqlitePool {
         &self.pool
     }
+
+    /// The writer's pool (one connection; the read pool when in memory).
+    fn writer_pool(&self) -> &sqlx::SqlitePool {
+        &self.writer
+    }
 }
 
 /// The PostgreSQL backend, for several instances sharing one database.
@@ -386,6 +391,11 @@ impl PgStore {
 
     /// The connection pool.
     pub fn pool(&self) -> &sqlx::PgPool {
+        &self.pool
+    }
+
+    /// PostgreSQL has concurrent writers: the pool.
+    fn writer_pool(&self) -> &sqlx::PgPool {
         &self.pool
     }
 }
@@ -2402,6 +2412,10 @@ macro_rules! sql_store {
 
             fn database(&self) -> Option<DatabasePool> {
                 Some(DatabasePool::from(self.pool.clone()))
+            }
+
+            fn write_database(&self) -> Option<DatabasePool> {
+                Some(DatabasePool::from(self.writer_pool().clone()))
             }
 
             async fn ping(&self) -> Result<()> {

@@ -406,3 +406,110 @@ async fn a_submission_that_cannot_be_recorded_is_refused_on_the_form() {
     assert_eq!(status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(t.app.incident(id).await.unwrap().version, before.version);
 }
+
+#[tokio::test]
+async fn an_event_taken_but_not_handled_is_handled_by_the_replay() {
+    let t = env().await;
+    t.workspace().await;
+    let id = declared_p2(&t).await;
+    let channel = t
+        .slack
+        .store()
+        .incident_channel(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .channel_id;
+    let dev = t
+        .app
+        .store()
+        .user_by_identity(firefighter_slack::PLATFORM, "UDEV")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let lost = crashed(
+        kind::EVENT,
+        json!({"type": "member_joined_channel", "user": "UDEV", "channel": channel, "channel_type": "G"}),
+    );
+    t.slack
+        .store()
+        .insert_submissions(std::slice::from_ref(&lost))
+        .await
+        .unwrap();
+    assert_eq!(
+        t.slack.replay_submissions(Utc::now()).await.unwrap().done,
+        1
+    );
+    assert!(
+        t.app
+            .incident_details(id)
+            .await
+            .unwrap()
+            .members
+            .contains(&dev)
+    );
+}
+
+#[tokio::test]
+async fn an_event_that_cannot_be_recorded_is_refused_and_its_retry_accepted() {
+    let t = env().await;
+    t.workspace().await;
+    let event = json!({"type": "channel_rename", "channel": {"id": "CPAY", "name": "payments"}});
+    sql(
+        &t,
+        "ALTER TABLE slack_submissions RENAME TO slack_submissions_away",
+    )
+    .await;
+    let (status, _) = t.event("EREC1", event.clone()).await;
+    assert_eq!(status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+    let name = |t: &TestEnv| {
+        let store = t.slack.store().clone();
+        async move { store.conversation("CPAY").await.unwrap().unwrap().name }
+    };
+    assert_eq!(name(&t).await, "payments-team", "nothing done");
+    sql(
+        &t,
+        "ALTER TABLE slack_submissions_away RENAME TO slack_submissions",
+    )
+    .await;
+    // Slack's retry carries the same event id: it is taken this time.
+    let (status, _) = t.event("EREC1", event).await;
+    assert!(status.is_success());
+    assert_eq!(name(&t).await, "payments");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_submissions_on_a_sqlite_file_are_all_recorded_and_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = crate::support::env_on_file(&dir.path().join("ff.db")).await;
+    t.workspace().await;
+    let id = declared_p2(&t).await;
+    let entries = t.app.timeline(id).await.unwrap().len();
+    let answers = futures::future::join_all((0..100).map(|i| {
+        t.submit(
+            "UJANE",
+            "VCONC",
+            "incident_update_status",
+            json!({"incident": id.0}),
+            vec![("message", text(&format!("Still looking ({i})")))],
+        )
+    }))
+    .await;
+    for (status, answer) in answers {
+        assert!(status.is_success());
+        assert_eq!(answer["response_action"], "clear", "{answer}");
+    }
+    t.slack.idle().await;
+    assert_eq!(t.app.timeline(id).await.unwrap().len(), entries + 100);
+    let unfinished: i64 = match t.slack.store().pool() {
+        DatabasePool::Sqlite(p) => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM slack_submissions WHERE done_at IS NULL")
+                .fetch_one(p)
+                .await
+                .unwrap()
+        }
+        DatabasePool::Postgres(_) => unreachable!(),
+    };
+    assert_eq!(unfinished, 0);
+}

@@ -59,6 +59,16 @@ pub(crate) async fn env_on_postgres() -> TestEnv {
     build_on(store, FakeSlack::start().await, |_| {}).await
 }
 
+/// On a SQLite file (separate reader and writer connections, as in production).
+pub(crate) async fn env_on_file(path: &std::path::Path) -> TestEnv {
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::connect(&format!("sqlite:{}", path.display()))
+            .await
+            .unwrap(),
+    );
+    build_on(store, FakeSlack::start().await, |_| {}).await
+}
+
 async fn build(fake: FakeSlack, tune: impl FnOnce(&mut SlackConfig)) -> TestEnv {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::connect("sqlite::memory:").await.unwrap());
     build_on(store, fake, tune).await
