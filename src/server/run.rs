@@ -40,7 +40,7 @@ pub(super) fn assemble(state: AppState) -> Router {
         sensitive.push(name);
     }
     let routes = Router::new()
-        .nest("/api/v2/firefighter", api::router(&state))
+        .nest(API_PREFIX, api::router(&state))
         .merge(auth::routes::router())
         .merge(web::router())
         .with_state(state.clone())
@@ -58,7 +58,7 @@ pub(super) fn assemble(state: AppState) -> Router {
         )
         // Integrations that check their own signatures (Slack).
         .merge(super::integrations::public_router(&state));
-    routes.layer(
+    let assembled = routes.layer(
         ServiceBuilder::new()
             .layer(SetSensitiveRequestHeadersLayer::new(sensitive))
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -95,7 +95,60 @@ pub(super) fn assemble(state: AppState) -> Router {
                 header::CONTENT_SECURITY_POLICY,
                 HeaderValue::from_static(CONTENT_SECURITY_POLICY),
             )),
-    )
+    );
+    // Rewritten before routing, so the API's routes see `?format=`.
+    Router::new().fallback_service(tower::ServiceExt::map_request(assembled, format_suffix))
+}
+
+/// Where the REST API is mounted.
+const API_PREFIX: &str = "/api/v2/firefighter";
+
+/// API collections that take a format suffix.
+const SUFFIXED: &[&str] = &[
+    "incidents",
+    "severities",
+    "environments",
+    "groups",
+    "incident-categories",
+    "components",
+    "incident_costs",
+    "incident_cost_types",
+];
+
+/// The original's format suffixes (`incidents.csv`, `incidents/3.tsv`), which
+/// its documentation offers besides `Accept` and `?format=`: rewritten to
+/// `incidents/?format=csv` and `incidents/3/?format=tsv`.
+fn format_suffix<B>(mut request: Request<B>) -> Request<B> {
+    let uri = request.uri();
+    let Some(rest) = uri
+        .path()
+        .find(API_PREFIX)
+        .map(|at| &uri.path()[at + API_PREFIX.len()..])
+    else {
+        return request;
+    };
+    let trimmed = rest.strip_suffix('/').unwrap_or(rest);
+    let Some((stem, extension)) = trimmed.rsplit_once('.') else {
+        return request;
+    };
+    let format = extension.to_ascii_lowercase();
+    let collection = stem.trim_start_matches('/').split('/').next().unwrap_or("");
+    if !matches!(format.as_str(), "json" | "csv" | "tsv")
+        || stem.ends_with('/')
+        || stem.matches('/').count() > 2
+        || !SUFFIXED.contains(&collection)
+    {
+        return request;
+    }
+    let base = &uri.path()[..uri.path().len() - rest.len()];
+    let query = match uri.query() {
+        Some(q) if !q.is_empty() => format!("{q}&format={format}"),
+        _ => format!("format={format}"),
+    };
+    if let Ok(rewritten) = format!("{base}{stem}/?{query}").parse() {
+        *request.uri_mut() = rewritten;
+    }
+    request
 }
 
 /// Creates (or promotes) the administrator named by `FF_ADMIN_EMAIL`, and

@@ -95,3 +95,46 @@ async fn csv_tsv_fields_and_labels() {
     // Nothing acceptable.
     assert_eq!(get("", Some("image/png")).await.status(), 406);
 }
+
+#[tokio::test]
+async fn format_suffixes_of_the_original_work() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let v = app
+        .declare(&token, "Export me through a suffix", json!({}))
+        .await;
+    let id = v["id"].as_i64().unwrap();
+    let c = client();
+    let get = |path: String| {
+        let r = c.get(app.api(&path)).bearer_auth(&token);
+        async move { r.send().await.unwrap() }
+    };
+
+    let r = get("incidents.csv".into()).await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(r.text().await.unwrap().starts_with("id,status,"));
+
+    let r = get(format!("incidents/{id}.tsv")).await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(text.starts_with("id\tstatus\t"), "{text}");
+    assert!(text.contains("Export me through a suffix"));
+
+    // With other parameters, and JSON.
+    let r = get("incidents.json?fields=id".into()).await;
+    assert_eq!(r.status(), 200);
+    let list: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(list[0]["id"], id);
+    let r = get("severities.csv".into()).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("P1"));
+
+    // Unknown formats are not suffixes: nothing matches.
+    assert_eq!(get("incidents.xml".into()).await.status(), 404);
+}
