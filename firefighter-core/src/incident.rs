@@ -222,6 +222,8 @@ pub struct IncidentFilter {
     pub visible_to: Option<UserId>,
     /// Sort order.
     pub order: IncidentOrder,
+    /// Further sort keys, for incidents `order` puts level (`order_by=priority,-created_at`).
+    pub then_by: Vec<IncidentOrder>,
     /// Skip this many.
     pub offset: u64,
     /// At most this many (`None`: all).

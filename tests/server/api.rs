@@ -575,3 +575,61 @@ async fn opt_in_pagination() {
     assert_eq!(r.headers()["x-total-count"], "5");
     assert_eq!(r.text().await.unwrap().lines().count(), 3);
 }
+
+#[tokio::test]
+async fn order_by_takes_several_keys() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let mut ids = Vec::new();
+    for (title, priority) in [
+        ("Alpha outage in the checkout", "P3"),
+        ("Beta slowness in the search", "P1"),
+        ("Zulu errors in the basket", "P3"),
+    ] {
+        let v = app
+            .declare(
+                &token,
+                title,
+                json!({"priority_id": app.priority(priority)}),
+            )
+            .await;
+        ids.push(v["id"].as_i64().unwrap());
+    }
+    let (alpha, beta, zulu) = (ids[0], ids[1], ids[2]);
+    let get = |q: &str| {
+        let url = app.api(&format!("incidents/?{q}"));
+        let token = token.clone();
+        async move {
+            let r = client().get(url).bearer_auth(token).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            let v: Value = r.json().await.unwrap();
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    // The second key orders what the first leaves level.
+    assert_eq!(
+        get("order_by=priority,title").await,
+        vec![beta, alpha, zulu]
+    );
+    assert_eq!(
+        get("order_by=priority,-title").await,
+        vec![beta, zulu, alpha]
+    );
+    assert_eq!(
+        get("order_by=-priority,title").await,
+        vec![alpha, zulu, beta]
+    );
+    // An unknown key is refused, naming it.
+    let r = client()
+        .get(app.api("incidents/?order_by=priority,colour"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("colour"));
+}

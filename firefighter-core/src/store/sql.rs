@@ -1273,20 +1273,35 @@ fn filter_clause(f: &IncidentFilter, like: &str, p: &mut Params) -> String {
 }
 
 /// `ORDER BY` terms; `p` is `priorities` joined on the incident's priority.
-fn order_clause(order: IncidentOrder) -> &'static str {
+/// The leading sort key of an order, and what breaks its ties.
+fn order_key(order: IncidentOrder) -> (&'static str, &'static str) {
     match order {
-        IncidentOrder::NewestFirst => "i.created_at DESC, i.id DESC",
-        IncidentOrder::OldestFirst => "i.created_at ASC, i.id ASC",
-        IncidentOrder::Priority => "p.value ASC, i.created_at DESC, i.id DESC",
+        IncidentOrder::NewestFirst => ("i.created_at DESC", "i.id DESC"),
+        IncidentOrder::OldestFirst => ("i.created_at ASC", "i.id ASC"),
+        IncidentOrder::Priority => ("p.value ASC", "i.created_at DESC, i.id DESC"),
         IncidentOrder::StatusThenPriority => {
-            "i.status ASC, p.value ASC, i.created_at DESC, i.id DESC"
+            ("i.status ASC, p.value ASC", "i.created_at DESC, i.id DESC")
         }
-        IncidentOrder::Title => "LOWER(i.title) ASC, i.id ASC",
-        IncidentOrder::PriorityDescending => "p.value DESC, i.created_at DESC, i.id DESC",
-        IncidentOrder::TitleDescending => "LOWER(i.title) DESC, i.id DESC",
-        IncidentOrder::CreatedBy => "i.created_by ASC, i.created_at DESC, i.id DESC",
-        IncidentOrder::CreatedByDescending => "i.created_by DESC, i.created_at DESC, i.id DESC",
+        IncidentOrder::Title => ("LOWER(i.title) ASC", "i.id ASC"),
+        IncidentOrder::PriorityDescending => ("p.value DESC", "i.created_at DESC, i.id DESC"),
+        IncidentOrder::TitleDescending => ("LOWER(i.title) DESC", "i.id DESC"),
+        IncidentOrder::CreatedBy => ("i.created_by ASC", "i.created_at DESC, i.id DESC"),
+        IncidentOrder::CreatedByDescending => ("i.created_by DESC", "i.created_at DESC, i.id DESC"),
     }
+}
+
+/// `ORDER BY` of a filter: its order's key, then each of `then_by`'s, then
+/// the first order's tie-breakers. Built from constant fragments only.
+fn order_clause(filter: &IncidentFilter) -> String {
+    let (first, ties) = order_key(filter.order);
+    let mut keys = vec![first];
+    for then in &filter.then_by {
+        let (key, _) = order_key(*then);
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    format!("{}, {ties}", keys.join(", "))
 }
 
 // ------------------------------------------------------------------ errors
@@ -1613,7 +1628,7 @@ macro_rules! sql_store {
                 let sql = format!(
                     "{} JOIN priorities p ON p.id = i.priority_id{clause} ORDER BY {} LIMIT {limit} OFFSET {offset}",
                     incident_select!(),
-                    order_clause(filter.order),
+                    order_clause(filter),
                 );
                 // The text is built from constant fragments only; every value is bound.
                 Ok(sqlx::query_as_with(AssertSqlSafe(sql), Self::args(params.args)?)

@@ -118,23 +118,26 @@ fn int(attr: &str, v: &str, problems: &mut Vec<Problem>) -> Option<i64> {
     }
 }
 
-/// The order of `order_by` (its first key; the original accepts several).
-fn order(v: &str, problems: &mut Vec<Problem>) -> Option<IncidentOrder> {
-    let first = v.split(',').map(str::trim).find(|s| !s.is_empty())?;
-    Some(match first {
-        "-created_at" | "-id" => IncidentOrder::NewestFirst,
-        "created_at" | "id" => IncidentOrder::OldestFirst,
-        "priority" => IncidentOrder::Priority,
-        "-priority" => IncidentOrder::PriorityDescending,
-        "title" => IncidentOrder::Title,
-        "-title" => IncidentOrder::TitleDescending,
-        "created_by" => IncidentOrder::CreatedBy,
-        "-created_by" => IncidentOrder::CreatedByDescending,
-        other => {
-            problems.push(choice("order_by", other));
-            return None;
-        }
-    })
+/// The keys of `order_by`, in order (comma-separated, as the original takes them).
+fn order(v: &str, problems: &mut Vec<Problem>) -> Vec<IncidentOrder> {
+    let mut keys = Vec::new();
+    for key in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        keys.push(match key {
+            "-created_at" | "-id" => IncidentOrder::NewestFirst,
+            "created_at" | "id" => IncidentOrder::OldestFirst,
+            "priority" => IncidentOrder::Priority,
+            "-priority" => IncidentOrder::PriorityDescending,
+            "title" => IncidentOrder::Title,
+            "-title" => IncidentOrder::TitleDescending,
+            "created_by" => IncidentOrder::CreatedBy,
+            "-created_by" => IncidentOrder::CreatedByDescending,
+            other => {
+                problems.push(choice("order_by", other));
+                continue;
+            }
+        });
+    }
+    keys
 }
 
 /// Parses the query. `users` tells whether a user id exists (for `created_by`).
@@ -317,10 +320,12 @@ pub(crate) fn parse(
         empty = true;
     }
 
-    if let Some(v) = last(query, "order_by")
-        && let Some(o) = order(v, problems)
-    {
-        f.order = o;
+    if let Some(v) = last(query, "order_by") {
+        let mut keys = order(v, problems).into_iter();
+        if let Some(first) = keys.next() {
+            f.order = first;
+            f.then_by = keys.collect();
+        }
     }
     let show_tags = match last(query, "show_tags") {
         Some(v) => boolean("show_tags", v, problems).unwrap_or(false),
