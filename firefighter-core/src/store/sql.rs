@@ -948,6 +948,59 @@ fn environments_of(incident: &Incident) -> Vec<EnvironmentId> {
     }
 }
 
+/// A stored position (the order something was given in).
+fn position(p: usize) -> i32 {
+    i32::try_from(p).unwrap_or(i32::MAX)
+}
+
+/// Rows of `incident_environments` for one incident.
+fn environment_rows(
+    id: IncidentId,
+    envs: &[EnvironmentId],
+) -> Vec<(IncidentId, EnvironmentId, i32)> {
+    envs.iter()
+        .enumerate()
+        .map(|(p, e)| (id, *e, position(p)))
+        .collect()
+}
+
+/// Rows of `incident_tags` for one incident (each tag once).
+fn tag_rows(id: IncidentId, tags: &[String]) -> Vec<(IncidentId, String, i32)> {
+    unique(tags)
+        .into_iter()
+        .enumerate()
+        .map(|(p, t)| (id, t, position(p)))
+        .collect()
+}
+
+/// One row per role, the last holder named winning: one statement cannot
+/// update a row twice.
+fn last_roles(
+    id: IncidentId,
+    roles: &[(RoleTypeId, UserId)],
+) -> Vec<(IncidentId, RoleTypeId, UserId)> {
+    let mut last: Vec<(IncidentId, RoleTypeId, UserId)> = Vec::with_capacity(roles.len());
+    for (role, user) in roles {
+        match last.iter_mut().find(|(_, held, _)| held == role) {
+            Some(held) => held.2 = *user,
+            None => last.push((id, *role, *user)),
+        }
+    }
+    last
+}
+
+/// One row per key event type, the last one winning (see [`last_roles`]).
+fn last_key_events(id: IncidentId, events: &[KeyEvent]) -> Vec<(IncidentId, &KeyEvent)> {
+    let mut last: Vec<(IncidentId, &KeyEvent)> = Vec::with_capacity(events.len());
+    for k in events {
+        match last.iter_mut().find(|(_, e)| e.event_type == k.event_type) {
+            Some(kept) => kept.1 = k,
+            None => last.push((id, k)),
+        }
+    }
+    last
+}
+
 // ------------------------------------------------------------------ child rows
 
 /// Which child rows of incidents to read.
@@ -1678,16 +1731,18 @@ macro_rules! sql_store {
             }
 
             async fn insert_environments(conn: &mut $Conn, id: IncidentId, envs: &[EnvironmentId]) -> Result<()> {
-                // One statement for all of them: each statement is a round trip.
-                for chunk in envs.chunks(CHUNK / 3).zip((0..).step_by(CHUNK / 3)) {
-                    let (envs, first) = chunk;
+                Self::insert_environment_rows(conn, &environment_rows(id, envs)).await
+            }
+
+            /// Environments of any number of incidents, one statement per chunk
+            /// (each statement is a round trip).
+            async fn insert_environment_rows(conn: &mut $Conn, rows: &[(IncidentId, EnvironmentId, i32)]) -> Result<()> {
+                for chunk in rows.chunks(CHUNK / 3) {
                     let mut insert = sqlx::QueryBuilder::<$Db>::new(
                         "INSERT INTO incident_environments (incident_id, environment_id, position) ",
                     );
-                    insert.push_values(envs.iter().enumerate(), |mut row, (position, env)| {
-                        row.push_bind(id)
-                            .push_bind(*env)
-                            .push_bind(i32::try_from(first + position).unwrap_or(i32::MAX));
+                    insert.push_values(chunk, |mut row, (id, env, p)| {
+                        row.push_bind(*id).push_bind(*env).push_bind(*p);
                     });
                     insert.build().execute(&mut *conn).await?;
                 }
@@ -1703,15 +1758,16 @@ macro_rules! sql_store {
             }
 
             async fn insert_tags(conn: &mut $Conn, id: IncidentId, tags: &[String]) -> Result<()> {
-                let tags = unique(tags);
-                for (tags, first) in tags.chunks(CHUNK / 3).zip((0..).step_by(CHUNK / 3)) {
+                Self::insert_tag_rows(conn, &tag_rows(id, tags)).await
+            }
+
+            async fn insert_tag_rows(conn: &mut $Conn, rows: &[(IncidentId, String, i32)]) -> Result<()> {
+                for chunk in rows.chunks(CHUNK / 3) {
                     let mut insert = sqlx::QueryBuilder::<$Db>::new(
                         "INSERT INTO incident_tags (incident_id, tag, position) ",
                     );
-                    insert.push_values(tags.iter().enumerate(), |mut row, (position, tag)| {
-                        row.push_bind(id)
-                            .push_bind(tag.as_str())
-                            .push_bind(i32::try_from(first + position).unwrap_or(i32::MAX));
+                    insert.push_values(chunk, |mut row, (id, tag, p)| {
+                        row.push_bind(*id).push_bind(tag.as_str()).push_bind(*p);
                     });
                     insert.build().execute(&mut *conn).await?;
                 }
@@ -1719,21 +1775,17 @@ macro_rules! sql_store {
             }
 
             async fn write_roles(conn: &mut $Conn, id: IncidentId, roles: &[(RoleTypeId, UserId)]) -> Result<()> {
-                // The last holder named for a role wins; one row per role, as
-                // one statement cannot update a row twice.
-                let mut last: Vec<(RoleTypeId, UserId)> = Vec::with_capacity(roles.len());
-                for (role, user) in roles {
-                    match last.iter_mut().find(|(r, _)| r == role) {
-                        Some(held) => held.1 = *user,
-                        None => last.push((*role, *user)),
-                    }
-                }
-                for chunk in last.chunks(CHUNK / 3) {
+                Self::upsert_role_rows(conn, &last_roles(id, roles)).await
+            }
+
+            /// Role holders (one row per incident and role: see [`last_roles`]).
+            async fn upsert_role_rows(conn: &mut $Conn, rows: &[(IncidentId, RoleTypeId, UserId)]) -> Result<()> {
+                for chunk in rows.chunks(CHUNK / 3) {
                     let mut insert = sqlx::QueryBuilder::<$Db>::new(
                         "INSERT INTO incident_roles (incident_id, role_type_id, user_id) ",
                     );
-                    insert.push_values(chunk, |mut row, (role, user)| {
-                        row.push_bind(id).push_bind(*role).push_bind(*user);
+                    insert.push_values(chunk, |mut row, (id, role, user)| {
+                        row.push_bind(*id).push_bind(*role).push_bind(*user);
                     });
                     insert.push(" ON CONFLICT (incident_id, role_type_id) DO UPDATE SET user_id = excluded.user_id");
                     insert.build().execute(&mut *conn).await?;
@@ -1758,20 +1810,17 @@ macro_rules! sql_store {
             }
 
             async fn write_key_events(conn: &mut $Conn, id: IncidentId, events: &[KeyEvent]) -> Result<()> {
-                // The last one of each type wins (see `write_roles`).
-                let mut last: Vec<&KeyEvent> = Vec::with_capacity(events.len());
-                for k in events {
-                    match last.iter_mut().find(|e| e.event_type == k.event_type) {
-                        Some(kept) => *kept = k,
-                        None => last.push(k),
-                    }
-                }
-                for chunk in last.chunks(CHUNK / 4) {
+                Self::upsert_key_event_rows(conn, &last_key_events(id, events)).await
+            }
+
+            /// Key events (one row per incident and type: see [`last_key_events`]).
+            async fn upsert_key_event_rows(conn: &mut $Conn, rows: &[(IncidentId, &KeyEvent)]) -> Result<()> {
+                for chunk in rows.chunks(CHUNK / 4) {
                     let mut insert = sqlx::QueryBuilder::<$Db>::new(
                         "INSERT INTO incident_key_events (incident_id, event_type, at, recorded_by) ",
                     );
-                    insert.push_values(chunk, |mut row, k| {
-                        row.push_bind(id)
+                    insert.push_values(chunk, |mut row, (id, k)| {
+                        row.push_bind(*id)
                             .push_bind(k.event_type.as_str())
                             .push_bind(k.at)
                             .push_bind(k.recorded_by);
@@ -1786,15 +1835,20 @@ macro_rules! sql_store {
             }
 
             async fn write_timeline(conn: &mut $Conn, id: IncidentId, entries: &[TimelineEntry]) -> Result<()> {
-                // One statement for all the entries (a declaration writes several).
-                for chunk in entries.chunks(CHUNK / 10) {
+                let rows: Vec<(IncidentId, &TimelineEntry)> = entries.iter().map(|e| (id, e)).collect();
+                Self::insert_timeline_rows(conn, &rows).await
+            }
+
+            /// Timeline entries of any number of incidents (a declaration writes several).
+            async fn insert_timeline_rows(conn: &mut $Conn, rows: &[(IncidentId, &TimelineEntry)]) -> Result<()> {
+                for chunk in rows.chunks(CHUNK / 10) {
                     let mut insert = sqlx::QueryBuilder::<$Db>::new(
                         "INSERT INTO incident_updates (id, incident_id, created_by, created_at, event_ts, event_type, \
                          message, status, changes) ",
                     );
-                    insert.push_values(chunk, |mut row, e| {
+                    insert.push_values(chunk, |mut row, (id, e)| {
                         row.push_bind(e.id)
-                            .push_bind(id)
+                            .push_bind(*id)
                             .push_bind(e.created_by)
                             .push_bind(e.created_at)
                             .push_bind(e.event_ts)
@@ -2004,66 +2058,21 @@ macro_rules! sql_store {
                 }
                 let written: Vec<(IncidentId, &NewIncidentRecord)> =
                     ids.iter().copied().zip(records.iter().copied()).collect();
-                let position = |p: usize| i32::try_from(p).unwrap_or(i32::MAX);
-
-                let envs: Vec<(IncidentId, EnvironmentId, i32)> = written
+                let envs: Vec<_> = written
                     .iter()
-                    .flat_map(|(id, r)| {
-                        environments_of(&r.incident)
-                            .into_iter()
-                            .enumerate()
-                            .map(move |(p, e)| (*id, e, position(p)))
-                    })
+                    .flat_map(|(id, r)| environment_rows(*id, &environments_of(&r.incident)))
                     .collect();
-                for chunk in envs.chunks(CHUNK / 3) {
-                    let mut insert = sqlx::QueryBuilder::<$Db>::new(
-                        "INSERT INTO incident_environments (incident_id, environment_id, position) ",
-                    );
-                    insert.push_values(chunk, |mut row, (id, env, p)| {
-                        row.push_bind(*id).push_bind(*env).push_bind(*p);
-                    });
-                    insert.build().execute(&mut *conn).await?;
-                }
-
-                let tags: Vec<(IncidentId, String, i32)> = written
+                Self::insert_environment_rows(conn, &envs).await?;
+                let tags: Vec<_> = written
                     .iter()
-                    .flat_map(|(id, r)| {
-                        unique(&r.incident.tags)
-                            .into_iter()
-                            .enumerate()
-                            .map(move |(p, t)| (*id, t, position(p)))
-                    })
+                    .flat_map(|(id, r)| tag_rows(*id, &r.incident.tags))
                     .collect();
-                for chunk in tags.chunks(CHUNK / 3) {
-                    let mut insert = sqlx::QueryBuilder::<$Db>::new(
-                        "INSERT INTO incident_tags (incident_id, tag, position) ",
-                    );
-                    insert.push_values(chunk, |mut row, (id, tag, p)| {
-                        row.push_bind(*id).push_bind(tag.as_str()).push_bind(*p);
-                    });
-                    insert.build().execute(&mut *conn).await?;
-                }
-
-                // The last holder named for a role wins (one row per role).
-                let mut roles: Vec<(IncidentId, RoleTypeId, UserId)> = Vec::new();
-                for (id, r) in &written {
-                    let from = roles.len();
-                    for (role, user) in &r.roles {
-                        match roles[from..].iter_mut().find(|(_, held, _)| held == role) {
-                            Some(held) => held.2 = *user,
-                            None => roles.push((*id, *role, *user)),
-                        }
-                    }
-                }
-                for chunk in roles.chunks(CHUNK / 3) {
-                    let mut insert = sqlx::QueryBuilder::<$Db>::new(
-                        "INSERT INTO incident_roles (incident_id, role_type_id, user_id) ",
-                    );
-                    insert.push_values(chunk, |mut row, (id, role, user)| {
-                        row.push_bind(*id).push_bind(*role).push_bind(*user);
-                    });
-                    insert.build().execute(&mut *conn).await?;
-                }
+                Self::insert_tag_rows(conn, &tags).await?;
+                let roles: Vec<_> = written
+                    .iter()
+                    .flat_map(|(id, r)| last_roles(*id, &r.roles))
+                    .collect();
+                Self::upsert_role_rows(conn, &roles).await?;
 
                 // New incidents have no members yet: positions start at 0.
                 let members: Vec<(IncidentId, UserId, i32)> = written
@@ -2085,52 +2094,16 @@ macro_rules! sql_store {
                     insert.build().execute(&mut *conn).await?;
                 }
 
-                // The last key event of each type wins.
-                let mut key_events: Vec<(IncidentId, &KeyEvent)> = Vec::new();
-                for (id, r) in &written {
-                    let from = key_events.len();
-                    for k in &r.key_events {
-                        match key_events[from..].iter_mut().find(|(_, e)| e.event_type == k.event_type) {
-                            Some(kept) => kept.1 = k,
-                            None => key_events.push((*id, k)),
-                        }
-                    }
-                }
-                for chunk in key_events.chunks(CHUNK / 4) {
-                    let mut insert = sqlx::QueryBuilder::<$Db>::new(
-                        "INSERT INTO incident_key_events (incident_id, event_type, at, recorded_by) ",
-                    );
-                    insert.push_values(chunk, |mut row, (id, k)| {
-                        row.push_bind(*id)
-                            .push_bind(k.event_type.as_str())
-                            .push_bind(k.at)
-                            .push_bind(k.recorded_by);
-                    });
-                    insert.build().execute(&mut *conn).await?;
-                }
-
+                let key_events: Vec<_> = written
+                    .iter()
+                    .flat_map(|(id, r)| last_key_events(*id, &r.key_events))
+                    .collect();
+                Self::upsert_key_event_rows(conn, &key_events).await?;
                 let timeline: Vec<(IncidentId, &TimelineEntry)> = written
                     .iter()
                     .flat_map(|(id, r)| r.timeline.iter().map(move |e| (*id, e)))
                     .collect();
-                for chunk in timeline.chunks(CHUNK / 10) {
-                    let mut insert = sqlx::QueryBuilder::<$Db>::new(
-                        "INSERT INTO incident_updates (id, incident_id, created_by, created_at, event_ts, event_type, \
-                         message, status, changes) ",
-                    );
-                    insert.push_values(chunk, |mut row, (id, e)| {
-                        row.push_bind(e.id)
-                            .push_bind(*id)
-                            .push_bind(e.created_by)
-                            .push_bind(e.created_at)
-                            .push_bind(e.event_ts)
-                            .push_bind(e.event_type.as_deref())
-                            .push_bind(e.message.as_deref())
-                            .push_bind(e.status.map(Status::value))
-                            .push_bind(Json(&e.changes));
-                    });
-                    insert.build().execute(&mut *conn).await?;
-                }
+                Self::insert_timeline_rows(conn, &timeline).await?;
 
                 Self::insert_declared_events(conn, &written).await?;
 
