@@ -210,7 +210,7 @@ pub(super) async fn list(
             }
         };
         let many = details.len() > 1000;
-        let ctx = fresh_context(&state, &reference, Context::users_of(&details)).await?;
+        let ctx = fresh_context(&state, &reference, Context::users_of(&details), &[]).await?;
         let with_tags = parsed.show_tags;
         let render = move |options: &ListOptions, uri: &axum::http::Uri| {
             let reprs = Reprs {
@@ -275,6 +275,7 @@ pub(super) async fn retrieve(
                 &state,
                 &reference,
                 Context::users_of(std::slice::from_ref(&details)),
+                &[],
             )
             .await?;
             render::render_one(
@@ -352,6 +353,7 @@ const DECLARE_NAMES: &[(&str, &str)] = &[
 pub(super) async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
+    versions: Versions,
     body: Body,
 ) -> Result<Response> {
     user.require(SCOPE_INCIDENTS_WRITE)?;
@@ -427,7 +429,8 @@ pub(super) async fn create(
     if let Some(details) = outcome.details {
         // Answered from what was written: nothing to read back.
         let users = Context::users_of(std::slice::from_ref(&details));
-        let ctx = super::context_knowing(&state, users, std::slice::from_ref(&creator)).await?;
+        let ctx =
+            super::context_knowing(&state, versions, users, std::slice::from_ref(&creator)).await?;
         Ok((StatusCode::CREATED, Json(ctx.incident(&details, true))).into_response())
     } else if outcome.created {
         one(&state, id, StatusCode::CREATED).await

@@ -1,15 +1,13 @@
 //! The REST API under `/api/v2/firefighter/`, compatible with FireFighter's
 //! paths, field names, status codes and formats, plus write endpoints of ours.
 
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use firefighter_core::access::CatalogTimes;
 use firefighter_core::{User, UserId};
 use utoipa::OpenApi;
 
@@ -32,13 +30,9 @@ pub use incidents::DEFAULT_COLUMNS as INCIDENT_CSV_COLUMNS;
 /// How long an `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
 
-/// How long reference timestamps are cached (as core caches the catalog).
-const TIMES_TTL: Duration = Duration::from_secs(30);
-
 /// Caches of the API (see [`cache`]).
 #[derive(Debug, Default)]
 pub(crate) struct Cache {
-    times: RwLock<Option<(Instant, Arc<CatalogTimes>)>>,
     /// Rendered `incidents/` responses.
     pub(crate) responses: cache::Responses,
     /// API tokens resolved to their owner.
@@ -80,50 +74,32 @@ async fn not_found() -> Error {
     Error::NotFound
 }
 
-/// When reference rows were created and changed (cached a few seconds).
-pub(crate) async fn catalog_times(state: &AppState) -> Result<Arc<CatalogTimes>> {
-    if let Some((at, t)) = state.cache.times.read().expect("cache lock").as_ref()
-        && at.elapsed() < TIMES_TTL
-    {
-        return Ok(t.clone());
-    }
-    let t = Arc::new(state.app.store().catalog_times().await?);
-    *state.cache.times.write().expect("cache lock") = Some((Instant::now(), t.clone()));
-    Ok(t)
+/// What representations need: current reference data (see [`cache`]) and the named users.
+pub(crate) async fn context(state: &AppState, users: Vec<UserId>) -> Result<repr::Context> {
+    context_knowing(state, cache::Versions(None), users, &[]).await
 }
 
-/// What representations need, with reference data of reference version `version` or newer.
+/// [`context`] with the versions this request already read, reading only
+/// the users not among `known`.
+pub(crate) async fn context_knowing(
+    state: &AppState,
+    versions: cache::Versions,
+    users: Vec<UserId>,
+    known: &[User],
+) -> Result<repr::Context> {
+    let versions = versions.get(state).await?;
+    let reference = cache::reference(state, versions.reference).await?;
+    fresh_context(state, &reference, users, known).await
+}
+
+/// What representations need, with the given reference data; only the
+/// users not among `known` are read.
 pub(crate) async fn fresh_context(
     state: &AppState,
     reference: &cache::Reference,
-    users: Vec<UserId>,
-) -> Result<repr::Context> {
-    let users = if users.is_empty() {
-        Vec::new()
-    } else {
-        state.app.store().users(&users).await?
-    };
-    Ok(repr::Context::new(
-        reference.catalog.clone(),
-        reference.times.clone(),
-        users,
-        state.app.settings().base_url(),
-    ))
-}
-
-/// What representations need: reference data and the named users.
-pub(crate) async fn context(state: &AppState, users: Vec<UserId>) -> Result<repr::Context> {
-    context_knowing(state, users, &[]).await
-}
-
-/// [`context`], reading only the users not among `known`.
-pub(crate) async fn context_knowing(
-    state: &AppState,
     mut users: Vec<UserId>,
     known: &[User],
 ) -> Result<repr::Context> {
-    let catalog = state.app.catalog().await?;
-    let times = catalog_times(state).await?;
     let mut found: Vec<User> = known
         .iter()
         .filter(|u| users.contains(&u.id))
@@ -133,11 +109,10 @@ pub(crate) async fn context_knowing(
     if !users.is_empty() {
         found.extend(state.app.store().users(&users).await?);
     }
-    let users = found;
     Ok(repr::Context::new(
-        catalog,
-        times,
-        users,
+        reference.catalog.clone(),
+        reference.times.clone(),
+        found,
         state.app.settings().base_url(),
     ))
 }

@@ -73,8 +73,7 @@ async fn items(
     user: &CurrentUser,
 ) -> Result<Vec<(uuid::Uuid, Value)>> {
     let ctx = context(state, Vec::new()).await?;
-    let catalog = state.app.catalog().await?;
-    let times = super::catalog_times(state).await?;
+    let (catalog, times) = (ctx.catalog(), ctx.times());
     match kind {
         Kind::Priorities => values(
             catalog

@@ -285,6 +285,16 @@ pub(crate) struct Context {
 }
 
 impl Context {
+    /// The reference data it was made with.
+    pub(crate) fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// When that reference data was created and changed.
+    pub(crate) fn times(&self) -> &CatalogTimes {
+        &self.times
+    }
+
     pub(crate) fn new(
         catalog: Arc<Catalog>,
         times: Arc<CatalogTimes>,
