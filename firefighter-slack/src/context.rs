@@ -64,7 +64,7 @@ pub(crate) struct Inner {
     /// connection the acknowledgements need for their reads.
     pub(crate) writes: tokio::sync::Semaphore,
     /// The group-commit writer of submissions (started on first use).
-    pub(crate) recorder: OnceLock<tokio::sync::mpsc::Sender<crate::submissions::Pending>>,
+    pub(crate) recorder: OnceCell<crate::submissions::Recorder>,
     /// Work running after an acknowledgement.
     background: Arc<(std::sync::atomic::AtomicUsize, tokio::sync::Notify)>,
 }
@@ -126,7 +126,7 @@ impl Slack {
                 oncall: OnceLock::new(),
                 user_ids: Mutex::new(HashMap::new()),
                 writes: tokio::sync::Semaphore::new(2),
-                recorder: OnceLock::new(),
+                recorder: OnceCell::new(),
                 background: Arc::default(),
             }),
         })

@@ -622,7 +622,7 @@ impl Slack {
     pub(crate) async fn record_key_event(
         &self,
         payload: &BlockActions,
-    ) -> Option<Result<crate::store::NewSubmission>> {
+    ) -> Option<Result<crate::submissions::Recorded>> {
         let action = payload.actions.first()?;
         let slug = action.action_id.strip_prefix(action::KEY_EVENT_PREFIX)?;
         let incident = key_event_incident(&action.block_id)?;

@@ -67,6 +67,7 @@ mod error;
 mod events;
 mod handler;
 pub mod interactivity;
+mod journal;
 pub mod manifest;
 pub mod messages;
 pub mod models;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use firefighter_core::store::DatabasePool;
 use firefighter_core::{CategoryId, IncidentId, UpdateId, UserId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{Error, Result};
@@ -1024,7 +1024,7 @@ impl SlackStore {
 
 /// A submission to record ([`SlackStore::insert_submissions`]), leased to
 /// the instance recording it so it is applied right after the acknowledgement.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewSubmission {
     /// Its id.
     pub id: Uuid,
@@ -1086,9 +1086,18 @@ const SUBMISSION_SELECT: &str = "SELECT id, kind, payload, slack_user, created_a
 impl SlackStore {
     // ---------------------------------------------------------- submissions
 
-    /// Records submissions, all in one transaction (group commit).
+    /// Records submissions, all in one transaction (group commit). A
+    /// submission already recorded (replayed from the journal) is left as it is.
     pub async fn insert_submissions(&self, rows: &[NewSubmission]) -> Result<()> {
-        let at = now();
+        self.insert_submissions_at(rows, now()).await
+    }
+
+    /// [`SlackStore::insert_submissions`], recorded and due at `at`.
+    pub(crate) async fn insert_submissions_at(
+        &self,
+        rows: &[NewSubmission],
+        at: DateTime<Utc>,
+    ) -> Result<()> {
         // On the writer: queued behind core's writes, never sleeping on SQLite's lock.
         let writer = SlackStore::new(self.writer.clone());
         on_pool!(writer, pool => {
@@ -1109,6 +1118,7 @@ impl SlackStore {
                         .push_bind(r.claimed_until)
                         .push_bind(r.claim_token);
                 });
+                qb.push(" ON CONFLICT (id) DO NOTHING");
                 qb.build().execute(&mut *tx).await?;
             }
             tx.commit().await?;

@@ -6,11 +6,15 @@
 //!
 //! Recording goes through one writer task that inserts every submission
 //! waiting in one transaction (group commit): 200 submissions at once cost
-//! a few commits, not 200. Applying twice is harmless: declarations carry a
+//! a few commits, not 200. On a SQLite file a submission is durable, and
+//! acknowledged, as soon as it is appended to the journal beside the
+//! database ([`crate::journal`]); the writer then moves it into the table,
+//! and only then is it applied. Applying twice is harmless: declarations carry a
 //! `dedup_key`, updates (and `:mega:` timeline entries) an idempotency key
 //! recorded by core with the change, key events and channel events set a value.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,6 +29,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use crate::journal::SubmissionJournal;
 use crate::store::{NewSubmission, StoredSubmission, SubmissionEnd};
 use crate::{Error, Result, Slack, views};
 
@@ -48,7 +53,7 @@ pub const LEASE: Duration = Duration::from_secs(300);
 /// Attempts before a submission is parked.
 pub const MAX_ATTEMPTS: i32 = 5;
 /// Submissions inserted per transaction at most.
-const GROUP: usize = 512;
+const GROUP: usize = 500;
 /// Submissions taken per replay run.
 const REPLAY_BATCH: u32 = 100;
 
@@ -126,17 +131,50 @@ pub(crate) struct Pending {
     done: oneshot::Sender<std::result::Result<(), String>>,
 }
 
+/// A recorded submission, for [`Slack::apply_submission_later`].
+pub(crate) struct Recorded {
+    row: NewSubmission,
+    /// With the journal: answered once the row is in the table, which
+    /// must come before the attempt can mark it done.
+    stored: Option<oneshot::Receiver<std::result::Result<(), String>>>,
+}
+
+/// Where submissions are recorded: the group-commit writer, and on a
+/// SQLite file the journal in front of it (see [`crate::journal`]).
+pub(crate) struct Recorder {
+    sender: mpsc::UnboundedSender<Pending>,
+    journal: Option<Arc<SubmissionJournal>>,
+}
+
 /// The group-commit writer: inserts everything waiting, answers each caller.
-pub(crate) async fn write_loop(store: crate::store::SlackStore, mut rx: mpsc::Receiver<Pending>) {
+/// Behind the journal a failed insert is tried again until it succeeds:
+/// those submissions were acknowledged already.
+async fn write_loop(
+    store: crate::store::SlackStore,
+    mut rx: mpsc::UnboundedReceiver<Pending>,
+    journal: Option<Arc<SubmissionJournal>>,
+) {
     let mut batch = Vec::with_capacity(GROUP);
     while rx.recv_many(&mut batch, GROUP).await > 0 {
         let rows: Vec<NewSubmission> = batch.iter().map(|p| p.row.clone()).collect();
-        let result = store
-            .insert_submissions(&rows)
-            .await
-            .map_err(|e| e.to_string());
-        if let Err(e) = &result {
-            tracing::error!(error = %e, count = rows.len(), "could not record Slack submissions");
+        let mut wait = Duration::from_millis(50);
+        let result = loop {
+            match store.insert_submissions(&rows).await {
+                Ok(()) => break Ok(()),
+                Err(e) if journal.is_some() => {
+                    tracing::error!(error = %e, count = rows.len(),
+                        "could not move Slack submissions from the journal to the database; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, count = rows.len(), "could not record Slack submissions");
+                    break Err(e.to_string());
+                }
+            }
+        };
+        if let Some(journal) = &journal {
+            journal.stored(rows.len());
         }
         for p in batch.drain(..) {
             let _ = p.done.send(result.clone());
@@ -148,29 +186,81 @@ pub(crate) async fn write_loop(store: crate::store::SlackStore, mut rx: mpsc::Re
 /// (as core's writer does): each statement's answer resumes it at once
 /// instead of waiting behind every request the application's runtime is
 /// handling. PostgreSQL connections stay on the application's runtime.
-fn start_writer(store: crate::store::SlackStore) -> mpsc::Sender<Pending> {
-    let (tx, rx) = mpsc::channel(4 * GROUP);
+fn start_writer(
+    store: crate::store::SlackStore,
+    journal: Option<Arc<SubmissionJournal>>,
+) -> Result<mpsc::UnboundedSender<Pending>> {
+    let (tx, rx) = mpsc::unbounded_channel();
     if !matches!(
         store.pool(),
         firefighter_core::store::DatabasePool::Sqlite(_)
     ) {
-        tokio::spawn(write_loop(store, rx));
-        return tx;
+        tokio::spawn(write_loop(store, rx, journal));
+        return Ok(tx);
     }
-    let started = tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .and_then(|runtime| {
-            // Ends when the last sender (the integration) is dropped.
-            std::thread::Builder::new()
-                .name("ff-slack-recorder".into())
-                .spawn(move || runtime.block_on(write_loop(store, rx)))
-        });
-    // Without a writer every submission is answered "could not be recorded".
-    if let Err(e) = started {
-        tracing::error!(error = %e, "cannot start the Slack submission writer");
+        .map_err(|e| Error::Unavailable(format!("cannot start the submission writer: {e}")))?;
+    // Ends when the last sender (the integration) is dropped.
+    std::thread::Builder::new()
+        .name("ff-slack-recorder".into())
+        .spawn(move || runtime.block_on(write_loop(store, rx, journal)))
+        .map_err(|e| Error::Unavailable(format!("cannot start the submission writer: {e}")))?;
+    Ok(tx)
+}
+
+/// Opens the journal of a SQLite file database, and puts what a previous
+/// process left in it into the table. `None` for PostgreSQL and in-memory
+/// databases (recorded straight in the table), and when another instance
+/// holds the journal.
+async fn open_journal(store: &crate::store::SlackStore) -> Result<Option<Arc<SubmissionJournal>>> {
+    let firefighter_core::store::DatabasePool::Sqlite(pool) = store.pool() else {
+        return Ok(None);
+    };
+    let database = pool.connect_options().get_filename().to_owned();
+    // In-memory databases are named `file:sqlx-in-memory-N` (or nothing):
+    // no file to sit beside, and nothing survives the process anyway.
+    let name = database.to_string_lossy();
+    if name.is_empty() || name == ":memory:" || name.starts_with("file:") {
+        return Ok(None);
     }
-    tx
+    let path = SubmissionJournal::path_for(&database);
+    let unavailable = |e: std::io::Error| {
+        Error::Unavailable(format!(
+            "cannot open the submission journal {}: {e}",
+            path.display()
+        ))
+    };
+    let opened = tokio::task::spawn_blocking({
+        let path = path.clone();
+        move || SubmissionJournal::open(&path)
+    })
+    .await
+    .map_err(|e| Error::Unavailable(format!("cannot open the submission journal: {e}")))?
+    .map_err(unavailable)?;
+    let Some((journal, leftovers)) = opened else {
+        tracing::warn!(path = %path.display(),
+            "the Slack submission journal is held by another instance; recording straight in the database");
+        return Ok(None);
+    };
+    if !leftovers.rows.is_empty() {
+        // Due and leased to nobody, a minute back, so the replay running now takes them.
+        let at = Utc::now() - chrono::Duration::minutes(1);
+        let rows: Vec<NewSubmission> = leftovers
+            .rows
+            .into_iter()
+            .map(|r| NewSubmission {
+                claimed_until: at,
+                ..r
+            })
+            .collect();
+        store.insert_submissions_at(&rows, at).await?;
+        tracing::info!(count = rows.len(), path = %journal.path().display(),
+            "Slack submissions left in the journal by a previous process are queued for the replay");
+    }
+    journal.clear_leftovers().map_err(unavailable)?;
+    Ok(Some(Arc::new(journal)))
 }
 
 /// What an attempt came to.
@@ -209,6 +299,20 @@ pub struct ReplayReport {
 }
 
 impl Slack {
+    /// The recorder, started on first use (after putting the journal's
+    /// leftovers in the table).
+    async fn recorder(&self) -> Result<&Recorder> {
+        self.inner
+            .recorder
+            .get_or_try_init(|| async {
+                let store = self.inner.store.clone();
+                let journal = open_journal(&store).await?;
+                let sender = start_writer(store, journal.clone())?;
+                Ok(Recorder { sender, journal })
+            })
+            .await
+    }
+
     /// Records a submission before it is acknowledged; the row comes back
     /// leased to this instance, for [`Slack::apply_submission_later`].
     pub(crate) async fn record_submission(
@@ -216,7 +320,7 @@ impl Slack {
         kind: &str,
         payload: &impl Serialize,
         slack_user: &str,
-    ) -> Result<NewSubmission> {
+    ) -> Result<Recorded> {
         let row = NewSubmission {
             id: Uuid::new_v4(),
             kind: kind.to_owned(),
@@ -226,36 +330,46 @@ impl Slack {
             claim_token: Uuid::new_v4(),
             claimed_until: Utc::now() + LEASE,
         };
-        let sender = self
-            .inner
-            .recorder
-            .get_or_init(|| start_writer(self.inner.store.clone()));
+        let recorder = self.recorder().await?;
         let (done, answer) = oneshot::channel();
-        let unavailable = || Error::Unavailable("the submission could not be recorded".into());
-        let answered = async {
-            sender
-                .send(Pending {
-                    row: row.clone(),
-                    done,
-                })
-                .await
-                .map_err(|_| unavailable())?;
-            answer.await.map_err(|_| unavailable())
+        let pending = Pending {
+            row: row.clone(),
+            done,
+        };
+        if let Some(journal) = &recorder.journal {
+            // Durable once the line is written; the table follows.
+            journal
+                .append(&row, || recorder.sender.send(pending).is_ok())
+                .map_err(|e| {
+                    Error::Unavailable(format!("the submission could not be recorded: {e}"))
+                })?;
+            return Ok(Recorded {
+                row,
+                stored: Some(answer),
+            });
         }
-        .await;
-        match answered {
-            Ok(Ok(())) => Ok(row),
-            Ok(Err(e)) => Err(Error::Unavailable(format!(
+        let unavailable = || Error::Unavailable("the submission could not be recorded".into());
+        recorder.sender.send(pending).map_err(|_| unavailable())?;
+        match answer.await.map_err(|_| unavailable())? {
+            Ok(()) => Ok(Recorded { row, stored: None }),
+            Err(e) => Err(Error::Unavailable(format!(
                 "the submission could not be recorded: {e}"
             ))),
-            Err(e) => Err(e),
         }
     }
 
     /// Applies a recorded submission after the acknowledgement (this instance holds its lease).
-    pub(crate) fn apply_submission_later(&self, row: NewSubmission) {
+    pub(crate) fn apply_submission_later(&self, recorded: Recorded) {
         let slack = self.clone();
         self.spawn(async move {
+            let Recorded { row, stored } = recorded;
+            if let Some(stored) = stored
+                && !matches!(stored.await, Ok(Ok(())))
+            {
+                // Still in the journal: the next start puts it in the table and replays it.
+                tracing::warn!(submission = %row.id, "a journaled submission is not in the database yet; left for the replay");
+                return;
+            }
             let stored = StoredSubmission {
                 id: row.id,
                 kind: row.kind,
@@ -277,6 +391,8 @@ impl Slack {
     /// Applies the submissions left unfinished (a crash, a failure) whose
     /// lease expired and whose retry is due at `now`.
     pub async fn replay_submissions(&self, now: DateTime<Utc>) -> Result<ReplayReport> {
+        // Puts what a previous process left in the journal in the table first.
+        self.recorder().await?;
         let lease = chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::minutes(5));
         let mut report = ReplayReport::default();
         loop {

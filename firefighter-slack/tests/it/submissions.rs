@@ -513,3 +513,115 @@ async fn concurrent_submissions_on_a_sqlite_file_are_all_recorded_and_applied() 
     };
     assert_eq!(unfinished, 0);
 }
+
+/// The journal beside a SQLite file database.
+fn journal_of(db: &std::path::Path) -> std::path::PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-slack-submissions");
+    name.into()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_sqlite_file_a_submission_is_acknowledged_while_the_table_refuses_it_and_applied_once_it_accepts()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ff.db");
+    let t = crate::support::env_on_file(&db).await;
+    t.workspace().await;
+    let id = declared_p2(&t).await;
+    sql(
+        &t,
+        "ALTER TABLE slack_submissions RENAME TO slack_submissions_away",
+    )
+    .await;
+    let submitted = t.submit(
+        "UJANE",
+        "VJOURNAL",
+        "incident_update_status",
+        json!({"incident": id.0}),
+        vec![
+            ("status", select("investigating")),
+            ("message", text("On it")),
+        ],
+    );
+    // While the table is away: durable in the journal, not applied.
+    let table_back = async {
+        let mut journal = String::new();
+        for _ in 0..100 {
+            journal = std::fs::read_to_string(journal_of(&db)).unwrap_or_default();
+            if journal.contains("On it") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(journal.contains("On it"), "{journal}");
+        assert_eq!(t.app.incident(id).await.unwrap().status, Status::Open);
+        sql(
+            &t,
+            "ALTER TABLE slack_submissions_away RENAME TO slack_submissions",
+        )
+        .await;
+    };
+    // `submit` returns once the work after the acknowledgement is done.
+    let ((status, answer), ()) = tokio::join!(submitted, table_back);
+    assert!(status.is_success());
+    assert_eq!(answer["response_action"], "clear", "{answer}");
+    t.slack.idle().await;
+    assert_eq!(
+        t.app.incident(id).await.unwrap().status,
+        Status::Investigating
+    );
+    assert_eq!(std::fs::metadata(journal_of(&db)).unwrap().len(), 0);
+    let unfinished: i64 = match t.slack.store().pool() {
+        DatabasePool::Sqlite(p) => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM slack_submissions WHERE done_at IS NULL")
+                .fetch_one(p)
+                .await
+                .unwrap()
+        }
+        DatabasePool::Postgres(_) => unreachable!(),
+    };
+    assert_eq!(unfinished, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_sqlite_file_what_a_stopped_process_left_in_the_journal_is_applied_once_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ff.db");
+    let t = crate::support::env_on_file(&db).await;
+    t.workspace().await;
+    let id = declared_p2(&t).await;
+    t.slack.idle().await;
+    // What the stopped process left: its database (a consistent copy)...
+    let db = dir.path().join("left.db");
+    sql(&t, &format!("VACUUM INTO '{}'", db.display())).await;
+    drop(t);
+    // ... and its journal: an update it had acknowledged, still leased to
+    // it, not yet in the table, and a second line cut short by the stop.
+    let journal = journal_of(&db);
+    let mut left = crashed(kind::UPDATE, investigating(id, "Written before the crash"));
+    left.claimed_until = Utc::now() + chrono::Duration::minutes(5);
+    let mut bytes = serde_json::to_vec(&left).unwrap();
+    bytes.extend_from_slice(b"\n{\"id\":\"");
+    std::fs::write(&journal, &bytes).unwrap();
+
+    let t = crate::support::env_on_file(&db).await;
+    // The routes replay at start; the replay task may run too: once either way.
+    t.slack.idle().await;
+    t.slack.replay_submissions(Utc::now()).await.unwrap();
+    assert_eq!(
+        t.app.incident(id).await.unwrap().status,
+        Status::Investigating
+    );
+    let messages = t
+        .app
+        .timeline(id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| format!("{e:?}").contains("Written before the crash"))
+        .count();
+    assert_eq!(messages, 1);
+    assert!(row(&t, left.id).await.done_at.is_some());
+    assert_eq!(std::fs::metadata(&journal).unwrap().len(), 0);
+}
