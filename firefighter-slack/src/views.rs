@@ -712,10 +712,10 @@ pub fn postmortem(
     } else if !backends {
         b.push(section("No post-mortem backend is enabled: write the post-mortem in your usual tool, then move the incident to *Post-mortem*."));
     } else if required && incident.status < Status::Mitigated {
-        b.push(section("A post-mortem is required; it will be created automatically when the incident is mitigated."));
+        b.push(section("A post-mortem is required. Its document is listed here once the post-mortem backend announces it, usually after mitigation."));
     } else if required {
         b.push(section(
-            ":warning: A post-mortem is required but none was created yet.",
+            ":warning: A post-mortem is required, and no backend has announced its document yet. The incident cannot be closed until it is ready.",
         ));
     } else {
         b.push(section("A post-mortem is not mandatory for this incident."));
