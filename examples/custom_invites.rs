@@ -70,10 +70,7 @@ impl InviteProvider for GuildProvider {
                 .await
                 .map_err(|e| ProviderError(e.to_string()))?
             {
-                candidates.push(InviteCandidate {
-                    user_id: user.id,
-                    reason,
-                });
+                candidates.push(InviteCandidate::new(user.id, reason));
             }
         }
         Ok(candidates)

@@ -52,7 +52,18 @@ pub struct InviteCandidate {
     /// The user.
     pub user_id: UserId,
     /// Why, for people ("member of @sre, linked to category Payments").
-    pub reason: String,
+    /// Shared: a provider gives most of its candidates the same reason.
+    pub reason: Arc<str>,
+}
+
+impl InviteCandidate {
+    /// A candidate.
+    pub fn new(user_id: UserId, reason: impl Into<Arc<str>>) -> InviteCandidate {
+        InviteCandidate {
+            user_id,
+            reason: reason.into(),
+        }
+    }
 }
 
 /// A provider's failure; it is logged and the others' answers are kept.
@@ -162,7 +173,7 @@ pub struct Invitee {
     /// Their id on the target platform, when one was asked for.
     pub external_id: Option<String>,
     /// Every reason, in provider order.
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Arc<str>>,
 }
 
 /// A user who was proposed but will not be invited.
@@ -299,9 +310,9 @@ impl InviteRegistry {
             expected + 1 + ctx.role_holders.len(),
             Default::default(),
         );
-        let mut merged: Vec<(UserId, Vec<String>)> =
+        let mut merged: Vec<(UserId, Vec<Arc<str>>)> =
             Vec::with_capacity(expected + 1 + ctx.role_holders.len());
-        let mut add = |user: UserId, reason: String| match index.get(&user) {
+        let mut add = |user: UserId, reason: Arc<str>| match index.get(&user) {
             Some(&i) => {
                 let reasons = &mut merged[i].1;
                 if !reasons.contains(&reason) {
@@ -314,10 +325,11 @@ impl InviteRegistry {
             }
         };
         if let Some(creator) = ctx.created_by {
-            add(creator, CREATOR_REASON.to_owned());
+            add(creator, CREATOR_REASON.into());
         }
+        let holds_a_role: Arc<str> = "holds a role in the incident".into();
         for holder in &ctx.role_holders {
-            add(*holder, "holds a role in the incident".to_owned());
+            add(*holder, holds_a_role.clone());
         }
         for (name, answer) in answers {
             match answer {

@@ -238,10 +238,10 @@ impl InviteProvider for OncallInviteProvider {
         Ok(roster
             .first_responders()
             .filter_map(|(policy, person)| {
-                Some(InviteCandidate {
-                    user_id: person.user_id?,
-                    reason: format!("first-level on-call of {}", policy.name),
-                })
+                Some(InviteCandidate::new(
+                    person.user_id?,
+                    format!("first-level on-call of {}", policy.name),
+                ))
             })
             .collect())
     }

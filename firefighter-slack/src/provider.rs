@@ -1,6 +1,7 @@
 //! Core trait implementations and their static registrations: the event
 //! handler, the invite providers, the tasks and the schema.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -54,14 +55,19 @@ impl InviteProvider for CategoryInviteProvider {
             .category_invitees(incident.category.id)
             .await
             .map_err(|e| ProviderError(e.to_string()))?;
+        // One reason per conversation or group, shared by its members.
+        let mut reasons: HashMap<String, Arc<str>> = HashMap::new();
         Ok(rows
             .into_iter()
-            .map(|(user_id, place)| InviteCandidate {
-                user_id,
-                reason: format!(
-                    "member of {place}, linked to category {}",
-                    incident.category.name
-                ),
+            .map(|(user_id, place)| {
+                let reason = reasons.entry(place).or_insert_with_key(|place| {
+                    format!(
+                        "member of {place}, linked to category {}",
+                        incident.category.name
+                    )
+                    .into()
+                });
+                InviteCandidate::new(user_id, reason.clone())
             })
             .collect())
     }
@@ -98,11 +104,14 @@ impl InviteProvider for PublicP1InviteProvider {
             .tagged_usergroup_members(tag::INVITED_FOR_ALL_PUBLIC_P1)
             .await
             .map_err(|e| ProviderError(e.to_string()))?;
+        let mut reasons: HashMap<String, Arc<str>> = HashMap::new();
         Ok(rows
             .into_iter()
-            .map(|(user_id, handle)| InviteCandidate {
-                user_id,
-                reason: format!("member of @{handle}, invited to every public P1"),
+            .map(|(user_id, handle)| {
+                let reason = reasons.entry(handle).or_insert_with_key(|handle| {
+                    format!("member of @{handle}, invited to every public P1").into()
+                });
+                InviteCandidate::new(user_id, reason.clone())
             })
             .collect())
     }

@@ -123,13 +123,13 @@ async fn merges_providers_keeps_every_reason_and_filters_users() {
     assert_eq!(invited.len(), 3, "{result:?}");
     assert_eq!(
         invited[&alice.id].reasons,
-        vec!["in @sre".to_owned(), "on call".to_owned()]
+        vec![Arc::<str>::from("in @sre"), Arc::from("on call")]
     );
     assert_eq!(invited[&alice.id].external_id.as_deref(), Some("U1"));
     assert!(invited.contains_key(&bob.id));
     assert_eq!(
         invited[&creator.id].reasons,
-        vec![CREATOR_REASON.to_owned()]
+        vec![Arc::<str>::from(CREATOR_REASON)]
     );
     let excluded: HashMap<UserId, &str> = result
         .excluded

@@ -136,7 +136,7 @@ async fn a_dry_run_says_who_would_be_invited_without_writing() {
             Ok(if ctx.priority.value == 1 {
                 vec![InviteCandidate {
                     user_id: self.0,
-                    reason: format!("on call for {}", ctx.category.name),
+                    reason: format!("on call for {}", ctx.category.name).into(),
                 }]
             } else {
                 vec![]
@@ -172,7 +172,10 @@ async fn a_dry_run_says_who_would_be_invited_without_writing() {
         .find(|i| i.user_id == max.id)
         .unwrap()
         .reasons;
-    assert_eq!(max_reasons, &vec!["on call for Checkout".to_owned()]);
+    assert_eq!(
+        max_reasons,
+        &vec![std::sync::Arc::<str>::from("on call for Checkout")]
+    );
     assert_eq!(
         app.store()
             .count_incidents(&firefighter_core::IncidentFilter::default())
