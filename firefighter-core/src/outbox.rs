@@ -58,6 +58,8 @@ impl Default for DispatcherConfig {
 pub struct Dispatcher {
     store: Arc<dyn Store>,
     handlers: Arc<HashMap<String, Arc<dyn EventHandler>>>,
+    /// The handlers' names: what this dispatcher claims.
+    handler_names: Arc<[String]>,
     config: DispatcherConfig,
     wake: Arc<Notify>,
 }
@@ -92,6 +94,9 @@ impl Dispatcher {
         config: DispatcherConfig,
         wake: Arc<Notify>,
     ) -> Dispatcher {
+        let mut handler_names: Vec<String> = handlers.iter().map(|h| h.name().to_owned()).collect();
+        handler_names.sort_unstable();
+        handler_names.dedup();
         Dispatcher {
             store,
             handlers: Arc::new(
@@ -100,6 +105,7 @@ impl Dispatcher {
                     .map(|h| (h.name().to_owned(), h.clone()))
                     .collect(),
             ),
+            handler_names: handler_names.into(),
             config,
             wake,
         }
@@ -142,9 +148,16 @@ impl Dispatcher {
         let lease_until = at
             + chrono::Duration::from_std(self.config.lease)
                 .unwrap_or(chrono::Duration::seconds(120));
+        // Only deliveries this instance can handle.
         let claimed = self
             .store
-            .claim_deliveries(&self.config.owner, at, lease_until, self.config.batch)
+            .claim_deliveries_for(
+                &self.config.owner,
+                at,
+                lease_until,
+                self.config.batch,
+                Some(self.handler_names.clone()),
+            )
             .await?;
         let mut report = PassReport {
             claimed: claimed.len(),

@@ -380,13 +380,28 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<bool>;
 
     // ---- outbox ----
-    /// Leases up to `limit` due deliveries to `owner` until `lease_until`.
+    /// Leases up to `limit` due deliveries to `owner` until `lease_until`,
+    /// whatever their handler.
     async fn claim_deliveries(
         &self,
         owner: &str,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
+    ) -> Result<Vec<Delivery>> {
+        self.claim_deliveries_for(owner, now, lease_until, limit, None)
+            .await
+    }
+    /// [`Store::claim_deliveries`], only for the named handlers when
+    /// `handlers` is given: an instance built without an integration leaves
+    /// that integration's deliveries to the instances that have it.
+    async fn claim_deliveries_for(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+        handlers: Option<Arc<[String]>>,
     ) -> Result<Vec<Delivery>>;
     /// Marks a leased delivery done. Returns false if the lease was lost.
     async fn complete_delivery(&self, id: i64, owner: &str, now: DateTime<Utc>) -> Result<bool>;

@@ -3272,41 +3272,59 @@ macro_rules! sql_store {
 
             // ---- outbox ----
 
-            async fn claim_deliveries(
+            async fn claim_deliveries_for(
                 &self,
                 owner: &str,
                 now: DateTime<Utc>,
                 lease_until: DateTime<Utc>,
                 limit: u32,
+                handlers: Option<Arc<[String]>>,
             ) -> Result<Vec<Delivery>> {
-                if limit == 0 {
+                if limit == 0 || handlers.as_ref().is_some_and(|h| h.is_empty()) {
                     return Ok(Vec::new());
                 }
+                let names: &[String] = handlers.as_deref().unwrap_or_default();
+                // `AND handler IN ($5, ...)`, numbered after the claim's own four.
+                let only = |first: usize| {
+                    if names.is_empty() {
+                        return String::new();
+                    }
+                    let list: Vec<String> = (first..first + names.len()).map(|i| format!("${i}")).collect();
+                    format!(" AND handler IN ({})", list.join(", "))
+                };
                 // Nothing due (the usual answer): no write, so the writer is left to commands.
-                let due: Option<i64> = sqlx::query_scalar(
+                let sql = format!(
                     "SELECT id FROM outbox_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
-                     AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
-                )
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await?;
-                if due.is_none() {
+                     AND (lease_until IS NULL OR lease_until < $1){} LIMIT 1",
+                    only(2)
+                );
+                let mut due = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).bind(now);
+                for name in names {
+                    due = due.bind(name);
+                }
+                if due.fetch_optional(&self.pool).await?.is_none() {
                     return Ok(Vec::new());
                 }
                 // One statement picks and leases, so two claimers never share a delivery.
-                let mut claimed: Vec<ClaimedRow> = sqlx::query_as(concat!(
-                    "UPDATE outbox_deliveries SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
-                     WHERE id IN (SELECT id FROM outbox_deliveries WHERE status = 'pending' AND next_attempt_at <= $3 \
-                     AND (lease_until IS NULL OR lease_until < $3) ORDER BY event_id, id LIMIT $4",
-                    $lock,
-                    ") RETURNING id, event_id, handler, attempts"
-                ))
-                .bind(owner)
-                .bind(lease_until)
-                .bind(now)
-                .bind(i64::from(limit))
-                .fetch_all(&self.writer)
-                .await?;
+                let sql = format!(
+                    concat!(
+                        "UPDATE outbox_deliveries SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
+                         WHERE id IN (SELECT id FROM outbox_deliveries WHERE status = 'pending' AND next_attempt_at <= $3 \
+                         AND (lease_until IS NULL OR lease_until < $3){only} ORDER BY event_id, id LIMIT $4",
+                        $lock,
+                        ") RETURNING id, event_id, handler, attempts"
+                    ),
+                    only = only(5)
+                );
+                let mut claim = sqlx::query_as::<_, ClaimedRow>(AssertSqlSafe(sql))
+                    .bind(owner)
+                    .bind(lease_until)
+                    .bind(now)
+                    .bind(i64::from(limit));
+                for name in names {
+                    claim = claim.bind(name);
+                }
+                let mut claimed: Vec<ClaimedRow> = claim.fetch_all(&self.writer).await?;
                 if claimed.is_empty() {
                     return Ok(Vec::new());
                 }

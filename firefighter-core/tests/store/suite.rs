@@ -2765,3 +2765,44 @@ pub(crate) async fn users_come_with_their_identities(store: S) {
     assert_eq!(store.user(UserId::new()).await.unwrap(), None);
     assert_eq!(store.users(&[]).await.unwrap(), Vec::new());
 }
+
+pub(crate) async fn claims_leave_the_deliveries_of_handlers_not_named(store: S) {
+    let fx = fixture(&store).await;
+    let mut record = fx.record(fx.incident("Checkout fails for card payments", t0()));
+    record.events.push(IncidentEvent::KeyEventsUpdated);
+    store.declare(record).await.unwrap();
+    let only = |names: &[&str]| {
+        Some(
+            names
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Arc<[String]>>(),
+        )
+    };
+
+    // An instance without Slack takes only what it can deliver...
+    let mine = store
+        .claim_deliveries_for("a", at(1), at(31), 10, only(&["pagerduty"]))
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 2, "{mine:?}");
+    assert!(mine.iter().all(|d| d.handler == "pagerduty"), "{mine:?}");
+    assert!(mine.iter().all(|d| d.attempt == 1));
+    // ... an instance whose handlers have nothing due takes nothing, nor does one without handlers...
+    for handlers in [&["jira"][..], &[][..]] {
+        assert!(
+            store
+                .claim_deliveries_for("b", at(2), at(32), 10, only(handlers))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+    // ... and Slack's deliveries are still there, never attempted.
+    let rest = store
+        .claim_deliveries("c", at(3), at(33), 10)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 2, "{rest:?}");
+    assert!(rest.iter().all(|d| d.handler == "slack" && d.attempt == 1));
+}
