@@ -25,6 +25,9 @@
 //! Web routes ([`routes()`]): `/oncall/`, `/oncall/trigger/` and the JSON
 //! under `/api/v2/firefighter/oncall/`. They must sit behind the server's
 //! login, which passes the caller as a [`routes::WebCaller`] request extension.
+//! The back-office ([`admin_routes()`], `/admin/pagerduty/services/`: the
+//! ignore flag of each service) is for staff; the server's staff check
+//! passes an [`AdminCaller`].
 //!
 //! | Feature | What it adds |
 //! |---|---|
@@ -55,7 +58,7 @@ pub use paging::{
     set_service_ignored, trigger_oncall,
 };
 pub use roster::{LevelOncall, OncallPerson, PolicyOncall, Roster, ScheduleRef, roster};
-pub use routes::routes;
+pub use routes::{AdminCaller, admin_routes, routes};
 pub use sync::{IDENTITY_PLATFORM, SyncReport};
 
 use store::PagerDutyStore;

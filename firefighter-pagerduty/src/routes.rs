@@ -8,6 +8,13 @@
 //! | `GET /api/v2/firefighter/oncall/` | the roster ([`crate::Roster`], JSON) |
 //! | `GET /api/v2/firefighter/oncall/services/` | services that can be paged ([`crate::ServiceChoice`], JSON) |
 //!
+//! The back-office, for staff ([`admin_routes`]):
+//!
+//! | Route | What |
+//! |---|---|
+//! | `GET /admin/pagerduty/services/` | synced services and their ignore flag |
+//! | `POST /admin/pagerduty/services/{id}/ignore` | `ignore=true` or `false`, then back to the list |
+//!
 //! **Every route must sit behind the server's login.** The server's auth
 //! layer passes the caller as a [`WebCaller`] request extension; a request
 //! without it is answered 401. CSRF checks are the server's middleware job:
@@ -15,10 +22,11 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::extract::Path;
 use axum::extract::{Extension, OriginalUri, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use chrono::{DateTime, Utc};
 use firefighter_core::{Firefighter, IncidentId, User};
@@ -54,6 +62,118 @@ pub fn routes(app: Firefighter, pagerduty: PagerDuty) -> Router {
         .route("/api/v2/firefighter/oncall/services/", get(services_json))
         .route("/api/v2/firefighter/oncall/services", get(services_json))
         .with_state(RouteState { app, pagerduty })
+}
+
+/// A staff member calling the back-office, as established by the server (a request extension).
+#[derive(Debug, Clone)]
+pub struct AdminCaller {
+    /// The session's CSRF token, embedded in forms.
+    pub csrf_token: String,
+}
+
+/// The back-office pages under `/admin/pagerduty/` (**staff only**: mount
+/// behind the server's staff check, which provides [`AdminCaller`]).
+pub fn admin_routes(app: Firefighter, pagerduty: PagerDuty) -> Router {
+    Router::new()
+        .route("/admin/pagerduty/services/", get(admin_services))
+        .route("/admin/pagerduty/services", get(admin_services))
+        .route(
+            "/admin/pagerduty/services/{id}/ignore",
+            post(admin_set_ignored),
+        )
+        .with_state(RouteState { app, pagerduty })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_services.html")]
+struct AdminServicesPage {
+    app_name: String,
+    services: Vec<ServiceChoice>,
+    csrf_token: String,
+    notice: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AdminServicesQuery {
+    ignored: Option<String>,
+    paged: Option<String>,
+}
+
+async fn admin_services(
+    State(state): State<RouteState>,
+    caller: Option<Extension<AdminCaller>>,
+    Query(query): Query<AdminServicesQuery>,
+) -> Response {
+    let Some(Extension(caller)) = caller else {
+        return not_behind_login();
+    };
+    let services = match crate::services(&state.app, true).await {
+        Ok(s) => s,
+        Err(e) => return failure(&e),
+    };
+    let name_of = |id: &str| {
+        services
+            .iter()
+            .find(|s| s.id == id)
+            .map_or_else(|| id.to_owned(), |s| s.name.clone())
+    };
+    let notice = match (query.ignored, query.paged) {
+        (Some(id), _) => Some(format!("{} is now ignored.", name_of(&id))),
+        (None, Some(id)) => Some(format!("{} can be paged again.", name_of(&id))),
+        (None, None) => None,
+    };
+    AdminServicesPage {
+        app_name: state.app.settings().app_display_name.clone(),
+        csrf_token: caller.csrf_token,
+        services,
+        notice,
+    }
+    .into_response()
+}
+
+/// The form (`csrf_token` is checked by the server and ignored here).
+#[derive(Debug, Deserialize)]
+struct IgnoreForm {
+    ignore: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    csrf_token: String,
+}
+
+async fn admin_set_ignored(
+    State(state): State<RouteState>,
+    caller: Option<Extension<AdminCaller>>,
+    Path(id): Path<String>,
+    Form(form): Form<IgnoreForm>,
+) -> Response {
+    if caller.is_none() {
+        return not_behind_login();
+    }
+    let ignore = match form.ignore.as_str() {
+        "true" => true,
+        "false" => false,
+        other => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("ignore must be true or false, not \"{other}\"; nothing was changed."),
+            )
+                .into_response();
+        }
+    };
+    match crate::set_service_ignored(&state.app, &id, ignore).await {
+        Ok(()) => {
+            tracing::info!(service = %id, ignore, "PagerDuty service flag changed from the back-office");
+            let key = if ignore { "ignored" } else { "paged" };
+            let query = serde_urlencoded::to_string([(key, id.as_str())]).unwrap_or_default();
+            Redirect::to(&format!("/admin/pagerduty/services/?{query}")).into_response()
+        }
+        Err(Error::UnknownService(id)) => (
+            StatusCode::NOT_FOUND,
+            format!("No PagerDuty service {id} is synced; nothing was changed."),
+        )
+            .into_response(),
+        Err(e) => failure(&e),
+    }
 }
 
 fn not_behind_login() -> Response {

@@ -203,9 +203,16 @@ pub(crate) fn router(state: &AppState) -> Router {
     let mut router = Router::new();
     #[cfg(feature = "pagerduty")]
     if let Some(pd) = state.integrations.pagerduty.clone() {
-        router = router.merge(firefighter_pagerduty::routes(state.app.clone(), pd).layer(
-            axum::middleware::from_fn_with_state(state.clone(), pagerduty_caller),
-        ));
+        router = router.merge(
+            firefighter_pagerduty::routes(state.app.clone(), pd.clone()).layer(
+                axum::middleware::from_fn_with_state(state.clone(), pagerduty_caller),
+            ),
+        );
+        router = router.merge(
+            firefighter_pagerduty::admin_routes(state.app.clone(), pd).layer(
+                axum::middleware::from_fn_with_state(state.clone(), pagerduty_admin_caller),
+            ),
+        );
     }
     #[cfg(feature = "slack")]
     if let Some(slack) = state.integrations.slack.clone() {
@@ -248,6 +255,21 @@ async fn slack_admin_caller(
     request
         .extensions_mut()
         .insert(firefighter_slack::AdminCaller { csrf_token: csrf.0 });
+    next.run(request).await
+}
+
+/// PagerDuty's back-office is for staff, like Slack's.
+#[cfg(feature = "pagerduty")]
+async fn pagerduty_admin_caller(
+    State(_state): State<AppState>,
+    _staff: super::StaffUser,
+    csrf: super::CsrfToken,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    request
+        .extensions_mut()
+        .insert(firefighter_pagerduty::AdminCaller { csrf_token: csrf.0 });
     next.run(request).await
 }
 
@@ -298,7 +320,11 @@ pub(crate) fn backoffice_sections(state: &AppState) -> Vec<(&'static str, &'stat
     }
     #[cfg(feature = "pagerduty")]
     if state.integrations.pagerduty.is_some() {
-        sections.push(("PagerDuty: on-call and escalation", "/oncall/trigger/"));
+        sections.push((
+            "PagerDuty: services (which can be paged)",
+            "/admin/pagerduty/services/",
+        ));
+        sections.push(("PagerDuty: page the on-call", "/oncall/trigger/"));
     }
     let _ = state;
     sections

@@ -142,3 +142,116 @@ async fn slack_is_reached_without_a_login_and_checks_its_signature_itself() {
     assert_eq!(r.status(), 401);
     assert_eq!(app.incident_count().await, 0);
 }
+
+#[cfg(feature = "pagerduty")]
+#[tokio::test]
+async fn staff_flag_a_pagerduty_service_ignored_from_the_back_office() {
+    use firefighter::core::store::DatabasePool;
+    use firefighter::pagerduty::{PagerDuty, PagerDutyConfig};
+    let app = spawn_app_customized(|state| {
+        let config = PagerDutyConfig::new("test-key", "ops@example.com", "http://127.0.0.1:9");
+        let pd = PagerDuty::new(config, state.app.store().clone()).expect("pagerduty");
+        state.with_pagerduty(Some(pd))
+    })
+    .await;
+    // A service as the sync writes it.
+    let Some(DatabasePool::Sqlite(pool)) = app.app.store().database() else {
+        panic!("the test server runs on SQLite");
+    };
+    sqlx::query(
+        "INSERT INTO pd_services (pagerduty_id, name, status, web_url, created_at, updated_at) \
+         VALUES ('PCHECKOUT', 'Checkout API', 'active', 'https://acme.pagerduty.com/service-directory/PCHECKOUT', \
+         '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let pageable = |who: &reqwest::Client| {
+        let request = who.get(app.api("oncall/services/"));
+        async move {
+            let services: Vec<serde_json::Value> =
+                request.send().await.unwrap().json().await.unwrap();
+            services.iter().any(|s| s["id"] == "PCHECKOUT")
+        }
+    };
+
+    app.user("jane@example.com", "correct horse battery", false)
+        .await;
+    let jane = log_in(&app, "jane@example.com", "correct horse battery").await;
+    let r = jane
+        .get(app.url("/admin/pagerduty/services/"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "staff only: {}", r.status());
+
+    app.user("ops@example.com", "correct horse battery", true)
+        .await;
+    let ops = log_in(&app, "ops@example.com", "correct horse battery").await;
+    let index = ops
+        .get(app.url("/admin/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        index.contains("/admin/pagerduty/services/"),
+        "the back-office links the section"
+    );
+    let page = ops
+        .get(app.url("/admin/pagerduty/services/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Checkout API") && page.contains("Ignore"),
+        "{page}"
+    );
+    let csrf = page
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a CSRF field")
+        .to_owned();
+    assert!(pageable(&ops).await);
+    let set = |ignore: &'static str, service: &'static str| {
+        ops.post(app.url(&format!("/admin/pagerduty/services/{service}/ignore")))
+            .form(&[("ignore", ignore), ("csrf_token", csrf.as_str())])
+            .send()
+    };
+
+    // Bad input changes nothing.
+    let r = set("maybe", "PCHECKOUT").await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(pageable(&ops).await);
+    let r = set("true", "PNOSUCH").await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("PNOSUCH"));
+
+    let back_to_the_list = |r: reqwest::Response| {
+        assert_eq!(r.status(), 303);
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(
+            location.starts_with("/admin/pagerduty/services/?"),
+            "{location}"
+        );
+        let request = ops.get(app.url(&location));
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let page = back_to_the_list(set("true", "PCHECKOUT").await.unwrap()).await;
+    assert!(page.contains("Checkout API is now ignored"), "{page}");
+    assert!(page.contains("Page it again"), "{page}");
+    assert!(
+        !pageable(&ops).await,
+        "an ignored service is not offered for paging"
+    );
+
+    let page = back_to_the_list(set("false", "PCHECKOUT").await.unwrap()).await;
+    assert!(page.contains("Checkout API can be paged again"), "{page}");
+    assert!(pageable(&ops).await);
+}
