@@ -4,7 +4,7 @@ use firefighter::server::ServerConfig;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::support::{browser, client, cookie, spawn_app, spawn_app_with};
+use crate::support::{browser, client, cookie, csrf_field, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn login_opens_a_secure_session_and_logout_ends_it() {
@@ -31,14 +31,7 @@ async fn login_opens_a_secure_session_and_logout_ends_it() {
         .text()
         .await
         .unwrap();
-    let csrf = page
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let csrf = csrf_field(&page);
     let r = b
         .post(app.url("/login"))
         .form(&[
@@ -151,14 +144,7 @@ async fn login_next_stays_local_and_the_form_needs_its_token() {
         .await
         .unwrap();
     assert!(!page.contains("evil.example"));
-    let csrf = page
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let csrf = csrf_field(&page);
     let r = b
         .post(app.url("/login"))
         .form(&[
@@ -438,14 +424,7 @@ async fn repeated_login_attempts_are_throttled_per_account() {
         .text()
         .await
         .unwrap();
-    let csrf = page
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let csrf = csrf_field(&page);
     let attempt = |email: &'static str, password: &'static str| {
         let b = b.clone();
         let url = app.url("/login");

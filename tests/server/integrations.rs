@@ -65,17 +65,23 @@ fn the_status_of_each_integration_says_why_it_is_off() {
     }
 }
 
+/// The server with PagerDuty on. Nothing is called on PagerDuty: the pages
+/// read synced data.
 #[cfg(feature = "pagerduty")]
-#[tokio::test]
-async fn the_on_call_page_needs_a_login_and_shows_the_roster() {
+async fn spawn_app_with_pagerduty() -> TestApp {
     use firefighter::pagerduty::{PagerDuty, PagerDutyConfig};
-    let app = spawn_app_customized(|state| {
-        // Nothing is called on PagerDuty here: the page reads the synced roster.
+    spawn_app_customized(|state| {
         let config = PagerDutyConfig::new("test-key", "ops@example.com", "http://127.0.0.1:9");
         let pd = PagerDuty::new(config, state.app.store().clone()).expect("pagerduty");
         state.with_pagerduty(Some(pd))
     })
-    .await;
+    .await
+}
+
+#[cfg(feature = "pagerduty")]
+#[tokio::test]
+async fn the_on_call_page_needs_a_login_and_shows_the_roster() {
+    let app = spawn_app_with_pagerduty().await;
     let anonymous = client();
     let r = anonymous.get(app.url("/oncall/")).send().await.unwrap();
     assert_eq!(r.status(), 303);
@@ -147,13 +153,7 @@ async fn slack_is_reached_without_a_login_and_checks_its_signature_itself() {
 #[tokio::test]
 async fn staff_flag_a_pagerduty_service_ignored_from_the_back_office() {
     use firefighter::core::store::DatabasePool;
-    use firefighter::pagerduty::{PagerDuty, PagerDutyConfig};
-    let app = spawn_app_customized(|state| {
-        let config = PagerDutyConfig::new("test-key", "ops@example.com", "http://127.0.0.1:9");
-        let pd = PagerDuty::new(config, state.app.store().clone()).expect("pagerduty");
-        state.with_pagerduty(Some(pd))
-    })
-    .await;
+    let app = spawn_app_with_pagerduty().await;
     // A service as the sync writes it.
     let Some(DatabasePool::Sqlite(pool)) = app.app.store().database() else {
         panic!("the test server runs on SQLite");
@@ -212,12 +212,7 @@ async fn staff_flag_a_pagerduty_service_ignored_from_the_back_office() {
         page.contains("Checkout API") && page.contains("Ignore"),
         "{page}"
     );
-    let csrf = page
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a CSRF field")
-        .to_owned();
+    let csrf = csrf_field(&page);
     assert!(pageable(&ops).await);
     let set = |ignore: &'static str, service: &'static str| {
         ops.post(app.url(&format!("/admin/pagerduty/services/{service}/ignore")))

@@ -288,6 +288,15 @@ pub(crate) async fn spawn_app_customized(customize: impl FnOnce(AppState) -> App
     }
 }
 
+/// The CSRF token a page's form carries (its first `csrf_token` field).
+pub(crate) fn csrf_field(page: &str) -> String {
+    page.split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no CSRF field on the page: {page}"))
+        .to_owned()
+}
+
 /// Logs `email` in through the login form; returns the cookie-keeping client.
 pub(crate) async fn log_in(app: &TestApp, email: &str, password: &str) -> reqwest::Client {
     let (b, _jar) = browser();
@@ -299,14 +308,7 @@ pub(crate) async fn log_in(app: &TestApp, email: &str, password: &str) -> reqwes
         .text()
         .await
         .unwrap();
-    let csrf = page
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .expect("a CSRF field on the login page")
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let csrf = csrf_field(&page);
     let r = b
         .post(app.url("/login"))
         .form(&[

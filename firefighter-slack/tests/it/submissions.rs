@@ -54,6 +54,19 @@ async fn row(t: &TestEnv, id: Uuid) -> StoredSubmission {
     t.slack.store().submission(id).await.unwrap().unwrap()
 }
 
+/// Submissions not done yet (SQLite).
+async fn unfinished(t: &TestEnv) -> i64 {
+    match t.slack.store().pool() {
+        DatabasePool::Sqlite(p) => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM slack_submissions WHERE done_at IS NULL")
+                .fetch_one(p)
+                .await
+                .unwrap()
+        }
+        DatabasePool::Postgres(_) => unreachable!("SQLite here"),
+    }
+}
+
 async fn sql(t: &TestEnv, statement: &str) {
     match t.slack.store().pool() {
         DatabasePool::Sqlite(p) => {
@@ -502,16 +515,7 @@ async fn concurrent_submissions_on_a_sqlite_file_are_all_recorded_and_applied() 
     }
     t.slack.idle().await;
     assert_eq!(t.app.timeline(id).await.unwrap().len(), entries + 100);
-    let unfinished: i64 = match t.slack.store().pool() {
-        DatabasePool::Sqlite(p) => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM slack_submissions WHERE done_at IS NULL")
-                .fetch_one(p)
-                .await
-                .unwrap()
-        }
-        DatabasePool::Postgres(_) => unreachable!(),
-    };
-    assert_eq!(unfinished, 0);
+    assert_eq!(unfinished(&t).await, 0);
 }
 
 /// The journal beside a SQLite file database.
@@ -572,16 +576,7 @@ async fn on_a_sqlite_file_a_submission_is_acknowledged_while_the_table_refuses_i
         Status::Investigating
     );
     assert_eq!(std::fs::metadata(journal_of(&db)).unwrap().len(), 0);
-    let unfinished: i64 = match t.slack.store().pool() {
-        DatabasePool::Sqlite(p) => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM slack_submissions WHERE done_at IS NULL")
-                .fetch_one(p)
-                .await
-                .unwrap()
-        }
-        DatabasePool::Postgres(_) => unreachable!(),
-    };
-    assert_eq!(unfinished, 0);
+    assert_eq!(unfinished(&t).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
