@@ -187,7 +187,8 @@ impl Dispatcher {
                     ))),
                 }
             }
-            // Another instance (with other integrations compiled in) may own it.
+            // Claims name only this dispatcher's handlers, so this is a bug
+            // elsewhere; left for another instance rather than parked.
             None => Err(HandlerError::Retry {
                 message: format!(
                     "no handler named {} runs in this instance",

@@ -1546,6 +1546,22 @@ macro_rules! sql_store {
                 Ok(self.writer.begin_with($begin).await?)
             }
 
+            /// Commits what a transaction `written`, or rolls it back at once
+            /// (before anything else uses the pool: an in-memory SQLite pool
+            /// has one connection) and returns the failure.
+            async fn settle<T>(tx: sqlx::Transaction<'static, $Db>, written: Result<T>) -> Result<T> {
+                match written {
+                    Ok(value) => {
+                        tx.commit().await?;
+                        Ok(value)
+                    }
+                    Err(e) => {
+                        tx.rollback().await.ok();
+                        Err(e)
+                    }
+                }
+            }
+
             /// Increments the [`DataVersions`] a write changes. Called inside
             /// the write's transaction, last (on PostgreSQL the row stays
             /// locked until the commit), so the new version becomes visible
@@ -1905,13 +1921,10 @@ macro_rules! sql_store {
                 let id = change.incident.id;
                 let mut tx = self.begin_write().await?;
                 Ok(match Self::apply_change(&mut tx, change).await {
-                    Ok(Some(incident)) => match Self::bump(&mut tx, Bump::Data).await {
-                        Ok(()) => tx.commit().await.map(|()| Some(incident)).map_err(Error::from),
-                        Err(e) => {
-                            tx.rollback().await.ok();
-                            Err(e)
-                        }
-                    },
+                    Ok(Some(incident)) => {
+                        let bumped = Self::bump(&mut tx, Bump::Data).await.map(|()| Some(incident));
+                        Self::settle(tx, bumped).await
+                    }
                     Ok(None) => {
                         let current: Option<i64> = sqlx::query_scalar("SELECT version FROM incidents WHERE id = $1")
                             .bind(id)
@@ -1926,10 +1939,7 @@ macro_rules! sql_store {
                             )),
                         });
                     }
-                    Err(e) => {
-                        tx.rollback().await.ok();
-                        Err(e)
-                    }
+                    Err(e) => Self::settle(tx, Err(e)).await,
                 })
             }
 
@@ -1943,26 +1953,16 @@ macro_rules! sql_store {
                         return Ok(Declared::Existing(existing));
                     }
                 }
-                match Self::insert_incidents(&mut tx, &[record]).await.and_then(|mut v| {
-                    v.pop().ok_or_else(|| corrupt("a declared incident was not written"))
-                }) {
-                    Ok(incident) => match Self::bump(&mut tx, Bump::Data).await {
-                        Ok(()) => {
-                            tx.commit().await?;
-                            Ok(Declared::Created(incident))
-                        }
-                        Err(e) => {
-                            tx.rollback().await.ok();
-                            Err(e)
-                        }
-                    },
-                    Err(e) => {
-                        // Rolled back before anything else uses the pool (an
-                        // in-memory SQLite pool has one connection).
-                        tx.rollback().await.ok();
-                        Err(e)
-                    }
+                let written = async {
+                    let incident = Self::insert_incidents(&mut tx, &[record])
+                        .await?
+                        .pop()
+                        .ok_or_else(|| corrupt("a declared incident was not written"))?;
+                    Self::bump(&mut tx, Bump::Data).await?;
+                    Ok(Declared::Created(incident))
                 }
+                .await;
+                Self::settle(tx, written).await
             }
 
             /// Declares several incidents in one transaction. A record whose
@@ -2010,16 +2010,7 @@ macro_rules! sql_store {
                         .collect::<Result<Vec<_>>>()
                 }
                 .await;
-                match written {
-                    Ok(declared) => {
-                        tx.commit().await?;
-                        Ok(declared)
-                    }
-                    Err(e) => {
-                        tx.rollback().await.ok();
-                        Err(e)
-                    }
-                }
+                Self::settle(tx, written).await
             }
 
             /// Everything `declare` writes for new incidents: one statement per
@@ -2363,16 +2354,7 @@ macro_rules! sql_store {
                     Ok::<_, Error>(ids)
                 }
                 .await;
-                match written {
-                    Ok(ids) => {
-                        tx.commit().await?;
-                        Ok(ids)
-                    }
-                    Err(e) => {
-                        tx.rollback().await.ok();
-                        Err(e)
-                    }
-                }
+                Self::settle(tx, written).await
             }
 
             async fn user_exists(conn: &mut $Conn, id: UserId) -> Result<bool> {
@@ -3129,13 +3111,7 @@ macro_rules! sql_store {
                             Self::bump(&mut tx, Bump::Data).await
                         }
                         .await;
-                        match written {
-                            Ok(()) => tx.commit().await.map_err(Error::from),
-                            Err(e) => {
-                                tx.rollback().await.ok();
-                                Err(e)
-                            }
-                        }
+                        Self::settle(tx, written).await
                     })
                     .await?;
                 match written {

@@ -608,15 +608,13 @@ async fn on_a_sqlite_file_what_a_stopped_process_left_in_the_journal_is_applied_
         t.app.incident(id).await.unwrap().status,
         Status::Investigating
     );
-    let messages = t
-        .app
-        .timeline(id)
-        .await
-        .unwrap()
-        .iter()
-        .filter(|e| format!("{e:?}").contains("Written before the crash"))
-        .count();
-    assert_eq!(messages, 1);
+    assert_eq!(
+        t.timeline_text(id)
+            .await
+            .matches("Written before the crash")
+            .count(),
+        1
+    );
     assert!(row(&t, left.id).await.done_at.is_some());
     assert_eq!(std::fs::metadata(&journal).unwrap().len(), 0);
 }
