@@ -105,3 +105,79 @@ pub struct CatalogTimes {
     /// Cost types.
     pub cost_types: HashMap<CostTypeId, RecordTimes>,
 }
+
+/// Who is looking at incidents, for the one privacy rule every door (web,
+/// API, Slack) applies: a private incident is seen by its members and by
+/// staff, a public one by everybody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    /// Sees every incident: staff, admins, tokens allowed to read private
+    /// incidents, and firefighter itself (tasks, handlers).
+    Everything,
+    /// Sees public incidents and the private ones this user is a member of.
+    Member(UserId),
+}
+
+impl Viewer {
+    /// The viewer a person is: staff and admins see everything.
+    pub fn person(user: &crate::User) -> Self {
+        if user.is_staff || user.is_admin {
+            Self::Everything
+        } else {
+            Self::Member(user.id)
+        }
+    }
+
+    /// Whether this viewer may see (and so act on) the incident.
+    pub fn can_see(&self, details: &crate::IncidentDetails) -> bool {
+        self.can_see_incident(&details.incident, &details.members)
+    }
+
+    /// [`Viewer::can_see`] from an incident and its member list.
+    pub fn can_see_incident(&self, incident: &crate::Incident, members: &[UserId]) -> bool {
+        match self {
+            Self::Everything => true,
+            Self::Member(user) => !incident.private || members.contains(user),
+        }
+    }
+
+    /// The value of [`IncidentFilter::visible_to`](crate::IncidentFilter::visible_to)
+    /// that lists what this viewer may see.
+    pub fn filter(&self) -> Option<UserId> {
+        match self {
+            Self::Everything => None,
+            Self::Member(user) => Some(*user),
+        }
+    }
+}
+
+#[cfg(test)]
+mod viewer_tests {
+    use super::Viewer;
+    use crate::{User, UserId};
+
+    fn user(staff: bool, admin: bool) -> User {
+        User {
+            id: UserId::new(),
+            email: "a@example.com".into(),
+            name: "A".into(),
+            is_active: true,
+            is_staff: staff,
+            is_admin: admin,
+            bot: false,
+            avatar: None,
+            identities: Default::default(),
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn staff_and_admins_see_everything_others_see_as_members() {
+        assert_eq!(Viewer::person(&user(true, false)), Viewer::Everything);
+        assert_eq!(Viewer::person(&user(false, true)), Viewer::Everything);
+        let person = user(false, false);
+        assert_eq!(Viewer::person(&person), Viewer::Member(person.id));
+        assert_eq!(Viewer::person(&person).filter(), Some(person.id));
+        assert_eq!(Viewer::Everything.filter(), None);
+    }
+}

@@ -76,7 +76,7 @@ pub mod user;
 #[doc(hidden)]
 pub use inventory as __inventory;
 
-pub use access::{ApiToken, ApiTokenId, Session};
+pub use access::{ApiToken, ApiTokenId, Session, Viewer};
 pub use app::{Declaration, DeclareOutcome, Firefighter, FirefighterBuilder, Update};
 pub use category::{Group, IncidentCategory};
 pub use config::Settings;

@@ -100,23 +100,26 @@ pub fn account_scopes(user: &User) -> Vec<String> {
     scopes
 }
 
-/// Which private incidents the caller may see, as core's
-/// [`IncidentFilter::visible_to`](firefighter_core::IncidentFilter::visible_to):
-/// `None` (all) for staff and tokens with `incidents:read_private`, else
-/// `Some(user)` (public ones and those they are a member of).
-pub fn visibility(user: &CurrentUser) -> Option<UserId> {
+/// The caller as core's privacy rule sees them ([`firefighter_core::Viewer`]):
+/// everything for staff and tokens with `incidents:read_private`, else
+/// public incidents and those they are a member of.
+pub fn viewer(user: &CurrentUser) -> firefighter_core::Viewer {
     if user.has_scope(SCOPE_INCIDENTS_READ_PRIVATE) {
-        None
+        firefighter_core::Viewer::Everything
     } else {
-        Some(user.user.id)
+        firefighter_core::Viewer::Member(user.user.id)
     }
 }
 
-/// Whether the caller may see this incident.
+/// Which private incidents the caller may see, as core's
+/// [`IncidentFilter::visible_to`](firefighter_core::IncidentFilter::visible_to).
+pub fn visibility(user: &CurrentUser) -> Option<UserId> {
+    viewer(user).filter()
+}
+
+/// Whether the caller may see this incident (core's one rule).
 pub fn can_see(user: &CurrentUser, details: &firefighter_core::IncidentDetails) -> bool {
-    !details.incident.private
-        || visibility(user).is_none()
-        || details.members.contains(&user.user.id)
+    viewer(user).can_see(details)
 }
 
 /// A staff member (`is_staff` or `is_admin`; a token also needs the `admin`
