@@ -502,7 +502,27 @@ impl Firefighter {
     /// Declares an incident. With a `dedup_key` that an open incident already
     /// holds, returns that incident and writes nothing (no new side effect).
     pub async fn declare(&self, declaration: Declaration) -> Result<DeclareOutcome> {
+        let outcome = self.declare_or_check(declaration, false).await?;
+        // Only a dry run answers `None`.
+        Ok(outcome.expect("a declaration that is not a dry run has an outcome"))
+    }
+
+    /// Validates a declaration as [`Firefighter::declare`] would, writing
+    /// nothing: what a form or an API call checks before it creates anything
+    /// else (an account for the declarer, say).
+    pub async fn check_declaration(&self, declaration: &Declaration) -> Result<()> {
+        self.declare_or_check(declaration.clone(), true)
+            .await
+            .map(|_| ())
+    }
+
+    async fn declare_or_check(
+        &self,
+        declaration: Declaration,
+        dry_run: bool,
+    ) -> Result<Option<DeclareOutcome>> {
         let catalog = self.catalog().await?;
+        let declared_at = now();
         let mut v = Validation::default();
         let title = v.check(Title::parse(&declaration.title));
         let description = v.check(Description::parse(&declaration.description));
@@ -545,6 +565,13 @@ impl Firefighter {
         };
         let category = match declaration.category_id {
             Some(id) => match catalog.categories.iter().find(|c| c.id == id) {
+                Some(c) if !c.enabled_create => {
+                    v.push(
+                        "category_id",
+                        format!("incident category {} is retired: choose another", c.name),
+                    );
+                    None
+                }
                 Some(c) => Some(c.clone()),
                 None => {
                     v.push(
@@ -568,7 +595,11 @@ impl Firefighter {
                 .find(|m| &m.event_type == slug)
             {
                 Some(m) if m.user_editable => {
-                    known_key_events.push((slug.clone(), crate::store::truncate_micros(*at)))
+                    let at = crate::store::truncate_micros(*at);
+                    match key_event::range_problem(slug, at, declared_at, declared_at) {
+                        Some(problem) => v.push(format!("key_events.{slug}"), problem),
+                        None => known_key_events.push((slug.clone(), at)),
+                    }
                 }
                 Some(_) => v.push(
                     "key_events",
@@ -576,6 +607,12 @@ impl Firefighter {
                 ),
                 None => v.push("key_events", format!("key event {slug} does not exist")),
             }
+        }
+        let mut resulting: BTreeMap<String, DateTime<Utc>> =
+            known_key_events.iter().cloned().collect();
+        resulting.insert(key_event::DECLARED.to_owned(), declared_at);
+        for (slug, problem) in key_event::order_problems(&resulting, |s| s != key_event::DECLARED) {
+            v.push(format!("key_events.{slug}"), problem);
         }
         let creator = match declaration.created_by {
             Some(id) => match self.inner.store.user(id).await? {
@@ -615,8 +652,11 @@ impl Firefighter {
         else {
             return Err(Error::invalid("", "invalid declaration"));
         };
+        if dry_run {
+            return Ok(None);
+        }
 
-        let at = now();
+        let at = declared_at;
         let private = declaration.private.unwrap_or(category.private);
         let incident = Incident {
             id: IncidentId(0),
@@ -781,7 +821,7 @@ impl Firefighter {
                 }
             }
         };
-        Ok(outcome)
+        Ok(Some(outcome))
     }
 
     /// Updates an incident: a message and/or new field values and status.
@@ -1419,13 +1459,10 @@ impl Firefighter {
                 Some(_) => {}
             }
             let when = when.map(crate::store::truncate_micros);
-            if let Some(t) = when
-                && t > at + chrono::Duration::minutes(5)
+            if let Some(problem) = when
+                .and_then(|t| key_event::range_problem(slug, t, details.incident.created_at, at))
             {
-                v.push(
-                    format!("key_events.{slug}"),
-                    format!("{slug} cannot be in the future"),
-                );
+                v.push(format!("key_events.{slug}"), problem);
                 continue;
             }
             let current = details
@@ -1459,6 +1496,22 @@ impl Firefighter {
                     when.map(|t| t.to_rfc3339()),
                 )],
             });
+        }
+        // The key events as they would be, in the order metrics need.
+        let mut resulting: BTreeMap<String, DateTime<Utc>> = details
+            .key_events
+            .iter()
+            .map(|k| (k.event_type.clone(), k.at))
+            .collect();
+        for k in &change.key_events_set {
+            resulting.insert(k.event_type.clone(), k.at);
+        }
+        for slug in &change.key_events_cleared {
+            resulting.remove(slug);
+        }
+        let changed = |slug: &str| key_events.contains_key(slug);
+        for (slug, problem) in key_event::order_problems(&resulting, changed) {
+            v.push(format!("key_events.{slug}"), problem);
         }
         v.finish()?;
         if entries.is_empty() {

@@ -34,4 +34,7 @@ pub struct IncidentCategory {
     pub private: bool,
     /// P1 production incidents here warrant a deployment-freeze warning.
     pub deploy_warning: bool,
+    /// Offered when declaring; a retired category is not, and keeps its
+    /// incidents.
+    pub enabled_create: bool,
 }

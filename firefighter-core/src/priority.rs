@@ -41,6 +41,12 @@ pub struct Priority {
     pub enabled_update: bool,
     /// Time after which responders are reminded to post an update.
     pub reminder_time: Duration,
+    /// Time after mitigation before the incident channel is reminded to
+    /// finish the post-mortem (the original's five days).
+    pub postmortem_reminder_time: Duration,
+    /// Time without progress before that reminder is sent again; zero
+    /// reminds once.
+    pub postmortem_reminder_repeat_time: Duration,
     /// Target time to mitigate.
     pub sla: Duration,
     /// Overrides the response type derived from the value.

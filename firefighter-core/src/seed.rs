@@ -44,6 +44,8 @@ pub fn priorities() -> Vec<Priority> {
             enabled_create: true,
             enabled_update: true,
             reminder_time: Duration::from_secs(HOUR),
+            postmortem_reminder_time: std::time::Duration::from_secs(5 * 24 * 3600),
+            postmortem_reminder_repeat_time: std::time::Duration::ZERO,
             sla: Duration::from_secs(sla),
             recommended_response_type: None,
         }
@@ -496,6 +498,7 @@ pub fn groups_and_categories() -> (Vec<Group>, Vec<IncidentCategory>) {
                 group_id,
                 private: *private,
                 deploy_warning: !*private,
+                enabled_create: true,
             });
         }
     }

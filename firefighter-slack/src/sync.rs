@@ -26,9 +26,6 @@ pub const UPDATE_REMINDERS: &str = "slack.send_reminders";
 /// Task names.
 pub const POSTMORTEM_REMINDERS: &str = "slack.send_postmortem_reminders";
 
-/// Days after mitigation when the post-mortem is due.
-pub const POSTMORTEM_REMINDER_DAYS: i64 = 5;
-
 /// Members per `users.list` page (Slack's recommendation).
 const USERS_PAGE: u32 = 200;
 
@@ -326,8 +323,11 @@ impl Slack {
         Ok(sent)
     }
 
-    /// Reminds incidents mitigated five days ago that their post-mortem is due
-    /// (post-mortem required: priority and production), once per incident.
+    /// Reminds incidents whose post-mortem is due (post-mortem required:
+    /// priority and production): once their priority's
+    /// `postmortem_reminder_time` has passed since mitigation, then again
+    /// after each `postmortem_reminder_repeat_time` without progress (zero:
+    /// once per incident).
     pub async fn send_postmortem_reminders(
         &self,
         now: chrono::DateTime<chrono::Utc>,
@@ -347,18 +347,32 @@ impl Slack {
             let Some(mitigated) = i.mitigated_at else {
                 continue;
             };
-            let days = (now - mitigated).num_days();
-            if days < POSTMORTEM_REMINDER_DAYS || !app.postmortem_required(&catalog, &i) {
+            let Some(priority) = catalog.priorities.iter().find(|p| p.id == i.priority_id) else {
                 continue;
-            }
-            if !self
-                .store()
-                .messages(i.id, kind::PM_REMINDER_5D)
-                .await?
-                .is_empty()
+            };
+            let after = |d: std::time::Duration| {
+                chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+            };
+            if now - mitigated < after(priority.postmortem_reminder_time)
+                || !app.postmortem_required(&catalog, &i)
             {
                 continue;
             }
+            let last_reminder = self
+                .store()
+                .messages(i.id, kind::PM_REMINDER_5D)
+                .await?
+                .iter()
+                .map(|m| m.created_at)
+                .max();
+            if let Some(last) = last_reminder {
+                let repeat = priority.postmortem_reminder_repeat_time;
+                // Progress (any change to the incident) restarts the wait.
+                if repeat.is_zero() || now - last.max(i.updated_at) < after(repeat) {
+                    continue;
+                }
+            }
+            let days = (now - mitigated).num_days();
             let v = self.incident_view(i.id).await?;
             let Some(channel) = v.channel_id.clone() else {
                 continue;
@@ -480,7 +494,7 @@ task!(
     /// Reminds overdue post-mortems.
     PostmortemReminders,
     POSTMORTEM_REMINDERS,
-    "Reminds incidents mitigated five days ago that their post-mortem is due.",
+    "Reminds mitigated incidents that their post-mortem is due (after each priority's post-mortem reminder time).",
     Schedule::cron("0 10,15 * * *").ok(),
     Duration::from_secs(300),
     |s| s.send_postmortem_reminders(chrono::Utc::now()).await.map(|n| format!("{n} post-mortem reminders sent"))

@@ -77,8 +77,9 @@ fn human_duration(d: std::time::Duration) -> String {
     }
 }
 
-/// Grouped options of the categories.
-pub fn category_groups(catalog: &Catalog) -> Vec<Value> {
+/// Grouped options of the categories; when `declaring`, only those that
+/// may be chosen for a new incident (retired ones stay on their incidents).
+pub fn category_groups(catalog: &Catalog, declaring: bool) -> Vec<Value> {
     catalog
         .groups
         .iter()
@@ -86,7 +87,7 @@ pub fn category_groups(catalog: &Catalog) -> Vec<Value> {
             let options: Vec<Value> = catalog
                 .categories
                 .iter()
-                .filter(|c| c.group_id == g.id)
+                .filter(|c| c.group_id == g.id && (c.enabled_create || !declaring))
                 .map(|c| option(&c.name, &c.id.to_string()))
                 .collect();
             (!options.is_empty()).then(|| blocks::option_group(&g.name, options))
@@ -198,7 +199,7 @@ pub fn open_wizard(
         blocks::grouped_select(
             "category",
             "What is affected?",
-            category_groups(catalog),
+            category_groups(catalog, true),
             state.category.and_then(|c| category_option(catalog, c)),
         ),
         false,
@@ -360,7 +361,7 @@ pub fn update_status(catalog: &Catalog, incident: &Incident, offered: &[Status])
             blocks::grouped_select(
                 "category",
                 "Category",
-                category_groups(catalog),
+                category_groups(catalog, false),
                 category_option(catalog, incident.category_id),
             ),
             false,
@@ -509,7 +510,7 @@ pub fn close(catalog: &Catalog, incident: &Incident, refusal: Option<&[String]>)
                     blocks::grouped_select(
                         "category",
                         "Category",
-                        category_groups(catalog),
+                        category_groups(catalog, false),
                         category_option(catalog, incident.category_id),
                     ),
                     false,

@@ -4,11 +4,14 @@
 mod api;
 mod auth;
 mod bad_input;
+mod bad_writes;
 mod cache;
 mod cli;
 mod compat;
 mod embed;
 mod formats;
 mod integrations;
+mod list_queries;
+mod openapi;
 mod reference;
 mod support;

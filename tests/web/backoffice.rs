@@ -19,6 +19,8 @@ async fn priorities_are_created_and_edited_with_their_rules_checked() {
         ("enabled_create", "on"),
         ("enabled_update", "on"),
         ("reminder_minutes", "10"),
+        ("postmortem_reminder_hours", "72"),
+        ("postmortem_reminder_repeat_hours", "24"),
         ("sla_minutes", "30"),
         ("response_type", "critical"),
     ];
@@ -33,6 +35,8 @@ async fn priorities_are_created_and_edited_with_their_rules_checked() {
         .find(|p| p.name == "P0")
         .expect("created");
     assert_eq!(p0.sla.as_secs(), 1800);
+    assert_eq!(p0.postmortem_reminder_time.as_secs(), 72 * 3600);
+    assert_eq!(p0.postmortem_reminder_repeat_time.as_secs(), 24 * 3600);
     assert!(p0.enabled_create && !p0.needs_postmortem);
     staff
         .get("/admin/priorities/?notice=created")

@@ -471,3 +471,45 @@ async fn logging_out_is_a_post_with_the_token() {
     browser.post("/logout", &[]).await.expect_redirect("/login");
     assert_eq!(browser.get("/").await.status, 303, "logged out");
 }
+
+#[tokio::test]
+async fn a_retired_category_is_not_offered_and_its_incidents_keep_it() {
+    let app = spawn_app().await;
+    let catalog = app.app.catalog().await.unwrap();
+    let mut retired = catalog.categories[0].clone();
+    let kept = catalog.categories[1].clone();
+    retired.enabled_create = false;
+    app.app.store().upsert_category(&retired).await.unwrap();
+    app.app.invalidate_catalog();
+    let browser = app.logged_in("jane@example.com", false).await;
+    let form = browser.get("/incident/create/").await;
+    form.expect(200, &[&kept.id.to_string()]);
+    assert!(
+        !form.body.contains(&retired.id.to_string()),
+        "the retired category is still offered"
+    );
+    // Posting it anyway is refused on the form, with nothing declared.
+    let prd = app.environment("PRD");
+    let page = browser
+        .post(
+            "/incident/create/",
+            &[
+                ("title", "Checkout fails for every card payment"),
+                ("description", ""),
+                ("category", &retired.id.to_string()),
+                ("priority", &app.priority("P3")),
+                ("environment", &prd),
+                ("visibility", ""),
+            ],
+        )
+        .await;
+    assert_ne!(page.status, 303, "declared in a retired category");
+    assert!(page.body.contains("retired"), "{}", page.body);
+    assert!(
+        app.app
+            .list_incidents(&Default::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -55,6 +55,7 @@ fn context(private: bool, created_by: Option<UserId>) -> InviteContext {
             group_id: GroupId::new(),
             private: false,
             deploy_warning: true,
+            enabled_create: true,
         },
         environments: crate::seed::environments(),
         private,

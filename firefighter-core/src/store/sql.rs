@@ -571,6 +571,8 @@ struct PriorityRow {
     enabled_create: bool,
     enabled_update: bool,
     reminder_time_secs: i64,
+    postmortem_reminder_time_secs: i64,
+    postmortem_reminder_repeat_time_secs: i64,
     sla_secs: i64,
     recommended_response_type: Option<String>,
 }
@@ -602,6 +604,7 @@ struct CategoryRow {
     group_id: crate::GroupId,
     private: bool,
     deploy_warning: bool,
+    enabled_create: bool,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -1301,6 +1304,12 @@ fn filter_clause(f: &IncidentFilter, like: &str, p: &mut Params) -> String {
         conds.push(format!("i.ignore = {}", p.push(Arg::Bool(b))));
     }
     if let Some(search) = &f.search {
+        // No title or description holds a control character: a search with
+        // one matches nothing (SQLite would read a NUL as the end of the
+        // pattern, and `%` alone matches everything).
+        if search.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+            conds.push("1 = 0".to_owned());
+        }
         for word in search.split_whitespace() {
             let pattern = p.push(Arg::Text(format!("%{}%", escape_like(word))));
             let mut alternatives = format!(
@@ -2408,7 +2417,8 @@ macro_rules! sql_store {
                 let mut conn = self.pool.acquire().await?;
                 let priorities: Vec<PriorityRow> = sqlx::query_as(
                     "SELECT id, name, value, emoji, description, sort_order, is_default, needs_postmortem, enabled_create, \
-                     enabled_update, reminder_time_secs, sla_secs, recommended_response_type FROM priorities \
+                     enabled_update, reminder_time_secs, sla_secs, recommended_response_type, \
+                     postmortem_reminder_time_secs, postmortem_reminder_repeat_time_secs FROM priorities \
                      ORDER BY sort_order, value, name",
                 )
                 .fetch_all(&mut *conn)
@@ -2424,7 +2434,7 @@ macro_rules! sql_store {
                 .fetch_all(&mut *conn)
                 .await?;
                 let categories: Vec<CategoryRow> = sqlx::query_as(
-                    "SELECT c.id, c.name, c.description, c.sort_order, c.group_id, c.private, c.deploy_warning \
+                    "SELECT c.id, c.name, c.description, c.sort_order, c.group_id, c.private, c.deploy_warning, c.enabled_create \
                      FROM incident_categories c JOIN category_groups g ON g.id = c.group_id \
                      ORDER BY g.sort_order, g.name, c.sort_order, c.name",
                 )
@@ -2489,6 +2499,10 @@ macro_rules! sql_store {
                                 enabled_create: p.enabled_create,
                                 enabled_update: p.enabled_update,
                                 reminder_time: duration(p.reminder_time_secs),
+                                postmortem_reminder_time: duration(p.postmortem_reminder_time_secs),
+                                postmortem_reminder_repeat_time: duration(
+                                    p.postmortem_reminder_repeat_time_secs,
+                                ),
                                 sla: duration(p.sla_secs),
                                 recommended_response_type: p
                                     .recommended_response_type
@@ -2528,6 +2542,7 @@ macro_rules! sql_store {
                             group_id: c.group_id,
                             private: c.private,
                             deploy_warning: c.deploy_warning,
+                            enabled_create: c.enabled_create,
                         })
                         .collect(),
                     role_types: role_types
@@ -2595,14 +2610,16 @@ macro_rules! sql_store {
             async fn upsert_priority(&self, p: &Priority) -> Result<()> {
                 let query = sqlx::query(
                     "INSERT INTO priorities (id, name, value, emoji, description, sort_order, is_default, needs_postmortem, \
-                     enabled_create, enabled_update, reminder_time_secs, sla_secs, recommended_response_type, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
+                     enabled_create, enabled_update, reminder_time_secs, sla_secs, recommended_response_type, created_at, updated_at, \
+                     postmortem_reminder_time_secs, postmortem_reminder_repeat_time_secs) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16) \
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, value = excluded.value, emoji = excluded.emoji, \
                      description = excluded.description, sort_order = excluded.sort_order, is_default = excluded.is_default, \
                      needs_postmortem = excluded.needs_postmortem, enabled_create = excluded.enabled_create, \
                      enabled_update = excluded.enabled_update, reminder_time_secs = excluded.reminder_time_secs, \
                      sla_secs = excluded.sla_secs, recommended_response_type = excluded.recommended_response_type, \
-                     updated_at = excluded.updated_at",
+                     updated_at = excluded.updated_at, postmortem_reminder_time_secs = excluded.postmortem_reminder_time_secs, \
+                     postmortem_reminder_repeat_time_secs = excluded.postmortem_reminder_repeat_time_secs",
                 )
                 .bind(p.id)
                 .bind(p.name.as_str())
@@ -2617,7 +2634,9 @@ macro_rules! sql_store {
                 .bind(secs(p.reminder_time))
                 .bind(secs(p.sla))
                 .bind(p.recommended_response_type.map(response_type_str))
-                .bind(super::now());
+                .bind(super::now())
+                .bind(secs(p.postmortem_reminder_time))
+                .bind(secs(p.postmortem_reminder_repeat_time));
                 self.write_one(query, Bump::Reference).await.map_err(unique_conflict)?;
                 Ok(())
             }
@@ -2658,10 +2677,11 @@ macro_rules! sql_store {
             async fn upsert_category(&self, c: &IncidentCategory) -> Result<()> {
                 let query = sqlx::query(
                     "INSERT INTO incident_categories (id, name, description, sort_order, group_id, private, deploy_warning, \
-                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+                     created_at, updated_at, enabled_create) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) \
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, \
                      sort_order = excluded.sort_order, group_id = excluded.group_id, private = excluded.private, \
-                     deploy_warning = excluded.deploy_warning, updated_at = excluded.updated_at",
+                     deploy_warning = excluded.deploy_warning, updated_at = excluded.updated_at, \
+                     enabled_create = excluded.enabled_create",
                 )
                 .bind(c.id)
                 .bind(c.name.as_str())
@@ -2670,7 +2690,8 @@ macro_rules! sql_store {
                 .bind(c.group_id)
                 .bind(c.private)
                 .bind(c.deploy_warning)
-                .bind(super::now());
+                .bind(super::now())
+                .bind(c.enabled_create);
                 let done = self.write_one(query, Bump::Reference).await;
                 match done {
                     Ok(_) => Ok(()),

@@ -65,6 +65,8 @@ fn priority(name: &str, value: i32) -> Priority {
         enabled_create: true,
         enabled_update: true,
         reminder_time: Duration::from_secs(3600),
+        postmortem_reminder_time: std::time::Duration::from_secs(5 * 24 * 3600),
+        postmortem_reminder_repeat_time: std::time::Duration::ZERO,
         sla: Duration::from_secs(7200 * u64::try_from(value).unwrap()),
         recommended_response_type: (value == 3).then_some(ResponseType::Critical),
     }
@@ -139,6 +141,7 @@ async fn fixture(store: &S) -> Fx {
         group_id: group.id,
         private: false,
         deploy_warning: true,
+        enabled_create: true,
     };
     let other_category = IncidentCategory {
         id: CategoryId::new(),
@@ -148,6 +151,7 @@ async fn fixture(store: &S) -> Fx {
         group_id: other_group.id,
         private: false,
         deploy_warning: false,
+        enabled_create: true,
     };
     let commander = role_type("commander", 1);
     let comms = role_type("communication_lead", 2);

@@ -371,3 +371,53 @@ async fn user_sync_links_existing_users_by_e_mail_in_one_batch_per_page() {
     let again = t.slack.sync_users().await.unwrap();
     assert_eq!((again.created, again.linked, again.updated), (0, 0, 0));
 }
+
+#[tokio::test]
+async fn postmortem_reminders_follow_the_priority_times() {
+    use firefighter_core::{Status, Update};
+    let t = env().await;
+    t.workspace().await;
+    let (id, channel) = declared_p2(&t).await;
+    for status in [Status::Mitigating, Status::Mitigated] {
+        t.app
+            .update(
+                id,
+                Update {
+                    status: Some(status),
+                    ..Update::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    t.drain().await;
+    let now = chrono::Utc::now();
+    let hours = |h: i64| now + chrono::Duration::hours(h);
+    let sent_at = |h: i64| {
+        let slack = t.slack.clone();
+        async move { slack.send_postmortem_reminders(hours(h)).await.unwrap() }
+    };
+    // Five days by default, then once.
+    assert_eq!(sent_at(2).await, 0, "too early");
+    assert_eq!(sent_at(6 * 24).await, 1);
+    assert_eq!(sent_at(7 * 24).await, 0, "once when no repeat is set");
+    // The priority's own times: a repeat every day without progress.
+    let catalog = t.app.catalog().await.unwrap();
+    let incident = t.app.incident(id).await.unwrap();
+    let mut p2 = catalog
+        .priorities
+        .iter()
+        .find(|p| p.id == incident.priority_id)
+        .unwrap()
+        .clone();
+    p2.postmortem_reminder_repeat_time = std::time::Duration::from_secs(24 * 3600);
+    t.app.store().upsert_priority(&p2).await.unwrap();
+    t.app.invalidate_catalog();
+    assert_eq!(sent_at(9 * 24).await, 1, "repeated after a day");
+    assert_eq!(
+        t.fake
+            .messages_of_kind(&channel, "ff_incident_postmortem_reminder_5days")
+            .len(),
+        2
+    );
+}

@@ -279,6 +279,11 @@ pub(crate) fn parse(
                 "search",
                 "a search has at most 200 characters".into(),
             ));
+        } else if v.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+            problems.push(invalid(
+                "search",
+                "a search cannot contain control characters".into(),
+            ));
         } else {
             f.search = Some(v.to_owned());
         }

@@ -334,12 +334,6 @@ fn api_attrs(error: Error, names: &[(&str, &str)]) -> Error {
     }
 }
 
-const DECLARE_NAMES: &[(&str, &str)] = &[
-    ("category_id", "incident_category_id"),
-    ("environment_ids", "environment_id"),
-    ("created_by", "created_by_email"),
-];
-
 /// Declare an incident: 201, or 200 with the open incident holding the same `dedup_key` (nothing new happens).
 #[utoipa::path(post, path = "/api/v2/firefighter/incidents", tag = "incidents",
     request_body(content = DeclareBody, description = "The incident", content_type = "application/json"),
@@ -365,6 +359,12 @@ pub(super) async fn create(
     let description = f.string("description").unwrap_or_default();
     let environment_id = f.uuid("environment_id");
     let environment_ids = f.uuids("environment_ids");
+    // Core's `environment_ids` errors are labelled by the field that was sent.
+    let environment_label = if f.has("environment_ids") && !f.has("environment_id") {
+        "environment_ids"
+    } else {
+        "environment_id"
+    };
     let category_id = f.uuid("incident_category_id");
     if category_id.is_none() && !f.has("incident_category_id") {
         f.required("incident_category_id");
@@ -397,10 +397,11 @@ pub(super) async fn create(
         ));
     }
     f.finish()?;
-    let creator = match &email {
-        Some(e) => account(&state, e).await?,
-        None => user.user.clone(),
-    };
+    let names = [
+        ("category_id", "incident_category_id"),
+        ("environment_ids", environment_label),
+        ("created_by", "created_by_email"),
+    ];
     let mut envs: Vec<EnvironmentId> = environment_id.into_iter().map(EnvironmentId).collect();
     envs.extend(
         environment_ids
@@ -408,23 +409,38 @@ pub(super) async fn create(
             .into_iter()
             .map(EnvironmentId),
     );
+    let mut declaration = Declaration {
+        title: title.unwrap_or_default(),
+        description,
+        priority_id: priority_id.map(PriorityId),
+        category_id: category_id.map(CategoryId),
+        environment_ids: envs,
+        created_by: Some(user.user.id),
+        private,
+        dedup_key,
+        ignore,
+        tags,
+        ..Declaration::default()
+    };
+    let creator = match &email {
+        Some(e) => {
+            // The whole declaration is checked before an account is made for
+            // its declarer: a refused one leaves no account behind.
+            state
+                .app
+                .check_declaration(&declaration)
+                .await
+                .map_err(|e| api_attrs(e.into(), &names))?;
+            account(&state, e).await?
+        }
+        None => user.user.clone(),
+    };
+    declaration.created_by = Some(creator.id);
     let outcome = state
         .app
-        .declare(Declaration {
-            title: title.unwrap_or_default(),
-            description,
-            priority_id: priority_id.map(PriorityId),
-            category_id: category_id.map(CategoryId),
-            environment_ids: envs,
-            created_by: Some(creator.id),
-            private,
-            dedup_key,
-            ignore,
-            tags,
-            ..Declaration::default()
-        })
+        .declare(declaration)
         .await
-        .map_err(|e| api_attrs(e.into(), DECLARE_NAMES))?;
+        .map_err(|e| api_attrs(e.into(), &names))?;
     let id = outcome.incident.id;
     if let Some(details) = outcome.details {
         // Answered from what was written: nothing to read back.

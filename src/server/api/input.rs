@@ -232,10 +232,25 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// An amount in EUR: a decimal string (`"12.30"`) or a number; `None` for null.
+    /// A required amount in EUR: a decimal string (`"12.30"`) or a number.
+    /// Missing or null is a problem named after the field.
     pub(crate) fn amount_cents(&mut self, name: &str) -> Option<i64> {
-        let text = match self.map.get(name)? {
-            Value::Null => return None,
+        let text = match self.map.get(name) {
+            None => {
+                self.required(name);
+                return None;
+            }
+            Some(Value::Null) => {
+                self.problems.push(Problem::field(
+                    name,
+                    "null",
+                    "This field may not be null: give an amount such as \"12.30\".",
+                ));
+                return None;
+            }
+            Some(v) => v,
+        };
+        let text = match text {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
             v => {

@@ -9,7 +9,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use firefighter_core::{User, UserId};
-use utoipa::OpenApi;
 
 use crate::server::AppState;
 use crate::{Error, Result};
@@ -21,6 +20,7 @@ mod idempotency;
 mod incidents;
 mod input;
 mod monitoring;
+mod openapi;
 mod reference;
 mod render;
 mod repr;
@@ -117,41 +117,11 @@ pub(crate) async fn fresh_context(
     ))
 }
 
-/// The OpenAPI document of this API, generated from the code.
-#[derive(Debug, OpenApi)]
-#[openapi(
-    info(title = "firefighter API", description = "Incidents and reference data; compatible with FireFighter's API v2."),
-    paths(
-        incidents::list, incidents::retrieve, incidents::create, incidents::change_status,
-        incidents::post_update, incidents::set_roles, incidents::set_key_events, incidents::close,
-        incidents::add_cost, reference::severities_doc, reference::environments_doc, reference::groups_doc,
-        reference::categories_doc, reference::cost_types_doc, reference::costs_doc,
-        monitoring::healthcheck, monitoring::readiness,
-    ),
-    components(schemas(crate::server::error::ErrorBody, crate::server::error::ErrorItem)),
-    modifiers(&Security),
-    tags((name = "incidents"), (name = "reference"), (name = "monitoring")),
-)]
-pub struct ApiDoc;
-
-struct Security;
-
-impl utoipa::Modify for Security {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "tokenAuth",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
-
 async fn schema(State(state): State<AppState>) -> Response {
     if !state.config.expose_api_docs {
         return Error::NotFound.into_response();
     }
-    match ApiDoc::openapi().to_json() {
+    match openapi::document().and_then(|doc| serde_json::to_string(&doc)) {
         Ok(json) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/vnd.oai.openapi+json")],

@@ -20,7 +20,8 @@ pub(super) fn router() -> Router<AppState> {
 
 /// Liveness: `{"status": "ok"}`, or 503 `{"status": "fail"}` when the database does not answer.
 #[utoipa::path(get, path = "/api/v2/firefighter/monitoring/healthcheck", tag = "monitoring",
-    responses((status = 200, description = "The database answers"), (status = 503, description = "It does not")))]
+    responses((status = 200, description = "The database answers: `{\"status\": \"ok\"}`", body = serde_json::Value),
+        (status = 503, description = "It does not: `{\"status\": \"fail\"}`", body = serde_json::Value)))]
 pub(super) async fn healthcheck(State(state): State<AppState>) -> Response {
     match state.app.store().ping().await {
         Ok(()) => Json(json!({"status": "ok"})).into_response(),
@@ -37,7 +38,8 @@ pub(super) async fn healthcheck(State(state): State<AppState>) -> Response {
 
 /// Readiness: every dependency (the database; the catalog is readable).
 #[utoipa::path(get, path = "/api/v2/firefighter/monitoring/readiness", tag = "monitoring",
-    responses((status = 200, description = "Ready"), (status = 503, description = "Not ready")))]
+    responses((status = 200, description = "Ready", body = serde_json::Value),
+        (status = 503, description = "Not ready", body = serde_json::Value)))]
 pub(super) async fn readiness(State(state): State<AppState>) -> Response {
     let db = state.app.store().ping().await.is_ok();
     let catalog = db && state.app.catalog().await.is_ok();

@@ -21,9 +21,10 @@ pub(crate) enum Format {
     Tsv,
 }
 
-/// The format asked for: `?format=` first, then `Accept`.
+/// The format asked for: `?format=` first, then `Accept`. An empty
+/// `?format=` is no choice at all (as the original: `Accept` decides).
 pub(crate) fn negotiate(format: Option<&str>, headers: &HeaderMap) -> Result<Format, Error> {
-    if let Some(f) = format {
+    if let Some(f) = format.filter(|f| !f.trim().is_empty()) {
         return match f.trim().to_ascii_lowercase().as_str() {
             "json" | "api" => Ok(Format::Json),
             "csv" => Ok(Format::Csv),
@@ -220,6 +221,10 @@ pub(crate) struct Page {
 pub(crate) const MAX_PAGE_SIZE: u64 = 1000;
 /// Page size when only `page` is given.
 pub(crate) const DEFAULT_PAGE_SIZE: u64 = 100;
+/// Largest number of rows a page may skip: far beyond any incident count,
+/// small enough that offset arithmetic and the database's 64-bit `OFFSET`
+/// never overflow.
+pub(crate) const MAX_OFFSET: u64 = 1_000_000_000;
 
 /// Options every list endpoint reads.
 #[derive(Debug, Clone, Default)]
@@ -245,29 +250,31 @@ impl ListOptions {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
         };
-        let mut number = |name: &str, min: u64| -> Option<u64> {
+        let mut number = |name: &str, min: u64, max: u64| -> Option<u64> {
             let v = get(name)?;
             match v.trim().parse::<u64>() {
-                Ok(n) if n >= min => Some(n),
+                Ok(n) if (min..=max).contains(&n) => Some(n),
                 _ => {
                     problems.push(crate::Problem::field(
                         name,
                         "invalid",
-                        format!("{name} must be a whole number of at least {min} (got \"{v}\")"),
+                        format!("{name} must be a whole number from {min} to {max} (got \"{v}\")"),
                     ));
                     None
                 }
             }
         };
-        let page_number = number("page", 1);
-        let page_size = number("page_size", 1);
-        let limit = number("limit", 1);
-        let offset = number("offset", 0);
+        let page_number = number("page", 1, MAX_OFFSET / MAX_PAGE_SIZE + 1);
+        // Larger sizes are served as the largest page, as before.
+        let page_size = number("page_size", 1, u64::MAX);
+        let limit = number("limit", 1, u64::MAX);
+        let offset = number("offset", 0, MAX_OFFSET);
         let clamp = |n: u64| n.min(MAX_PAGE_SIZE);
         let (page, numbered) = if page_number.is_some() || page_size.is_some() {
             let size = clamp(page_size.unwrap_or(DEFAULT_PAGE_SIZE));
             (
                 Some(Page {
+                    // Bounded above: at most MAX_OFFSET + MAX_PAGE_SIZE.
                     offset: (page_number.unwrap_or(1) - 1).saturating_mul(size),
                     limit: size,
                 }),
@@ -327,8 +334,8 @@ pub(crate) fn render_list<T: Serialize + ?Sized>(
                 (Some(page), Some(count)) => {
                     let link =
                         |offset: Option<u64>| offset.map(|o| page_link(uri, options, page, o));
-                    let next =
-                        (page.offset + page.limit < count).then_some(page.offset + page.limit);
+                    let end = page.offset.saturating_add(page.limit);
+                    let next = (end < count).then_some(end);
                     let previous =
                         (page.offset > 0).then(|| page.offset.saturating_sub(page.limit));
                     json_bytes(&Envelope {

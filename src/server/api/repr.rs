@@ -75,6 +75,10 @@ pub(crate) struct PriorityRepr {
     enabled_update: bool,
     /// Time without update before a reminder, `[D ]HH:MM:SS`.
     reminder_time: String,
+    /// Time after mitigation before the post-mortem reminder, `[D ]HH:MM:SS`.
+    postmortem_reminder_time: String,
+    /// Time without progress before that reminder again (`00:00:00`: once).
+    postmortem_reminder_repeat_time: String,
     /// Service level agreement, `[D ]HH:MM:SS`.
     sla: String,
     recommended_response_type: Option<String>,
@@ -101,6 +105,8 @@ impl PriorityRepr {
             enabled_create: p.enabled_create,
             enabled_update: p.enabled_update,
             reminder_time: django_duration(p.reminder_time),
+            postmortem_reminder_time: django_duration(p.postmortem_reminder_time),
+            postmortem_reminder_repeat_time: django_duration(p.postmortem_reminder_repeat_time),
             sla: django_duration(p.sla),
             recommended_response_type: p.recommended_response_type.and_then(|r| {
                 serde_json::to_value(r)
@@ -147,6 +153,8 @@ pub(crate) struct CategoryRepr {
     order: i32,
     private: bool,
     deploy_warning: bool,
+    /// Offered when declaring.
+    enabled_create: bool,
     created_at: Option<DateTime<Utc>>,
     updated_at: Option<DateTime<Utc>>,
     group: Option<GroupRepr>,
@@ -331,6 +339,7 @@ impl Context {
             order: c.order,
             private: c.private,
             deploy_warning: c.deploy_warning,
+            enabled_create: c.enabled_create,
             created_at,
             updated_at,
             group: self

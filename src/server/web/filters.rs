@@ -127,6 +127,8 @@ mod tests {
                 enabled_create: true,
                 enabled_update: true,
                 reminder_time: std::time::Duration::from_secs(60),
+                postmortem_reminder_time: std::time::Duration::from_secs(5 * 24 * 3600),
+                postmortem_reminder_repeat_time: std::time::Duration::ZERO,
                 sla: std::time::Duration::from_secs(60),
                 recommended_response_type: None,
             }],

@@ -277,6 +277,8 @@ impl Kind {
                         enabled_create: true,
                         enabled_update: true,
                         reminder_time: Duration::from_secs(3600),
+                        postmortem_reminder_time: Duration::from_secs(5 * 24 * 3600),
+                        postmortem_reminder_repeat_time: Duration::ZERO,
                         sla: Duration::from_secs(4 * 3600),
                         recommended_response_type: None,
                     },
@@ -322,6 +324,19 @@ impl Kind {
                         p.reminder_time.as_secs() / 60,
                     )
                     .required(),
+                    Field::number(
+                        "postmortem_reminder_hours",
+                        "Post-mortem reminder after mitigation (hours)",
+                        p.postmortem_reminder_time.as_secs() / 3600,
+                    )
+                    .required(),
+                    Field::number(
+                        "postmortem_reminder_repeat_hours",
+                        "Post-mortem reminder again after (hours without progress)",
+                        p.postmortem_reminder_repeat_time.as_secs() / 3600,
+                    )
+                    .required()
+                    .help("0 reminds once."),
                     Field::number(
                         "sla_minutes",
                         "Time to mitigate target (minutes)",
@@ -405,6 +420,7 @@ impl Kind {
                         group_id: c.groups.first().map(|g| g.id).unwrap_or_default(),
                         private: false,
                         deploy_warning: false,
+                        enabled_create: true,
                     },
                 };
                 let groups = c
@@ -430,6 +446,11 @@ impl Kind {
                         "deploy_warning",
                         "P1 production incidents warrant a deployment freeze warning",
                         x.deploy_warning,
+                    ),
+                    Field::checkbox(
+                        "enabled_create",
+                        "Offered when declaring (clear it to retire the category)",
+                        x.enabled_create,
                     ),
                 ]
             }
@@ -604,6 +625,12 @@ async fn store(
                 reminder_time: Duration::from_secs(
                     60 * r.int("reminder_minutes", 1, 60 * 24 * 365) as u64,
                 ),
+                postmortem_reminder_time: Duration::from_secs(
+                    3600 * r.int("postmortem_reminder_hours", 1, 24 * 365) as u64,
+                ),
+                postmortem_reminder_repeat_time: Duration::from_secs(
+                    3600 * r.int("postmortem_reminder_repeat_hours", 0, 24 * 365) as u64,
+                ),
                 sla: Duration::from_secs(60 * r.int("sla_minutes", 1, 60 * 24 * 365) as u64),
                 recommended_response_type: match form.text("response_type") {
                     "critical" => Some(ResponseType::Critical),
@@ -715,6 +742,7 @@ async fn store(
                 group_id: group_id.unwrap_or_default(),
                 private: r.checked("private"),
                 deploy_warning: r.checked("deploy_warning"),
+                enabled_create: r.checked("enabled_create"),
             };
             taken(
                 &mut r,

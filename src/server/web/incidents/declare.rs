@@ -49,7 +49,7 @@ fn page(chrome: Chrome, catalog: &Catalog, form: &FormData, messages: Messages) 
                 choices: catalog
                     .categories
                     .iter()
-                    .filter(|c| c.group_id == g.id)
+                    .filter(|c| c.group_id == g.id && c.enabled_create)
                     .map(|c| Choice {
                         value: c.id.to_string(),
                         label: if c.private {

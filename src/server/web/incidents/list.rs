@@ -16,6 +16,8 @@ use crate::server::{AppState, visibility};
 
 /// Incidents per page, as the original.
 pub(crate) const PAGE_SIZE: u64 = 125;
+/// Highest page number the list serves (a page past the last one is empty).
+const MAX_PAGE: u64 = 1_000_000;
 
 /// An option of a filter's select.
 #[derive(Debug, Clone)]
@@ -175,7 +177,9 @@ pub(super) async fn show(
         .find(|(k, _)| k == "page")
         .and_then(|(_, v)| v.trim().parse().ok())
         .filter(|p| *p >= 1)
-        .unwrap_or(1);
+        .unwrap_or(1)
+        // Far past the last page is the empty page past it, never an overflow.
+        .min(MAX_PAGE);
     let messages = parsed.messages.all();
     let valid = parsed.messages.is_empty();
     let (incidents, total) = match parsed.filter.filter(|_| valid) {
