@@ -163,8 +163,14 @@ async fn the_home_tab_shows_a_private_incident_to_its_members_and_staff_only() {
 
     for (who, event) in [(MEMBER, "EH2"), (STAFF, "EH3")] {
         let home = open_home(&t, who, event).await;
-        assert!(home.contains(TITLE) && home.contains(PUBLIC_TITLE), "{who}: {home}");
-        assert!(home.contains("2 critical incidents active"), "{who}: {home}");
+        assert!(
+            home.contains(TITLE) && home.contains(PUBLIC_TITLE),
+            "{who}: {home}"
+        );
+        assert!(
+            home.contains("2 critical incidents active"),
+            "{who}: {home}"
+        );
     }
 }
 
@@ -228,7 +234,10 @@ async fn submitting_the_picker_opens_a_private_incident_for_its_members_and_staf
 
     for who in [MEMBER, STAFF] {
         let answer = submit_picker(&t, who, id).await;
-        assert_eq!(answer["view"]["callback_id"], "incident_status", "{who}: {answer}");
+        assert_eq!(
+            answer["view"]["callback_id"], "incident_status",
+            "{who}: {answer}"
+        );
         assert!(leaks(&answer), "{who} sees the incident: {answer}");
     }
 }
@@ -238,7 +247,11 @@ async fn a_command_typed_in_a_private_incident_channel_is_refused_to_a_non_membe
     let t = env().await;
     let (_, channel) = private_incident(&t).await;
 
-    assert!(command_view(&t, OUTSIDER, &channel, "update").await.is_none());
+    assert!(
+        command_view(&t, OUTSIDER, &channel, "update")
+            .await
+            .is_none()
+    );
     let told = t.fake.responses();
     assert!(
         told.iter().any(|r| r.to_string().contains(REFUSAL)),
@@ -332,7 +345,10 @@ async fn every_form_of_a_private_incident_is_refused_to_a_non_member() {
     let forms: Vec<(&str, Vec<(&str, Value)>)> = vec![
         (
             "incident_edit",
-            vec![("title", text("Renamed by someone else")), ("description", text("x"))],
+            vec![
+                ("title", text("Renamed by someone else")),
+                ("description", text("x")),
+            ],
         ),
         (
             "incident_update_roles",
@@ -356,7 +372,11 @@ async fn every_form_of_a_private_incident_is_refused_to_a_non_member() {
             .await;
         assert!(answer.to_string().contains(REFUSAL), "{callback}: {answer}");
         assert!(!leaks(&answer), "{callback}: {answer}");
-        assert_eq!(footprint(&t, id).await, before, "{callback}: nothing written");
+        assert_eq!(
+            footprint(&t, id).await,
+            before,
+            "{callback}: nothing written"
+        );
     }
     t.drain().await;
     let details = t.app.incident_details(id).await.unwrap();
@@ -404,7 +424,9 @@ async fn a_key_event_button_of_a_private_incident_is_refused_to_a_non_member() {
     let (id, channel) = private_incident(&t).await;
     let before = footprint(&t, id).await;
 
-    let (status, answer) = t.interaction(key_event(OUTSIDER, &channel, id, "detected")).await;
+    let (status, answer) = t
+        .interaction(key_event(OUTSIDER, &channel, id, "detected"))
+        .await;
     assert!(status.is_success());
     assert!(!leaks(&answer), "{answer}");
     assert!(!has_key_event(&t, id, "detected").await);
@@ -416,9 +438,11 @@ async fn a_key_event_button_of_a_private_incident_is_refused_to_a_non_member() {
         "{told:?}"
     );
 
-    t.interaction(key_event(MEMBER, &channel, id, "detected")).await;
+    t.interaction(key_event(MEMBER, &channel, id, "detected"))
+        .await;
     assert!(has_key_event(&t, id, "detected").await);
-    t.interaction(key_event(STAFF, &channel, id, "started")).await;
+    t.interaction(key_event(STAFF, &channel, id, "started"))
+        .await;
     assert!(has_key_event(&t, id, "started").await);
 }
 
@@ -509,7 +533,11 @@ async fn submissions_applied_later_are_checked_again_when_applied() {
     let (id, channel) = private_incident(&t).await;
     let before = footprint(&t, id).await;
     let refused = [
-        queued(kind::UPDATE, OUTSIDER, investigating(id, "Queued by an outsider")),
+        queued(
+            kind::UPDATE,
+            OUTSIDER,
+            investigating(id, "Queued by an outsider"),
+        ),
         queued(kind::KEY_EVENT, OUTSIDER, detected(id, &channel)),
     ];
     t.slack.store().insert_submissions(&refused).await.unwrap();
@@ -521,7 +549,11 @@ async fn submissions_applied_later_are_checked_again_when_applied() {
         let stored = t.slack.store().submission(row.id).await.unwrap().unwrap();
         assert!(stored.done_at.is_some(), "refused for good, not retried");
         assert!(
-            stored.last_error.as_deref().unwrap_or_default().contains(REFUSAL),
+            stored
+                .last_error
+                .as_deref()
+                .unwrap_or_default()
+                .contains(REFUSAL),
             "{stored:?}"
         );
     }
