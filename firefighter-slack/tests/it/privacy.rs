@@ -578,3 +578,29 @@ async fn submissions_applied_later_are_checked_again_when_applied() {
     );
     assert!(has_key_event(&t, id, "detected").await);
 }
+
+#[tokio::test]
+async fn someone_without_an_account_sees_public_incidents_only() {
+    let t = env().await;
+    let (id, _) = private_incident(&t).await;
+    public_incident(&t).await;
+    // Not in the workspace: no firefighter account can be linked.
+    let ghost = "UGHOST";
+
+    let home = open_home(&t, ghost, "EG1").await;
+    assert!(!leaks(&home), "{home}");
+    assert!(home.contains(PUBLIC_TITLE), "{home}");
+
+    let answer = submit_picker(&t, ghost, id).await;
+    assert!(!leaks(&answer), "{answer}");
+    assert!(answer.to_string().contains(REFUSAL), "{answer}");
+    assert!(
+        t.app
+            .store()
+            .user_by_identity(firefighter_slack::PLATFORM, ghost)
+            .await
+            .unwrap()
+            .is_none(),
+        "no account is made up"
+    );
+}
