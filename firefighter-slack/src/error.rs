@@ -69,6 +69,12 @@ pub enum Error {
     /// We cannot take the request now (it could not be recorded); nothing was done.
     #[error("{0}")]
     Unavailable(String),
+    /// The person may not see this private incident (core's privacy rule);
+    /// nothing about it is shown and nothing is changed.
+    #[error(
+        "You are not a member of incident {0}: only its members and staff can see or change it."
+    )]
+    NotMember(firefighter_core::IncidentId),
 }
 
 /// `Result` with [`Error`].

@@ -31,7 +31,8 @@ impl Slack {
         match event {
             Event::AppHomeOpened { user, tab } => {
                 if tab.is_empty() || tab == "home" {
-                    let view = self.home_view().await?;
+                    let viewer = self.viewer(&user).await?;
+                    let view = self.home_view(viewer).await?;
                     self.api().publish_home(&user, &view).await?;
                 }
             }
@@ -177,6 +178,23 @@ impl Slack {
         let Some(incident) = self.store().incident_of_channel(channel).await? else {
             return Ok(());
         };
+        // Checked before the claim, so a member may still promote the message.
+        match self.viewer_of_incident(user, incident).await {
+            Ok(_) => {}
+            Err(e @ crate::Error::NotMember(_)) => {
+                let text = format!(":lock: {e}");
+                let _ = self
+                    .api()
+                    .post_ephemeral(
+                        channel,
+                        user,
+                        &NewMessage::new(channel, &text, json!([section(&text)])),
+                    )
+                    .await;
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
         // The key makes the entry once per message even when a replayed event
         // finds the claim its first run took before stopping.
         let key = format!("slack-reaction:{channel}:{ts}");
@@ -226,8 +244,8 @@ impl Slack {
         result
     }
 
-    /// The home tab: what the app does, and the active incidents.
-    pub async fn home_view(&self) -> Result<Value> {
+    /// The home tab of `viewer`: what the app does, and the active incidents they may see.
+    pub async fn home_view(&self, viewer: firefighter_core::Viewer) -> Result<Value> {
         let app = self.app()?;
         let catalog = app.catalog().await?;
         let incidents = app
@@ -235,6 +253,7 @@ impl Slack {
                 status_below: Some(Status::Closed),
                 order: IncidentOrder::NewestFirst,
                 limit: Some(HOME_INCIDENTS),
+                visible_to: viewer.filter(),
                 ..IncidentFilter::default()
             })
             .await?;

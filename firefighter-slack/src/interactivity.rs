@@ -350,8 +350,15 @@ impl Slack {
         Ok(!i.ignore && i.mitigated_at.is_none() && i.status < Status::Mitigated)
     }
 
-    /// The modal of `target` for an incident.
-    pub async fn target_view(&self, target: Target, id: IncidentId) -> Result<Value> {
+    /// The modal of `target` for an incident, for the Slack member
+    /// `slack_user` ([`Error::NotMember`] when they may not see it).
+    pub async fn target_view(
+        &self,
+        target: Target,
+        id: IncidentId,
+        slack_user: &str,
+    ) -> Result<Value> {
+        self.viewer_of_incident(slack_user, id).await?;
         let app = self.app()?;
         let catalog = app.catalog().await?;
         let incident = app.incident(id).await?;
@@ -457,8 +464,11 @@ impl Slack {
             .collect())
     }
 
-    /// Active critical incidents, newest first (the select-incident modal).
-    pub async fn active_critical_incidents(&self) -> Result<Vec<firefighter_core::Incident>> {
+    /// Active critical incidents `viewer` may see, newest first (the select-incident modal).
+    pub async fn active_critical_incidents(
+        &self,
+        viewer: firefighter_core::Viewer,
+    ) -> Result<Vec<firefighter_core::Incident>> {
         let app = self.app()?;
         let catalog = app.catalog().await?;
         let filter = IncidentFilter {
@@ -471,20 +481,28 @@ impl Slack {
                 .collect(),
             order: IncidentOrder::NewestFirst,
             limit: Some(100),
+            visible_to: viewer.filter(),
             ..IncidentFilter::default()
         };
         app.list_incidents(&filter).await.map_err(Error::from)
     }
 
-    /// The modal of `target`: for the channel's incident, or the incident picker.
-    pub async fn scoped_view(&self, target: Target, channel_id: &str) -> Result<Value> {
+    /// The modal of `target` for `slack_user`: for the channel's incident,
+    /// or the picker of the incidents they may see.
+    pub async fn scoped_view(
+        &self,
+        target: Target,
+        channel_id: &str,
+        slack_user: &str,
+    ) -> Result<Value> {
         if let Some(id) = self.store().incident_of_channel(channel_id).await?
             && self.app()?.incident(id).await.is_ok()
         {
-            return self.target_view(target, id).await;
+            return self.target_view(target, id, slack_user).await;
         }
+        let viewer = self.viewer(slack_user).await?;
         Ok(views::select_incident(
-            &self.active_critical_incidents().await?,
+            &self.active_critical_incidents(viewer).await?,
             target.slug(),
         ))
     }
@@ -535,7 +553,10 @@ impl Slack {
                     _ => Target::Downgrade,
                 };
                 let view = match value_incident() {
-                    Some(id) => self.target_view_or_notice(target, id).await,
+                    Some(id) => {
+                        self.target_view_or_notice(target, id, &payload.user.id)
+                            .await
+                    }
                     None => {
                         views::notice("Unknown incident", "This button does not name an incident.")
                     }
@@ -549,7 +570,10 @@ impl Slack {
                     _ => Target::Edit,
                 };
                 let view = match value_incident() {
-                    Some(id) => self.target_view_or_notice(target, id).await,
+                    Some(id) => {
+                        self.target_view_or_notice(target, id, &payload.user.id)
+                            .await
+                    }
                     None => {
                         views::notice("Unknown incident", "This button does not name an incident.")
                     }
@@ -568,9 +592,15 @@ impl Slack {
         Ok(())
     }
 
-    async fn target_view_or_notice(&self, target: Target, id: IncidentId) -> Value {
-        match self.target_view(target, id).await {
+    async fn target_view_or_notice(
+        &self,
+        target: Target,
+        id: IncidentId,
+        slack_user: &str,
+    ) -> Value {
+        match self.target_view(target, id, slack_user).await {
             Ok(v) => v,
+            Err(e @ Error::NotMember(_)) => views::notice("Not a member", &format!(":lock: {e}")),
             Err(Error::Core(firefighter_core::Error::NotFound { .. })) => views::notice(
                 "Unknown incident",
                 &format!("Incident {id} does not exist (any more); nothing was changed."),
@@ -671,6 +701,7 @@ impl Slack {
                 &format!(":x: {what} {id} does not exist (any more); nothing was changed."),
             ),
             Err(Error::BadRequest(m)) => response_notice("Cannot do that", &format!(":x: {m}")),
+            Err(e @ Error::NotMember(_)) => response_notice("Not a member", &format!(":lock: {e}")),
             Err(e) => {
                 tracing::warn!(error = %e, callback = %payload.view.callback_id, "submission failed");
                 response_notice(
@@ -699,9 +730,9 @@ impl Slack {
                 .and_then(|v| v.parse::<i64>().ok())
                 .map(IncidentId);
             return match (target, id) {
-                (Some(t), Some(id)) => {
-                    Ok(json!({"response_action": "update", "view": self.target_view(t, id).await?}))
-                }
+                (Some(t), Some(id)) => Ok(
+                    json!({"response_action": "update", "view": self.target_view(t, id, &payload.user.id).await?}),
+                ),
                 (None, _) => Ok(response_notice(
                     "Unknown form",
                     "This picker does not say what to open; nothing was changed.",
@@ -734,6 +765,8 @@ impl Slack {
                 "This form does not name an incident; nothing was changed.",
             ));
         };
+        // Before anything is read or written: the one privacy rule.
+        self.viewer_of_incident(&payload.user.id, id).await?;
         let by = self.user_id_for(&payload.user.id).await?;
         if callback_id == callback::UPDATE_STATUS {
             return self.submit_update_status(payload, id, by).await;

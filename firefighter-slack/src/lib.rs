@@ -57,6 +57,7 @@
 //! - [`admin_routes`]: `/admin/slack/...` — **staff only**: mount it behind the
 //!   server's staff authentication.
 
+mod access;
 mod admin;
 pub mod channel;
 pub mod client;

@@ -123,11 +123,17 @@ async fn slash_command(slack: Slack, body: &[u8]) -> Response {
         Command::Scoped(target) => {
             slack.clone().spawn(async move {
                 let result = async {
-                    let view = slack.scoped_view(target, &cmd.channel_id).await?;
+                    let view = slack
+                        .scoped_view(target, &cmd.channel_id, &cmd.user_id)
+                        .await?;
                     slack.api().open_view(&cmd.trigger_id, &view).await
                 }
                 .await;
-                if let Err(e) = result {
+                if let Err(e @ crate::Error::NotMember(_)) = &result {
+                    slack
+                        .answer(&cmd.response_url, &format!(":lock: {e}"))
+                        .await;
+                } else if let Err(e) = result {
                     slack
                         .answer(
                             &cmd.response_url,

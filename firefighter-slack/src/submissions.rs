@@ -464,13 +464,15 @@ impl Slack {
             kind::UPDATE => {
                 let w: UpdateWork = serde_json::from_str(&row.payload).map_err(bad)?;
                 let key = format!("slack-submission:{}", row.id);
-                let result = match self.app() {
-                    Ok(app) => app
+                let result = async {
+                    // Again now: the person may have left the incident since the acknowledgement.
+                    self.viewer_of_incident(&row.slack_user, w.incident).await?;
+                    self.app()?
                         .update_once(w.incident, &key, w.update())
                         .await
-                        .map_err(Error::from),
-                    Err(e) => Err(e),
-                };
+                        .map_err(Error::from)
+                }
+                .await;
                 match result.map_err(classify) {
                     Err(Failure::Refused(e)) => {
                         tracing::warn!(incident = w.incident.0, error = %e, "update refused after the acknowledgement");
@@ -575,6 +577,7 @@ impl Slack {
     }
 
     async fn redo_key_event(&self, w: &KeyEventWork, slack_user: &str) -> Result<()> {
+        self.viewer_of_incident(slack_user, w.incident).await?;
         let by = self.user_for(slack_user).await?;
         let mut events = BTreeMap::new();
         events.insert(w.slug.clone(), w.at);

@@ -10,6 +10,7 @@ mod flow;
 mod modals;
 #[cfg(feature = "pagerduty")]
 mod oncall;
+mod privacy;
 mod store;
 mod submissions;
 mod support;
