@@ -119,9 +119,10 @@ pub enum Viewer {
 }
 
 impl Viewer {
-    /// The viewer a person is: staff and admins see everything.
+    /// The viewer a person is: active staff and admins see everything; a
+    /// deactivated account keeps no privilege.
     pub fn person(user: &crate::User) -> Self {
-        if user.is_staff || user.is_admin {
+        if user.is_active && (user.is_staff || user.is_admin) {
             Self::Everything
         } else {
             Self::Member(user.id)
@@ -179,5 +180,8 @@ mod viewer_tests {
         assert_eq!(Viewer::person(&person), Viewer::Member(person.id));
         assert_eq!(Viewer::person(&person).filter(), Some(person.id));
         assert_eq!(Viewer::Everything.filter(), None);
+        let mut former = user(true, true);
+        former.is_active = false;
+        assert_eq!(Viewer::person(&former), Viewer::Member(former.id));
     }
 }

@@ -64,26 +64,10 @@ impl Slack {
             )));
         };
         let email = Email::parse(email)?;
-        let user = match self.core().user_by_email(email.as_str()).await? {
-            Some(u) => u,
-            None => {
-                let mut new = NewUser::person(email.clone());
-                new.name = Some(member.display_name());
-                new.bot = member.is_bot;
-                match self.core().create_user(&new).await {
-                    Ok(u) => u,
-                    // Created meanwhile by another request.
-                    Err(firefighter_core::Error::Conflict(_)) => self
-                        .core()
-                        .user_by_email(email.as_str())
-                        .await?
-                        .ok_or_else(|| {
-                            Error::BadRequest(format!("cannot link <@{}>", member.id))
-                        })?,
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        };
+        let mut new = NewUser::person(email);
+        new.name = Some(member.display_name());
+        new.bot = member.is_bot;
+        let (user, _) = self.core().user_by_email_or_create(&new).await?;
         if user.identity(PLATFORM) != Some(member.id.as_str()) {
             self.core()
                 .set_identity(user.id, PLATFORM, &member.id)

@@ -314,6 +314,23 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn user(&self, id: UserId) -> Result<Option<User>>;
     /// A user by e-mail (case-insensitive).
     async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
+    /// The user with `new`'s e-mail, created from `new` when there is none
+    /// (and `true` then). A concurrent creation of the same e-mail (another
+    /// request, another instance) yields that user.
+    async fn user_by_email_or_create(&self, new: &NewUser) -> Result<(User, bool)> {
+        if let Some(user) = self.user_by_email(new.email.as_str()).await? {
+            return Ok((user, false));
+        }
+        match self.create_user(new).await {
+            Ok(user) => Ok((user, true)),
+            Err(crate::Error::Conflict(reason)) => self
+                .user_by_email(new.email.as_str())
+                .await?
+                .map(|user| (user, false))
+                .ok_or(crate::Error::Conflict(reason)),
+            Err(e) => Err(e),
+        }
+    }
     /// Users by ids (missing ids are left out), in any order.
     async fn users(&self, ids: &[UserId]) -> Result<Vec<User>>;
     /// Every user, by e-mail.

@@ -132,6 +132,7 @@ macro_rules! store_tests {
                 reference_rows_record_when_they_change,
                 data_versions_grow_with_every_write,
                 users_come_with_their_identities,
+                users_by_email_or_created_once_under_concurrency,
             );
         }
     };

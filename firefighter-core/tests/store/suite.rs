@@ -1812,6 +1812,23 @@ pub(crate) async fn task_schedules_leases_and_runs(store: S) {
 
 // ------------------------------------------------------------------ users
 
+pub(crate) async fn users_by_email_or_created_once_under_concurrency(store: S) {
+    let new = NewUser::person(Email::parse("Many.Doors@example.com").unwrap());
+    let attempts = (0..8).map(|_| {
+        let store = store.clone();
+        let new = new.clone();
+        tokio::spawn(async move { store.user_by_email_or_create(&new).await.unwrap() })
+    });
+    let results = futures::future::join_all(attempts).await;
+    let results: Vec<_> = results.into_iter().map(Result::unwrap).collect();
+    assert_eq!(results.iter().filter(|(_, created)| *created).count(), 1);
+    assert!(results.iter().all(|(u, _)| u.id == results[0].0.id));
+    let (again, created) = store.user_by_email_or_create(&new).await.unwrap();
+    assert!(!created);
+    assert_eq!(again.id, results[0].0.id);
+    assert_eq!(again.email, "many.doors@example.com");
+}
+
 pub(crate) async fn users_identities_and_passwords(store: S) {
     let jane = store
         .create_user(&NewUser {

@@ -291,21 +291,15 @@ pub(super) async fn retrieve(
 
 /// The account of `created_by_email`, created if unknown (as the original does).
 async fn account(state: &AppState, email: &Email) -> Result<User> {
-    let store = state.app.store();
-    if let Some(u) = store.user_by_email(email.as_str()).await? {
-        return Ok(u);
+    let (user, created) = state
+        .app
+        .store()
+        .user_by_email_or_create(&NewUser::person(email.clone()))
+        .await?;
+    if created {
+        tracing::info!(user = %user.email, "account created for created_by_email");
     }
-    match store.create_user(&NewUser::person(email.clone())).await {
-        Ok(u) => {
-            tracing::info!(user = %u.email, "account created for created_by_email");
-            Ok(u)
-        }
-        Err(firefighter_core::Error::Conflict(_)) => store
-            .user_by_email(email.as_str())
-            .await?
-            .ok_or_else(|| Error::Internal("user vanished after a conflict".into())),
-        Err(e) => Err(e.into()),
-    }
+    Ok(user)
 }
 
 /// Core field names as the API calls them.

@@ -136,22 +136,16 @@ fn proxy_email(state: &AppState, headers: &HeaderMap) -> Option<String> {
 /// The account behind a proxy-vouched e-mail; created on first sight, as the
 /// original does for single sign-on users.
 async fn proxy_account(state: &AppState, email: &str) -> Result<Option<User>, Error> {
-    let store = state.app.store();
-    if let Some(user) = store.user_by_email(email).await? {
-        return Ok(user.is_active.then_some(user));
-    }
     let email = Email::parse(email).map_err(|_| Error::AuthenticationFailed)?;
-    match store.create_user(&NewUser::person(email.clone())).await {
-        Ok(user) => {
-            tracing::info!(user = %user.email, "account created for a user authenticated by the proxy");
-            Ok(Some(user))
-        }
-        // Created by a concurrent request meanwhile.
-        Err(firefighter_core::Error::Conflict(_)) => {
-            Ok(store.user_by_email(email.as_str()).await?)
-        }
-        Err(e) => Err(e.into()),
+    let (user, created) = state
+        .app
+        .store()
+        .user_by_email_or_create(&NewUser::person(email))
+        .await?;
+    if created {
+        tracing::info!(user = %user.email, "account created for a user authenticated by the proxy");
     }
+    Ok(user.is_active.then_some(user))
 }
 
 fn person(user: User, method: AuthMethod) -> CurrentUser {
