@@ -465,3 +465,36 @@ async fn repeated_login_attempts_are_throttled_per_account() {
         303
     );
 }
+
+#[tokio::test]
+async fn an_anonymous_call_is_refused_before_its_idempotency_key_is_read() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let c = client();
+    let too_long = "k".repeat(256);
+    let body =
+        json!({"title": "Payments are slow to confirm", "incident_category_id": app.category()});
+    let r = c
+        .post(app.api("incidents"))
+        .header("Idempotency-Key", &too_long)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["errors"][0]["code"], "not_authenticated", "{v}");
+    // Authenticated, the same key is refused for what it is, and nothing is declared.
+    let r = c
+        .post(app.api("incidents"))
+        .bearer_auth(&token)
+        .header("Idempotency-Key", &too_long)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["errors"][0]["attr"], "Idempotency-Key", "{v}");
+    assert_eq!(app.incident_count().await, 0);
+}
