@@ -68,7 +68,6 @@ impl AppState {
         }
     }
 
-    /// Whether cookies must be `Secure` (`BASE_URL` is https).
     /// Replaces the Slack integration read from the environment (tests,
     /// custom assemblies that configure it in code).
     #[cfg(feature = "slack")]
@@ -92,6 +91,8 @@ impl AppState {
         self
     }
 
+    /// Whether cookies must be `Secure` and browsers told to stay on https
+    /// (`BASE_URL` is https).
     pub fn secure_cookies(&self) -> bool {
         self.app.settings().base_url.starts_with("https://")
     }

@@ -1,12 +1,15 @@
 //! Assembling the router with its middleware, and running it: bind, serve,
 //! workers, graceful shutdown.
 
+use std::any::Any;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use firefighter_core::{Email, Firefighter, NewUser};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -17,7 +20,6 @@ use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use super::{AppState, ServerConfig, api, auth, web};
@@ -31,14 +33,6 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:;
 
 pub(super) fn assemble(state: AppState) -> Router {
     let config = state.config.clone();
-    let mut sensitive = vec![header::AUTHORIZATION, header::COOKIE];
-    if let Some(name) = config
-        .trusted_proxy_secret_header
-        .as_deref()
-        .and_then(|n| HeaderName::from_bytes(n.as_bytes()).ok())
-    {
-        sensitive.push(name);
-    }
     let routes = Router::new()
         .nest(API_PREFIX, api::router(&state))
         .merge(auth::routes::router())
@@ -58,6 +52,21 @@ pub(super) fn assemble(state: AppState) -> Router {
         )
         // Integrations that check their own signatures (Slack).
         .merge(super::integrations::public_router(&state));
+    with_middleware(routes, &config, state.secure_cookies())
+}
+
+/// The middleware every answer goes through, around `routes`, outermost
+/// first. The headers every answer carries are set outside the layers that
+/// answer panics and timeouts, so those answers carry them too.
+fn with_middleware(routes: Router, config: &ServerConfig, https: bool) -> Router {
+    let mut sensitive = vec![header::AUTHORIZATION, header::COOKIE];
+    if let Some(name) = config
+        .trusted_proxy_secret_header
+        .as_deref()
+        .and_then(|n| HeaderName::from_bytes(n.as_bytes()).ok())
+    {
+        sensitive.push(name);
+    }
     let assembled = routes.layer(
         ServiceBuilder::new()
             .layer(SetSensitiveRequestHeadersLayer::new(sensitive))
@@ -73,12 +82,6 @@ pub(super) fn assemble(state: AppState) -> Router {
                 }),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-            .layer(CatchPanicLayer::new())
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                config.request_timeout(),
-            ))
-            .layer(CompressionLayer::new())
             .layer(SetResponseHeaderLayer::if_not_present(
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),
@@ -94,10 +97,63 @@ pub(super) fn assemble(state: AppState) -> Router {
             .layer(SetResponseHeaderLayer::if_not_present(
                 header::CONTENT_SECURITY_POLICY,
                 HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-            )),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::STRICT_TRANSPORT_SECURITY,
+                https.then(|| HeaderValue::from_static(STRICT_TRANSPORT_SECURITY)),
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                config.request_timeout(),
+                answer_failures,
+            ))
+            .layer(CatchPanicLayer::custom(panicked))
+            .layer(CompressionLayer::new()),
     );
     // Rewritten before routing, so the API's routes see `?format=`.
     Router::new().fallback_service(tower::ServiceExt::map_request(assembled, format_suffix))
+}
+
+/// Browsers reach the site over https only, for a year, once they saw it
+/// over https (sent only when `BASE_URL` is https).
+const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000";
+
+/// Marks the answer to a panic, for [`answer_failures`].
+#[derive(Debug, Clone, Copy)]
+struct Panicked;
+
+fn panicked(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|m| (*m).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %message, "a request handler panicked");
+    let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    response.extensions_mut().insert(Panicked);
+    response
+}
+
+/// Stops requests that take longer than `FF_REQUEST_TIMEOUT_SECS`, and
+/// answers them and panics as every other error is answered: in the API's
+/// error format for API calls, as a page for people.
+async fn answer_failures(
+    State(timeout): State<Duration>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let api = auth::is_api(&parts);
+    let request = axum::extract::Request::from_parts(parts, body);
+    let error = match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) if response.extensions().get::<Panicked>().is_none() => return response,
+        Ok(_) => Error::Internal("a request handler panicked".into()),
+        Err(_) => Error::Timeout(timeout.as_secs()),
+    };
+    if api {
+        error.into_response()
+    } else {
+        super::error::html_response(error)
+    }
 }
 
 /// Where the REST API is mounted.
@@ -322,5 +378,85 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{Body, to_bytes};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn panics() -> &'static str {
+        panic!("a bug in a handler")
+    }
+
+    async fn hangs() -> &'static str {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        "too late"
+    }
+
+    /// Routes that fail, behind the server's middleware (`BASE_URL` https).
+    fn failing() -> Router {
+        let config = ServerConfig {
+            request_timeout_secs: 1,
+            ..ServerConfig::default()
+        };
+        let routes = Router::new()
+            .route("/api/v2/firefighter/panics", get(panics))
+            .route("/api/v2/firefighter/hangs", get(hangs))
+            .route("/panics", get(panics))
+            .route("/hangs", get(hangs));
+        with_middleware(routes, &config, true)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn panics_and_timeouts_carry_every_header_and_the_error_format() {
+        for (path, status, api) in [
+            ("/api/v2/firefighter/panics", 500, true),
+            ("/api/v2/firefighter/hangs", 503, true),
+            ("/panics", 500, false),
+            ("/hangs", 503, false),
+        ] {
+            let response = failing()
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), status, "{path}");
+            let headers = response.headers().clone();
+            for name in [
+                "x-content-type-options",
+                "x-frame-options",
+                "referrer-policy",
+                "content-security-policy",
+                "x-request-id",
+                "strict-transport-security",
+            ] {
+                assert!(
+                    headers.contains_key(name),
+                    "{path} lacks {name}: {headers:?}"
+                );
+            }
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            if api {
+                assert_eq!(content_type, "application/json", "{path}");
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                assert_eq!(v["type"], "server_error", "{path}: {v}");
+                assert!(v["errors"][0]["detail"].is_string(), "{path}: {v}");
+            } else {
+                assert!(
+                    content_type.starts_with("text/html"),
+                    "{path}: {content_type}"
+                );
+                let page = String::from_utf8_lossy(&body);
+                assert!(page.contains(&status.to_string()), "{path}: {page}");
+            }
+        }
     }
 }

@@ -9,6 +9,7 @@ mod cli;
 mod compat;
 mod embed;
 mod formats;
+mod http;
 mod integrations;
 mod reference;
 mod support;

@@ -332,6 +332,13 @@ pub(crate) async fn authenticate(
     {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
+    // A page made for one person is kept by no browser or proxy (a shared
+    // computer's back button after logout); the API says its own policy.
+    if user_id.is_some() && !api && !response.headers().contains_key(header::CACHE_CONTROL) {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     response
 }
 
