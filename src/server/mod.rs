@@ -59,12 +59,13 @@ impl AppState {
     /// State for `app` with these server settings.
     pub fn new(app: Firefighter, config: ServerConfig) -> AppState {
         let integrations = Arc::new(integrations::Integrations::from_env(&app));
+        let logins = Arc::new(auth::throttle::LoginThrottle::new(&config));
         AppState {
             app,
             config: Arc::new(config),
             cache: Arc::default(),
             integrations,
-            logins: Arc::default(),
+            logins,
         }
     }
 

@@ -366,7 +366,8 @@ impl Server {
                 shutdown.child_token(),
             )));
         }
-        let router = super::router(state);
+        // The client's address, for login throttling.
+        let router = super::router(state).into_make_service_with_connect_info::<SocketAddr>();
         let serve = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .into_future();
