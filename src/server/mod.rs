@@ -32,7 +32,7 @@ mod web;
 
 pub use auth::{AuthMethod, CsrfToken, CurrentUser, StaffUser, visibility};
 pub use config::{ServerConfig, VARIABLES};
-pub use run::{Server, ensure_admin};
+pub use run::{Listener, Server, ensure_admin};
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]

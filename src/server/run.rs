@@ -2,7 +2,7 @@
 //! workers, graceful shutdown.
 
 use std::any::Any;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,7 +15,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode, Version, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use firefighter_core::{Email, Firefighter, NewUser};
+use firefighter_core::{Email, Firefighter, NewUser, Settings};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -313,6 +313,68 @@ pub async fn ensure_admin(app: &Firefighter, config: &ServerConfig) -> Result<Op
     Ok(Some(user.email))
 }
 
+/// The server's socket, bound before the application is built: when
+/// `BASE_URL` is unset, links must use the address it got (see
+/// [`Listener::fill_base_url`]).
+#[derive(Debug)]
+pub struct Listener(TcpListener);
+
+impl Listener {
+    /// Binds `HTTP_BIND:HTTP_PORT`.
+    pub async fn bind(config: &ServerConfig) -> Result<Listener> {
+        let addr = SocketAddr::new(config.http_bind, config.http_port);
+        let listener = TcpListener::bind(addr).await.map_err(|e| {
+            Error::Config(format!(
+                "cannot listen on {addr} (HTTP_BIND, HTTP_PORT): {e}"
+            ))
+        })?;
+        Ok(Listener(listener))
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        Ok(self.0.local_addr()?)
+    }
+
+    /// When `BASE_URL` is unset (left at its default), sets it to this
+    /// address, so that every link (API, pages, integrations' messages)
+    /// leads here. Call it before building the application with `settings`.
+    pub fn fill_base_url(&self, settings: &mut Settings) -> Result<()> {
+        if settings.base_url == Settings::default().base_url {
+            settings.base_url = url_of(self.local_addr()?);
+        }
+        Ok(())
+    }
+
+    /// The server on this socket.
+    pub fn serve(self, state: AppState) -> Server {
+        if let Ok(addr) = self.local_addr() {
+            let links = state.app.settings().base_url();
+            if links == Settings::default().base_url() && links != url_of(addr) {
+                tracing::warn!(
+                    %addr, base_url = links,
+                    "BASE_URL is unset and links do not lead to the address listened on: set BASE_URL, or call Listener::fill_base_url before building the application"
+                );
+            }
+        }
+        Server {
+            listener: self.0,
+            state,
+        }
+    }
+}
+
+/// The URL of an address listened on; all addresses (`0.0.0.0`, `::`) are
+/// reached through loopback.
+fn url_of(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
 /// The server, bound to its port.
 #[derive(Debug)]
 pub struct Server {
@@ -321,15 +383,10 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds `HTTP_BIND:HTTP_PORT`.
+    /// Binds `HTTP_BIND:HTTP_PORT` for an application already built (its
+    /// `BASE_URL` stays as it is: see [`Listener`] to derive it from the port).
     pub async fn bind(state: AppState) -> Result<Server> {
-        let addr = SocketAddr::new(state.config.http_bind, state.config.http_port);
-        let listener = TcpListener::bind(addr).await.map_err(|e| {
-            Error::Config(format!(
-                "cannot listen on {addr} (HTTP_BIND, HTTP_PORT): {e}"
-            ))
-        })?;
-        Ok(Server { listener, state })
+        Ok(Listener::bind(&state.config).await?.serve(state))
     }
 
     /// The address it listens on.
