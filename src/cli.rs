@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use firefighter_core::{Email, Firefighter, NewUser, Settings};
 
 use crate::server::auth::password;
-use crate::server::{AppState, Server, ServerConfig, auth, ensure_admin};
+use crate::server::{AppState, Listener, ServerConfig, auth, ensure_admin};
 use crate::{Error, Result};
 
 /// Incident management: the server and its administration commands.
@@ -395,10 +395,13 @@ async fn bootstrap_admin(app: &Firefighter) -> Result<Option<String>> {
 }
 
 async fn serve(
-    settings: Settings,
+    mut settings: Settings,
     config: ServerConfig,
     out: &mut (dyn Write + Send),
 ) -> Result<()> {
+    // Bound first: without BASE_URL, links lead to the port actually got.
+    let listener = Listener::bind(&config).await?;
+    listener.fill_base_url(&mut settings)?;
     let app = build(settings).await?;
     let admin = ensure_admin(&app, &config).await?;
     let bootstrap = if admin.is_none() && config.trusted_proxy_user_header.is_none() {
@@ -415,14 +418,9 @@ async fn serve(
         }
     }
     let state = AppState::new(app, config);
-    let server = Server::bind(state.clone()).await?;
-    let addr = server.local_addr()?;
-    // The address people can open now, unless BASE_URL says where they reach it.
-    let base = if state.app.settings().base_url == Settings::default().base_url {
-        format!("http://{addr}")
-    } else {
-        state.app.settings().base_url().to_owned()
-    };
+    let addr = listener.local_addr()?;
+    let server = listener.serve(state.clone());
+    let base = state.app.settings().base_url().to_owned();
     writeln!(
         out,
         "firefighter listens on http://{addr} (BASE_URL {base}, database: {})",

@@ -66,6 +66,11 @@ pub enum Error {
     /// The request body's media type is not supported.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The request ran longer than `FF_REQUEST_TIMEOUT_SECS` (the seconds) and was stopped.
+    #[error(
+        "the server stopped this request after {0} seconds; it may still have taken effect: check before retrying"
+    )]
+    Timeout(u64),
     /// The configuration is invalid.
     #[error("configuration error: {0}")]
     Config(String),

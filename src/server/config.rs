@@ -58,6 +58,34 @@ pub struct ServerConfig {
     /// `FF_SHUTDOWN_GRACE_SECS`: how long in-flight requests may take to finish at shutdown.
     #[serde(default = "default_grace", rename = "ff_shutdown_grace_secs")]
     pub shutdown_grace_secs: u64,
+    /// `FF_LOGIN_BURST_PER_ACCOUNT`: login attempts one client may make on
+    /// one account in a row.
+    #[serde(
+        default = "default_login_burst_per_account",
+        rename = "ff_login_burst_per_account"
+    )]
+    pub login_burst_per_account: u32,
+    /// `FF_LOGIN_EVERY_SECS_PER_ACCOUNT`: after the burst, one more attempt
+    /// every this many seconds.
+    #[serde(
+        default = "default_login_every_secs_per_account",
+        rename = "ff_login_every_secs_per_account"
+    )]
+    pub login_every_secs_per_account: u64,
+    /// `FF_LOGIN_BURST_PER_CLIENT`: login attempts one client may make in a
+    /// row, all accounts together.
+    #[serde(
+        default = "default_login_burst_per_client",
+        rename = "ff_login_burst_per_client"
+    )]
+    pub login_burst_per_client: u32,
+    /// `FF_LOGIN_EVERY_SECS_PER_CLIENT`: after that burst, one more attempt
+    /// every this many seconds.
+    #[serde(
+        default = "default_login_every_secs_per_client",
+        rename = "ff_login_every_secs_per_client"
+    )]
+    pub login_every_secs_per_client: u64,
 }
 
 fn default_bind() -> IpAddr {
@@ -84,6 +112,21 @@ fn default_user_id_header() -> String {
 fn default_grace() -> u64 {
     30
 }
+fn default_login_burst_per_account() -> u32 {
+    10
+}
+fn default_login_every_secs_per_account() -> u64 {
+    60
+}
+fn default_login_burst_per_client() -> u32 {
+    20
+}
+fn default_login_every_secs_per_client() -> u64 {
+    15
+}
+
+/// Longest wait between two login attempts that can be configured (a day).
+const MAX_LOGIN_EVERY_SECS: u64 = 24 * 3600;
 
 /// The environment variables the server reads (besides core's).
 pub const VARIABLES: &[&str] = &[
@@ -100,6 +143,10 @@ pub const VARIABLES: &[&str] = &[
     "FF_EXPOSE_API_DOCS",
     "FF_USER_ID_HEADER",
     "FF_SHUTDOWN_GRACE_SECS",
+    "FF_LOGIN_BURST_PER_ACCOUNT",
+    "FF_LOGIN_EVERY_SECS_PER_ACCOUNT",
+    "FF_LOGIN_BURST_PER_CLIENT",
+    "FF_LOGIN_EVERY_SECS_PER_CLIENT",
 ];
 
 impl Default for ServerConfig {
@@ -175,6 +222,30 @@ impl ServerConfig {
                 "FF_REQUEST_TIMEOUT_SECS must be at least 1 and FF_SESSION_LIFETIME_SECS at least 60".into(),
             ));
         }
+        for (var, burst) in [
+            ("FF_LOGIN_BURST_PER_ACCOUNT", self.login_burst_per_account),
+            ("FF_LOGIN_BURST_PER_CLIENT", self.login_burst_per_client),
+        ] {
+            if burst == 0 {
+                return Err(Error::Config(format!("{var} must be at least 1 (it is 0)")));
+            }
+        }
+        for (var, secs) in [
+            (
+                "FF_LOGIN_EVERY_SECS_PER_ACCOUNT",
+                self.login_every_secs_per_account,
+            ),
+            (
+                "FF_LOGIN_EVERY_SECS_PER_CLIENT",
+                self.login_every_secs_per_client,
+            ),
+        ] {
+            if !(1..=MAX_LOGIN_EVERY_SECS).contains(&secs) {
+                return Err(Error::Config(format!(
+                    "{var} must be between 1 and {MAX_LOGIN_EVERY_SECS} seconds (it is {secs})"
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -202,6 +273,37 @@ mod tests {
         assert_eq!(c.http_port, 8000);
         assert_eq!(c.user_id_header, "FF-User-Id");
         assert!(c.trusted_proxy_user_header.is_none());
+    }
+
+    #[test]
+    fn login_limits_out_of_range_or_unreadable_are_refused_by_name() {
+        fn with(name: &str, value: impl serde::Serialize) -> Result<ServerConfig, Error> {
+            ServerConfig::from_figment(
+                Figment::new().merge(Serialized::default(&name.to_ascii_lowercase(), value)),
+            )
+        }
+        let err = with("FF_LOGIN_BURST_PER_CLIENT", 0).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("FF_LOGIN_BURST_PER_CLIENT must be at least 1"),
+            "{err}"
+        );
+        let err = with("FF_LOGIN_EVERY_SECS_PER_ACCOUNT", 0).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("FF_LOGIN_EVERY_SECS_PER_ACCOUNT must be between 1"),
+            "{err}"
+        );
+        let err = with("FF_LOGIN_BURST_PER_ACCOUNT", "ten").unwrap_err();
+        assert!(
+            err.to_string()
+                .to_ascii_lowercase()
+                .contains("ff_login_burst_per_account"),
+            "{err}"
+        );
+        let c = with("FF_LOGIN_BURST_PER_ACCOUNT", 3).unwrap();
+        assert_eq!(c.login_burst_per_account, 3);
+        assert_eq!(ServerConfig::default().login_burst_per_client, 20);
     }
 
     #[test]

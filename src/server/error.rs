@@ -176,6 +176,16 @@ impl Error {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 vec![item("unsupported_media_type", detail)],
             ),
+            e @ Error::Timeout(_) => {
+                tracing::warn!(error = %e, "request stopped");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorBody {
+                        kind: "server_error",
+                        errors: vec![item("timeout", e.to_string())],
+                    },
+                )
+            }
             e @ (Error::Config(_) | Error::Io(_) | Error::Internal(_)) => {
                 tracing::error!(error = %e, "request failed");
                 server_error()

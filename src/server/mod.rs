@@ -32,7 +32,7 @@ mod web;
 
 pub use auth::{AuthMethod, CsrfToken, CurrentUser, StaffUser, visibility};
 pub use config::{ServerConfig, VARIABLES};
-pub use run::{Server, ensure_admin};
+pub use run::{Listener, Server, ensure_admin};
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -59,16 +59,16 @@ impl AppState {
     /// State for `app` with these server settings.
     pub fn new(app: Firefighter, config: ServerConfig) -> AppState {
         let integrations = Arc::new(integrations::Integrations::from_env(&app));
+        let logins = Arc::new(auth::throttle::LoginThrottle::new(&config));
         AppState {
             app,
             config: Arc::new(config),
             cache: Arc::default(),
             integrations,
-            logins: Arc::default(),
+            logins,
         }
     }
 
-    /// Whether cookies must be `Secure` (`BASE_URL` is https).
     /// Replaces the Slack integration read from the environment (tests,
     /// custom assemblies that configure it in code).
     #[cfg(feature = "slack")]
@@ -92,6 +92,8 @@ impl AppState {
         self
     }
 
+    /// Whether cookies must be `Secure` and browsers told to stay on https
+    /// (`BASE_URL` is https).
     pub fn secure_cookies(&self) -> bool {
         self.app.settings().base_url.starts_with("https://")
     }

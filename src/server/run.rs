@@ -1,13 +1,21 @@
 //! Assembling the router with its middleware, and running it: bind, serve,
 //! workers, graceful shutdown.
 
-use std::net::SocketAddr;
+use std::any::Any;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
-use firefighter_core::{Email, Firefighter, NewUser};
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode, Version, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use firefighter_core::{Email, Firefighter, NewUser, Settings};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -17,7 +25,6 @@ use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use super::{AppState, ServerConfig, api, auth, web};
@@ -31,14 +38,6 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:;
 
 pub(super) fn assemble(state: AppState) -> Router {
     let config = state.config.clone();
-    let mut sensitive = vec![header::AUTHORIZATION, header::COOKIE];
-    if let Some(name) = config
-        .trusted_proxy_secret_header
-        .as_deref()
-        .and_then(|n| HeaderName::from_bytes(n.as_bytes()).ok())
-    {
-        sensitive.push(name);
-    }
     let routes = Router::new()
         .nest(API_PREFIX, api::router(&state))
         .merge(auth::routes::router())
@@ -58,6 +57,21 @@ pub(super) fn assemble(state: AppState) -> Router {
         )
         // Integrations that check their own signatures (Slack).
         .merge(super::integrations::public_router(&state));
+    with_middleware(routes, &config, state.secure_cookies())
+}
+
+/// The middleware every answer goes through, around `routes`, outermost
+/// first. The headers every answer carries are set outside the layers that
+/// answer panics and timeouts, so those answers carry them too.
+fn with_middleware(routes: Router, config: &ServerConfig, https: bool) -> Router {
+    let mut sensitive = vec![header::AUTHORIZATION, header::COOKIE];
+    if let Some(name) = config
+        .trusted_proxy_secret_header
+        .as_deref()
+        .and_then(|n| HeaderName::from_bytes(n.as_bytes()).ok())
+    {
+        sensitive.push(name);
+    }
     let assembled = routes.layer(
         ServiceBuilder::new()
             .layer(SetSensitiveRequestHeadersLayer::new(sensitive))
@@ -73,12 +87,7 @@ pub(super) fn assemble(state: AppState) -> Router {
                 }),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-            .layer(CatchPanicLayer::new())
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                config.request_timeout(),
-            ))
-            .layer(CompressionLayer::new())
+            .layer(axum::middleware::from_fn(close_unless_read))
             .layer(SetResponseHeaderLayer::if_not_present(
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),
@@ -94,10 +103,119 @@ pub(super) fn assemble(state: AppState) -> Router {
             .layer(SetResponseHeaderLayer::if_not_present(
                 header::CONTENT_SECURITY_POLICY,
                 HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-            )),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::STRICT_TRANSPORT_SECURITY,
+                https.then(|| HeaderValue::from_static(STRICT_TRANSPORT_SECURITY)),
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                config.request_timeout(),
+                answer_failures,
+            ))
+            .layer(CatchPanicLayer::custom(panicked))
+            .layer(CompressionLayer::new()),
     );
     // Rewritten before routing, so the API's routes see `?format=`.
     Router::new().fallback_service(tower::ServiceExt::map_request(assembled, format_suffix))
+}
+
+/// Browsers reach the site over https only, for a year, once they saw it
+/// over https (sent only when `BASE_URL` is https).
+const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000";
+
+/// Marks the answer to a panic, for [`answer_failures`].
+#[derive(Debug, Clone, Copy)]
+struct Panicked;
+
+fn panicked(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|m| (*m).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %message, "a request handler panicked");
+    let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    response.extensions_mut().insert(Panicked);
+    response
+}
+
+/// Stops requests that take longer than `FF_REQUEST_TIMEOUT_SECS`, and
+/// answers them and panics as every other error is answered: in the API's
+/// error format for API calls, as a page for people.
+async fn answer_failures(
+    State(timeout): State<Duration>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let api = auth::is_api(&parts);
+    let request = axum::extract::Request::from_parts(parts, body);
+    let error = match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) if response.extensions().get::<Panicked>().is_none() => return response,
+        Ok(_) => Error::Internal("a request handler panicked".into()),
+        Err(_) => Error::Timeout(timeout.as_secs()),
+    };
+    if api {
+        error.into_response()
+    } else {
+        super::error::html_response(error)
+    }
+}
+
+/// Answers to a request whose body was not read to its end say
+/// `Connection: close`. Without it hyper, finding the rest of the body
+/// unread after the answer, closes the connection without a word, and the
+/// client's next request on it is never answered.
+async fn close_unless_read(request: axum::extract::Request, next: Next) -> Response {
+    // HTTP/2 has no `Connection` header and ends one stream, not the connection.
+    if request.version() > Version::HTTP_11 || request.body().is_end_stream() {
+        return next.run(request).await;
+    }
+    let read = Arc::new(AtomicBool::new(false));
+    let watched = read.clone();
+    let request = request.map(|body| {
+        Body::new(ReadToEnd {
+            body,
+            read: watched,
+        })
+    });
+    let mut response = next.run(request).await;
+    if !read.load(Ordering::Acquire) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// A request body that records when it was read to its end.
+struct ReadToEnd {
+    body: Body,
+    read: Arc<AtomicBool>,
+}
+
+impl HttpBody for ReadToEnd {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) || self.body.is_end_stream() {
+            self.read.store(true, Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// Where the REST API is mounted.
@@ -195,6 +313,68 @@ pub async fn ensure_admin(app: &Firefighter, config: &ServerConfig) -> Result<Op
     Ok(Some(user.email))
 }
 
+/// The server's socket, bound before the application is built: when
+/// `BASE_URL` is unset, links must use the address it got (see
+/// [`Listener::fill_base_url`]).
+#[derive(Debug)]
+pub struct Listener(TcpListener);
+
+impl Listener {
+    /// Binds `HTTP_BIND:HTTP_PORT`.
+    pub async fn bind(config: &ServerConfig) -> Result<Listener> {
+        let addr = SocketAddr::new(config.http_bind, config.http_port);
+        let listener = TcpListener::bind(addr).await.map_err(|e| {
+            Error::Config(format!(
+                "cannot listen on {addr} (HTTP_BIND, HTTP_PORT): {e}"
+            ))
+        })?;
+        Ok(Listener(listener))
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        Ok(self.0.local_addr()?)
+    }
+
+    /// When `BASE_URL` is unset (left at its default), sets it to this
+    /// address, so that every link (API, pages, integrations' messages)
+    /// leads here. Call it before building the application with `settings`.
+    pub fn fill_base_url(&self, settings: &mut Settings) -> Result<()> {
+        if settings.base_url == Settings::default().base_url {
+            settings.base_url = url_of(self.local_addr()?);
+        }
+        Ok(())
+    }
+
+    /// The server on this socket.
+    pub fn serve(self, state: AppState) -> Server {
+        if let Ok(addr) = self.local_addr() {
+            let links = state.app.settings().base_url();
+            if links == Settings::default().base_url() && links != url_of(addr) {
+                tracing::warn!(
+                    %addr, base_url = links,
+                    "BASE_URL is unset and links do not lead to the address listened on: set BASE_URL, or call Listener::fill_base_url before building the application"
+                );
+            }
+        }
+        Server {
+            listener: self.0,
+            state,
+        }
+    }
+}
+
+/// The URL of an address listened on; all addresses (`0.0.0.0`, `::`) are
+/// reached through loopback.
+fn url_of(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
 /// The server, bound to its port.
 #[derive(Debug)]
 pub struct Server {
@@ -203,15 +383,10 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds `HTTP_BIND:HTTP_PORT`.
+    /// Binds `HTTP_BIND:HTTP_PORT` for an application already built (its
+    /// `BASE_URL` stays as it is: see [`Listener`] to derive it from the port).
     pub async fn bind(state: AppState) -> Result<Server> {
-        let addr = SocketAddr::new(state.config.http_bind, state.config.http_port);
-        let listener = TcpListener::bind(addr).await.map_err(|e| {
-            Error::Config(format!(
-                "cannot listen on {addr} (HTTP_BIND, HTTP_PORT): {e}"
-            ))
-        })?;
-        Ok(Server { listener, state })
+        Ok(Listener::bind(&state.config).await?.serve(state))
     }
 
     /// The address it listens on.
@@ -248,7 +423,8 @@ impl Server {
                 shutdown.child_token(),
             )));
         }
-        let router = super::router(state);
+        // The client's address, for login throttling.
+        let router = super::router(state).into_make_service_with_connect_info::<SocketAddr>();
         let serve = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .into_future();
@@ -322,5 +498,85 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{Body, to_bytes};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn panics() -> &'static str {
+        panic!("a bug in a handler")
+    }
+
+    async fn hangs() -> &'static str {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        "too late"
+    }
+
+    /// Routes that fail, behind the server's middleware (`BASE_URL` https).
+    fn failing() -> Router {
+        let config = ServerConfig {
+            request_timeout_secs: 1,
+            ..ServerConfig::default()
+        };
+        let routes = Router::new()
+            .route("/api/v2/firefighter/panics", get(panics))
+            .route("/api/v2/firefighter/hangs", get(hangs))
+            .route("/panics", get(panics))
+            .route("/hangs", get(hangs));
+        with_middleware(routes, &config, true)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn panics_and_timeouts_carry_every_header_and_the_error_format() {
+        for (path, status, api) in [
+            ("/api/v2/firefighter/panics", 500, true),
+            ("/api/v2/firefighter/hangs", 503, true),
+            ("/panics", 500, false),
+            ("/hangs", 503, false),
+        ] {
+            let response = failing()
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), status, "{path}");
+            let headers = response.headers().clone();
+            for name in [
+                "x-content-type-options",
+                "x-frame-options",
+                "referrer-policy",
+                "content-security-policy",
+                "x-request-id",
+                "strict-transport-security",
+            ] {
+                assert!(
+                    headers.contains_key(name),
+                    "{path} lacks {name}: {headers:?}"
+                );
+            }
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            if api {
+                assert_eq!(content_type, "application/json", "{path}");
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                assert_eq!(v["type"], "server_error", "{path}: {v}");
+                assert!(v["errors"][0]["detail"].is_string(), "{path}: {v}");
+            } else {
+                assert!(
+                    content_type.starts_with("text/html"),
+                    "{path}: {content_type}"
+                );
+                let page = String::from_utf8_lossy(&body);
+                assert!(page.contains(&status.to_string()), "{path}: {page}");
+            }
+        }
     }
 }

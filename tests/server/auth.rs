@@ -4,7 +4,7 @@ use firefighter::server::ServerConfig;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::support::{browser, client, cookie, csrf_field, spawn_app, spawn_app_with};
+use crate::support::{TestApp, browser, client, cookie, csrf_field, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn login_opens_a_secure_session_and_logout_ends_it() {
@@ -408,14 +408,15 @@ async fn the_trusted_proxy_header_logs_people_in() {
     assert_eq!(r.status(), 401);
 }
 
-#[tokio::test]
-async fn repeated_login_attempts_are_throttled_per_account() {
-    let app = spawn_app().await;
-    app.user("jane@example.com", "correct horse battery", false)
-        .await;
-    app.user("john@example.com", "another horse battery", false)
-        .await;
-    let (b, _jar) = browser();
+/// A browser connecting from `ip` (every 127.x.y.z reaches the server over
+/// loopback), and the CSRF token of the login form it was given.
+async fn login_form_from(app: &TestApp, ip: [u8; 4]) -> (reqwest::Client, String) {
+    let b = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(std::net::IpAddr::from(ip))
+        .build()
+        .unwrap();
     let page = b
         .get(app.url("/login"))
         .send()
@@ -425,43 +426,238 @@ async fn repeated_login_attempts_are_throttled_per_account() {
         .await
         .unwrap();
     let csrf = csrf_field(&page);
-    let attempt = |email: &'static str, password: &'static str| {
-        let b = b.clone();
-        let url = app.url("/login");
-        let csrf = csrf.clone();
-        async move {
-            b.post(url)
-                .form(&[
-                    ("email", email),
-                    ("password", password),
-                    ("csrf_token", &csrf),
-                ])
-                .send()
-                .await
-                .unwrap()
-        }
-    };
-    for _ in 0..10 {
-        assert_eq!(
-            attempt("jane@example.com", "guess guess").await.status(),
-            401
-        );
+    (b, csrf)
+}
+
+/// One login attempt through the form; `headers` are added to the request.
+async fn try_login(
+    app: &TestApp,
+    (b, csrf): &(reqwest::Client, String),
+    email: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut request = b.post(app.url("/login")).form(&[
+        ("email", email),
+        ("password", password),
+        ("csrf_token", csrf),
+    ]);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
-    // Even the right password waits now, and says for how long.
-    let r = attempt("JANE@example.com", "correct horse battery").await;
-    assert_eq!(r.status(), 429);
-    let wait: u64 = r.headers()["retry-after"]
+    request.send().await.unwrap()
+}
+
+fn retry_after(r: &reqwest::Response) -> u64 {
+    r.headers()["retry-after"]
         .to_str()
         .unwrap()
         .parse()
-        .unwrap();
-    assert!((1..=60).contains(&wait), "{wait}");
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_attacker_elsewhere_cannot_lock_the_owner_out() {
+    let app = spawn_app().await;
+    app.user("jane@example.com", "correct horse battery", false)
+        .await;
+    app.user("john@example.com", "another horse battery", false)
+        .await;
+    let attacker = login_form_from(&app, [127, 0, 0, 2]).await;
+    for _ in 0..10 {
+        let r = try_login(&app, &attacker, "jane@example.com", "guess guess", &[]).await;
+        assert_eq!(r.status(), 401);
+    }
+    // From the attacker's address even the right password waits now, and says for how long.
+    let r = try_login(
+        &app,
+        &attacker,
+        "JANE@example.com",
+        "correct horse battery",
+        &[],
+    )
+    .await;
+    assert_eq!(r.status(), 429);
+    assert!((1..=60).contains(&retry_after(&r)), "{}", retry_after(&r));
     assert!(r.text().await.unwrap().contains("Too many login attempts"));
-    // Another account is not affected.
+    // The owner, from their own address, is not locked out.
+    let owner = login_form_from(&app, [127, 0, 0, 3]).await;
+    let r = try_login(
+        &app,
+        &owner,
+        "jane@example.com",
+        "correct horse battery",
+        &[],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    // Another account is not affected either.
+    let r = try_login(
+        &app,
+        &attacker,
+        "john@example.com",
+        "another horse battery",
+        &[],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+}
+
+#[tokio::test]
+async fn one_client_trying_many_accounts_is_throttled() {
+    let app = spawn_app().await;
+    app.user("jane@example.com", "correct horse battery", false)
+        .await;
+    // The throttle never knows whether an account exists (no enumeration):
+    // addresses without an account count as much as real ones.
+    let sprayer = login_form_from(&app, [127, 0, 0, 4]).await;
+    let mut refused = None;
+    for n in 0..30 {
+        let email = format!("user{n}@example.com");
+        // Not behind a trusted proxy: a forwarded address changes nothing.
+        let forwarded = format!("198.51.100.{n}");
+        let r = try_login(
+            &app,
+            &sprayer,
+            &email,
+            "guess guess",
+            &[("X-Forwarded-For", &forwarded)],
+        )
+        .await;
+        if r.status() == 429 {
+            assert!(retry_after(&r) >= 1);
+            refused = Some(n);
+            break;
+        }
+        assert_eq!(r.status(), 401, "attempt {n}");
+    }
     assert_eq!(
-        attempt("john@example.com", "another horse battery")
-            .await
-            .status(),
-        303
+        refused,
+        Some(20),
+        "the 21st attempt of one client is refused"
     );
+    // Still refused for a real account, even with its right password...
+    let r = try_login(
+        &app,
+        &sprayer,
+        "jane@example.com",
+        "correct horse battery",
+        &[],
+    )
+    .await;
+    assert_eq!(r.status(), 429);
+    // ...but only from that client.
+    let other = login_form_from(&app, [127, 0, 0, 5]).await;
+    let r = try_login(
+        &app,
+        &other,
+        "jane@example.com",
+        "correct horse battery",
+        &[],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+}
+
+#[tokio::test]
+async fn behind_the_trusted_proxy_the_forwarded_address_is_the_client() {
+    let app = spawn_app_with(ServerConfig {
+        trusted_proxy_user_header: Some("X-Forwarded-Email".into()),
+        trusted_proxy_secret_header: Some("X-Proxy-Secret".into()),
+        trusted_proxy_secret: Some(SecretString::from("proxy-secret-value")),
+        login_burst_per_account: 3,
+        ..ServerConfig::default()
+    })
+    .await;
+    app.user("jane@example.com", "correct horse battery", false)
+        .await;
+    // Everyone comes from the proxy's address; it says who the client is.
+    let proxy = login_form_from(&app, [127, 0, 0, 6]).await;
+    let attacker = [
+        ("X-Proxy-Secret", "proxy-secret-value"),
+        ("X-Forwarded-For", "203.0.113.7"),
+    ];
+    for _ in 0..3 {
+        let r = try_login(&app, &proxy, "jane@example.com", "guess guess", &attacker).await;
+        assert_eq!(r.status(), 401);
+    }
+    let r = try_login(
+        &app,
+        &proxy,
+        "jane@example.com",
+        "correct horse battery",
+        &attacker,
+    )
+    .await;
+    assert_eq!(r.status(), 429);
+    let owner = [
+        ("X-Proxy-Secret", "proxy-secret-value"),
+        ("X-Forwarded-For", "192.0.2.1, 198.51.100.4"),
+    ];
+    let r = try_login(
+        &app,
+        &proxy,
+        "jane@example.com",
+        "correct horse battery",
+        &owner,
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    // Without the proxy's secret the header is not believed: every attempt
+    // counts against the address that connected.
+    let direct = login_form_from(&app, [127, 0, 0, 7]).await;
+    for n in 0..3 {
+        let forwarded = format!("198.51.100.{n}");
+        let r = try_login(
+            &app,
+            &direct,
+            "jane@example.com",
+            "guess guess",
+            &[("X-Forwarded-For", &forwarded)],
+        )
+        .await;
+        assert_eq!(r.status(), 401);
+    }
+    let r = try_login(
+        &app,
+        &direct,
+        "jane@example.com",
+        "correct horse battery",
+        &[("X-Forwarded-For", "198.51.100.99")],
+    )
+    .await;
+    assert_eq!(r.status(), 429);
+}
+
+#[tokio::test]
+async fn an_anonymous_call_is_refused_before_its_idempotency_key_is_read() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let c = client();
+    let too_long = "k".repeat(256);
+    let body =
+        json!({"title": "Payments are slow to confirm", "incident_category_id": app.category()});
+    let r = c
+        .post(app.api("incidents"))
+        .header("Idempotency-Key", &too_long)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["errors"][0]["code"], "not_authenticated", "{v}");
+    // Authenticated, the same key is refused for what it is, and nothing is declared.
+    let r = c
+        .post(app.api("incidents"))
+        .bearer_auth(&token)
+        .header("Idempotency-Key", &too_long)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["errors"][0]["attr"], "Idempotency-Key", "{v}");
+    assert_eq!(app.incident_count().await, 0);
 }

@@ -10,6 +10,7 @@ mod cli;
 mod compat;
 mod embed;
 mod formats;
+mod http;
 mod integrations;
 mod list_queries;
 mod openapi;

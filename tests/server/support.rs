@@ -39,13 +39,18 @@ pub(crate) async fn spawn_app() -> TestApp {
 }
 
 /// Starts the server with this configuration (its port is replaced by a free one).
-pub(crate) async fn spawn_app_with(mut config: ServerConfig) -> TestApp {
+pub(crate) async fn spawn_app_with(config: ServerConfig) -> TestApp {
+    spawn_app_at("https://firefighter.example.com", config).await
+}
+
+/// Starts the server with this `BASE_URL` and configuration (its port is replaced by a free one).
+pub(crate) async fn spawn_app_at(base_url: &str, mut config: ServerConfig) -> TestApp {
     LazyLock::force(&TRACING);
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("ff.db").display());
     let settings = Settings {
         database_url: SecretString::from(url),
-        base_url: "https://firefighter.example.com".into(),
+        base_url: base_url.into(),
         ..Settings::default()
     };
     let app = Firefighter::builder(settings)

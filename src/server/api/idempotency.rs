@@ -28,6 +28,11 @@ pub(super) async fn idempotent(
     let Some(key) = request.headers().get(HEADER) else {
         return next.run(request).await;
     };
+    // Anonymous calls are refused by the handler (401) whatever their key:
+    // nothing to check or remember.
+    let Some(auth) = request.extensions().get::<Authenticated>().cloned() else {
+        return next.run(request).await;
+    };
     let key = match key.to_str().map(str::trim) {
         Ok(k) if !k.is_empty() && k.len() <= 255 => k.to_owned(),
         _ => {
@@ -38,10 +43,6 @@ pub(super) async fn idempotent(
             )
             .into_response();
         }
-    };
-    // Anonymous calls are refused by the handler; nothing to remember.
-    let Some(auth) = request.extensions().get::<Authenticated>().cloned() else {
-        return next.run(request).await;
     };
     let scope = match (auth.current.method, auth.token_id) {
         (AuthMethod::Token, Some(token)) => format!("token:{token}"),

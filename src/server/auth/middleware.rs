@@ -14,9 +14,9 @@ use secrecy::ExposeSecret;
 use super::session::{self, SESSION_COOKIE, constant_time_eq, sha256_hex};
 use super::{AuthMethod, Authenticated, CurrentUser, account_scopes, is_api, mount_prefix};
 use crate::Error;
-use crate::server::AppState;
 use crate::server::api::cache::Seen;
 use crate::server::error::html_response;
+use crate::server::{AppState, ServerConfig};
 
 /// The form field carrying the CSRF token.
 pub const CSRF_FIELD: &str = "csrf_token";
@@ -108,6 +108,24 @@ async fn token_user(
     )))
 }
 
+/// Whether the request came through the trusted proxy: the proxy mode is
+/// on and, when the proxy has a secret, the request carries it.
+pub(crate) fn through_trusted_proxy(config: &ServerConfig, headers: &HeaderMap) -> bool {
+    if config.trusted_proxy_user_header.is_none() {
+        return false;
+    }
+    match (
+        config.trusted_proxy_secret_header.as_deref(),
+        config.trusted_proxy_secret.as_ref(),
+    ) {
+        (Some(name), Some(secret)) => {
+            let given = headers.get(name).map(HeaderValue::as_bytes).unwrap_or(b"");
+            constant_time_eq(given, secret.expose_secret().as_bytes())
+        }
+        _ => true,
+    }
+}
+
 /// The e-mail the trusted proxy vouches for, if the proxy mode is on and the
 /// request proves it came through the proxy.
 fn proxy_email(state: &AppState, headers: &HeaderMap) -> Option<String> {
@@ -117,18 +135,12 @@ fn proxy_email(state: &AppState, headers: &HeaderMap) -> Option<String> {
     if email.is_empty() {
         return None;
     }
-    if let (Some(name), Some(secret)) = (
-        config.trusted_proxy_secret_header.as_deref(),
-        config.trusted_proxy_secret.as_ref(),
-    ) {
-        let given = headers.get(name).map(HeaderValue::as_bytes).unwrap_or(b"");
-        if !constant_time_eq(given, secret.expose_secret().as_bytes()) {
-            tracing::warn!(
-                header = user_header,
-                "proxy user header without the proxy's secret: ignored"
-            );
-            return None;
-        }
+    if !through_trusted_proxy(config, headers) {
+        tracing::warn!(
+            header = user_header,
+            "proxy user header without the proxy's secret: ignored"
+        );
+        return None;
     }
     Some(email.to_owned())
 }
@@ -325,6 +337,13 @@ pub(crate) async fn authenticate(
         && let Ok(v) = HeaderValue::from_str(&c.to_string())
     {
         response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    // A page made for one person is kept by no browser or proxy (a shared
+    // computer's back button after logout); the API says its own policy.
+    if user_id.is_some() && !api && !response.headers().contains_key(header::CACHE_CONTROL) {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
 }

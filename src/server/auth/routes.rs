@@ -12,6 +12,7 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde::Deserialize;
 
 use super::session::{self, SESSION_COOKIE, constant_time_eq, random_hex, sha256_hex};
+use super::throttle::{ClientAddress, Refusal};
 use super::{CurrentUser, mount_prefix, password};
 use crate::server::AppState;
 
@@ -151,6 +152,7 @@ impl std::fmt::Debug for LoginForm {
 async fn login(
     State(state): State<AppState>,
     Prefix(prefix): Prefix,
+    ClientAddress(client): ClientAddress,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
 ) -> Response {
@@ -170,16 +172,23 @@ async fn login(
             StatusCode::FORBIDDEN,
         );
     }
-    if let Err(wait) = state.logins.attempt(&form.email) {
-        tracing::warn!(email = %form.email, "login attempts throttled");
-        let seconds = wait.as_secs().max(1);
+    if let Err(refusal) = state.logins.attempt(client, &form.email) {
+        let (wait, from) = match refusal {
+            Refusal::Account(wait) => (wait, "for this account"),
+            Refusal::Client(wait) => (wait, "from your address"),
+        };
+        let client = client.map(|ip| ip.to_string()).unwrap_or_default();
+        tracing::warn!(email = %form.email, %client, "login attempts throttled {from}");
+        // Rounded up: retrying after the seconds said is never refused.
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let seconds = seconds.max(1);
         let mut response = page(
             &state,
             &prefix,
             next,
             form.email,
             Some(format!(
-                "Too many login attempts for this account. Try again in {seconds} seconds."
+                "Too many login attempts {from}. Try again in {seconds} seconds."
             )),
             jar,
             StatusCode::TOO_MANY_REQUESTS,
