@@ -636,6 +636,13 @@ impl Slack {
         let old =
             old_priority.and_then(|p| v.catalog.priorities.iter().find(|x| x.id == p).cloned());
         let escalated = old.as_ref().is_some_and(|o| v.priority.value < o.value);
+        // Decided from what this event set, never from the incident as it is
+        // now: a late delivery of an earlier change (a retry, a lease taken
+        // over) must not redo what a later change did.
+        let mitigated_by_this = has(field::STATUS)
+            && self.entry(id, update_id).await?.and_then(|e| e.status) == Some(Status::Mitigated);
+        // Messages that appear once per incident, whichever delivery gets there first.
+        let once_per_incident = format!("incident:{}:mitigated", id.0);
 
         // An escalation into P1-P3 of an incident without a channel gets one now.
         if v.channel_id.is_none()
@@ -753,8 +760,11 @@ impl Slack {
                         self.timeline_note(&v, key, &channel, update_id, et).await,
                     ));
                 }
-                if has(field::STATUS) && v.incident().status == Status::Mitigated {
-                    steps.push(("key_events", self.post_key_events(&v, key, &channel).await));
+                if mitigated_by_this {
+                    steps.push((
+                        "key_events",
+                        self.post_key_events(&v, &once_per_incident, &channel).await,
+                    ));
                     let app = self.app()?;
                     let (text, blocks, k, other): (
                         String,
@@ -774,7 +784,7 @@ impl Slack {
                     steps.push((
                         "next_steps",
                         self.post_once(
-                            key,
+                            &once_per_incident,
                             "next_steps",
                             (id, None),
                             k,
@@ -821,7 +831,7 @@ impl Slack {
             let general = self.tagged_channel(tag::TECH_INCIDENTS).await?;
             if let Some(general) = general {
                 let message = self.entry(id, update_id).await?.and_then(|e| e.message);
-                let headline = if has(field::STATUS) && v.incident().status == Status::Mitigated {
+                let headline = if mitigated_by_this {
                     Some(format!(
                         ":large_green_circle: Incident {} ({}) has been *Mitigated*",
                         v.incident().id,
@@ -843,7 +853,11 @@ impl Slack {
                     steps.push((
                         "general_status",
                         self.post_once(
-                            key,
+                            if mitigated_by_this {
+                                &once_per_incident
+                            } else {
+                                key
+                            },
                             "general",
                             (id, Some(update_id)),
                             kind::GENERAL_STATUS,

@@ -3287,12 +3287,12 @@ macro_rules! sql_store {
                         return String::new();
                     }
                     let list: Vec<String> = (first..first + names.len()).map(|i| format!("${i}")).collect();
-                    format!(" AND handler IN ({})", list.join(", "))
+                    format!(" AND d.handler IN ({})", list.join(", "))
                 };
                 // Nothing due (the usual answer): no write, so the writer is left to commands.
                 let sql = format!(
-                    "SELECT id FROM outbox_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
-                     AND (lease_until IS NULL OR lease_until < $1){} LIMIT 1",
+                    "SELECT d.id FROM outbox_deliveries d WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
+                     AND (d.lease_until IS NULL OR d.lease_until < $1){} LIMIT 1",
                     only(2)
                 );
                 let mut due = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).bind(now);
@@ -3302,12 +3302,22 @@ macro_rules! sql_store {
                 if due.fetch_optional(&self.pool).await?.is_none() {
                     return Ok(Vec::new());
                 }
-                // One statement picks and leases, so two claimers never share a delivery.
+                // One statement picks and leases, so two claimers never share a
+                // delivery. Per incident and handler, only the oldest pending
+                // delivery is claimable: one incident's side effects run one at
+                // a time, in the order their events were committed (a parked
+                // delivery no longer blocks the ones after it).
                 let sql = format!(
                     concat!(
                         "UPDATE outbox_deliveries SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
-                         WHERE id IN (SELECT id FROM outbox_deliveries WHERE status = 'pending' AND next_attempt_at <= $3 \
-                         AND (lease_until IS NULL OR lease_until < $3){only} ORDER BY event_id, id LIMIT $4",
+                         WHERE id IN (SELECT d.id FROM outbox_deliveries d WHERE d.status = 'pending' AND d.next_attempt_at <= $3 \
+                         AND (d.lease_until IS NULL OR d.lease_until < $3){only} \
+                         AND NOT EXISTS (SELECT 1 FROM outbox_deliveries earlier \
+                         JOIN outbox_events ee ON ee.id = earlier.event_id \
+                         JOIN outbox_events de ON de.id = d.event_id \
+                         WHERE earlier.handler = d.handler AND earlier.status = 'pending' \
+                         AND earlier.event_id < d.event_id AND ee.incident_id = de.incident_id) \
+                         ORDER BY d.event_id, d.id LIMIT $4",
                         $lock,
                         ") RETURNING id, event_id, handler, attempts"
                     ),

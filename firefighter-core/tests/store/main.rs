@@ -116,6 +116,7 @@ macro_rules! store_tests {
                 search_escapes_wildcards_and_matches_ids,
                 private_incidents_are_listed_to_members_only,
                 outbox_claim_complete_fail_requeue,
+                deliveries_of_one_incident_run_in_commit_order,
                 claims_leave_the_deliveries_of_handlers_not_named,
                 expired_lease_is_claimable_by_another_owner,
                 concurrent_claimers_never_share_a_delivery,

@@ -1356,10 +1356,23 @@ pub(crate) async fn private_incidents_are_listed_to_members_only(store: S) {
 
 pub(crate) async fn outbox_claim_complete_fail_requeue(store: S) {
     let fx = fixture(&store).await;
-    let mut record = fx.record(fx.incident("Checkout fails for card payments", t0()));
-    record.events.push(IncidentEvent::KeyEventsUpdated);
-    let incident = created(store.declare(record).await.unwrap());
-    let events = store.incident_events(incident.id).await.unwrap();
+    // Two incidents: deliveries of one incident and handler wait their turn
+    // (see `deliveries_of_one_incident_run_in_commit_order`), those of two
+    // incidents do not.
+    let first = created(
+        store
+            .declare(fx.record(fx.incident("Checkout fails for card payments", t0())))
+            .await
+            .unwrap(),
+    );
+    let second = created(
+        store
+            .declare(fx.record(fx.incident("Search answers in ten seconds", t0())))
+            .await
+            .unwrap(),
+    );
+    let mut events = store.incident_events(first.id).await.unwrap();
+    events.extend(store.incident_events(second.id).await.unwrap());
 
     // Not due yet.
     assert!(
@@ -2787,11 +2800,87 @@ pub(crate) async fn users_come_with_their_identities(store: S) {
     assert_eq!(store.users(&[]).await.unwrap(), Vec::new());
 }
 
-pub(crate) async fn claims_leave_the_deliveries_of_handlers_not_named(store: S) {
+pub(crate) async fn deliveries_of_one_incident_run_in_commit_order(store: S) {
     let fx = fixture(&store).await;
     let mut record = fx.record(fx.incident("Checkout fails for card payments", t0()));
     record.events.push(IncidentEvent::KeyEventsUpdated);
-    store.declare(record).await.unwrap();
+    record.events.push(IncidentEvent::Closed);
+    let incident = created(store.declare(record).await.unwrap());
+    let events = store.incident_events(incident.id).await.unwrap();
+    assert_eq!(events.len(), 3);
+    let only_slack = Some(Arc::from(vec!["slack".to_owned()]));
+    let claim = |owner: &'static str, t: i64| {
+        let store = store.clone();
+        let only = only_slack.clone();
+        async move {
+            store
+                .claim_deliveries_for(owner, at(t), at(t + 30), 10, only)
+                .await
+                .unwrap()
+        }
+    };
+    // Only the oldest pending delivery of the incident for the handler.
+    let first = claim("a", 1).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].event, events[0]);
+    // While it is leased, another claimer gets nothing of this incident.
+    assert!(claim("b", 2).await.is_empty(), "the next waits its turn");
+    // A retry waits too: nothing after it overtakes it.
+    assert!(
+        store
+            .fail_delivery(first[0].id, "a", "HTTP 503", Some(at(50)))
+            .await
+            .unwrap()
+    );
+    assert!(claim("b", 3).await.is_empty(), "a retry keeps its place");
+    let retried = claim("b", 50).await;
+    assert_eq!(retried[0].event, events[0]);
+    assert!(
+        store
+            .complete_delivery(retried[0].id, "b", at(51))
+            .await
+            .unwrap()
+    );
+    let second = claim("a", 52).await;
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].event, events[1]);
+    // A parked delivery no longer holds back the ones after it.
+    assert!(
+        store
+            .fail_delivery(second[0].id, "a", "HTTP 400: bad channel", None)
+            .await
+            .unwrap()
+    );
+    let third = claim("a", 53).await;
+    assert_eq!(third.len(), 1);
+    assert_eq!(third[0].event, events[2]);
+    // Another handler's deliveries of the same incident were never held back.
+    let pagerduty = store
+        .claim_deliveries_for(
+            "c",
+            at(54),
+            at(84),
+            10,
+            Some(Arc::from(vec!["pagerduty".to_owned()])),
+        )
+        .await
+        .unwrap();
+    assert_eq!(pagerduty.len(), 1, "one at a time for pagerduty too");
+    assert_eq!(pagerduty[0].event, events[0]);
+}
+
+pub(crate) async fn claims_leave_the_deliveries_of_handlers_not_named(store: S) {
+    let fx = fixture(&store).await;
+    // Two incidents, so that each handler has two deliveries claimable at once.
+    for title in [
+        "Checkout fails for card payments",
+        "Search answers in ten seconds",
+    ] {
+        store
+            .declare(fx.record(fx.incident(title, t0())))
+            .await
+            .unwrap();
+    }
     let only = |names: &[&str]| {
         Some(
             names

@@ -421,3 +421,55 @@ async fn postmortem_reminders_follow_the_priority_times() {
         2
     );
 }
+
+/// Counts the posts of one kind Slack received (not the messages left).
+fn posts_of_kind(t: &crate::support::TestEnv, kind: &str) -> usize {
+    t.fake
+        .calls()
+        .iter()
+        .filter(|c| c.method == "chat.postMessage" && c.body["metadata"]["event_type"] == kind)
+        .count()
+}
+
+#[tokio::test]
+async fn mitigated_time_messages_come_once_even_when_an_earlier_change_is_delivered_late() {
+    use firefighter_core::{Status, Update};
+    let t = env().await;
+    t.workspace().await;
+    let (id, _channel) = declared_p2(&t).await;
+    // Two status changes committed before any is delivered: the first one's
+    // delivery sees the incident already Mitigated.
+    for status in [Status::Mitigating, Status::Mitigated] {
+        t.app
+            .update(
+                id,
+                Update {
+                    status: Some(status),
+                    message: Some(format!("Now {status:?}")),
+                    ..Update::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    t.drain().await;
+    assert_eq!(posts_of_kind(&t, "ff_incident_key_events_form"), 1);
+    assert_eq!(
+        posts_of_kind(&t, "ff_incident_postmortem_reminder")
+            + posts_of_kind(&t, "ff_incident_fixed_next_actions"),
+        1
+    );
+    // A later change of status does not post them again either.
+    t.app
+        .update(
+            id,
+            Update {
+                status: Some(Status::PostMortem),
+                ..Update::default()
+            },
+        )
+        .await
+        .unwrap();
+    t.drain().await;
+    assert_eq!(posts_of_kind(&t, "ff_incident_key_events_form"), 1);
+}
