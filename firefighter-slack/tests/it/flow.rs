@@ -441,6 +441,27 @@ async fn walk(t: crate::support::TestEnv) {
     t.drain().await;
     assert_eq!(t.app.incident(id).await.unwrap().status, Status::Closed);
     assert!(t.fake.channel(&channel.id).unwrap().archived);
+    // The closing update reached the channel, before the archive.
+    let calls = t.fake.calls();
+    let closing = calls.iter().position(|c| {
+        c.method == "chat.postMessage"
+            && c.body["channel"] == channel.id.as_str()
+            && c.body.to_string().contains("All good")
+    });
+    let archive = calls
+        .iter()
+        .position(|c| c.method == "conversations.archive");
+    assert!(
+        closing.is_some() && closing < archive,
+        "closing update at {closing:?}, archive at {archive:?}"
+    );
+    assert!(
+        t.fake
+            .messages_in(&channel.id)
+            .iter()
+            .any(|m| m.text.contains("All good") || m.blocks.to_string().contains("All good")),
+        "the closing update is in the channel"
+    );
     let conversation = t.slack.store().incident_channel(id).await.unwrap().unwrap();
     assert_eq!(
         conversation.status,
