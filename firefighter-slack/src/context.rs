@@ -64,7 +64,7 @@ pub(crate) struct Inner {
     /// connection the acknowledgements need for their reads.
     pub(crate) writes: tokio::sync::Semaphore,
     /// The group-commit writer of submissions (started on first use).
-    pub(crate) recorder: OnceCell<crate::submissions::Recorder>,
+    pub(crate) recorder: OnceCell<Arc<crate::submissions::Recorder>>,
     /// Work running after an acknowledgement.
     background: Arc<(std::sync::atomic::AtomicUsize, tokio::sync::Notify)>,
 }

@@ -298,19 +298,62 @@ pub struct ReplayReport {
     pub parked: usize,
 }
 
+/// The recorders of this process, one per SQLite database file: every
+/// `Slack` built on it (the routes, the event handler, each task) shares the
+/// journal and its writer, where the second used to find the journal locked
+/// by the first and warn about "another instance".
+static RECORDERS: std::sync::LazyLock<
+    tokio::sync::Mutex<std::collections::HashMap<std::path::PathBuf, std::sync::Weak<Recorder>>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// The database file behind the store, when it is a SQLite file.
+fn database_file(store: &crate::store::SlackStore) -> Option<std::path::PathBuf> {
+    let firefighter_core::store::DatabasePool::Sqlite(pool) = store.pool() else {
+        return None;
+    };
+    let name = pool.connect_options().get_filename().to_owned();
+    let text = name.to_string_lossy();
+    if text.is_empty() || text == ":memory:" || text.starts_with("file:") {
+        return None;
+    }
+    Some(std::fs::canonicalize(&name).unwrap_or(name))
+}
+
 impl Slack {
     /// The recorder, started on first use (after putting the journal's
-    /// leftovers in the table).
+    /// leftovers in the table), or the one another `Slack` of this process
+    /// already runs on the same database file.
     async fn recorder(&self) -> Result<&Recorder> {
-        self.inner
+        let recorder = self
+            .inner
             .recorder
             .get_or_try_init(|| async {
                 let store = self.inner.store.clone();
+                let Some(file) = database_file(&store) else {
+                    let journal = open_journal(&store).await?;
+                    let sender = start_writer(store, journal.clone())?;
+                    return Ok::<_, Error>(Arc::new(Recorder { sender, journal }));
+                };
+                // Held while opening, so two `Slack`s starting at once share one.
+                let mut recorders = RECORDERS.lock().await;
+                if let Some(shared) = recorders.get(&file).and_then(std::sync::Weak::upgrade) {
+                    return Ok(shared);
+                }
                 let journal = open_journal(&store).await?;
                 let sender = start_writer(store, journal.clone())?;
-                Ok(Recorder { sender, journal })
+                let recorder = Arc::new(Recorder { sender, journal });
+                recorders.retain(|_, r| r.strong_count() > 0);
+                recorders.insert(file, Arc::downgrade(&recorder));
+                Ok(recorder)
             })
-            .await
+            .await?;
+        Ok(recorder)
+    }
+
+    /// Whether submissions go through the journal beside the database
+    /// (a SQLite file whose journal this process holds).
+    pub async fn journaled(&self) -> Result<bool> {
+        Ok(self.recorder().await?.journal.is_some())
     }
 
     /// Records a submission before it is acknowledged; the row comes back

@@ -618,3 +618,34 @@ async fn on_a_sqlite_file_what_a_stopped_process_left_in_the_journal_is_applied_
     assert!(row(&t, left.id).await.done_at.is_some());
     assert_eq!(std::fs::metadata(&journal).unwrap().len(), 0);
 }
+
+#[tokio::test]
+async fn every_slack_of_one_process_shares_the_journal_of_its_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ff.db");
+    let t = crate::support::env_on_file(&db).await;
+    assert!(t.slack.journaled().await.unwrap());
+    // A second `Slack` on the same file, as each task and the event handler
+    // of one process build: it shares the journal instead of finding it
+    // locked (and recording around it, with a warning, every minute).
+    let config = {
+        let mut c = firefighter_slack::SlackConfig::new("xoxb-test", "secret");
+        c.api_url = t.fake.url.clone();
+        c
+    };
+    let api = std::sync::Arc::new(
+        firefighter_slack::HttpSlackClient::with_base(
+            &t.fake.url,
+            "xoxb-test",
+            std::time::Duration::from_secs(5),
+        )
+        .unwrap(),
+    );
+    let second =
+        firefighter_slack::Slack::new(config, api, t.app.settings().clone(), t.app.store().clone())
+            .unwrap();
+    assert!(
+        second.journaled().await.unwrap(),
+        "the second Slack of the process records around the journal"
+    );
+}
