@@ -18,7 +18,7 @@ use crate::{
     CostType, Environment, Group, ImpactType, Incident, IncidentCategory, IncidentCost,
     IncidentDetails, IncidentEvent, IncidentFilter, IncidentId, KeyEvent, MetricType,
     MilestoneType, NewUser, Priority, Result, RoleType, RoleTypeId, StoredEvent, TimelineEntry,
-    User, UserId,
+    User, UserId, Viewer,
     event::Delivery,
     task::{Schedule, TaskRun, TaskSchedule},
 };
@@ -108,6 +108,9 @@ pub struct NewIncidentRecord {
     pub events: Vec<IncidentEvent>,
     /// The handlers each event is delivered to.
     pub subscribers: Arc<[String]>,
+    /// Who declares, for the `dedup_key`: an open incident with the key
+    /// counts only if this viewer may see it (see [`Store::declare`]).
+    pub dedup_viewer: Viewer,
 }
 
 /// What [`Store::declare`] did.
