@@ -790,7 +790,9 @@ impl Firefighter {
             timeline,
             events,
             subscribers: self.subscribers(),
-            dedup_viewer: declaration.dedup_viewer.unwrap_or(crate::Viewer::Everything),
+            dedup_viewer: declaration
+                .dedup_viewer
+                .unwrap_or(crate::Viewer::Everything),
         };
         let outcome = match self.inner.store.declare(record).await? {
             Declared::Created(incident) => {
