@@ -1400,7 +1400,7 @@ const DEDUP_RACE_ATTEMPTS: usize = 4;
 /// Where a declaration's `dedup_key` leads (see [`Store::declare`]).
 enum DedupClaim {
     /// The open incident the declaration gets instead of a new one.
-    Matched(Incident),
+    Matched(Box<Incident>),
     /// A new incident, holding the key for this declarer alone (`Some`) or
     /// for everybody.
     Free(Option<UserId>),
@@ -1798,7 +1798,7 @@ macro_rules! sql_store {
                 };
                 let viewer = record.dedup_viewer;
                 if let Some(existing) = Self::open_by_dedup_key(conn, key, viewer).await? {
-                    return Ok(DedupClaim::Matched(existing));
+                    return Ok(DedupClaim::Matched(Box::new(existing)));
                 }
                 let Viewer::Member(declarer) = viewer else {
                     return Ok(DedupClaim::Free(None));
@@ -2027,7 +2027,7 @@ macro_rules! sql_store {
                 let mut tx = self.begin_write().await?;
                 let written = async {
                     let scope = match Self::claim_dedup_key(&mut tx, record).await? {
-                        DedupClaim::Matched(existing) => return Ok(Declared::Existing(existing)),
+                        DedupClaim::Matched(existing) => return Ok(Declared::Existing(*existing)),
                         DedupClaim::Free(scope) => scope,
                     };
                     let incident = Self::insert_incidents(&mut tx, &[(record, scope)])
@@ -2066,7 +2066,7 @@ macro_rules! sql_store {
                             }
                         }
                         match Self::claim_dedup_key(&mut tx, record).await? {
-                            DedupClaim::Matched(existing) => declared[n] = Some(Declared::Existing(existing)),
+                            DedupClaim::Matched(existing) => declared[n] = Some(Declared::Existing(*existing)),
                             DedupClaim::Free(scope) => {
                                 waiting_keys.extend(record.incident.dedup_key.as_deref());
                                 waiting.push((n, scope));
