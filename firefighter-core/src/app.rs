@@ -505,7 +505,8 @@ impl Firefighter {
     // --------------------------------------------------------------- commands
 
     /// Declares an incident. With a `dedup_key` that an open incident already
-    /// holds, returns that incident and writes nothing (no new side effect).
+    /// holds, returns that incident and writes nothing (no new side effect),
+    /// provided `dedup_viewer` may see it (see [`Store::declare`]).
     pub async fn declare(&self, declaration: Declaration) -> Result<DeclareOutcome> {
         let outcome = self.declare_or_check(declaration, false).await?;
         // Only a dry run answers `None`.
