@@ -56,6 +56,11 @@ pub struct Declaration {
     pub private: Option<bool>,
     /// Idempotency key of automated sources.
     pub dedup_key: Option<String>,
+    /// Who is declaring, as far as `dedup_key` goes: an open incident with
+    /// the key is returned only if this viewer may see it (else the key is
+    /// as good as free for them). `None`: firefighter itself, which sees
+    /// everything.
+    pub dedup_viewer: Option<crate::Viewer>,
     /// Ignored incidents skip the closing guard and reminders.
     pub ignore: bool,
     /// Extra fields.
@@ -500,7 +505,8 @@ impl Firefighter {
     // --------------------------------------------------------------- commands
 
     /// Declares an incident. With a `dedup_key` that an open incident already
-    /// holds, returns that incident and writes nothing (no new side effect).
+    /// holds, returns that incident and writes nothing (no new side effect),
+    /// provided `dedup_viewer` may see it (see [`Store::declare`]).
     pub async fn declare(&self, declaration: Declaration) -> Result<DeclareOutcome> {
         let outcome = self.declare_or_check(declaration, false).await?;
         // Only a dry run answers `None`.
@@ -785,6 +791,9 @@ impl Firefighter {
             timeline,
             events,
             subscribers: self.subscribers(),
+            dedup_viewer: declaration
+                .dedup_viewer
+                .unwrap_or(crate::Viewer::Everything),
         };
         let outcome = match self.inner.store.declare(record).await? {
             Declared::Created(incident) => {

@@ -138,6 +138,178 @@ async fn an_open_dedup_key_returns_the_existing_incident_without_side_effects() 
     );
 }
 
+/// Posts a declaration; returns the status code and the JSON body.
+async fn post_declaration(app: &crate::support::TestApp, token: &str, body: Value) -> (u16, Value) {
+    let r = client()
+        .post(app.api("incidents/"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+/// The names of a JSON object's members, sorted: the shape of an answer.
+fn shape(v: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn a_dedup_key_held_by_a_private_incident_is_as_good_as_free_for_who_cannot_see_it() {
+    let app = spawn_app().await;
+    let staff = app.admin_token().await;
+    let alice = app
+        .user("alice@example.com", "correct horse battery", false)
+        .await;
+    let bob = app
+        .user("bob@example.com", "correct horse battery", false)
+        .await;
+    let carol = app
+        .user("carol@example.com", "correct horse battery", false)
+        .await;
+    let (alice, bob, carol) = (
+        app.token(&alice, &[]).await,
+        app.token(&bob, &[]).await,
+        app.token(&carol, &[]).await,
+    );
+    let body = |title: &str, key: &str| json!({"title": title, "incident_category_id": app.category(), "dedup_key": key});
+    let mut secret = body("Payroll export sent salaries to a vendor", "siem:rule:7");
+    secret["private"] = json!(true);
+    let (status, held) = post_declaration(&app, &alice, secret).await;
+    assert_eq!(status, 201, "{held}");
+    let held_id = held["id"].as_i64().unwrap();
+
+    // Bob may not see Alice's incident: his declaration is new, as with a free key.
+    let (status, first) = post_declaration(
+        &app,
+        &bob,
+        body("Security alert raised by the SIEM", "siem:rule:7"),
+    )
+    .await;
+    assert_eq!(status, 201, "{first}");
+    let bobs_id = first["id"].as_i64().unwrap();
+    assert_ne!(bobs_id, held_id);
+    assert!(!first.to_string().contains("Payroll"), "{first}");
+    assert!(
+        first.get("dedup_key").is_none(),
+        "write-only, as the original's"
+    );
+    assert_eq!(first["created_by"]["email"], "bob@example.com");
+    let (status, again) = post_declaration(
+        &app,
+        &bob,
+        body("Security alert raised by the SIEM, again", "siem:rule:7"),
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["id"], bobs_id, "his repeat matches his own incident");
+
+    // The same two posts with a key nobody holds answer the same way.
+    let (free_status, free_first) = post_declaration(
+        &app,
+        &bob,
+        body("Disk alert raised by the monitor", "disk:db-9"),
+    )
+    .await;
+    let (free_again_status, free_again) = post_declaration(
+        &app,
+        &bob,
+        body("Disk alert raised by the monitor", "disk:db-9"),
+    )
+    .await;
+    assert_eq!((free_status, free_again_status), (201, 200));
+    assert_eq!(shape(&first), shape(&free_first));
+    assert_eq!(shape(&again), shape(&free_again));
+
+    // Bob's incident is public: Carol matches it, as if Alice's did not exist.
+    let (status, v) = post_declaration(
+        &app,
+        &carol,
+        body("Security alert seen by Carol", "siem:rule:7"),
+    )
+    .await;
+    assert_eq!((status, v["id"].as_i64()), (200, Some(bobs_id)), "{v}");
+    // Who may see Alice's incident gets it.
+    let (status, v) = post_declaration(
+        &app,
+        &staff,
+        body("Security alert seen by staff", "siem:rule:7"),
+    )
+    .await;
+    assert_eq!((status, v["id"].as_i64()), (200, Some(held_id)), "{v}");
+    let (status, v) = post_declaration(
+        &app,
+        &alice,
+        body("Security alert seen by Alice", "siem:rule:7"),
+    )
+    .await;
+    assert_eq!((status, v["id"].as_i64()), (200, Some(held_id)), "{v}");
+
+    let r = client()
+        .get(app.api(&format!("incidents/{held_id}/")))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "still hidden from Bob");
+    assert_eq!(app.incident_count().await, 3);
+}
+
+#[tokio::test]
+async fn a_repeated_private_declaration_the_caller_cannot_see_is_refused_not_duplicated() {
+    let app = spawn_app().await;
+    let staff = app.admin_token().await;
+    let bot = app
+        .user("bot@example.com", "correct horse battery", false)
+        .await;
+    let bot = app.token(&bot, &[]).await;
+    let carol = app
+        .user("carol@example.com", "correct horse battery", false)
+        .await;
+    let carol = app.token(&carol, &[]).await;
+    // Declared for Dana: private, so only Dana (and staff) may see it.
+    let declaration = json!({
+        "title": "Nightly backup of the HR database failed",
+        "incident_category_id": app.category(),
+        "created_by_email": "dana@example.com",
+        "private": true,
+        "dedup_key": "backup:hr",
+    });
+    let (status, first) = post_declaration(&app, &bot, declaration.clone()).await;
+    assert_eq!(status, 201, "{first}");
+    let id = first["id"].as_i64().unwrap();
+
+    let (status, v) = post_declaration(&app, &bot, declaration.clone()).await;
+    assert_eq!(status, 409, "{v}");
+    assert!(
+        v.to_string().contains("you declared for someone else"),
+        "{v}"
+    );
+    assert!(!v.to_string().contains("HR database"), "{v}");
+    assert_eq!(app.incident_count().await, 1, "no second incident");
+
+    let dana = app
+        .app
+        .store()
+        .user_by_email("dana@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let dana = app.token(&dana, &[]).await;
+    for token in [&dana, &staff] {
+        let (status, v) = post_declaration(&app, token, declaration.clone()).await;
+        assert_eq!((status, v["id"].as_i64()), (200, Some(id)), "{v}");
+    }
+    // Carol may not see it: for her the key is free.
+    let (status, v) = post_declaration(&app, &carol, declaration.clone()).await;
+    assert_eq!(status, 201, "{v}");
+    assert_ne!(v["id"].as_i64(), Some(id));
+}
+
 #[tokio::test]
 async fn lifecycle_through_the_write_endpoints_with_refusals() {
     let app = spawn_app().await;

@@ -18,7 +18,7 @@ use crate::{
     CostType, Environment, Group, ImpactType, Incident, IncidentCategory, IncidentCost,
     IncidentDetails, IncidentEvent, IncidentFilter, IncidentId, KeyEvent, MetricType,
     MilestoneType, NewUser, Priority, Result, RoleType, RoleTypeId, StoredEvent, TimelineEntry,
-    User, UserId,
+    User, UserId, Viewer,
     event::Delivery,
     task::{Schedule, TaskRun, TaskSchedule},
 };
@@ -108,6 +108,9 @@ pub struct NewIncidentRecord {
     pub events: Vec<IncidentEvent>,
     /// The handlers each event is delivered to.
     pub subscribers: Arc<[String]>,
+    /// Who declares, for the `dedup_key`: an open incident with the key
+    /// counts only if this viewer may see it (see [`Store::declare`]).
+    pub dedup_viewer: Viewer,
 }
 
 /// What [`Store::declare`] did.
@@ -352,7 +355,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn password_hash(&self, user: UserId) -> Result<Option<String>>;
 
     // ---- incidents ----
-    /// Declares an incident (see [`Declared`]).
+    /// Declares an incident (see [`Declared`]). A record with a
+    /// `dedup_key` gets, instead, the open incident holding the key that its
+    /// `dedup_viewer` may see (or that holds it for that declarer alone);
+    /// else it is new, and holds the key for its declarer alone when holding
+    /// it for everybody would show them an incident they may not see. So a
+    /// key held out of the declarer's sight is, to them, a free key.
     async fn declare(&self, record: NewIncidentRecord) -> Result<Declared>;
     /// Applies a change; returns the incident as stored afterwards.
     async fn apply(&self, change: IncidentChange) -> Result<Incident>;

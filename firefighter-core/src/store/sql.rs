@@ -39,6 +39,7 @@ use crate::{
     ImpactType, Incident, IncidentCategory, IncidentCost, IncidentDetails, IncidentEvent,
     IncidentFilter, IncidentId, KeyEvent, MetricType, MilestoneType, NewUser, Priority, PriorityId,
     Result, RoleAssignment, RoleType, RoleTypeId, Status, StoredEvent, TimelineEntry, User, UserId,
+    Viewer,
 };
 
 /// Values per `IN (...)` list; far below both databases' parameter limits.
@@ -1380,13 +1381,29 @@ fn is_kind(e: &Error, kind: ErrorKind) -> bool {
     db_error(e).is_some_and(|db| db.kind() == kind)
 }
 
-/// The insert lost against an open incident holding the same `dedup_key`.
+/// The insert lost against an open incident holding the same `dedup_key`
+/// in the same scope.
 fn is_dedup_violation(e: &Error) -> bool {
+    const INDEX: &str = "incidents_open_dedup_key";
     db_error(e).is_some_and(|db| {
         db.kind() == ErrorKind::UniqueViolation
-            && (db.constraint() == Some("incidents_open_dedup_key")
-                || db.message().contains("incidents.dedup_key"))
+            // SQLite names the index in the message only.
+            && (db.constraint() == Some(INDEX) || db.message().contains(INDEX))
     })
+}
+
+/// Times a declaration is written again after losing the race for its
+/// `dedup_key`: each attempt sees the winner, so the second one settles it
+/// (the third when it then races for the declarer's own scope).
+const DEDUP_RACE_ATTEMPTS: usize = 4;
+
+/// Where a declaration's `dedup_key` leads (see [`Store::declare`]).
+enum DedupClaim {
+    /// The open incident the declaration gets instead of a new one.
+    Matched(Box<Incident>),
+    /// A new incident, holding the key for this declarer alone (`Some`) or
+    /// for everybody.
+    Free(Option<UserId>),
 }
 
 /// A row an incident write refers to; checked only to explain a foreign-key failure.
@@ -1725,18 +1742,70 @@ macro_rules! sql_store {
                 }
             }
 
-            async fn open_by_dedup_key(conn: &mut $Conn, key: &str) -> Result<Option<Incident>> {
-                let row: Option<IncidentRow> = sqlx::query_as(concat!(
-                    incident_select!(),
-                    " WHERE i.dedup_key = $1 AND i.status <= 40 ORDER BY i.id LIMIT 1"
-                ))
-                .bind(key)
-                .fetch_optional(&mut *conn)
-                .await?;
+            /// The open incident holding `key` that `viewer` may see or that
+            /// holds it for them alone: theirs first, then the one holding it
+            /// for everybody, then the oldest.
+            async fn open_by_dedup_key(conn: &mut $Conn, key: &str, viewer: Viewer) -> Result<Option<Incident>> {
+                let row: Option<IncidentRow> = match viewer.filter() {
+                    None => sqlx::query_as(concat!(
+                        incident_select!(),
+                        " WHERE i.dedup_key = $1 AND i.status <= 40 \
+                         ORDER BY CASE WHEN i.dedup_scope IS NULL THEN 0 ELSE 1 END, i.id LIMIT 1"
+                    ))
+                    .bind(key)
+                    .fetch_optional(&mut *conn)
+                    .await?,
+                    Some(user) => sqlx::query_as(concat!(
+                        incident_select!(),
+                        " WHERE i.dedup_key = $1 AND i.status <= 40 AND (i.dedup_scope = $2 OR NOT i.private \
+                         OR EXISTS (SELECT 1 FROM incident_members m WHERE m.incident_id = i.id AND m.user_id = $2)) \
+                         ORDER BY CASE WHEN i.dedup_scope = $2 THEN 0 WHEN i.dedup_scope IS NULL THEN 1 ELSE 2 END, \
+                         i.id LIMIT 1"
+                    ))
+                    .bind(key)
+                    .bind(user)
+                    .fetch_optional(&mut *conn)
+                    .await?,
+                };
                 match row {
                     None => Ok(None),
                     Some(row) => Ok(Self::incident_rows(conn, vec![row]).await?.pop()),
                 }
+            }
+
+            /// Whether an open incident holds `key` for everybody.
+            async fn dedup_key_held_for_everybody(conn: &mut $Conn, key: &str) -> Result<bool> {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM incidents WHERE dedup_key = $1 AND dedup_scope IS NULL AND status <= 40",
+                )
+                .bind(key)
+                .fetch_one(&mut *conn)
+                .await?;
+                Ok(n > 0)
+            }
+
+            /// The rule of `dedup_key`s: the declaration gets the open incident
+            /// with its key that its declarer may see (or that holds the key
+            /// for them alone); else it is new, and holds the key for its
+            /// declarer alone when holding it for everybody would show them an
+            /// incident they may not see: the one holding it already, or the
+            /// new one itself (declared private for someone else). So whether
+            /// a key is held by an incident out of the declarer's sight never
+            /// shows.
+            async fn claim_dedup_key(conn: &mut $Conn, record: &NewIncidentRecord) -> Result<DedupClaim> {
+                let Some(key) = record.incident.dedup_key.as_deref() else {
+                    return Ok(DedupClaim::Free(None));
+                };
+                let viewer = record.dedup_viewer;
+                if let Some(existing) = Self::open_by_dedup_key(conn, key, viewer).await? {
+                    return Ok(DedupClaim::Matched(Box::new(existing)));
+                }
+                let Viewer::Member(declarer) = viewer else {
+                    return Ok(DedupClaim::Free(None));
+                };
+                let scoped = !viewer.can_see_incident(&record.incident, &record.members)
+                    || Self::dedup_key_held_for_everybody(conn, key).await?;
+                Ok(DedupClaim::Free(scoped.then_some(declarer)))
             }
 
             async fn incident_exists(conn: &mut $Conn, id: IncidentId) -> Result<bool> {
@@ -1952,18 +2021,16 @@ macro_rules! sql_store {
                 })
             }
 
-            /// The transaction of `declare`: the open incident holding the
-            /// `dedup_key`, or the new one (committed).
+            /// The transaction of `declare`: the open incident the
+            /// `dedup_key` leads to, or the new one (committed).
             async fn declare_in_tx(&self, record: &NewIncidentRecord) -> Result<Declared> {
                 let mut tx = self.begin_write().await?;
-                if let Some(key) = &record.incident.dedup_key {
-                    if let Some(existing) = Self::open_by_dedup_key(&mut tx, key).await? {
-                        tx.rollback().await?;
-                        return Ok(Declared::Existing(existing));
-                    }
-                }
                 let written = async {
-                    let incident = Self::insert_incidents(&mut tx, &[record])
+                    let scope = match Self::claim_dedup_key(&mut tx, record).await? {
+                        DedupClaim::Matched(existing) => return Ok(Declared::Existing(*existing)),
+                        DedupClaim::Free(scope) => scope,
+                    };
+                    let incident = Self::insert_incidents(&mut tx, &[(record, scope)])
                         .await?
                         .pop()
                         .ok_or_else(|| corrupt("a declared incident was not written"))?;
@@ -1975,42 +2042,39 @@ macro_rules! sql_store {
             }
 
             /// Declares several incidents in one transaction. A record whose
-            /// `dedup_key` matches an open incident, or one declared earlier in
-            /// the batch, gets that incident, as if they had come one after
-            /// another. Any failure rolls back all of them.
+            /// `dedup_key` leads to an open incident, or to one declared
+            /// earlier in the batch, gets that incident, as if they had come
+            /// one after another. Any failure rolls back all of them.
             #[allow(dead_code, reason = "only the SQLite writer batches declarations")]
             async fn declare_batch_in_tx(&self, records: &[Arc<NewIncidentRecord>]) -> Result<Vec<Declared>> {
                 let mut tx = self.begin_write().await?;
                 let written = async {
                     let mut declared: Vec<Option<Declared>> = vec![None; records.len()];
-                    let mut fresh: Vec<usize> = Vec::new();
-                    let mut first_with_key: HashMap<&str, usize> = HashMap::new();
-                    let mut repeats: Vec<(usize, usize)> = Vec::new();
+                    // New incidents not written yet (with their dedup scope),
+                    // and their keys.
+                    let mut waiting: Vec<(usize, Option<UserId>)> = Vec::new();
+                    let mut waiting_keys: HashSet<&str> = HashSet::new();
+                    let mut wrote = false;
                     for (n, record) in records.iter().enumerate() {
                         if let Some(key) = record.incident.dedup_key.as_deref() {
-                            if let Some(first) = first_with_key.get(key) {
-                                repeats.push((n, *first));
-                                continue;
+                            // Whether this one gets an earlier one of the batch
+                            // depends on who may see it: written first, the
+                            // earlier one is read by the same rule as any other.
+                            if waiting_keys.contains(key) {
+                                wrote |= Self::insert_waiting(&mut tx, records, &mut waiting, &mut declared).await?;
+                                waiting_keys.clear();
                             }
-                            if let Some(existing) = Self::open_by_dedup_key(&mut tx, key).await? {
-                                declared[n] = Some(Declared::Existing(existing));
-                                continue;
-                            }
-                            first_with_key.insert(key, n);
                         }
-                        fresh.push(n);
-                    }
-                    let new: Vec<&NewIncidentRecord> = fresh.iter().map(|n| records[*n].as_ref()).collect();
-                    let incidents = Self::insert_incidents(&mut tx, &new).await?;
-                    for (n, incident) in fresh.iter().zip(incidents) {
-                        declared[*n] = Some(Declared::Created(incident));
-                    }
-                    for (n, first) in repeats {
-                        if let Some(Declared::Created(incident)) = &declared[first] {
-                            declared[n] = Some(Declared::Existing(incident.clone()));
+                        match Self::claim_dedup_key(&mut tx, record).await? {
+                            DedupClaim::Matched(existing) => declared[n] = Some(Declared::Existing(*existing)),
+                            DedupClaim::Free(scope) => {
+                                waiting_keys.extend(record.incident.dedup_key.as_deref());
+                                waiting.push((n, scope));
+                            }
                         }
                     }
-                    if !fresh.is_empty() {
+                    wrote |= Self::insert_waiting(&mut tx, records, &mut waiting, &mut declared).await?;
+                    if wrote {
                         Self::bump(&mut tx, Bump::Data).await?;
                     }
                     declared
@@ -2022,18 +2086,44 @@ macro_rules! sql_store {
                 Self::settle(tx, written).await
             }
 
-            /// Everything `declare` writes for new incidents: one statement per
-            /// incident row, then one statement per kind of child row for all
-            /// of them together (each statement is a round trip).
-            async fn insert_incidents(conn: &mut $Conn, records: &[&NewIncidentRecord]) -> Result<Vec<Incident>> {
+            /// Writes the `waiting` new incidents of a batch, recording them in
+            /// `declared`; whether there were any.
+            #[allow(dead_code, reason = "only the SQLite writer batches declarations")]
+            async fn insert_waiting(
+                conn: &mut $Conn,
+                records: &[Arc<NewIncidentRecord>],
+                waiting: &mut Vec<(usize, Option<UserId>)>,
+                declared: &mut [Option<Declared>],
+            ) -> Result<bool> {
+                if waiting.is_empty() {
+                    return Ok(false);
+                }
+                let new: Vec<(&NewIncidentRecord, Option<UserId>)> =
+                    waiting.iter().map(|(n, scope)| (records[*n].as_ref(), *scope)).collect();
+                let incidents = Self::insert_incidents(conn, &new).await?;
+                for ((n, _), incident) in waiting.drain(..).zip(incidents) {
+                    declared[n] = Some(Declared::Created(incident));
+                }
+                Ok(true)
+            }
+
+            /// Everything `declare` writes for new incidents (each with the
+            /// scope of its `dedup_key`): one statement per incident row, then
+            /// one statement per kind of child row for all of them together
+            /// (each statement is a round trip).
+            async fn insert_incidents(
+                conn: &mut $Conn,
+                new: &[(&NewIncidentRecord, Option<UserId>)],
+            ) -> Result<Vec<Incident>> {
+                let records: Vec<&NewIncidentRecord> = new.iter().map(|(record, _)| *record).collect();
                 let mut ids = Vec::with_capacity(records.len());
-                for record in records {
+                for (record, dedup_scope) in new {
                     let i = &record.incident;
                     let raw: i64 = sqlx::query_scalar(
                         "INSERT INTO incidents (title, description, status, priority_id, category_id, environment_id, \
                          created_by, created_at, updated_at, mitigated_at, closed_at, closure_reason, closure_reference, \
-                         custom_fields, dedup_key, ignore, private, version) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1) RETURNING id",
+                         custom_fields, dedup_key, ignore, private, version, dedup_scope) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1, $18) RETURNING id",
                     )
                     .bind(i.title.as_str())
                     .bind(i.description.as_str())
@@ -2052,6 +2142,7 @@ macro_rules! sql_store {
                     .bind(i.dedup_key.as_deref())
                     .bind(i.ignore)
                     .bind(i.private)
+                    .bind(*dedup_scope)
                     .fetch_one(&mut *conn)
                     .await?;
                     ids.push(IncidentId(raw));
@@ -3072,24 +3163,20 @@ macro_rules! sql_store {
             // ---- incidents ----
 
             async fn declare(&self, record: NewIncidentRecord) -> Result<Declared> {
-                let key = record.incident.dedup_key.clone();
                 let record = Arc::new(record);
-                let inserted = self.write_declaration(record.clone()).await?;
-                match inserted {
-                    Ok(declared) => Ok(declared),
-                    Err(e) if is_dedup_violation(&e) => {
-                        // A concurrent declare with the same key committed first.
-                        let key = key.unwrap_or_default();
-                        let mut conn = self.pool.acquire().await?;
-                        match Self::open_by_dedup_key(&mut conn, &key).await? {
-                            Some(existing) => Ok(Declared::Existing(existing)),
-                            None => Err(Error::Conflict(format!(
-                                "another incident was declared with dedup_key \"{key}\" at the same time; try again"
-                            ))),
-                        }
+                for _ in 0..DEDUP_RACE_ATTEMPTS {
+                    match self.write_declaration(record.clone()).await? {
+                        Ok(declared) => return Ok(declared),
+                        // A concurrent declaration with the same key committed
+                        // first: the next attempt reads it by the same rule.
+                        Err(e) if is_dedup_violation(&e) => continue,
+                        Err(e) => return Err(self.explain(e, Ref::of_record(&record)).await),
                     }
-                    Err(e) => Err(self.explain(e, Ref::of_record(&record)).await),
                 }
+                Err(Error::Conflict(format!(
+                    "other incidents were declared with dedup_key \"{}\" at the same time; try again",
+                    record.incident.dedup_key.as_deref().unwrap_or_default()
+                )))
             }
 
             async fn apply(&self, change: IncidentChange) -> Result<Incident> {

@@ -106,6 +106,8 @@ macro_rules! store_tests {
                 timestamps_round_trip_exactly,
                 dedup_key_returns_existing_and_is_freed_after_mitigation,
                 concurrent_declares_with_one_dedup_key_create_one_incident,
+                dedup_keys_held_out_of_sight_are_scoped_to_the_declarer,
+                concurrent_declares_with_one_dedup_key_create_one_incident_per_scope,
                 concurrent_declares_are_each_written_whole,
                 apply_with_stale_version_conflicts_and_changes_nothing,
                 apply_unknown_incident_is_not_found,

@@ -15,7 +15,7 @@ use firefighter_core::{
     Error, FieldChange, Group, GroupId, ImpactLevel, ImpactLevelOption, ImpactType, Incident,
     IncidentCategory, IncidentCost, IncidentEvent, IncidentFilter, IncidentId, IncidentOrder,
     KeyEvent, MetricType, MilestoneType, NewUser, Priority, PriorityId, ResponseType, RoleType,
-    RoleTypeId, Status, Store, TimelineEntry, UpdateId, User, UserId,
+    RoleTypeId, Status, Store, TimelineEntry, UpdateId, User, UserId, Viewer,
 };
 
 type S = Arc<dyn Store>;
@@ -252,6 +252,7 @@ impl Fx {
             )],
             events: vec![IncidentEvent::Created],
             subscribers: subscribers(),
+            dedup_viewer: Viewer::Everything,
             incident,
         }
     }
@@ -601,8 +602,10 @@ pub(crate) async fn dedup_key_returns_existing_and_is_freed_after_mitigation(sto
     let mut reopen = IncidentChange::from(&pm, subscribers());
     reopen.incident.status = Status::Investigating;
     let err = store.apply(reopen).await.unwrap_err();
+    // Recognised as the dedup index on both databases (SQLite names it in
+    // the message only).
     assert!(
-        matches!(&err, Error::Conflict(m) if m.contains("dedup_key")),
+        matches!(&err, Error::Conflict(m) if m.contains("already uses dedup_key")),
         "{err}"
     );
     assert_eq!(
@@ -724,6 +727,234 @@ pub(crate) async fn concurrent_declares_with_one_dedup_key_create_one_incident(s
         1
     );
     assert_eq!(all_deliveries(&store).await, 2);
+}
+
+/// A declaration with `key` made by `by`, who sees what `viewer` sees.
+fn keyed(
+    fx: &Fx,
+    key: &str,
+    by: &User,
+    viewer: Viewer,
+    private: bool,
+    n: i64,
+) -> NewIncidentRecord {
+    let mut incident = fx.incident(&format!("Alert {key} fired, declaration {n}"), at(n));
+    incident.created_by = by.id;
+    incident.dedup_key = Some(key.into());
+    incident.private = private;
+    let mut record = fx.record(incident);
+    record.dedup_viewer = viewer;
+    record
+}
+
+/// A dedup_key held by an incident the declarer may not see is free for
+/// them: they get an incident of their own, which their repeats (and those
+/// who may see it) match; who may see the first one gets the first one.
+pub(crate) async fn dedup_keys_held_out_of_sight_are_scoped_to_the_declarer(store: S) {
+    let fx = fixture(&store).await;
+    let outsider = user(&store, "outsider@example.com").await;
+    let (jane, john) = (Viewer::Member(fx.jane.id), Viewer::Member(fx.john.id));
+    let key = "siem:rule:7";
+    let held = created(
+        store
+            .declare(keyed(&fx, key, &fx.jane, jane, true, 0))
+            .await
+            .unwrap(),
+    );
+
+    let johns = created(
+        store
+            .declare(keyed(&fx, key, &fx.john, john, false, 1))
+            .await
+            .unwrap(),
+    );
+    assert_ne!(johns.id, held.id);
+    assert_eq!(johns.dedup_key.as_deref(), Some(key), "the key as given");
+    let matched = |record: NewIncidentRecord| {
+        let store = store.clone();
+        async move {
+            match store.declare(record).await.unwrap() {
+                Declared::Existing(i) => i.id,
+                Declared::Created(i) => panic!("expected a match, created {}", i.id),
+            }
+        }
+    };
+    assert_eq!(
+        matched(keyed(&fx, key, &fx.john, john, false, 2)).await,
+        johns.id
+    );
+    // John's incident is public: the outsider sees it and matches it.
+    let outsiders = Viewer::Member(outsider.id);
+    assert_eq!(
+        matched(keyed(&fx, key, &outsider, outsiders, false, 3)).await,
+        johns.id
+    );
+    // Who may see Jane's incident matches it.
+    assert_eq!(
+        matched(keyed(&fx, key, &fx.jane, Viewer::Everything, false, 4)).await,
+        held.id
+    );
+    assert_eq!(
+        matched(keyed(&fx, key, &fx.jane, jane, false, 5)).await,
+        held.id
+    );
+    assert_eq!(
+        store
+            .count_incidents(&IncidentFilter::default())
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(all_deliveries(&store).await, 2 * 2);
+
+    // Once Jane's incident leaves the window, John's is the open one.
+    let mitigated = set_status(&store, &held, Status::Mitigated, at(10)).await;
+    set_status(&store, &mitigated, Status::PostMortem, at(20)).await;
+    assert_eq!(
+        matched(keyed(&fx, key, &fx.jane, Viewer::Everything, false, 6)).await,
+        johns.id
+    );
+    assert_eq!(
+        matched(keyed(&fx, key, &fx.john, john, false, 7)).await,
+        johns.id
+    );
+
+    // A private incident its declarer may not see (declared for someone
+    // else) holds the key for that declarer too: a repeat is no duplicate.
+    let on_behalf = |n| {
+        let mut record = keyed(&fx, "backup:hr", &fx.jane, john, true, n);
+        record.members = vec![fx.jane.id];
+        record
+    };
+    let for_jane = created(store.declare(on_behalf(8)).await.unwrap());
+    assert_eq!(matched(on_behalf(9)).await, for_jane.id);
+    assert_eq!(
+        matched(keyed(&fx, "backup:hr", &fx.jane, jane, true, 10)).await,
+        for_jane.id
+    );
+    assert_eq!(
+        store
+            .count_incidents(&IncidentFilter::default())
+            .await
+            .unwrap(),
+        3
+    );
+}
+
+/// Per declarer: how many incidents they created, and the ids they got.
+type DeclaredBy = std::collections::HashMap<UserId, (usize, HashSet<IncidentId>)>;
+
+/// The one incident `who` created and every declaration of theirs got.
+fn one_own(got: &DeclaredBy, who: UserId) -> IncidentId {
+    let (created, ids) = &got[&who];
+    assert_eq!(*created, 1, "one incident for {who}");
+    assert_eq!(
+        ids.len(),
+        1,
+        "every declaration of {who} got the same incident"
+    );
+    *ids.iter().next().unwrap()
+}
+
+/// Concurrent declarations with one key: one incident per scope, whatever
+/// the interleaving, on both declaration paths (alone and batched).
+pub(crate) async fn concurrent_declares_with_one_dedup_key_create_one_incident_per_scope(store: S) {
+    let fx = Arc::new(fixture(&store).await);
+    let outsider = user(&store, "outsider@example.com").await;
+    let key = "siem:rule:7";
+    let held = created(
+        store
+            .declare(keyed(
+                &fx,
+                key,
+                &fx.jane,
+                Viewer::Member(fx.jane.id),
+                true,
+                0,
+            ))
+            .await
+            .unwrap(),
+    );
+    let race = |declarers: Vec<(User, Viewer, bool)>, key: &'static str| {
+        let (store, fx) = (store.clone(), fx.clone());
+        async move {
+            let mut tasks = Vec::new();
+            for n in 0..6_i64 {
+                for (by, viewer, private) in &declarers {
+                    let (store, fx, by, viewer, private) =
+                        (store.clone(), fx.clone(), by.clone(), *viewer, *private);
+                    tasks.push(tokio::spawn(async move {
+                        let declared = store
+                            .declare(keyed(&fx, key, &by, viewer, private, n))
+                            .await
+                            .unwrap();
+                        (by.id, declared)
+                    }));
+                }
+            }
+            let mut got = DeclaredBy::new();
+            for t in tasks {
+                let (by, declared) = t.await.unwrap();
+                let entry = got.entry(by).or_default();
+                match declared {
+                    Declared::Created(i) => {
+                        entry.0 += 1;
+                        entry.1.insert(i.id);
+                    }
+                    Declared::Existing(i) => {
+                        entry.1.insert(i.id);
+                    }
+                }
+            }
+            got
+        }
+    };
+
+    // John and the outsider may see neither Jane's incident nor each
+    // other's (private): each gets one of their own; staff gets Jane's.
+    let got = race(
+        vec![
+            (fx.john.clone(), Viewer::Member(fx.john.id), true),
+            (outsider.clone(), Viewer::Member(outsider.id), true),
+            (fx.jane.clone(), Viewer::Everything, false),
+        ],
+        key,
+    )
+    .await;
+    let (johns, outsiders) = (one_own(&got, fx.john.id), one_own(&got, outsider.id));
+    assert!(johns != held.id && outsiders != held.id && johns != outsiders);
+    assert_eq!(
+        got[&fx.jane.id],
+        (0, HashSet::from([held.id])),
+        "staff gets Jane's"
+    );
+    assert_eq!(
+        store
+            .count_incidents(&IncidentFilter::default())
+            .await
+            .unwrap(),
+        3
+    );
+
+    // A free key raced by two who may not see each other's: whoever comes
+    // second gets one of their own, never the other's nor a second one.
+    let got = race(
+        vec![
+            (fx.jane.clone(), Viewer::Member(fx.jane.id), true),
+            (fx.john.clone(), Viewer::Member(fx.john.id), true),
+        ],
+        "siem:rule:8",
+    )
+    .await;
+    assert_ne!(one_own(&got, fx.jane.id), one_own(&got, fx.john.id));
+    assert_eq!(
+        store
+            .count_incidents(&IncidentFilter::default())
+            .await
+            .unwrap(),
+        5
+    );
+    assert_eq!(all_deliveries(&store).await, 5 * 2);
 }
 
 // ------------------------------------------------------------------ apply

@@ -24,7 +24,7 @@ use super::repr::Context;
 use super::{context, filters, fresh_context};
 use crate::server::AppState;
 use crate::server::auth::{
-    CurrentUser, SCOPE_INCIDENTS_READ, SCOPE_INCIDENTS_WRITE, can_see, visibility,
+    CurrentUser, SCOPE_INCIDENTS_READ, SCOPE_INCIDENTS_WRITE, can_see, viewer, visibility,
 };
 use crate::{Error, Problem, Result};
 
@@ -328,13 +328,13 @@ fn api_attrs(error: Error, names: &[(&str, &str)]) -> Error {
     }
 }
 
-/// Declare an incident: 201, or 200 with the open incident holding the same `dedup_key` (nothing new happens).
+/// Declare an incident: 201, or 200 with the open incident holding the same `dedup_key` that the caller may see (nothing new happens).
 #[utoipa::path(post, path = "/api/v2/firefighter/incidents", tag = "incidents",
     request_body(content = DeclareBody, description = "The incident", content_type = "application/json"),
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the stored response of a request with the same key and body")),
     responses(
         (status = 201, description = "Declared", body = super::repr::IncidentRepr),
-        (status = 200, description = "An open incident with this dedup_key exists: returned, nothing written", body = super::repr::IncidentRepr),
+        (status = 200, description = "An open incident with this dedup_key that the caller may see exists: returned, nothing written", body = super::repr::IncidentRepr),
         (status = 400, body = crate::server::error::ErrorBody),
     ),
     security(("tokenAuth" = [])))]
@@ -412,6 +412,8 @@ pub(super) async fn create(
         created_by: Some(user.user.id),
         private,
         dedup_key,
+        // An incident the caller may not see must not show through its key.
+        dedup_viewer: Some(viewer(&user)),
         ignore,
         tags,
         ..Declaration::default()
@@ -445,10 +447,13 @@ pub(super) async fn create(
     } else if outcome.created {
         one(&state, id, StatusCode::CREATED).await
     } else {
-        // Matched an open incident: show it only to who may see it.
+        // Core matched an incident the caller may see, or one holding the key
+        // for them alone: declared by them, private, for someone else.
         visible(&state, &user, id).await.map_err(|_| {
             Error::Core(firefighter_core::Error::Conflict(
-                "an open incident already holds this dedup_key".into(),
+                "this dedup_key is held by an open private incident you declared for someone else; \
+                 you are not one of its members, so it cannot be shown to you"
+                    .into(),
             ))
         })?;
         one(&state, id, StatusCode::OK).await
@@ -472,7 +477,9 @@ pub(super) struct DeclareBody {
     priority_id: Option<uuid::Uuid>,
     /// Who declares it; an account is created if unknown. Default: the caller.
     created_by_email: Option<String>,
-    /// While an incident with this key is open (up to Mitigated), posting it again returns that incident (200).
+    /// While an incident with this key is open (up to Mitigated), posting it again returns that incident (200),
+    /// as given. Only an incident the caller may see counts: for them, a key held by another's private incident
+    /// is free (201, a new incident their later posts of the key return), so the key reveals nothing.
     dedup_key: Option<String>,
     ignore: Option<bool>,
     /// Ours: private incidents are visible to their members and staff only.
