@@ -87,7 +87,9 @@ impl EventHandler for SlackEventHandler {
             IncidentEvent::PostMortemCreated { backend, url } => {
                 s.on_postmortem(id, &key, backend, url).await
             }
-            IncidentEvent::Created | IncidentEvent::ChannelReady { .. } => Ok(()),
+            IncidentEvent::Created
+            | IncidentEvent::ChannelReady { .. }
+            | IncidentEvent::OffHoursHint { .. } => Ok(()),
         };
         match result {
             Ok(()) => Ok(()),
