@@ -374,6 +374,14 @@ impl Firefighter {
         Arc::downgrade(&self.inner)
     }
 
+    /// A handle that resolves to this application while it lives (held
+    /// weakly), for plugins assembled by hand after the build.
+    pub fn handle(&self) -> crate::plugin::AppHandle {
+        let handle = crate::plugin::AppHandle::default();
+        handle.set(self);
+        handle
+    }
+
     /// A builder with these settings.
     pub fn builder(settings: Settings) -> FirefighterBuilder {
         FirefighterBuilder {

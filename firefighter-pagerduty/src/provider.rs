@@ -1,6 +1,7 @@
 //! Core trait implementations and their static registrations: the schema,
-//! the tasks, the `pagerduty.oncall` invite provider and the
-//! `pagerduty.off_hours_hint` event handler.
+//! the tasks, the on-call vendor `pagerduty` (core's [`OnCall`]), the
+//! `pagerduty.oncall` invite provider and the `pagerduty.off_hours_hint`
+//! event handler.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,15 +13,21 @@ use firefighter_core::event::{
 use firefighter_core::invite::{
     InviteCandidate, InviteContext, InviteProvider, InviteProviderRegistration, ProviderError,
 };
+use firefighter_core::oncall::{
+    self, OnCall, OnCallError, OnCallRegistration, PageReceipt, PageRequest, PageableService,
+};
 use firefighter_core::plugin::{AppHandle, PluginContext, SchemaRegistration};
 use firefighter_core::task::{PeriodicTask, Schedule, TaskRegistration};
 use firefighter_core::{
-    register_event_handler, register_invite_provider, register_schema, register_task,
+    IncidentId, register_event_handler, register_invite_provider, register_oncall, register_schema,
+    register_task,
 };
 
 use crate::store::PagerDutyStore;
 use crate::{Error, PagerDuty, Retry};
 
+/// Name of the on-call vendor.
+pub const ONCALL_VENDOR: &str = "pagerduty";
 /// Name of the invite provider.
 pub const INVITE_PROVIDER: &str = "pagerduty.oncall";
 /// Name of the off-hours event handler.
@@ -193,6 +200,131 @@ task_registration!(TASK_FETCH_ONCALLS, fetch_oncalls);
 task_registration!(TASK_FETCH_SERVICES, fetch_services);
 task_registration!(TASK_FETCH_USERS, fetch_users);
 task_registration!(TASK_TRIGGER_ONCALL, trigger_oncall);
+
+// ------------------------------------------------------------------ on-call
+
+/// PagerDuty as core's on-call vendor: the roster and the services from the
+/// synced tables, pages through [`PagerDuty::trigger_oncall`] (exactly once
+/// per incident and service).
+#[derive(Debug, Clone)]
+pub struct PagerDutyOnCall {
+    pagerduty: PagerDuty,
+    app: AppHandle,
+}
+
+impl PagerDutyOnCall {
+    /// The vendor for the application behind `app` (paging needs it running).
+    pub fn new(pagerduty: PagerDuty, app: AppHandle) -> PagerDutyOnCall {
+        PagerDutyOnCall { pagerduty, app }
+    }
+}
+
+fn oncall_error(e: Error) -> OnCallError {
+    match e {
+        Error::Invalid(_)
+        | Error::UnknownService(_)
+        | Error::IgnoredService(_)
+        | Error::Core(firefighter_core::Error::NotFound { .. })
+        | Error::Core(firefighter_core::Error::Invalid(_)) => OnCallError::Invalid(e.to_string()),
+        e => OnCallError::Failed(e.to_string()),
+    }
+}
+
+impl From<crate::ServiceChoice> for PageableService {
+    fn from(s: crate::ServiceChoice) -> Self {
+        PageableService {
+            id: s.id,
+            name: s.name,
+            summary: s.summary,
+            escalation_policy: s.escalation_policy,
+            url: s.pagerduty_url,
+        }
+    }
+}
+
+impl From<crate::PageOutcome> for oncall::PageOutcome {
+    fn from(outcome: crate::PageOutcome) -> Self {
+        let receipt = |page: crate::PageInfo| PageReceipt {
+            service_id: page.service_id,
+            service_name: page.service_name,
+            incident_id: page.incident_id,
+            url: page.pagerduty_url,
+        };
+        match outcome {
+            crate::PageOutcome::Sent { page } => oncall::PageOutcome::Sent {
+                page: receipt(page),
+            },
+            crate::PageOutcome::AlreadyPaged { page } => oncall::PageOutcome::AlreadySent {
+                page: receipt(page),
+            },
+            crate::PageOutcome::Queued { page, reason } => oncall::PageOutcome::BeingSent {
+                page: receipt(page),
+                reason: Some(reason),
+            },
+            crate::PageOutcome::InProgress { page } => oncall::PageOutcome::BeingSent {
+                page: receipt(page),
+                reason: None,
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl OnCall for PagerDutyOnCall {
+    fn name(&self) -> &str {
+        ONCALL_VENDOR
+    }
+
+    fn display_name(&self) -> &str {
+        "PagerDuty"
+    }
+
+    fn max_summary_chars(&self) -> usize {
+        crate::MAX_SUMMARY_CHARS
+    }
+
+    async fn roster(&self) -> Result<oncall::Roster, OnCallError> {
+        crate::roster::roster_at(
+            &self.pagerduty.store,
+            self.pagerduty.core.as_ref(),
+            firefighter_core::store::now(),
+        )
+        .await
+        .map(oncall::Roster::from)
+        .map_err(oncall_error)
+    }
+
+    async fn services_to_page(
+        &self,
+        incident: IncidentId,
+    ) -> Result<Vec<PageableService>, OnCallError> {
+        crate::paging::services_left(&self.pagerduty.store, incident)
+            .await
+            .map(|services| services.into_iter().map(PageableService::from).collect())
+            .map_err(oncall_error)
+    }
+
+    async fn page(&self, request: PageRequest) -> Result<oncall::PageOutcome, OnCallError> {
+        let Some(app) = self.app.get() else {
+            return Err(OnCallError::Failed(
+                "the application is not running: nothing was paged".into(),
+            ));
+        };
+        self.pagerduty
+            .trigger_oncall(&app, request)
+            .await
+            .map(oncall::PageOutcome::from)
+            .map_err(oncall_error)
+    }
+}
+
+register_oncall!(OnCallRegistration {
+    name: ONCALL_VENDOR,
+    build: |ctx| {
+        Ok(build(ctx)?
+            .map(|pd| Arc::new(PagerDutyOnCall::new(pd, ctx.app_handle())) as Arc<dyn OnCall>))
+    },
+});
 
 // ------------------------------------------------------------------ invitations
 

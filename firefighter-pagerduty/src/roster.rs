@@ -135,6 +135,50 @@ impl Roster {
     }
 }
 
+impl From<Roster> for firefighter_core::oncall::Roster {
+    fn from(r: Roster) -> Self {
+        use firefighter_core::oncall as core;
+        core::Roster {
+            at: r.at,
+            synced_at: r.synced_at,
+            policies: r
+                .policies
+                .into_iter()
+                .map(|p| core::OnCallPolicy {
+                    id: p.id,
+                    name: p.name,
+                    url: p.pagerduty_url,
+                    levels: p
+                        .levels
+                        .into_iter()
+                        .map(|l| core::OnCallLevel {
+                            level: l.level,
+                            people: l
+                                .people
+                                .into_iter()
+                                .map(|person| core::OnCallPerson {
+                                    name: person.name,
+                                    email: person.email,
+                                    phone: person.phone,
+                                    user_id: person.user_id,
+                                    external_id: person.pagerduty_id,
+                                    url: person.pagerduty_url,
+                                    schedule: person.schedule.map(|s| core::OnCallSchedule {
+                                        id: s.id,
+                                        name: s.name,
+                                        url: s.pagerduty_url,
+                                    }),
+                                    until: person.until,
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Builds the roster from stored rows (already current and ordered).
 pub(crate) fn assemble(
     rows: Vec<RosterRow>,

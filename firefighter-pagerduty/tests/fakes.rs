@@ -1104,3 +1104,124 @@ async fn the_web_pages_show_the_roster_and_page_a_service() {
             .contains("unknown PagerDuty service")
     );
 }
+
+// ------------------------------------------------------------------ the core capability
+
+#[tokio::test]
+async fn pagerduty_is_the_core_oncall_capability_and_pages_exactly_once() {
+    use firefighter_core::OnCall;
+    use firefighter_core::oncall::{OnCallError, PageOutcome as CoreOutcome};
+    use firefighter_pagerduty::provider::PagerDutyOnCall;
+
+    let (app, server, jane) = paging_fixture().await;
+    let incident = incident(&app, &jane, false).await;
+    Mock::given(method("POST"))
+        .and(path("/incidents"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(created_incident("PDI1", "k", "SVC1")),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/incidents/PDI1/notes"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"note": {"id": "N1"}})))
+        .mount(&server)
+        .await;
+    let oncall = PagerDutyOnCall::new(pagerduty(&app, &server.uri()), app.handle());
+    assert_eq!(oncall.name(), "pagerduty");
+    assert_eq!(oncall.display_name(), "PagerDuty");
+    assert_eq!(oncall.max_summary_chars(), 1024);
+
+    // The roster, vendor-neutral: the ignored service's policy is left out.
+    let roster = oncall.roster().await.unwrap();
+    let names: Vec<_> = roster.policies.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["Policy PA", "Policy PB"]);
+    let ann = &roster.policies[0].levels[0].people[0];
+    assert_eq!(ann.external_id, "UANN");
+    assert_eq!(ann.url, "https://acme.pagerduty.com/users/UANN");
+    assert_eq!(
+        ann.schedule.as_ref().map(|s| s.name.as_str()),
+        Some("Rotation PA")
+    );
+    assert!(ann.user_id.is_some(), "linked to a firefighter account");
+
+    let offered = |services: Vec<firefighter_core::oncall::PageableService>| {
+        services.into_iter().map(|s| s.id).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        offered(oncall.services_to_page(incident).await.unwrap()),
+        ["SVC1", "SVC2"]
+    );
+    let request = PageRequest {
+        service_id: "SVC1".into(),
+        incident_id: Some(incident),
+        summary: "Checkout is down".into(),
+        details: "All card payments fail".into(),
+        requested_by: Some(jane.id),
+        request_id: None,
+    };
+    let first = oncall.page(request.clone()).await.unwrap();
+    let CoreOutcome::Sent { page } = &first else {
+        panic!("{first:?}")
+    };
+    assert_eq!(
+        page.url.as_deref(),
+        Some("https://acme.pagerduty.com/incidents/PDI1")
+    );
+    assert_eq!(page.service_id, "SVC1");
+    assert_eq!(page.incident_id, Some(incident));
+    let second = oncall.page(request.clone()).await.unwrap();
+    assert!(
+        matches!(second, CoreOutcome::AlreadySent { .. }),
+        "{second:?}"
+    );
+    assert_eq!(
+        offered(oncall.services_to_page(incident).await.unwrap()),
+        ["SVC2"]
+    );
+
+    // Bad requests say what is wrong and page nothing.
+    let err = oncall
+        .page(PageRequest {
+            summary: "  ".into(),
+            ..request.clone()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, OnCallError::Invalid(m) if m.contains("title is empty")),
+        "{err:?}"
+    );
+    let err = oncall
+        .page(PageRequest {
+            service_id: "NOPE".into(),
+            ..request.clone()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, OnCallError::Invalid(m) if m.contains("NOPE")),
+        "{err:?}"
+    );
+    let err = oncall
+        .page(PageRequest {
+            service_id: "SVCIGN".into(),
+            ..request.clone()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OnCallError::Invalid(_)), "{err:?}");
+    server.verify().await;
+
+    // Without the running application, paging fails and says why.
+    let detached = PagerDutyOnCall::new(
+        pagerduty(&app, &server.uri()),
+        PluginContext::new(app.settings().clone(), app.store().clone()).app_handle(),
+    );
+    let err = detached.page(request).await.unwrap_err();
+    assert!(
+        matches!(&err, OnCallError::Failed(m) if m.contains("not running")),
+        "{err:?}"
+    );
+}
