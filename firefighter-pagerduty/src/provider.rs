@@ -1,15 +1,11 @@
 //! Core trait implementations and their static registrations: the schema,
-//! the tasks, the on-call vendor `pagerduty` (core's [`OnCall`]), the
-//! `pagerduty.oncall` invite provider and the `pagerduty.off_hours_hint`
-//! event handler.
+//! the tasks, the on-call vendor `pagerduty` (core's [`OnCall`]) and the
+//! `pagerduty.oncall` invite provider.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use firefighter_core::event::{
-    Delivery, EventHandler, EventHandlerRegistration, HandlerError, IncidentEvent,
-};
 use firefighter_core::invite::{
     InviteCandidate, InviteContext, InviteProvider, InviteProviderRegistration, ProviderError,
 };
@@ -19,21 +15,16 @@ use firefighter_core::oncall::{
 use firefighter_core::plugin::{AppHandle, PluginContext, SchemaRegistration};
 use firefighter_core::task::{PeriodicTask, Schedule, TaskRegistration};
 use firefighter_core::{
-    IncidentId, register_event_handler, register_invite_provider, register_oncall, register_schema,
-    register_task,
+    IncidentId, register_invite_provider, register_oncall, register_schema, register_task,
 };
 
 use crate::store::PagerDutyStore;
-use crate::{Error, PagerDuty, Retry};
+use crate::{Error, PagerDuty};
 
 /// Name of the on-call vendor.
 pub const ONCALL_VENDOR: &str = "pagerduty";
 /// Name of the invite provider.
 pub const INVITE_PROVIDER: &str = "pagerduty.oncall";
-/// Name of the off-hours event handler.
-pub const OFF_HOURS_HANDLER: &str = "pagerduty.off_hours_hint";
-/// Timeline event type of the off-hours hint.
-pub const OFF_HOURS_EVENT_TYPE: &str = "oncall_hint";
 /// Task: sync on-calls.
 pub const TASK_FETCH_ONCALLS: &str = "pagerduty.fetch_oncalls";
 /// Task: sync services.
@@ -388,75 +379,5 @@ register_invite_provider!(InviteProviderRegistration {
         let provider = OncallInviteProvider::new(ctx.store.clone())
             .map_err(|e| firefighter_core::Error::Config(e.to_string()))?;
         Ok(Some(Arc::new(provider) as Arc<dyn InviteProvider>))
-    },
-});
-
-// ------------------------------------------------------------------ off-hours hint
-
-/// On `ChannelReady` outside office hours, records (once per incident) that
-/// paging the on-call should be offered, and puts the hint on the incident's
-/// timeline (event type `oncall_hint`) so the chat integration shows it
-/// ([`crate::off_hours_hint`] gives the view model).
-#[derive(Debug, Clone)]
-pub struct OffHoursHintHandler {
-    app: AppHandle,
-}
-
-impl OffHoursHintHandler {
-    /// A handler for the application behind `app`, on `core`'s database.
-    pub fn new(
-        core: &dyn firefighter_core::Store,
-        app: AppHandle,
-    ) -> crate::Result<OffHoursHintHandler> {
-        crate::store_on(core)?;
-        Ok(OffHoursHintHandler { app })
-    }
-}
-
-fn handler_error(e: Error) -> HandlerError {
-    match e.retry() {
-        Retry::Permanent => HandlerError::Permanent(e.to_string()),
-        Retry::RateLimited(retry_after) => HandlerError::Retry {
-            message: e.to_string(),
-            retry_after,
-        },
-        Retry::Transient => HandlerError::retry(e.to_string()),
-    }
-}
-
-#[async_trait]
-impl EventHandler for OffHoursHintHandler {
-    fn name(&self) -> &str {
-        OFF_HOURS_HANDLER
-    }
-
-    async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
-        let IncidentEvent::ChannelReady { channel } = &delivery.event.event else {
-            return Ok(());
-        };
-        let Some(app) = self.app.get() else {
-            return Err(HandlerError::retry("the application is not running"));
-        };
-        crate::office_hours::record_off_hours_hint(
-            &app,
-            delivery.event.incident_id,
-            channel,
-            delivery.event.created_at,
-        )
-        .await
-        .map_err(handler_error)?;
-        Ok(())
-    }
-}
-
-register_event_handler!(EventHandlerRegistration {
-    name: OFF_HOURS_HANDLER,
-    build: |ctx| {
-        if build(ctx)?.is_none() {
-            return Ok(None);
-        }
-        let handler = OffHoursHintHandler::new(ctx.store.as_ref(), ctx.app_handle())
-            .map_err(|e| firefighter_core::Error::Config(e.to_string()))?;
-        Ok(Some(Arc::new(handler) as Arc<dyn EventHandler>))
     },
 });

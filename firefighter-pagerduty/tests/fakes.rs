@@ -1,5 +1,5 @@
 //! Behaviour against a wiremock fake of PagerDuty: pagination, rate limits,
-//! failing syncs, exactly-once paging, errors, invitations, off-hours hints, routes.
+//! failing syncs, exactly-once paging, errors, invitations, routes, core's on-call capability.
 
 mod common;
 
@@ -7,12 +7,11 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use chrono::{TimeZone, Utc};
+use chrono::Utc;
 use common::*;
-use firefighter_core::event::{ChannelInfo, Delivery, EventHandler, IncidentEvent, StoredEvent};
 use firefighter_core::invite::{InviteContext, InviteProvider};
 use firefighter_core::plugin::PluginContext;
-use firefighter_pagerduty::provider::{OffHoursHintHandler, OncallInviteProvider};
+use firefighter_pagerduty::provider::OncallInviteProvider;
 use firefighter_pagerduty::routes::WebCaller;
 use firefighter_pagerduty::{Error, PageOutcome, PageRequest, PageStatus};
 use serde_json::json;
@@ -832,7 +831,7 @@ async fn events_api_pages_use_the_dedup_key_and_never_retry_a_400() {
     assert!(refused.to_string().contains("routing_key"), "{refused}");
 }
 
-// ------------------------------------------------------------------ invitations and hints
+// ------------------------------------------------------------------ invitations
 
 #[tokio::test]
 async fn the_first_level_on_call_is_invited_to_public_incidents_only() {
@@ -871,101 +870,6 @@ async fn futures_emails(
         emails.push(app.store().user(c.user_id).await.unwrap().unwrap().email);
     }
     emails
-}
-
-fn channel_ready(
-    incident: firefighter_core::IncidentId,
-    at: chrono::DateTime<Utc>,
-    id: i64,
-) -> Delivery {
-    Delivery {
-        id,
-        event: StoredEvent {
-            id,
-            incident_id: incident,
-            created_at: at,
-            event: IncidentEvent::ChannelReady {
-                channel: ChannelInfo {
-                    platform: "slack".into(),
-                    id: "C123".into(),
-                    name: "inc-20260110-1".into(),
-                    url: "https://acme.slack.com/archives/C123".into(),
-                },
-            },
-        },
-        handler: "pagerduty.off_hours_hint".into(),
-        attempt: 1,
-    }
-}
-
-#[tokio::test]
-async fn channels_opened_outside_office_hours_get_one_hint() {
-    let app = app().await;
-    let jane = user(&app, "jane@example.com").await;
-    let id = incident(&app, &jane, false).await;
-    let IncidentEvent::ChannelReady { channel } = channel_ready(id, Utc::now(), 1).event.event
-    else {
-        unreachable!()
-    };
-    // Monday 10:00 in Paris: office hours, nothing.
-    let monday = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
-    assert!(
-        !firefighter_pagerduty::record_off_hours_hint(&app, id, &channel, monday)
-            .await
-            .unwrap()
-    );
-    assert!(
-        firefighter_pagerduty::off_hours_hint(&app, id)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    // Saturday 22:14 in Paris: a hint, once even if delivered twice.
-    let saturday = Utc.with_ymd_and_hms(2026, 1, 10, 21, 14, 0).unwrap();
-    assert!(
-        firefighter_pagerduty::record_off_hours_hint(&app, id, &channel, saturday)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !firefighter_pagerduty::record_off_hours_hint(&app, id, &channel, saturday)
-            .await
-            .unwrap()
-    );
-    let hint = firefighter_pagerduty::off_hours_hint(&app, id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(hint.local_time, "Saturday 22:14 (Europe/Paris)");
-    assert_eq!(hint.channel.id, "C123");
-    assert_eq!(
-        hint.trigger_url,
-        format!("https://ff.example.com/oncall/trigger/?incident={}", id.0)
-    );
-    assert!(hint.text.contains("/incident oncall"));
-    let entries = app
-        .timeline(id)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.event_type.as_deref() == Some("oncall_hint"))
-        .count();
-    assert_eq!(entries, 1);
-    // The handler needs the running application; without it the delivery is retried.
-    let handler = OffHoursHintHandler::new(
-        app.store().as_ref(),
-        PluginContext::new(app.settings().clone(), app.store().clone()).app_handle(),
-    )
-    .unwrap();
-    assert_eq!(handler.name(), "pagerduty.off_hours_hint");
-    let err = handler
-        .handle(&channel_ready(id, saturday, 3))
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err,
-        firefighter_core::event::HandlerError::Retry { .. }
-    ));
 }
 
 // ------------------------------------------------------------------ routes
