@@ -18,8 +18,9 @@
 //! | invite provider | `pagerduty.oncall` | first-level on-call of each escalation policy, public incidents only |
 //! | schema | `pagerduty` | tables `pd_*`, migrations table `_ff_pagerduty_migrations` |
 //!
-//! Data functions for other integrations and the web (plain structs, no
-//! vendor types): [`roster()`], [`services()`], [`services_not_yet_paged`],
+//! Data functions for the web pages (plain structs, no vendor types; the
+//! roster is core's [`firefighter_core::oncall::Roster`]): [`roster()`],
+//! [`services()`], [`services_not_yet_paged`],
 //! [`pages()`], [`trigger_oncall`].
 //!
 //! Web routes ([`routes()`]): `/oncall/`, `/oncall/trigger/` and the JSON
@@ -55,7 +56,7 @@ pub use paging::{
     PageRequest, PageStatus, ServiceChoice, pages, recent_pages, services, services_not_yet_paged,
     set_service_ignored, trigger_oncall,
 };
-pub use roster::{LevelOncall, OncallPerson, PolicyOncall, Roster, ScheduleRef, roster};
+pub use roster::roster;
 pub use routes::{AdminCaller, admin_routes, routes};
 pub use sync::{IDENTITY_PLATFORM, SyncReport};
 

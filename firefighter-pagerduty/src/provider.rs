@@ -275,14 +275,9 @@ impl OnCall for PagerDutyOnCall {
     }
 
     async fn roster(&self) -> Result<oncall::Roster, OnCallError> {
-        crate::roster::roster_at(
-            &self.pagerduty.store,
-            self.pagerduty.core.as_ref(),
-            firefighter_core::store::now(),
-        )
-        .await
-        .map(oncall::Roster::from)
-        .map_err(oncall_error)
+        crate::roster::roster_at(&self.pagerduty.store, firefighter_core::store::now())
+            .await
+            .map_err(oncall_error)
     }
 
     async fn services_to_page(
@@ -324,7 +319,6 @@ register_oncall!(OnCallRegistration {
 #[derive(Debug, Clone)]
 pub struct OncallInviteProvider {
     store: PagerDutyStore,
-    core: Arc<dyn firefighter_core::Store>,
 }
 
 impl OncallInviteProvider {
@@ -332,7 +326,6 @@ impl OncallInviteProvider {
     pub fn new(core: Arc<dyn firefighter_core::Store>) -> crate::Result<OncallInviteProvider> {
         Ok(OncallInviteProvider {
             store: crate::store_on(core.as_ref())?,
-            core,
         })
     }
 }
@@ -351,13 +344,9 @@ impl InviteProvider for OncallInviteProvider {
         if incident.private {
             return Ok(Vec::new());
         }
-        let roster = crate::roster::roster_at(
-            &self.store,
-            self.core.as_ref(),
-            firefighter_core::store::now(),
-        )
-        .await
-        .map_err(|e| ProviderError(e.to_string()))?;
+        let roster = crate::roster::roster_at(&self.store, firefighter_core::store::now())
+            .await
+            .map_err(|e| ProviderError(e.to_string()))?;
         Ok(roster
             .first_responders()
             .filter_map(|(policy, person)| {

@@ -891,6 +891,17 @@ async fn body_text(response: axum::response::Response) -> String {
 #[tokio::test]
 async fn the_web_pages_show_the_roster_and_page_a_service() {
     let (app, server, jane) = paging_fixture().await;
+    // Ann's account has a Slack identity: the page links it (from core's account).
+    let ann = app
+        .store()
+        .user_by_email("uann@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    app.store()
+        .set_identity(ann.id, "slack", "U0ANN")
+        .await
+        .unwrap();
     let router = firefighter_pagerduty::routes(app.clone(), pagerduty(&app, &server.uri()));
     // Not behind the login: refused.
     let anonymous = router
@@ -913,6 +924,7 @@ async fn the_web_pages_show_the_roster_and_page_a_service() {
         "Person UANN",
         "/static/app.css",
         "last synced from PagerDuty",
+        "https://slack.com/app_redirect?channel=U0ANN",
     ] {
         assert!(html.contains(part), "{part} missing");
     }
@@ -930,10 +942,12 @@ async fn the_web_pages_show_the_roster_and_page_a_service() {
     )
     .await;
     let roster: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(
-        roster["policies"][0]["levels"][0]["people"][0]["name"],
-        "Person UANN"
-    );
+    let ann = &roster["policies"][0]["levels"][0]["people"][0];
+    assert_eq!(ann["name"], "Person UANN");
+    // Core's vendor-neutral roster: the vendor's id and link, no chat id.
+    assert_eq!(ann["external_id"], "UANN");
+    assert_eq!(ann["url"], "https://acme.pagerduty.com/users/UANN");
+    assert!(ann.get("slack_id").is_none(), "{ann}");
     let json = body_text(
         router
             .clone()
