@@ -18,14 +18,15 @@
 //! | Feature | What it adds | Default |
 //! |---|---|---|
 //! | `slack` | [`slack`]: the incident lifecycle from Slack (commands, modals, channels, announcements, invitations) | yes |
-//! | `pagerduty` | [`pagerduty`]: on-call roster for everyone, paging by anyone, on-call invitations | yes |
-//! | `confluence` | [`confluence`]: the on-call roster exported to a Confluence page | yes |
+//! | `pagerduty` | [`pagerduty`]: core's on-call vendor (roster for everyone, paging by anyone, on-call invitations); Slack and Confluence use it through core | yes |
+//! | `confluence` | [`confluence`]: the on-call roster of the on-call vendor exported to a Confluence page | yes |
 //! | `browser-tests` | runs the headless Chromium test of the web UI | no |
 //!
 //! A compiled-in integration stays off until its variables are set;
 //! [`cli::integrations_status`] says which are on and why the others are not.
 //! Referencing an integration here is also what links it into the binary,
-//! so its static registrations (tasks, handlers, invite providers) exist.
+//! so its static registrations (tasks, handlers, invite providers, the
+//! on-call vendor) exist. Each feature builds alone.
 
 #[cfg(feature = "confluence")]
 pub use firefighter_confluence as confluence;

@@ -1,30 +1,28 @@
 //! # firefighter-confluence
 //!
 //! Confluence for firefighter. This first part exports the on-call roster
-//! (synced from PagerDuty by `firefighter-pagerduty`) to the page
+//! (from core's on-call vendor, [`firefighter_core::Firefighter::oncall`],
+//! whichever integration provides it) to the page
 //! `CONFLUENCE_ON_CALL_PAGE_ID`, updating it only when the roster changed.
 //!
 //! | Kind | Name | What |
 //! |---|---|---|
-//! | task | `confluence.export_oncall` (every 10 min) | renders the roster to storage-format XHTML and updates the page (version + 1) when it changed; skipped, and says so, when `CONFLUENCE_ON_CALL_PAGE_ID` is unset |
+//! | task | `confluence.export_oncall` (every 10 min, when an on-call vendor is on) | renders the roster to storage-format XHTML and updates the page (version + 1) when it changed; skipped, and says so, when `CONFLUENCE_ON_CALL_PAGE_ID` is unset |
 //!
 //! Configuration: see [`config`].
 //!
 //! | Feature | What it adds |
 //! |---|---|
-//! | `pagerduty` (default) | the on-call export (needs `firefighter-pagerduty`'s roster) |
 //! | `contract-tests` | runs the contract tests against the Prism mocks |
 
 mod client;
 pub mod config;
 mod error;
-#[cfg(feature = "pagerduty")]
 mod oncall;
 
 pub use client::{ConfluenceClient, Page, RetryPolicy};
 pub use config::ConfluenceConfig;
 pub use error::{Error, Result};
-#[cfg(feature = "pagerduty")]
 pub use oncall::{
     ExportOncallTask, ExportOutcome, TASK_EXPORT_ONCALL, export_oncall, export_roster,
     render_oncall_page,

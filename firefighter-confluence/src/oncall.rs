@@ -1,13 +1,16 @@
 //! The on-call roster exported to the Confluence page `CONFLUENCE_ON_CALL_PAGE_ID`.
+//! The roster comes from core's on-call vendor; people are linked to their
+//! Slack profile when their core account has a Slack identity.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use firefighter_core::oncall::Roster;
 use firefighter_core::plugin::AppHandle;
 use firefighter_core::task::{PeriodicTask, Schedule, TaskRegistration};
-use firefighter_core::{Firefighter, register_task};
-use firefighter_pagerduty::Roster;
+use firefighter_core::{Firefighter, UserId, register_task};
 use sha2::{Digest, Sha256};
 
 use crate::{ConfluenceClient, ConfluenceConfig, Error, Result};
@@ -22,6 +25,8 @@ const VERSION_MESSAGE: &str = "firefighter on-call export";
 pub enum ExportOutcome {
     /// `CONFLUENCE_ON_CALL_PAGE_ID` is not set: nothing to do.
     Skipped,
+    /// No on-call vendor is switched on: there is no roster to export.
+    NoOnCallVendor,
     /// The page already shows this roster: not written.
     Unchanged {
         /// The page.
@@ -42,6 +47,9 @@ impl std::fmt::Display for ExportOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ExportOutcome::Skipped => f.write_str("skipped: CONFLUENCE_ON_CALL_PAGE_ID is not set"),
+            ExportOutcome::NoOnCallVendor => {
+                f.write_str("skipped: no on-call vendor is switched on, so there is no roster")
+            }
             ExportOutcome::Unchanged { page_id, version } => {
                 write!(f, "page {page_id} already up to date (version {version})")
             }
@@ -70,9 +78,14 @@ fn escape(text: &str) -> String {
 
 /// The roster as Confluence storage format: a heading linking to the
 /// on-call page, then per escalation policy its first responders (name,
-/// linked to Slack when known, and phone). Everything is escaped; the sync
-/// time is left out so an unchanged roster renders identically.
-pub fn render_oncall_page(roster: &Roster, base_url: &str) -> String {
+/// linked to `profile_links` of their account when there is one, and
+/// phone). Everything is escaped; the sync time is left out so an unchanged
+/// roster renders identically.
+pub fn render_oncall_page(
+    roster: &Roster,
+    profile_links: &HashMap<UserId, String>,
+    base_url: &str,
+) -> String {
     let mut out = format!(
         "<h2><a href=\"{}\">On-call</a></h2>",
         escape(&format!("{}/oncall/", base_url.trim_end_matches('/')))
@@ -90,10 +103,10 @@ pub fn render_oncall_page(roster: &Roster, base_url: &str) -> String {
             out.push_str("<li><strong>");
             out.push_str(&escape(&policy.name.to_uppercase()));
             out.push_str("</strong> ");
-            match &person.slack_id {
-                Some(id) => out.push_str(&format!(
+            match person.user_id.and_then(|u| profile_links.get(&u)) {
+                Some(link) => out.push_str(&format!(
                     "<a href=\"{}\">{}</a>",
-                    escape(&format!("https://slack.com/app_redirect?channel={id}")),
+                    escape(link),
                     escape(&person.name)
                 )),
                 None => out.push_str(&escape(&person.name)),
@@ -123,9 +136,10 @@ pub async fn export_roster(
     client: &ConfluenceClient,
     page_id: &str,
     roster: &Roster,
+    profile_links: &HashMap<UserId, String>,
     base_url: &str,
 ) -> Result<ExportOutcome> {
-    let body = render_oncall_page(roster, base_url);
+    let body = render_oncall_page(roster, profile_links, base_url);
     let print = fingerprint(&body);
     let page = client.page(page_id).await?;
     if page.body == body || page.version_message.contains(&print) {
@@ -143,7 +157,23 @@ pub async fn export_roster(
     })
 }
 
-/// Exports the current roster of `app` to `config`'s page.
+/// Links to the Slack profiles of the roster's people whose account has a Slack id.
+async fn slack_profiles(app: &Firefighter, roster: &Roster) -> Result<HashMap<UserId, String>> {
+    let users = app
+        .store()
+        .users(&roster.user_ids())
+        .await
+        .map_err(|e| Error::Source(format!("could not read the on-call's accounts: {e}")))?;
+    Ok(users
+        .into_iter()
+        .filter_map(|u| {
+            let id = u.identity("slack").filter(|id| !id.is_empty())?;
+            Some((u.id, format!("https://slack.com/app_redirect?channel={id}")))
+        })
+        .collect())
+}
+
+/// Exports the current roster of `app`'s on-call vendor to `config`'s page.
 pub async fn export_oncall(
     app: &Firefighter,
     client: &ConfluenceClient,
@@ -155,10 +185,15 @@ pub async fn export_oncall(
         );
         return Ok(ExportOutcome::Skipped);
     };
-    let roster = firefighter_pagerduty::roster(app)
+    let Some(oncall) = app.oncall() else {
+        return Ok(ExportOutcome::NoOnCallVendor);
+    };
+    let roster = oncall
+        .roster()
         .await
         .map_err(|e| Error::Source(format!("could not read the on-call roster: {e}")))?;
-    export_roster(client, page_id, &roster, app.settings().base_url()).await
+    let links = slack_profiles(app, &roster).await?;
+    export_roster(client, page_id, &roster, &links, app.settings().base_url()).await
 }
 
 /// The `confluence.export_oncall` task.
@@ -187,7 +222,7 @@ impl PeriodicTask for ExportOncallTask {
     }
 
     fn description(&self) -> &str {
-        "Exports who is on call (from the PagerDuty sync) to the Confluence page CONFLUENCE_ON_CALL_PAGE_ID, when it changed"
+        "Exports who is on call (from the on-call vendor) to the Confluence page CONFLUENCE_ON_CALL_PAGE_ID, when it changed"
     }
 
     fn default_schedule(&self) -> Option<Schedule> {
@@ -208,6 +243,10 @@ impl PeriodicTask for ExportOncallTask {
 register_task!(TaskRegistration {
     name: TASK_EXPORT_ONCALL,
     build: |ctx| {
+        // Nothing to export without an on-call vendor.
+        if ctx.oncall().is_none() {
+            return Ok(None);
+        }
         let config = ConfluenceConfig::from_env()
             .map_err(|e| firefighter_core::Error::Config(e.to_string()))?;
         let Some(config) = config else {
@@ -222,19 +261,18 @@ register_task!(TaskRegistration {
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
-    use firefighter_pagerduty::{LevelOncall, OncallPerson, PolicyOncall};
+    use firefighter_core::oncall::{OnCallLevel, OnCallPerson, OnCallPolicy};
 
     use super::*;
 
-    fn person(name: &str, phone: Option<&str>, slack: Option<&str>) -> OncallPerson {
-        OncallPerson {
+    fn person(name: &str, phone: Option<&str>, user: Option<UserId>) -> OnCallPerson {
+        OnCallPerson {
             name: name.into(),
             email: String::new(),
             phone: phone.map(str::to_owned),
-            user_id: None,
-            slack_id: slack.map(str::to_owned),
-            pagerduty_id: "PU".into(),
-            pagerduty_url: String::new(),
+            user_id: user,
+            external_id: "PU".into(),
+            url: String::new(),
             schedule: None,
             until: None,
         }
@@ -242,26 +280,28 @@ mod tests {
 
     #[test]
     fn renders_first_responders_and_escapes_everything() {
+        let ann = UserId::new();
         let roster = Roster {
             at: Utc::now(),
             synced_at: None,
-            policies: vec![PolicyOncall {
+            policies: vec![OnCallPolicy {
                 id: "P1".into(),
                 name: "R&D <core>".into(),
-                pagerduty_url: String::new(),
+                url: String::new(),
                 levels: vec![
-                    LevelOncall {
+                    OnCallLevel {
                         level: 1,
-                        people: vec![person("Ann \"A\" O'Neil", Some("+331"), Some("U1"))],
+                        people: vec![person("Ann \"A\" O'Neil", Some("+331"), Some(ann))],
                     },
-                    LevelOncall {
+                    OnCallLevel {
                         level: 2,
                         people: vec![person("Second", None, None)],
                     },
                 ],
             }],
         };
-        let html = render_oncall_page(&roster, "https://ff.example.com/");
+        let links = HashMap::from([(ann, "https://slack.com/app_redirect?channel=U1".to_owned())]);
+        let html = render_oncall_page(&roster, &links, "https://ff.example.com/");
         assert_eq!(
             html,
             "<h2><a href=\"https://ff.example.com/oncall/\">On-call</a></h2><ul><li><strong>R&amp;D &lt;CORE&gt;</strong> \
@@ -273,7 +313,12 @@ mod tests {
             policies: vec![],
             ..roster
         };
-        assert!(render_oncall_page(&empty, "https://x").contains("Nobody is on call"));
+        assert!(render_oncall_page(&empty, &links, "https://x").contains("Nobody is on call"));
+        // Without a link for the account: the name alone.
+        assert!(
+            render_oncall_page(&roster, &HashMap::new(), "https://x")
+                .contains("</strong> Ann &quot;A&quot; O&#39;Neil <a href=\"tel:+331\">")
+        );
         assert_eq!(fingerprint("a"), fingerprint("a"));
         assert_ne!(fingerprint("a"), fingerprint("b"));
     }

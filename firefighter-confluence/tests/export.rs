@@ -1,6 +1,7 @@
 //! The on-call export against a wiremock fake of Confluence, and every
 //! request shape against the Prism mock of Confluence's official contract.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,35 +10,43 @@ use firefighter_confluence::{
     ConfluenceClient, ConfluenceConfig, Error, ExportOutcome, RetryPolicy, export_oncall,
     export_roster, render_oncall_page,
 };
-use firefighter_pagerduty::{LevelOncall, OncallPerson, PolicyOncall, Roster};
+use firefighter_core::UserId;
+use firefighter_core::oncall::{OnCallLevel, OnCallPerson, OnCallPolicy, Roster};
 use serde_json::json;
 use wiremock::matchers::{body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn roster() -> Roster {
+fn roster_of(ann: Option<UserId>) -> Roster {
     Roster {
         at: Utc::now(),
         synced_at: Some(Utc::now()),
-        policies: vec![PolicyOncall {
+        policies: vec![OnCallPolicy {
             id: "PA".into(),
             name: "Payments".into(),
-            pagerduty_url: String::new(),
-            levels: vec![LevelOncall {
+            url: String::new(),
+            levels: vec![OnCallLevel {
                 level: 1,
-                people: vec![OncallPerson {
+                people: vec![OnCallPerson {
                     name: "Ann <Admin>".into(),
                     email: "ann@example.com".into(),
                     phone: Some("+33612345678".into()),
-                    user_id: None,
-                    slack_id: Some("U0ANN".into()),
-                    pagerduty_id: "PU1".into(),
-                    pagerduty_url: String::new(),
+                    user_id: ann,
+                    external_id: "PU1".into(),
+                    url: String::new(),
                     schedule: None,
                     until: None,
                 }],
             }],
         }],
     }
+}
+
+fn roster() -> Roster {
+    roster_of(None)
+}
+
+fn no_links() -> HashMap<UserId, String> {
+    HashMap::new()
 }
 
 fn client(uri: &str) -> ConfluenceClient {
@@ -72,7 +81,7 @@ async fn updates_the_page_only_when_the_roster_changed() {
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    let rendered = render_oncall_page(&roster(), "https://ff.example.com");
+    let rendered = render_oncall_page(&roster(), &no_links(), "https://ff.example.com");
     Mock::given(method("PUT"))
         .and(path("/wiki/api/v2/pages/123456"))
         .and(body_partial_json(json!({
@@ -85,9 +94,15 @@ async fn updates_the_page_only_when_the_roster_changed() {
         .mount(&server)
         .await;
     let c = client(&format!("{}/wiki/rest/api", server.uri()));
-    let outcome = export_roster(&c, "123456", &roster(), "https://ff.example.com")
-        .await
-        .unwrap();
+    let outcome = export_roster(
+        &c,
+        "123456",
+        &roster(),
+        &no_links(),
+        "https://ff.example.com",
+    )
+    .await
+    .unwrap();
     assert_eq!(
         outcome,
         ExportOutcome::Updated {
@@ -111,9 +126,15 @@ async fn updates_the_page_only_when_the_roster_changed() {
         )))
         .mount(&server)
         .await;
-    let again = export_roster(&c, "123456", &roster(), "https://ff.example.com")
-        .await
-        .unwrap();
+    let again = export_roster(
+        &c,
+        "123456",
+        &roster(),
+        &no_links(),
+        "https://ff.example.com",
+    )
+    .await
+    .unwrap();
     assert_eq!(
         again,
         ExportOutcome::Unchanged {
@@ -148,7 +169,7 @@ async fn a_missing_page_and_a_version_conflict_are_clear_errors() {
         .mount(&server)
         .await;
     let c = client(&server.uri());
-    let missing = export_roster(&c, "404404", &roster(), "https://x")
+    let missing = export_roster(&c, "404404", &roster(), &no_links(), "https://x")
         .await
         .unwrap_err();
     assert!(matches!(missing, Error::PageNotFound(_)));
@@ -156,7 +177,7 @@ async fn a_missing_page_and_a_version_conflict_are_clear_errors() {
         missing.to_string().contains("404404 does not exist"),
         "{missing}"
     );
-    let conflict = export_roster(&c, "123456", &roster(), "https://x")
+    let conflict = export_roster(&c, "123456", &roster(), &no_links(), "https://x")
         .await
         .unwrap_err();
     assert!(
@@ -164,7 +185,7 @@ async fn a_missing_page_and_a_version_conflict_are_clear_errors() {
         "{conflict}"
     );
     assert!(conflict.to_string().contains("nothing was written"));
-    let bad = export_roster(&c, "12/../3", &roster(), "https://x")
+    let bad = export_roster(&c, "12/../3", &roster(), &no_links(), "https://x")
         .await
         .unwrap_err();
     assert!(matches!(bad, Error::Config(_)));
@@ -180,30 +201,126 @@ async fn rate_limits_are_waited_out() {
         .with_priority(1)
         .mount(&server)
         .await;
-    let rendered = render_oncall_page(&roster(), "https://x");
+    let rendered = render_oncall_page(&roster(), &no_links(), "https://x");
     Mock::given(method("GET"))
         .and(path("/wiki/api/v2/pages/123456"))
         .respond_with(ResponseTemplate::new(200).set_body_json(page_json(2, &rendered, "")))
         .mount(&server)
         .await;
     let started = std::time::Instant::now();
-    let outcome = export_roster(&client(&server.uri()), "123456", &roster(), "https://x")
-        .await
-        .unwrap();
+    let outcome = export_roster(
+        &client(&server.uri()),
+        "123456",
+        &roster(),
+        &no_links(),
+        "https://x",
+    )
+    .await
+    .unwrap();
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert!(matches!(outcome, ExportOutcome::Unchanged { .. }));
 }
 
-#[tokio::test]
-async fn the_export_is_skipped_without_a_page_id() {
+/// An application on `store`, with an on-call vendor serving `roster` when given.
+async fn app_on(
+    store: Arc<dyn firefighter_core::Store>,
+    oncall: Option<Roster>,
+) -> firefighter_core::Firefighter {
+    let mut builder = firefighter_core::Firefighter::builder(firefighter_core::Settings {
+        base_url: "https://ff.example.com".into(),
+        ..firefighter_core::Settings::default()
+    })
+    .store(store);
+    if let Some(roster) = oncall {
+        let mut vendor = firefighter_core::oncall::MockOnCall::new();
+        vendor.expect_name().return_const("mock".to_owned());
+        vendor.expect_roster().returning(move || Ok(roster.clone()));
+        builder = builder.oncall(Arc::new(vendor));
+    }
+    builder.build().await.unwrap()
+}
+
+async fn app_with(oncall: Option<Roster>) -> firefighter_core::Firefighter {
     let store = firefighter_core::store::SqliteStore::connect("sqlite::memory:")
         .await
         .unwrap();
-    let app = firefighter_core::Firefighter::builder(firefighter_core::Settings::default())
-        .store(Arc::new(store))
-        .build()
+    app_on(Arc::new(store), oncall).await
+}
+
+#[tokio::test]
+async fn the_export_renders_core_s_roster_with_slack_links_from_core_accounts() {
+    // Ann's account, with her Slack id, exists before the vendor names her.
+    let first = app_with(None).await;
+    let ann = first
+        .store()
+        .create_user(&firefighter_core::NewUser::person(
+            firefighter_core::Email::parse("ann@example.com").unwrap(),
+        ))
         .await
         .unwrap();
+    first
+        .store()
+        .set_identity(ann.id, "slack", "U0ANN")
+        .await
+        .unwrap();
+    let app = app_on(first.store().clone(), Some(roster_of(Some(ann.id)))).await;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/wiki/api/v2/pages/123456"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page_json(7, "<p>old</p>", "")))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path("/wiki/api/v2/pages/123456"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page_json(8, "<p>new</p>", "")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut config = ConfluenceConfig::new(&server.uri(), "bot@example.com", "token");
+    config.oncall_page_id = Some("123456".into());
+    let outcome = export_oncall(&app, &client(&server.uri()), &config)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, ExportOutcome::Updated { version: 8, .. }),
+        "{outcome}"
+    );
+    let put: serde_json::Value = server.received_requests().await.unwrap()[1]
+        .body_json()
+        .unwrap();
+    let body = put["body"]["value"].as_str().unwrap();
+    assert!(
+        body.contains(
+            "<a href=\"https://slack.com/app_redirect?channel=U0ANN\">Ann &lt;Admin&gt;</a>"
+        ),
+        "{body}"
+    );
+    assert!(body.contains("https://ff.example.com/oncall/"), "{body}");
+}
+
+#[tokio::test]
+async fn the_export_is_skipped_without_an_oncall_vendor() {
+    let app = app_with(None).await;
+    let server = MockServer::start().await;
+    let mut config = ConfluenceConfig::new(&server.uri(), "bot@example.com", "token");
+    config.oncall_page_id = Some("123456".into());
+    let outcome = export_oncall(&app, &client(&server.uri()), &config)
+        .await
+        .unwrap();
+    assert_eq!(outcome, ExportOutcome::NoOnCallVendor);
+    assert!(
+        outcome.to_string().contains("no on-call vendor"),
+        "{outcome}"
+    );
+    assert!(
+        server.received_requests().await.unwrap().is_empty(),
+        "Confluence is not called"
+    );
+}
+
+#[tokio::test]
+async fn the_export_is_skipped_without_a_page_id() {
+    let app = app_with(Some(roster())).await;
     let config = ConfluenceConfig::new("http://127.0.0.1:9", "u", "k");
     let outcome = export_oncall(&app, &ConfluenceClient::new(&config).unwrap(), &config)
         .await

@@ -1,6 +1,7 @@
 //! The application: commands that change incidents (declare, update, roles,
 //! key events, close, downgrade, costs), queries, and the builder that wires
-//! the store, event handlers, invite providers, post-mortem backends and tasks.
+//! the store, event handlers, invite providers, post-mortem backends, the
+//! on-call vendor and tasks.
 //!
 //! Every command validates its whole input first (nothing is written on bad
 //! input), asks [`crate::lifecycle::check_transition`] about any status change,
@@ -15,9 +16,11 @@ use secrecy::ExposeSecret;
 use tokio::sync::Notify;
 
 use crate::error::Validation;
+use crate::event::ChannelInfo;
 use crate::event::{EventHandlerRegistration, UpdateKind};
 use crate::invite::{InviteContext, InviteRegistry, InviteResolution};
 use crate::lifecycle::{self, LifecycleFacts, PostMortemState, StatusChange};
+use crate::oncall::{OffHoursHint, OnCall, OnCallRegistration};
 use crate::plugin::PluginContext;
 use crate::store::{Catalog, Declared, IncidentChange, NewIncidentRecord, now};
 use crate::task::{PeriodicTask, TaskRegistration};
@@ -133,6 +136,7 @@ pub(crate) struct Inner {
     subscribers: Arc<[String]>,
     invites: InviteRegistry,
     postmortem: Vec<Arc<dyn PostMortemProvider>>,
+    oncall: Option<Arc<dyn OnCall>>,
     tasks: Vec<Arc<dyn PeriodicTask>>,
     catalog: RwLock<Option<(Instant, Arc<Catalog>)>>,
     outbox_signal: Arc<Notify>,
@@ -144,6 +148,7 @@ impl std::fmt::Debug for Firefighter {
             .field("store", &self.inner.store.backend())
             .field("handlers", &self.inner.subscribers)
             .field("invite_providers", &self.inner.invites.names())
+            .field("oncall", &self.inner.oncall.as_ref().map(|o| o.name()))
             .field("tasks", &self.task_names())
             .finish()
     }
@@ -156,6 +161,7 @@ pub struct FirefighterBuilder {
     handlers: Vec<Arc<dyn EventHandler>>,
     invite_providers: Vec<Arc<dyn InviteProvider>>,
     postmortem: Vec<Arc<dyn PostMortemProvider>>,
+    oncall: Vec<Arc<dyn OnCall>>,
     tasks: Vec<Arc<dyn PeriodicTask>>,
     use_inventory: bool,
     seed: bool,
@@ -189,6 +195,13 @@ impl FirefighterBuilder {
     /// Adds a post-mortem backend at run time.
     pub fn postmortem_provider(mut self, provider: Arc<dyn PostMortemProvider>) -> Self {
         self.postmortem.push(provider);
+        self
+    }
+
+    /// Uses this on-call vendor. At most one vendor may be on, registered
+    /// statically or here: the build refuses two.
+    pub fn oncall(mut self, vendor: Arc<dyn OnCall>) -> Self {
+        self.oncall.push(vendor);
         self
     }
 
@@ -235,7 +248,32 @@ impl FirefighterBuilder {
                 tracing::debug!(integration = schema.name, "integration schema migrated");
             }
         }
-        let ctx = PluginContext::new(settings.clone(), store.clone());
+        let mut ctx = PluginContext::new(settings.clone(), store.clone());
+        // The on-call vendor first: other plugins may need it to be on.
+        let mut vendors = Vec::new();
+        if self.use_inventory {
+            let mut regs: Vec<&OnCallRegistration> =
+                inventory::iter::<OnCallRegistration>.into_iter().collect();
+            regs.sort_by_key(|r| r.name);
+            for r in regs {
+                match (r.build)(&ctx)? {
+                    Some(v) => vendors.push(v),
+                    None => tracing::info!(oncall = r.name, "on-call vendor switched off"),
+                }
+            }
+        }
+        vendors.extend(self.oncall);
+        if vendors.len() > 1 {
+            let names: Vec<&str> = vendors.iter().map(|v| v.name()).collect();
+            return Err(Error::Config(format!(
+                "only one on-call vendor can be on, but these are: {}; switch all but one off",
+                names.join(", ")
+            )));
+        }
+        let oncall = vendors.pop();
+        if let Some(vendor) = &oncall {
+            ctx = ctx.with_oncall(vendor.clone());
+        }
 
         let mut handlers = Vec::new();
         let mut invites = InviteRegistry::new()
@@ -304,6 +342,7 @@ impl FirefighterBuilder {
             backend = store.backend(),
             handlers = ?subscribers,
             invite_providers = ?invites.names(),
+            oncall = oncall.as_ref().map(|o| o.name()),
             tasks = ?tasks.iter().map(|t| t.name()).collect::<Vec<_>>(),
             "firefighter core ready"
         );
@@ -316,6 +355,7 @@ impl FirefighterBuilder {
                 subscribers,
                 invites,
                 postmortem: self.postmortem,
+                oncall,
                 tasks,
                 catalog: RwLock::new(None),
                 outbox_signal: Arc::new(Notify::new()),
@@ -339,6 +379,14 @@ impl Firefighter {
         Arc::downgrade(&self.inner)
     }
 
+    /// A handle that resolves to this application while it lives (held
+    /// weakly), for plugins assembled by hand after the build.
+    pub fn handle(&self) -> crate::plugin::AppHandle {
+        let handle = crate::plugin::AppHandle::default();
+        handle.set(self);
+        handle
+    }
+
     /// A builder with these settings.
     pub fn builder(settings: Settings) -> FirefighterBuilder {
         FirefighterBuilder {
@@ -347,6 +395,7 @@ impl Firefighter {
             handlers: Vec::new(),
             invite_providers: Vec::new(),
             postmortem: Vec::new(),
+            oncall: Vec::new(),
             tasks: Vec::new(),
             use_inventory: true,
             seed: true,
@@ -381,6 +430,11 @@ impl Firefighter {
     /// The invite registry.
     pub fn invites(&self) -> &InviteRegistry {
         &self.inner.invites
+    }
+
+    /// The on-call vendor that is on (`None`: no on-call vendor is switched on).
+    pub fn oncall(&self) -> Option<&Arc<dyn OnCall>> {
+        self.inner.oncall.as_ref()
     }
 
     /// The periodic tasks.
@@ -1643,6 +1697,67 @@ impl Firefighter {
             .await?;
         self.committed();
         Ok(())
+    }
+
+    /// Records that an integration finished setting up the incident's
+    /// conversation ([`IncidentEvent::ChannelReady`], with an optional
+    /// timeline note). When it opened outside office hours and an on-call
+    /// vendor is on, the off-hours hint ([`IncidentEvent::OffHoursHint`],
+    /// timeline entry [`event_type::ONCALL_HINT`]) is written in the same
+    /// transaction, once per incident; it is returned.
+    pub async fn channel_ready(
+        &self,
+        id: IncidentId,
+        channel: ChannelInfo,
+        note: Option<(&str, Option<&str>)>,
+        opened_at: DateTime<Utc>,
+    ) -> Result<Option<OffHoursHint>> {
+        let at = now();
+        let entry = |message: String, event_type: Option<&str>| TimelineEntry {
+            id: UpdateId::new(),
+            incident_id: id,
+            created_by: None,
+            created_at: at,
+            event_ts: opened_at,
+            event_type: event_type.map(str::to_owned),
+            message: Some(message),
+            status: None,
+            changes: Vec::new(),
+        };
+        let mut timeline: Vec<TimelineEntry> = note
+            .map(|(message, event_type)| entry(message.to_owned(), event_type))
+            .into_iter()
+            .collect();
+        let hint = match &self.inner.oncall {
+            Some(_) => OffHoursHint::for_channel(channel.clone(), opened_at, self.inner.tz),
+            None => None,
+        };
+        let hint = match hint {
+            Some(hint) if !self.was_hinted(id).await? => Some(hint),
+            _ => None,
+        };
+        let mut events = vec![IncidentEvent::ChannelReady { channel }];
+        if let Some(hint) = &hint {
+            timeline.push(entry(hint.timeline_text(), Some(event_type::ONCALL_HINT)));
+            events.push(IncidentEvent::OffHoursHint { hint: hint.clone() });
+        }
+        self.inner
+            .store
+            .append(id, timeline, events, self.subscribers())
+            .await?;
+        self.committed();
+        Ok(hint)
+    }
+
+    /// Whether the incident already got its off-hours hint.
+    async fn was_hinted(&self, id: IncidentId) -> Result<bool> {
+        Ok(self
+            .inner
+            .store
+            .incident_events(id)
+            .await?
+            .iter()
+            .any(|e| matches!(e.event, IncidentEvent::OffHoursHint { .. })))
     }
 
     // ------------------------------------------------------------ invitations

@@ -77,6 +77,13 @@ pub enum IncidentEvent {
         /// The channel.
         channel: ChannelInfo,
     },
+    /// The incident's conversation opened outside office hours while an
+    /// on-call vendor is on (at most once per incident): chat integrations
+    /// offer to page the on-call.
+    OffHoursHint {
+        /// When and where.
+        hint: crate::oncall::OffHoursHint,
+    },
 }
 
 impl IncidentEvent {
@@ -90,6 +97,7 @@ impl IncidentEvent {
             IncidentEvent::PostMortemCreated { .. } => "post_mortem_created",
             IncidentEvent::ConversationRequested { .. } => "conversation_requested",
             IncidentEvent::ChannelReady { .. } => "channel_ready",
+            IncidentEvent::OffHoursHint { .. } => "off_hours_hint",
         }
     }
 }

@@ -35,16 +35,19 @@
 //! ## Writing an integration
 //!
 //! An integration crate implements [`EventHandler`] (react to incident events),
-//! [`InviteProvider`] (propose responders), [`PeriodicTask`] (syncs, reminders)
-//! or [`PostMortemProvider`] (post-mortem readiness), and registers them with
-//! [`register_event_handler!`], [`register_invite_provider!`] and
-//! [`register_task!`], or at run time on [`FirefighterBuilder`]. A crate's
+//! [`InviteProvider`] (propose responders), [`PeriodicTask`] (syncs, reminders),
+//! [`PostMortemProvider`] (post-mortem readiness) or [`OnCall`] (an on-call
+//! vendor: roster and paging; at most one is on), and registers them with
+//! [`register_event_handler!`], [`register_invite_provider!`],
+//! [`register_task!`] and [`register_oncall!`], or at run time on
+//! [`FirefighterBuilder`]. Integrations use another's capability through core
+//! ([`Firefighter::oncall`]), never through its crate. A crate's
 //! static registrations only exist if the final binary links it: reference it
 //! (the `firefighter` facade does this for every enabled feature).
 //!
 //! | Feature | What it adds |
 //! |---|---|
-//! | `test-util` | `mockall` mocks of the core traits (`MockStore`, `MockEventHandler`, ...) |
+//! | `test-util` | `mockall` mocks of the core traits (`MockStore`, `MockEventHandler`, `MockOnCall`, ...) |
 //! | `postgres-tests` | runs the PostgreSQL half of the store test suite (needs `FIREFIGHTER_TEST_POSTGRES_URL`) |
 
 pub mod access;
@@ -62,6 +65,7 @@ pub mod invite;
 pub mod key_event;
 pub mod lifecycle;
 pub mod metric;
+pub mod oncall;
 pub mod outbox;
 pub mod plugin;
 pub mod postmortem;
@@ -97,6 +101,7 @@ pub use invite::{InviteProvider, InviteRegistry};
 pub use key_event::{KeyEvent, MilestoneType};
 pub use lifecycle::{ClosureReason, Status};
 pub use metric::{Metric, MetricType};
+pub use oncall::OnCall;
 pub use postmortem::PostMortemProvider;
 pub use priority::{Priority, ResponseType};
 pub use role::{RoleAssignment, RoleType};

@@ -6,20 +6,31 @@ use std::sync::{Arc, OnceLock, Weak};
 use futures::future::BoxFuture;
 
 use crate::store::DatabasePool;
-use crate::{Firefighter, Settings, Store};
+use crate::{Firefighter, OnCall, Settings, Store};
 
 /// The `build` function of a static registration: builds the plugin, or
 /// answers `Ok(None)` when its integration is switched off.
 pub type PluginBuilder<T> = fn(&PluginContext) -> crate::Result<Option<Arc<T>>>;
 
 /// Handed to the `build` functions of static registrations.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PluginContext {
     /// Core settings (integrations read their own section from the environment).
     pub settings: Arc<Settings>,
     /// The store.
     pub store: Arc<dyn Store>,
     pub(crate) app: AppHandle,
+    oncall: Option<Arc<dyn OnCall>>,
+}
+
+impl std::fmt::Debug for PluginContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginContext")
+            .field("store", &self.store.backend())
+            .field("oncall", &self.oncall.as_ref().map(|o| o.name()))
+            .field("app", &self.app)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PluginContext {
@@ -29,7 +40,20 @@ impl PluginContext {
             settings,
             store,
             app: AppHandle::default(),
+            oncall: None,
         }
+    }
+
+    /// The same context with this on-call vendor on.
+    pub fn with_oncall(mut self, oncall: Arc<dyn OnCall>) -> PluginContext {
+        self.oncall = Some(oncall);
+        self
+    }
+
+    /// The on-call vendor that is on, if any. Built before every other
+    /// plugin, so a plugin that needs one can switch itself off without it.
+    pub fn oncall(&self) -> Option<&Arc<dyn OnCall>> {
+        self.oncall.as_ref()
     }
 
     /// The application, once it is built (plugins are built before it exists,

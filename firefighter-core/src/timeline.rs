@@ -48,6 +48,8 @@ pub mod event_type {
     pub const COST: &str = "cost";
     /// On-call was paged.
     pub const TRIGGER_ONCALL: &str = "trigger_oncall";
+    /// The incident's channel opened outside office hours (see [`crate::oncall::OffHoursHint`]).
+    pub const ONCALL_HINT: &str = "oncall_hint";
     /// An SOS was sent.
     pub const SEND_SOS: &str = "send_sos";
 }

@@ -3,7 +3,8 @@
 //! PagerDuty for firefighter: who is on call, for everyone (no PagerDuty
 //! account needed); paging a service's on-call, by anyone, exactly once per
 //! incident and service; the first-level on-call invited to public incidents;
-//! a hint when an incident starts outside office hours.
+//! core's on-call vendor ([`firefighter_core::OnCall`]), so Slack and
+//! Confluence use it without knowing PagerDuty.
 //!
 //! What it registers with core (when `ENABLE_PAGERDUTY` is on, see [`config`]):
 //!
@@ -13,14 +14,14 @@
 //! | task | `pagerduty.fetch_services` (hourly) | services (the `ignore` flag is kept) |
 //! | task | `pagerduty.fetch_users` (hourly) | users, phone numbers, teams; linked to firefighter users by e-mail |
 //! | task | `pagerduty.trigger_oncall` (every minute) | sends pages PagerDuty could not take yet; records sent pages on timelines |
+//! | on-call vendor | `pagerduty` | core's [`firefighter_core::OnCall`]: the roster, the services to page, exactly-once pages |
 //! | invite provider | `pagerduty.oncall` | first-level on-call of each escalation policy, public incidents only |
-//! | event handler | `pagerduty.off_hours_hint` | `ChannelReady` outside office hours → timeline entry `oncall_hint` |
 //! | schema | `pagerduty` | tables `pd_*`, migrations table `_ff_pagerduty_migrations` |
 //!
-//! Data functions for other integrations and the web (plain structs, no
-//! vendor types): [`roster()`], [`services()`], [`services_not_yet_paged`],
-//! [`pages()`], [`trigger_oncall`], [`off_hours_hint`], [`is_office_hours`],
-//! [`Roster::topic_text`] (the tech-incidents channel topic).
+//! Data functions for the web pages (plain structs, no vendor types; the
+//! roster is core's [`firefighter_core::oncall::Roster`]): [`roster()`],
+//! [`services()`], [`services_not_yet_paged`],
+//! [`pages()`], [`trigger_oncall`].
 //!
 //! Web routes ([`routes()`]): `/oncall/`, `/oncall/trigger/` and the JSON
 //! under `/api/v2/firefighter/oncall/`. They must sit behind the server's
@@ -40,7 +41,6 @@ pub mod client;
 pub mod config;
 mod error;
 pub mod models;
-mod office_hours;
 mod paging;
 pub mod provider;
 mod roster;
@@ -51,13 +51,12 @@ mod sync;
 pub use client::{EventsClient, RestClient, RetryPolicy};
 pub use config::PagerDutyConfig;
 pub use error::{Error, Result, Retry};
-pub use office_hours::{OffHoursHint, is_office_hours, off_hours_hint, record_off_hours_hint};
 pub use paging::{
     DeliveryReport, MAX_DETAILS_CHARS, MAX_SUMMARY_CHARS, PAGE_EVENT_TYPE, PageInfo, PageOutcome,
     PageRequest, PageStatus, ServiceChoice, pages, recent_pages, services, services_not_yet_paged,
     set_service_ignored, trigger_oncall,
 };
-pub use roster::{LevelOncall, OncallPerson, PolicyOncall, Roster, ScheduleRef, roster};
+pub use roster::roster;
 pub use routes::{AdminCaller, admin_routes, routes};
 pub use sync::{IDENTITY_PLATFORM, SyncReport};
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use firefighter_core::event::IncidentEvent;
+pub use firefighter_core::oncall::PageRequest;
 use firefighter_core::{Firefighter, Incident, IncidentId, UserId};
 use serde::Serialize;
 use uuid::Uuid;
@@ -35,24 +36,6 @@ pub const MAX_SUMMARY_CHARS: usize = 1024;
 pub const MAX_DETAILS_CHARS: usize = 10_000;
 /// The timeline event type of a page (as in FireFighter).
 pub const PAGE_EVENT_TYPE: &str = "trigger_oncall";
-
-/// A request to page the on-call of a service.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PageRequest {
-    /// The PagerDuty service id.
-    pub service_id: String,
-    /// The incident it is about, if any (at most one page per incident and service).
-    pub incident_id: Option<IncidentId>,
-    /// What is going on (the PagerDuty incident's title).
-    pub summary: String,
-    /// Details.
-    pub details: String,
-    /// Who asks.
-    pub requested_by: Option<UserId>,
-    /// An id of the request (a form's hidden token): a page without incident
-    /// is sent once per request id, so a form submitted twice pages once.
-    pub request_id: Option<String>,
-}
 
 /// A service that can be paged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -268,7 +251,13 @@ pub async fn services_not_yet_paged(
     app: &Firefighter,
     incident: IncidentId,
 ) -> Result<Vec<ServiceChoice>> {
-    let store = crate::store_of(app)?;
+    services_left(&crate::store_of(app)?, incident).await
+}
+
+pub(crate) async fn services_left(
+    store: &PagerDutyStore,
+    incident: IncidentId,
+) -> Result<Vec<ServiceChoice>> {
     let taken: Vec<String> = store
         .pages_for_incident(incident)
         .await?

@@ -1,32 +1,30 @@
 //! Core trait implementations and their static registrations: the schema,
-//! the tasks, the `pagerduty.oncall` invite provider and the
-//! `pagerduty.off_hours_hint` event handler.
+//! the tasks, the on-call vendor `pagerduty` (core's [`OnCall`]) and the
+//! `pagerduty.oncall` invite provider.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use firefighter_core::event::{
-    Delivery, EventHandler, EventHandlerRegistration, HandlerError, IncidentEvent,
-};
 use firefighter_core::invite::{
     InviteCandidate, InviteContext, InviteProvider, InviteProviderRegistration, ProviderError,
+};
+use firefighter_core::oncall::{
+    self, OnCall, OnCallError, OnCallRegistration, PageReceipt, PageRequest, PageableService,
 };
 use firefighter_core::plugin::{AppHandle, PluginContext, SchemaRegistration};
 use firefighter_core::task::{PeriodicTask, Schedule, TaskRegistration};
 use firefighter_core::{
-    register_event_handler, register_invite_provider, register_schema, register_task,
+    IncidentId, register_invite_provider, register_oncall, register_schema, register_task,
 };
 
 use crate::store::PagerDutyStore;
-use crate::{Error, PagerDuty, Retry};
+use crate::{Error, PagerDuty};
 
+/// Name of the on-call vendor.
+pub const ONCALL_VENDOR: &str = "pagerduty";
 /// Name of the invite provider.
 pub const INVITE_PROVIDER: &str = "pagerduty.oncall";
-/// Name of the off-hours event handler.
-pub const OFF_HOURS_HANDLER: &str = "pagerduty.off_hours_hint";
-/// Timeline event type of the off-hours hint.
-pub const OFF_HOURS_EVENT_TYPE: &str = "oncall_hint";
 /// Task: sync on-calls.
 pub const TASK_FETCH_ONCALLS: &str = "pagerduty.fetch_oncalls";
 /// Task: sync services.
@@ -194,6 +192,126 @@ task_registration!(TASK_FETCH_SERVICES, fetch_services);
 task_registration!(TASK_FETCH_USERS, fetch_users);
 task_registration!(TASK_TRIGGER_ONCALL, trigger_oncall);
 
+// ------------------------------------------------------------------ on-call
+
+/// PagerDuty as core's on-call vendor: the roster and the services from the
+/// synced tables, pages through [`PagerDuty::trigger_oncall`] (exactly once
+/// per incident and service).
+#[derive(Debug, Clone)]
+pub struct PagerDutyOnCall {
+    pagerduty: PagerDuty,
+    app: AppHandle,
+}
+
+impl PagerDutyOnCall {
+    /// The vendor for the application behind `app` (paging needs it running).
+    pub fn new(pagerduty: PagerDuty, app: AppHandle) -> PagerDutyOnCall {
+        PagerDutyOnCall { pagerduty, app }
+    }
+}
+
+fn oncall_error(e: Error) -> OnCallError {
+    match e {
+        Error::Invalid(_)
+        | Error::UnknownService(_)
+        | Error::IgnoredService(_)
+        | Error::Core(firefighter_core::Error::NotFound { .. })
+        | Error::Core(firefighter_core::Error::Invalid(_)) => OnCallError::Invalid(e.to_string()),
+        e => OnCallError::Failed(e.to_string()),
+    }
+}
+
+impl From<crate::ServiceChoice> for PageableService {
+    fn from(s: crate::ServiceChoice) -> Self {
+        PageableService {
+            id: s.id,
+            name: s.name,
+            summary: s.summary,
+            escalation_policy: s.escalation_policy,
+            url: s.pagerduty_url,
+        }
+    }
+}
+
+impl From<crate::PageOutcome> for oncall::PageOutcome {
+    fn from(outcome: crate::PageOutcome) -> Self {
+        let receipt = |page: crate::PageInfo| PageReceipt {
+            service_id: page.service_id,
+            service_name: page.service_name,
+            incident_id: page.incident_id,
+            url: page.pagerduty_url,
+        };
+        match outcome {
+            crate::PageOutcome::Sent { page } => oncall::PageOutcome::Sent {
+                page: receipt(page),
+            },
+            crate::PageOutcome::AlreadyPaged { page } => oncall::PageOutcome::AlreadySent {
+                page: receipt(page),
+            },
+            crate::PageOutcome::Queued { page, reason } => oncall::PageOutcome::BeingSent {
+                page: receipt(page),
+                reason: Some(reason),
+            },
+            crate::PageOutcome::InProgress { page } => oncall::PageOutcome::BeingSent {
+                page: receipt(page),
+                reason: None,
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl OnCall for PagerDutyOnCall {
+    fn name(&self) -> &str {
+        ONCALL_VENDOR
+    }
+
+    fn display_name(&self) -> &str {
+        "PagerDuty"
+    }
+
+    fn max_summary_chars(&self) -> usize {
+        crate::MAX_SUMMARY_CHARS
+    }
+
+    async fn roster(&self) -> Result<oncall::Roster, OnCallError> {
+        crate::roster::roster_at(&self.pagerduty.store, firefighter_core::store::now())
+            .await
+            .map_err(oncall_error)
+    }
+
+    async fn services_to_page(
+        &self,
+        incident: IncidentId,
+    ) -> Result<Vec<PageableService>, OnCallError> {
+        crate::paging::services_left(&self.pagerduty.store, incident)
+            .await
+            .map(|services| services.into_iter().map(PageableService::from).collect())
+            .map_err(oncall_error)
+    }
+
+    async fn page(&self, request: PageRequest) -> Result<oncall::PageOutcome, OnCallError> {
+        let Some(app) = self.app.get() else {
+            return Err(OnCallError::Failed(
+                "the application is not running: nothing was paged".into(),
+            ));
+        };
+        self.pagerduty
+            .trigger_oncall(&app, request)
+            .await
+            .map(oncall::PageOutcome::from)
+            .map_err(oncall_error)
+    }
+}
+
+register_oncall!(OnCallRegistration {
+    name: ONCALL_VENDOR,
+    build: |ctx| {
+        Ok(build(ctx)?
+            .map(|pd| Arc::new(PagerDutyOnCall::new(pd, ctx.app_handle())) as Arc<dyn OnCall>))
+    },
+});
+
 // ------------------------------------------------------------------ invitations
 
 /// Invites the current first-level on-call of each escalation policy (of
@@ -201,7 +319,6 @@ task_registration!(TASK_TRIGGER_ONCALL, trigger_oncall);
 #[derive(Debug, Clone)]
 pub struct OncallInviteProvider {
     store: PagerDutyStore,
-    core: Arc<dyn firefighter_core::Store>,
 }
 
 impl OncallInviteProvider {
@@ -209,7 +326,6 @@ impl OncallInviteProvider {
     pub fn new(core: Arc<dyn firefighter_core::Store>) -> crate::Result<OncallInviteProvider> {
         Ok(OncallInviteProvider {
             store: crate::store_on(core.as_ref())?,
-            core,
         })
     }
 }
@@ -228,13 +344,9 @@ impl InviteProvider for OncallInviteProvider {
         if incident.private {
             return Ok(Vec::new());
         }
-        let roster = crate::roster::roster_at(
-            &self.store,
-            self.core.as_ref(),
-            firefighter_core::store::now(),
-        )
-        .await
-        .map_err(|e| ProviderError(e.to_string()))?;
+        let roster = crate::roster::roster_at(&self.store, firefighter_core::store::now())
+            .await
+            .map_err(|e| ProviderError(e.to_string()))?;
         Ok(roster
             .first_responders()
             .filter_map(|(policy, person)| {
@@ -256,75 +368,5 @@ register_invite_provider!(InviteProviderRegistration {
         let provider = OncallInviteProvider::new(ctx.store.clone())
             .map_err(|e| firefighter_core::Error::Config(e.to_string()))?;
         Ok(Some(Arc::new(provider) as Arc<dyn InviteProvider>))
-    },
-});
-
-// ------------------------------------------------------------------ off-hours hint
-
-/// On `ChannelReady` outside office hours, records (once per incident) that
-/// paging the on-call should be offered, and puts the hint on the incident's
-/// timeline (event type `oncall_hint`) so the chat integration shows it
-/// ([`crate::off_hours_hint`] gives the view model).
-#[derive(Debug, Clone)]
-pub struct OffHoursHintHandler {
-    app: AppHandle,
-}
-
-impl OffHoursHintHandler {
-    /// A handler for the application behind `app`, on `core`'s database.
-    pub fn new(
-        core: &dyn firefighter_core::Store,
-        app: AppHandle,
-    ) -> crate::Result<OffHoursHintHandler> {
-        crate::store_on(core)?;
-        Ok(OffHoursHintHandler { app })
-    }
-}
-
-fn handler_error(e: Error) -> HandlerError {
-    match e.retry() {
-        Retry::Permanent => HandlerError::Permanent(e.to_string()),
-        Retry::RateLimited(retry_after) => HandlerError::Retry {
-            message: e.to_string(),
-            retry_after,
-        },
-        Retry::Transient => HandlerError::retry(e.to_string()),
-    }
-}
-
-#[async_trait]
-impl EventHandler for OffHoursHintHandler {
-    fn name(&self) -> &str {
-        OFF_HOURS_HANDLER
-    }
-
-    async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
-        let IncidentEvent::ChannelReady { channel } = &delivery.event.event else {
-            return Ok(());
-        };
-        let Some(app) = self.app.get() else {
-            return Err(HandlerError::retry("the application is not running"));
-        };
-        crate::office_hours::record_off_hours_hint(
-            &app,
-            delivery.event.incident_id,
-            channel,
-            delivery.event.created_at,
-        )
-        .await
-        .map_err(handler_error)?;
-        Ok(())
-    }
-}
-
-register_event_handler!(EventHandlerRegistration {
-    name: OFF_HOURS_HANDLER,
-    build: |ctx| {
-        if build(ctx)?.is_none() {
-            return Ok(None);
-        }
-        let handler = OffHoursHintHandler::new(ctx.store.as_ref(), ctx.app_handle())
-            .map_err(|e| firefighter_core::Error::Config(e.to_string()))?;
-        Ok(Some(Arc::new(handler) as Arc<dyn EventHandler>))
     },
 });

@@ -5,7 +5,7 @@
 //! | `GET /oncall/` | who is on call now, per escalation policy and level (HTML) |
 //! | `GET /oncall/trigger/` | the "page the on-call" form (`?incident=<id>` pre-fills the incident) |
 //! | `POST /oncall/trigger/` | pages the service, then redirects to `/oncall/?page=<key>` |
-//! | `GET /api/v2/firefighter/oncall/` | the roster ([`crate::Roster`], JSON) |
+//! | `GET /api/v2/firefighter/oncall/` | the roster (core's [`Roster`], JSON) |
 //! | `GET /api/v2/firefighter/oncall/services/` | services that can be paged ([`crate::ServiceChoice`], JSON) |
 //!
 //! The back-office, for staff ([`admin_routes`]):
@@ -33,7 +33,9 @@ use firefighter_core::{Firefighter, IncidentId, User};
 use serde::Deserialize;
 
 use crate::paging::{PageOutcome, PageRequest, ServiceChoice};
-use crate::{Error, PagerDuty, Roster};
+use firefighter_core::oncall::Roster;
+
+use crate::{Error, PagerDuty};
 
 /// Who is calling, as established by the server's login (a request extension).
 #[derive(Debug, Clone)]
@@ -249,6 +251,10 @@ async fn overview(
         Err(e) => return failure(&e),
     };
     let tz = state.app.time_zone();
+    let chat_links = match chat_links(&state.app, &roster).await {
+        Ok(links) => links,
+        Err(e) => return failure(&e),
+    };
     let (notice, notice_is_error) = match query.page.as_deref() {
         Some(key) => page_notice(&state, key).await,
         None => (String::new(), false),
@@ -256,7 +262,7 @@ async fn overview(
     OverviewPage {
         app_name: state.app.settings().app_display_name.clone(),
         synced: synced_text(&roster, tz),
-        policies: policy_views(&roster, tz),
+        policies: policy_views(&roster, &chat_links, tz),
         notice,
         notice_is_error,
     }
@@ -276,13 +282,36 @@ fn synced_text(roster: &Roster, tz: chrono_tz::Tz) -> String {
     }
 }
 
-fn policy_views(roster: &Roster, tz: chrono_tz::Tz) -> Vec<PolicyView> {
+/// The "Message" link of each person whose account has a Slack identity
+/// (FireFighter's page had it), from core's accounts: the roster carries no
+/// chat ids.
+async fn chat_links(
+    app: &Firefighter,
+    roster: &Roster,
+) -> crate::Result<std::collections::HashMap<firefighter_core::UserId, String>> {
+    Ok(app
+        .store()
+        .users(&roster.user_ids())
+        .await?
+        .into_iter()
+        .filter_map(|u| {
+            let id = u.identity("slack").filter(|id| !id.is_empty())?;
+            Some((u.id, format!("https://slack.com/app_redirect?channel={id}")))
+        })
+        .collect())
+}
+
+fn policy_views(
+    roster: &Roster,
+    chat_links: &std::collections::HashMap<firefighter_core::UserId, String>,
+    tz: chrono_tz::Tz,
+) -> Vec<PolicyView> {
     roster
         .policies
         .iter()
         .map(|p| PolicyView {
             name: p.name.clone(),
-            pagerduty_url: p.pagerduty_url.clone(),
+            pagerduty_url: p.url.clone(),
             levels: p
                 .levels
                 .iter()
@@ -293,12 +322,11 @@ fn policy_views(roster: &Roster, tz: chrono_tz::Tz) -> Vec<PolicyView> {
                         .iter()
                         .map(|person| PersonView {
                             name: person.name.clone(),
-                            pagerduty_url: person.pagerduty_url.clone(),
+                            pagerduty_url: person.url.clone(),
                             phone: person.phone.clone().unwrap_or_default(),
                             slack_url: person
-                                .slack_id
-                                .as_deref()
-                                .map(|id| format!("https://slack.com/app_redirect?channel={id}"))
+                                .user_id
+                                .and_then(|u| chat_links.get(&u).cloned())
                                 .unwrap_or_default(),
                             schedule: person
                                 .schedule
@@ -308,7 +336,7 @@ fn policy_views(roster: &Roster, tz: chrono_tz::Tz) -> Vec<PolicyView> {
                             schedule_url: person
                                 .schedule
                                 .as_ref()
-                                .map(|s| s.pagerduty_url.clone())
+                                .map(|s| s.url.clone())
                                 .unwrap_or_default(),
                             until: person.until.map(|t| local(t, tz)).unwrap_or_default(),
                         })

@@ -253,18 +253,6 @@ pub(crate) struct NewPageRow {
     pub(crate) api: &'static str,
 }
 
-/// An off-hours hint.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub(crate) struct HintRow {
-    pub(crate) incident_id: i64,
-    pub(crate) channel_platform: String,
-    pub(crate) channel_id: String,
-    pub(crate) channel_name: String,
-    pub(crate) channel_url: String,
-    pub(crate) opened_at: DateTime<Utc>,
-    pub(crate) timeline_recorded: bool,
-}
-
 macro_rules! page_select {
     ($tail:literal) => {
         concat!(
@@ -817,54 +805,6 @@ impl PagerDutyStore {
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await?)
-        })
-    }
-
-    // ---------------------------------------------------------- hints
-
-    /// Records an off-hours hint once per incident; false if already recorded.
-    pub(crate) async fn insert_hint(&self, hint: &HintRow) -> Result<bool> {
-        on_pool!(self, |pool, Db, BEGIN| {
-            Ok(sqlx::query::<Db>(
-                "INSERT INTO pd_off_hours_hints (incident_id, channel_platform, channel_id, channel_name, channel_url, opened_at, timeline_recorded) \
-                 VALUES ($1, $2, $3, $4, $5, $6, FALSE) ON CONFLICT DO NOTHING",
-            )
-            .bind(hint.incident_id)
-            .bind(hint.channel_platform.clone())
-            .bind(hint.channel_id.clone())
-            .bind(hint.channel_name.clone())
-            .bind(hint.channel_url.clone())
-            .bind(hint.opened_at)
-            .execute(pool)
-            .await?
-            .rows_affected()
-                == 1)
-        })
-    }
-
-    /// The off-hours hint of an incident.
-    pub(crate) async fn hint(&self, incident: IncidentId) -> Result<Option<HintRow>> {
-        on_pool!(self, |pool, Db, BEGIN| {
-            Ok(sqlx::query_as::<Db, HintRow>(
-                "SELECT incident_id, channel_platform, channel_id, channel_name, channel_url, opened_at, timeline_recorded \
-                 FROM pd_off_hours_hints WHERE incident_id = $1",
-            )
-            .bind(incident.0)
-            .fetch_optional(pool)
-            .await?)
-        })
-    }
-
-    /// Records that the hint is on the incident's timeline.
-    pub(crate) async fn mark_hint_recorded(&self, incident: IncidentId) -> Result<()> {
-        on_pool!(self, |pool, Db, BEGIN| {
-            sqlx::query::<Db>(
-                "UPDATE pd_off_hours_hints SET timeline_recorded = TRUE WHERE incident_id = $1",
-            )
-            .bind(incident.0)
-            .execute(pool)
-            .await?;
-            Ok(())
         })
     }
 }

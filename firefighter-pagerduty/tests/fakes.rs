@@ -1,5 +1,5 @@
 //! Behaviour against a wiremock fake of PagerDuty: pagination, rate limits,
-//! failing syncs, exactly-once paging, errors, invitations, off-hours hints, routes.
+//! failing syncs, exactly-once paging, errors, invitations, routes, core's on-call capability.
 
 mod common;
 
@@ -7,12 +7,11 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use chrono::{TimeZone, Utc};
+use chrono::Utc;
 use common::*;
-use firefighter_core::event::{ChannelInfo, Delivery, EventHandler, IncidentEvent, StoredEvent};
 use firefighter_core::invite::{InviteContext, InviteProvider};
 use firefighter_core::plugin::PluginContext;
-use firefighter_pagerduty::provider::{OffHoursHintHandler, OncallInviteProvider};
+use firefighter_pagerduty::provider::OncallInviteProvider;
 use firefighter_pagerduty::routes::WebCaller;
 use firefighter_pagerduty::{Error, PageOutcome, PageRequest, PageStatus};
 use serde_json::json;
@@ -832,7 +831,7 @@ async fn events_api_pages_use_the_dedup_key_and_never_retry_a_400() {
     assert!(refused.to_string().contains("routing_key"), "{refused}");
 }
 
-// ------------------------------------------------------------------ invitations and hints
+// ------------------------------------------------------------------ invitations
 
 #[tokio::test]
 async fn the_first_level_on_call_is_invited_to_public_incidents_only() {
@@ -873,101 +872,6 @@ async fn futures_emails(
     emails
 }
 
-fn channel_ready(
-    incident: firefighter_core::IncidentId,
-    at: chrono::DateTime<Utc>,
-    id: i64,
-) -> Delivery {
-    Delivery {
-        id,
-        event: StoredEvent {
-            id,
-            incident_id: incident,
-            created_at: at,
-            event: IncidentEvent::ChannelReady {
-                channel: ChannelInfo {
-                    platform: "slack".into(),
-                    id: "C123".into(),
-                    name: "inc-20260110-1".into(),
-                    url: "https://acme.slack.com/archives/C123".into(),
-                },
-            },
-        },
-        handler: "pagerduty.off_hours_hint".into(),
-        attempt: 1,
-    }
-}
-
-#[tokio::test]
-async fn channels_opened_outside_office_hours_get_one_hint() {
-    let app = app().await;
-    let jane = user(&app, "jane@example.com").await;
-    let id = incident(&app, &jane, false).await;
-    let IncidentEvent::ChannelReady { channel } = channel_ready(id, Utc::now(), 1).event.event
-    else {
-        unreachable!()
-    };
-    // Monday 10:00 in Paris: office hours, nothing.
-    let monday = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
-    assert!(
-        !firefighter_pagerduty::record_off_hours_hint(&app, id, &channel, monday)
-            .await
-            .unwrap()
-    );
-    assert!(
-        firefighter_pagerduty::off_hours_hint(&app, id)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    // Saturday 22:14 in Paris: a hint, once even if delivered twice.
-    let saturday = Utc.with_ymd_and_hms(2026, 1, 10, 21, 14, 0).unwrap();
-    assert!(
-        firefighter_pagerduty::record_off_hours_hint(&app, id, &channel, saturday)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !firefighter_pagerduty::record_off_hours_hint(&app, id, &channel, saturday)
-            .await
-            .unwrap()
-    );
-    let hint = firefighter_pagerduty::off_hours_hint(&app, id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(hint.local_time, "Saturday 22:14 (Europe/Paris)");
-    assert_eq!(hint.channel.id, "C123");
-    assert_eq!(
-        hint.trigger_url,
-        format!("https://ff.example.com/oncall/trigger/?incident={}", id.0)
-    );
-    assert!(hint.text.contains("/incident oncall"));
-    let entries = app
-        .timeline(id)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.event_type.as_deref() == Some("oncall_hint"))
-        .count();
-    assert_eq!(entries, 1);
-    // The handler needs the running application; without it the delivery is retried.
-    let handler = OffHoursHintHandler::new(
-        app.store().as_ref(),
-        PluginContext::new(app.settings().clone(), app.store().clone()).app_handle(),
-    )
-    .unwrap();
-    assert_eq!(handler.name(), "pagerduty.off_hours_hint");
-    let err = handler
-        .handle(&channel_ready(id, saturday, 3))
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err,
-        firefighter_core::event::HandlerError::Retry { .. }
-    ));
-}
-
 // ------------------------------------------------------------------ routes
 
 fn caller(user: firefighter_core::User) -> WebCaller {
@@ -987,6 +891,17 @@ async fn body_text(response: axum::response::Response) -> String {
 #[tokio::test]
 async fn the_web_pages_show_the_roster_and_page_a_service() {
     let (app, server, jane) = paging_fixture().await;
+    // Ann's account has a Slack identity: the page links it (from core's account).
+    let ann = app
+        .store()
+        .user_by_email("uann@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    app.store()
+        .set_identity(ann.id, "slack", "U0ANN")
+        .await
+        .unwrap();
     let router = firefighter_pagerduty::routes(app.clone(), pagerduty(&app, &server.uri()));
     // Not behind the login: refused.
     let anonymous = router
@@ -1009,6 +924,7 @@ async fn the_web_pages_show_the_roster_and_page_a_service() {
         "Person UANN",
         "/static/app.css",
         "last synced from PagerDuty",
+        "https://slack.com/app_redirect?channel=U0ANN",
     ] {
         assert!(html.contains(part), "{part} missing");
     }
@@ -1026,10 +942,12 @@ async fn the_web_pages_show_the_roster_and_page_a_service() {
     )
     .await;
     let roster: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(
-        roster["policies"][0]["levels"][0]["people"][0]["name"],
-        "Person UANN"
-    );
+    let ann = &roster["policies"][0]["levels"][0]["people"][0];
+    assert_eq!(ann["name"], "Person UANN");
+    // Core's vendor-neutral roster: the vendor's id and link, no chat id.
+    assert_eq!(ann["external_id"], "UANN");
+    assert_eq!(ann["url"], "https://acme.pagerduty.com/users/UANN");
+    assert!(ann.get("slack_id").is_none(), "{ann}");
     let json = body_text(
         router
             .clone()
@@ -1102,5 +1020,126 @@ async fn the_web_pages_show_the_roster_and_page_a_service() {
         body_text(unknown)
             .await
             .contains("unknown PagerDuty service")
+    );
+}
+
+// ------------------------------------------------------------------ the core capability
+
+#[tokio::test]
+async fn pagerduty_is_the_core_oncall_capability_and_pages_exactly_once() {
+    use firefighter_core::OnCall;
+    use firefighter_core::oncall::{OnCallError, PageOutcome as CoreOutcome};
+    use firefighter_pagerduty::provider::PagerDutyOnCall;
+
+    let (app, server, jane) = paging_fixture().await;
+    let incident = incident(&app, &jane, false).await;
+    Mock::given(method("POST"))
+        .and(path("/incidents"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(created_incident("PDI1", "k", "SVC1")),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/incidents/PDI1/notes"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"note": {"id": "N1"}})))
+        .mount(&server)
+        .await;
+    let oncall = PagerDutyOnCall::new(pagerduty(&app, &server.uri()), app.handle());
+    assert_eq!(oncall.name(), "pagerduty");
+    assert_eq!(oncall.display_name(), "PagerDuty");
+    assert_eq!(oncall.max_summary_chars(), 1024);
+
+    // The roster, vendor-neutral: the ignored service's policy is left out.
+    let roster = oncall.roster().await.unwrap();
+    let names: Vec<_> = roster.policies.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["Policy PA", "Policy PB"]);
+    let ann = &roster.policies[0].levels[0].people[0];
+    assert_eq!(ann.external_id, "UANN");
+    assert_eq!(ann.url, "https://acme.pagerduty.com/users/UANN");
+    assert_eq!(
+        ann.schedule.as_ref().map(|s| s.name.as_str()),
+        Some("Rotation PA")
+    );
+    assert!(ann.user_id.is_some(), "linked to a firefighter account");
+
+    let offered = |services: Vec<firefighter_core::oncall::PageableService>| {
+        services.into_iter().map(|s| s.id).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        offered(oncall.services_to_page(incident).await.unwrap()),
+        ["SVC1", "SVC2"]
+    );
+    let request = PageRequest {
+        service_id: "SVC1".into(),
+        incident_id: Some(incident),
+        summary: "Checkout is down".into(),
+        details: "All card payments fail".into(),
+        requested_by: Some(jane.id),
+        request_id: None,
+    };
+    let first = oncall.page(request.clone()).await.unwrap();
+    let CoreOutcome::Sent { page } = &first else {
+        panic!("{first:?}")
+    };
+    assert_eq!(
+        page.url.as_deref(),
+        Some("https://acme.pagerduty.com/incidents/PDI1")
+    );
+    assert_eq!(page.service_id, "SVC1");
+    assert_eq!(page.incident_id, Some(incident));
+    let second = oncall.page(request.clone()).await.unwrap();
+    assert!(
+        matches!(second, CoreOutcome::AlreadySent { .. }),
+        "{second:?}"
+    );
+    assert_eq!(
+        offered(oncall.services_to_page(incident).await.unwrap()),
+        ["SVC2"]
+    );
+
+    // Bad requests say what is wrong and page nothing.
+    let err = oncall
+        .page(PageRequest {
+            summary: "  ".into(),
+            ..request.clone()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, OnCallError::Invalid(m) if m.contains("title is empty")),
+        "{err:?}"
+    );
+    let err = oncall
+        .page(PageRequest {
+            service_id: "NOPE".into(),
+            ..request.clone()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, OnCallError::Invalid(m) if m.contains("NOPE")),
+        "{err:?}"
+    );
+    let err = oncall
+        .page(PageRequest {
+            service_id: "SVCIGN".into(),
+            ..request.clone()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OnCallError::Invalid(_)), "{err:?}");
+    server.verify().await;
+
+    // Without the running application, paging fails and says why.
+    let detached = PagerDutyOnCall::new(
+        pagerduty(&app, &server.uri()),
+        PluginContext::new(app.settings().clone(), app.store().clone()).app_handle(),
+    );
+    let err = detached.page(request).await.unwrap_err();
+    assert!(
+        matches!(&err, OnCallError::Failed(m) if m.contains("not running")),
+        "{err:?}"
     );
 }

@@ -113,21 +113,4 @@ async fn sync_and_page_on_postgres() {
             .iter()
             .all(|s| s.id != svc)
     );
-    let hint_channel = firefighter_core::event::ChannelInfo {
-        platform: "slack".into(),
-        id: "C1".into(),
-        name: "inc".into(),
-        url: "https://acme.slack.com/archives/C1".into(),
-    };
-    let saturday = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 1, 10, 21, 0, 0).unwrap();
-    assert!(
-        firefighter_pagerduty::record_off_hours_hint(&app, id, &hint_channel, saturday)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !firefighter_pagerduty::record_off_hours_hint(&app, id, &hint_channel, saturday)
-            .await
-            .unwrap()
-    );
 }

@@ -14,35 +14,6 @@ use crate::signature::SignatureVerifier;
 use crate::store::SlackStore;
 use crate::{Error, Result, SlackConfig};
 
-/// Fills the `/incident oncall` modal: the PagerDuty integration (or any
-/// other on-call system) implements it and the application hands it to
-/// [`Slack::with_oncall`]. Without it, the command explains that no on-call
-/// integration is enabled.
-#[async_trait::async_trait]
-pub trait OnCallModal: Send + Sync + 'static {
-    /// The modal to open for an incident (a Block Kit view whose
-    /// `callback_id` is [`ONCALL_CALLBACK_ID`] and whose `private_metadata` is the incident number).
-    async fn view(
-        &self,
-        incident: firefighter_core::IncidentId,
-    ) -> std::result::Result<serde_json::Value, String>;
-    /// Handles the submission (the view's state as Slack sent it); returns
-    /// the message confirming what was paged.
-    async fn submit(
-        &self,
-        incident: firefighter_core::IncidentId,
-        by: firefighter_core::UserId,
-        state: &serde_json::Value,
-    ) -> std::result::Result<String, String>;
-    /// Field errors of a submission, checked before [`OnCallModal::submit`]:
-    /// block id → message, shown on the modal's fields (nothing is paged
-    /// while there are any). None by default.
-    fn field_errors(&self, state: &serde_json::Value) -> HashMap<String, String> {
-        let _ = state;
-        HashMap::new()
-    }
-}
-
 /// The `callback_id` of the on-call modal.
 pub const ONCALL_CALLBACK_ID: &str = "incident_oncall_trigger";
 
@@ -56,7 +27,6 @@ pub(crate) struct Inner {
     pub(crate) workspace: OnceCell<AuthInfo>,
     app_handle: OnceLock<AppHandle>,
     app: OnceLock<Firefighter>,
-    pub(crate) oncall: OnceLock<Arc<dyn OnCallModal>>,
     /// Slack id → firefighter user, for members already linked (ids never change).
     pub(crate) user_ids: Mutex<HashMap<String, firefighter_core::UserId>>,
     /// Writes deferred after acknowledgements, a few at a time: the database
@@ -123,7 +93,6 @@ impl Slack {
                 workspace: OnceCell::new(),
                 app_handle: OnceLock::new(),
                 app: OnceLock::new(),
-                oncall: OnceLock::new(),
                 user_ids: Mutex::new(HashMap::new()),
                 writes: tokio::sync::Semaphore::new(2),
                 recorder: OnceCell::new(),
@@ -156,12 +125,6 @@ impl Slack {
         if self.inner.app_handle.get().is_none() {
             let _ = self.inner.app.set(app.clone());
         }
-    }
-
-    /// Fills the `/incident oncall` modal (see [`OnCallModal`]).
-    pub fn with_oncall(self, hook: Arc<dyn OnCallModal>) -> Slack {
-        let _ = self.inner.oncall.set(hook);
-        self
     }
 
     /// Runs work after an acknowledgement, tracked so [`Slack::idle`] can wait for it.

@@ -12,6 +12,8 @@ use std::future::Future;
 
 use async_trait::async_trait;
 use firefighter_core::event::{ChannelInfo, Delivery, EventHandler, HandlerError, UpdateKind};
+use firefighter_core::oncall::OffHoursHint;
+use firefighter_core::timeline::event_type;
 use firefighter_core::{IncidentEvent, IncidentId, PriorityId, Status, UpdateId};
 use futures::future::join_all;
 
@@ -30,14 +32,9 @@ const DEPLOY_WARNING_LIFTED: &str = "ff_deploy_warning_lifted";
 /// The timeline event type of channel set-up notes.
 pub const CHANNEL_EVENT: &str = "slack_channel";
 
-/// The timeline event type of a page of an on-call (PagerDuty's
-/// `trigger_oncall`): posted in the incident channel.
-pub const PAGE_EVENT: &str = "trigger_oncall";
-
-/// The timeline event type of the off-hours hint (PagerDuty's
-/// `oncall_hint`): posted in the incident channel with a button that opens
-/// the on-call modal.
-pub const ONCALL_HINT_EVENT: &str = "oncall_hint";
+/// The timeline event type of a page of an on-call (recorded by the on-call
+/// vendor once the page is sent): posted in the incident channel.
+pub const PAGE_EVENT: &str = event_type::TRIGGER_ONCALL;
 
 /// Reacts to incident events in Slack.
 #[derive(Debug, Clone)]
@@ -87,6 +84,7 @@ impl EventHandler for SlackEventHandler {
             IncidentEvent::PostMortemCreated { backend, url } => {
                 s.on_postmortem(id, &key, backend, url).await
             }
+            IncidentEvent::OffHoursHint { hint } => s.on_off_hours_hint(id, &key, hint).await,
             IncidentEvent::Created | IncidentEvent::ChannelReady { .. } => Ok(()),
         };
         match result {
@@ -395,13 +393,15 @@ impl Slack {
                 .effect(&format!("{key}:invite"))
                 .await?
                 .unwrap_or_default();
-            app.publish(
+            // Core adds the off-hours hint when it opened outside office hours.
+            app.channel_ready(
                 id,
-                vec![IncidentEvent::ChannelReady { channel: info }],
+                info,
                 Some((
                     &format!("Slack channel #{name} is ready. {note}"),
                     Some(CHANNEL_EVENT),
                 )),
+                chrono::Utc::now(),
             )
             .await?;
             Ok(String::new())
@@ -753,11 +753,10 @@ impl Slack {
                         ));
                     }
                 }
-                if let Some(et) = event_type.filter(|t| [PAGE_EVENT, ONCALL_HINT_EVENT].contains(t))
-                {
+                if event_type == Some(PAGE_EVENT) {
                     steps.push((
-                        "timeline_note",
-                        self.timeline_note(&v, key, &channel, update_id, et).await,
+                        "page_note",
+                        self.page_note(&v, key, &channel, update_id).await,
                     ));
                 }
                 if mitigated_by_this {
@@ -882,15 +881,14 @@ impl Slack {
         settle(steps)
     }
 
-    /// Posts a timeline entry of a known event type (a page, the off-hours
-    /// hint) in the incident channel, once per delivery.
-    async fn timeline_note(
+    /// Posts a page of the on-call (its timeline entry) in the incident
+    /// channel, once per delivery.
+    async fn page_note(
         &self,
         v: &IncidentView,
         key: &str,
         channel: &str,
         update_id: UpdateId,
-        event_type: &str,
     ) -> Result<()> {
         let id = v.incident().id;
         let Some(entry) = self.entry(id, update_id).await? else {
@@ -899,27 +897,48 @@ impl Slack {
         let Some(text) = entry.message.as_deref().filter(|t| !t.trim().is_empty()) else {
             return Ok(());
         };
-        let (k, (text, blocks)) = if event_type == ONCALL_HINT_EVENT {
-            if v.incident().status == Status::Closed {
-                return Ok(());
-            }
-            (kind::ONCALL_HINT, messages::oncall_hint(v, text))
-        } else {
-            let by = match entry.created_by {
-                Some(u) => Some(self.mention(u).await),
-                None => None,
-            };
-            (
-                kind::ONCALL_PAGED,
-                messages::oncall_paged(text, by.as_deref()),
-            )
+        let by = match entry.created_by {
+            Some(u) => Some(self.mention(u).await),
+            None => None,
         };
+        let (text, blocks) = messages::oncall_paged(text, by.as_deref());
         self.post_once(
             key,
-            k,
+            kind::ONCALL_PAGED,
             (id, Some(update_id)),
-            k,
+            kind::ONCALL_PAGED,
             NewMessage::new(channel, text, blocks),
+            Strategy::Append,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// The incident's channel opened outside office hours: offers to page
+    /// the on-call in it (a button opening the on-call modal), once.
+    async fn on_off_hours_hint(
+        &self,
+        id: IncidentId,
+        key: &str,
+        hint: &OffHoursHint,
+    ) -> Result<()> {
+        if hint.channel.platform != crate::PLATFORM {
+            return Ok(());
+        }
+        let v = self.incident_view(id).await?;
+        if v.incident().status == Status::Closed {
+            return Ok(());
+        }
+        let Some(channel) = v.channel_id.clone() else {
+            return Ok(());
+        };
+        let (text, blocks) = messages::oncall_hint(&v, hint);
+        self.post_once(
+            key,
+            kind::ONCALL_HINT,
+            (id, None),
+            kind::ONCALL_HINT,
+            NewMessage::new(&channel, text, blocks),
             Strategy::Append,
         )
         .await

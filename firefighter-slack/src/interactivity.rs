@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{Datelike, Timelike};
 use firefighter_core::lifecycle::{
     LifecycleFacts, PostMortemState, Refusal, RefusalReason, StatusChange,
 };
@@ -106,12 +105,6 @@ impl Target {
     fn parse(s: &str) -> Option<Target> {
         Target::ALL.into_iter().find(|t| t.slug() == s)
     }
-}
-
-/// Monday to Friday, 9:00 to 17:59, local time.
-pub fn office_hours(now: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> bool {
-    let local = now.with_timezone(&tz);
-    local.weekday().number_from_monday() <= 5 && (9..=17).contains(&local.hour())
 }
 
 fn incident_of(view: &View) -> Option<IncidentId> {
@@ -223,7 +216,7 @@ impl Slack {
             state,
             responders,
             self.config().severity_help_guide_url.as_deref(),
-            !office_hours(chrono::Utc::now(), app.time_zone()),
+            !firefighter_core::oncall::is_office_hours(chrono::Utc::now(), app.time_zone()),
         ))
     }
 
@@ -426,11 +419,11 @@ impl Slack {
                     });
                 views::status(&v, &roles, last)
             }
-            Target::OnCall => match self.inner.oncall.get() {
-                Some(hook) => hook.view(id).await.map_err(Error::BadRequest)?,
+            Target::OnCall => match app.oncall() {
+                Some(oncall) => crate::oncall::view(&incident, oncall.as_ref()).await?,
                 None => views::notice(
                     "On-call",
-                    "No on-call integration is enabled (PagerDuty is switched off).",
+                    "No on-call integration is enabled: there is nobody to page from here.",
                 ),
             },
             Target::Postmortem => {
@@ -913,7 +906,7 @@ impl Slack {
                 Ok(clear())
             }
             _ => {
-                let Some(hook) = self.inner.oncall.get() else {
+                let Some(oncall) = app.oncall() else {
                     return Ok(response_notice(
                         "On-call",
                         "No on-call integration is enabled; nothing was paged.",
@@ -935,11 +928,11 @@ impl Slack {
                         .collect::<HashMap<_, _>>(),
                 )
                 .unwrap_or_default();
-                let errors = hook.field_errors(&state_json);
+                let errors = crate::oncall::field_errors(&state_json);
                 if !errors.is_empty() {
                     return Ok(response_errors(errors.into_iter().collect()));
                 }
-                match hook.submit(id, by, &state_json).await {
+                match crate::oncall::submit(oncall.as_ref(), id, by, &state_json).await {
                     Ok(text) => Ok(response_notice("On-call paged", &text)),
                     Err(e) => Ok(response_notice("On-call not paged", &format!(":x: {e}"))),
                 }
@@ -1285,28 +1278,7 @@ impl Slack {
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
-
     use super::*;
-
-    #[test]
-    fn office_hours_are_weekdays_nine_to_six() {
-        let tz = chrono_tz::Europe::Paris;
-        // Wednesday 2026-03-04 10:00 Paris = 09:00 UTC.
-        assert!(office_hours(
-            chrono::Utc.with_ymd_and_hms(2026, 3, 4, 9, 0, 0).unwrap(),
-            tz
-        ));
-        assert!(!office_hours(
-            chrono::Utc.with_ymd_and_hms(2026, 3, 4, 17, 30, 0).unwrap(),
-            tz
-        ));
-        // Saturday.
-        assert!(!office_hours(
-            chrono::Utc.with_ymd_and_hms(2026, 3, 7, 10, 0, 0).unwrap(),
-            tz
-        ));
-    }
 
     #[test]
     fn core_errors_land_on_the_right_blocks() {

@@ -29,7 +29,7 @@
 //! | invite provider | `slack.public_p1_usergroups` | user groups tagged `invited_for_all_public_p1`, public P1 only |
 //! | task | `slack.sync_users`, `slack.update_usergroups_members_from_slack`, `slack.fetch_conversations_members_from_slack`, `slack.send_reminders`, `slack.send_postmortem_reminders` | syncs and reminders |
 //! | task | `slack.replay_submissions` (every minute, and once when the routes are built) | applies submissions and events recorded before their acknowledgement but left unfinished; parks them after 5 failed attempts |
-//! | task | `slack.update_oncall_topic` (feature `pagerduty`, every 15 min) | the on-call roster in the `tech_incidents` topic, set only when it changed |
+//! | task | `slack.update_oncall_topic` (every 15 min, when an on-call vendor is on) | the on-call roster in the `tech_incidents` topic, set only when it changed |
 //! | schema | `slack` | our tables (migrations table `_ff_slack_migrations`) |
 //!
 //! ## Features
@@ -38,11 +38,18 @@
 //! |---|---|---|
 //! | `test-util` | `MockSlackApi`, the mockall mock of [`SlackApi`] | no |
 //! | `contract-tests` | runs the contract tests against the Prism Slack mock | no |
-//! | `pagerduty` | [`oncall::PagerDutyOnCall`] (the `/incident oncall` modal; hand it to [`Slack::with_oncall`]) and the `slack.update_oncall_topic` task | no |
 //!
-//! Whatever the features, timeline entries of type [`PAGE_EVENT`] (a page)
-//! and [`ONCALL_HINT_EVENT`] (the off-hours hint, with a button opening the
-//! on-call modal) are posted in the incident channel, once per delivery.
+//! ## On-call
+//!
+//! Slack knows no on-call vendor: it uses core's ([`firefighter_core::Firefighter::oncall`],
+//! whichever integration registered it). With one on, `/incident oncall` pages
+//! a service not yet paged for the incident ([`oncall`]), the
+//! `tech_incidents` topic shows who is on call (people mentioned through
+//! their Slack identity), and a channel opened outside office hours gets a
+//! button to page the on-call ([`firefighter_core::IncidentEvent::OffHoursHint`]).
+//! Pages recorded on the timeline ([`PAGE_EVENT`]) are posted in the
+//! incident channel, once per delivery. Without one, `/incident oncall` says
+//! that no on-call vendor is on.
 //!
 //! ## Environment
 //!
@@ -72,7 +79,6 @@ mod journal;
 pub mod manifest;
 pub mod messages;
 pub mod models;
-#[cfg(feature = "pagerduty")]
 pub mod oncall;
 mod provider;
 mod routes;
@@ -89,10 +95,10 @@ pub use channel::{channel_name, topic};
 pub use client::MockSlackApi;
 pub use client::{HttpSlackClient, ResponseObserver, SlackApi};
 pub use config::SlackConfig;
-pub use context::{ONCALL_CALLBACK_ID, OnCallModal, Slack};
+pub use context::{ONCALL_CALLBACK_ID, Slack};
 pub use error::{Error, Result};
 pub use events::SLACK_MESSAGE_EVENT;
-pub use handler::{CHANNEL_EVENT, HANDLER_NAME, ONCALL_HINT_EVENT, PAGE_EVENT, SlackEventHandler};
+pub use handler::{CHANNEL_EVENT, HANDLER_NAME, PAGE_EVENT, SlackEventHandler};
 pub use manifest::manifest;
 pub use provider::{
     CATEGORY_PROVIDER, CategoryInviteProvider, PUBLIC_P1_PROVIDER, PublicP1InviteProvider,

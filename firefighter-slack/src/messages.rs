@@ -58,7 +58,7 @@ pub mod kind {
     pub const INVITATIONS: &str = "ff_incident_invitations";
     /// An on-call was paged (timeline entry `trigger_oncall`).
     pub const ONCALL_PAGED: &str = "ff_oncall_paged";
-    /// The incident started outside office hours: page the on-call? (timeline entry `oncall_hint`).
+    /// The incident started outside office hours: page the on-call? (event `OffHoursHint`).
     pub const ONCALL_HINT: &str = "ff_oncall_hint";
 }
 
@@ -792,11 +792,18 @@ pub fn oncall_paged(text: &str, by: Option<&str>) -> (String, Value) {
     (text.to_owned(), Value::Array(b))
 }
 
-/// The incident started outside office hours: the timeline entry's text and
-/// a button that opens the on-call modal (as `/incident oncall` does).
-pub fn oncall_hint(v: &IncidentView, text: &str) -> (String, Value) {
+/// The incident's channel opened outside office hours: responders may not
+/// be around, and a button opens the on-call modal (as `/incident oncall` does).
+pub fn oncall_hint(
+    v: &IncidentView,
+    hint: &firefighter_core::oncall::OffHoursHint,
+) -> (String, Value) {
+    let text = format!(
+        "This incident started outside office hours ({}): responders may not be at their desks. If it cannot wait, page the on-call.",
+        hint.local_time
+    );
     let b = vec![
-        section(&format!(":crescent_moon: {}", escape(text))),
+        section(&format!(":crescent_moon: {}", escape(&text))),
         blocks::actions(
             &format!("oncall_hint:{}", v.incident().id.0),
             vec![button(
@@ -806,7 +813,7 @@ pub fn oncall_hint(v: &IncidentView, text: &str) -> (String, Value) {
             )],
         ),
     ];
-    (text.to_owned(), Value::Array(b))
+    (text, Value::Array(b))
 }
 
 /// Who was invited, and who could not be.

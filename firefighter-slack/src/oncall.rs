@@ -1,35 +1,33 @@
-//! The Slack side of PagerDuty (feature `pagerduty`): the `/incident oncall`
-//! modal ([`PagerDutyOnCall`]) and the on-call roster in the
-//! `tech_incidents` channel topic (task [`UPDATE_ONCALL_TOPIC`]).
-//!
-//! The PagerDuty crate knows nothing of Slack: it gives plain data
-//! ([`firefighter_pagerduty::services_not_yet_paged`],
-//! [`firefighter_pagerduty::Roster::topic_text`]) and pages
-//! ([`firefighter_pagerduty::PagerDuty::trigger_oncall`], at most once per
-//! incident and service); this module turns them into Block Kit.
+//! The on-call from Slack, whichever vendor core has on
+//! ([`firefighter_core::Firefighter::oncall`]): the `/incident oncall` modal
+//! (the services not yet paged for the incident; submitting pages the chosen
+//! one, once per incident and service) and the roster in the
+//! `tech_incidents` channel topic (task [`UPDATE_ONCALL_TOPIC`]). The
+//! vendor gives plain data; this module turns it into Block Kit and Slack
+//! markup, and finds people's Slack ids through their core accounts.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use firefighter_core::oncall::{OnCall, PageRequest, PageableService, Roster};
 use firefighter_core::plugin::PluginContext;
 use firefighter_core::task::{PeriodicTask, Schedule, TaskRegistration};
-use firefighter_core::{Firefighter, IncidentId, Status, UserId};
-use firefighter_pagerduty::{MAX_SUMMARY_CHARS, PageRequest, PagerDuty, ServiceChoice};
+use firefighter_core::{Incident, IncidentId, UserId};
 use serde_json::{Value, json};
 
 use crate::messages::tag;
 use crate::models::blocks::{
     context, escape, input, modal, option_described, section, static_select, text_input,
 };
-use crate::{ONCALL_CALLBACK_ID, OnCallModal, Slack};
+use crate::{Error, ONCALL_CALLBACK_ID, Result, Slack};
 
 /// Block (and action) ids of the on-call modal.
 pub mod block {
-    /// The service to page (static select; value: PagerDuty service id).
+    /// The service to page (static select; value: the vendor's service id).
     pub const SERVICE: &str = "service";
-    /// What is going on (the PagerDuty incident's title).
+    /// What is going on (the title the on-call receives).
     pub const SUMMARY: &str = "summary";
     /// Details (optional).
     pub const DETAILS: &str = "details";
@@ -45,30 +43,6 @@ pub const TOPIC_MAX_CHARS: usize = 250;
 /// The name of the task that puts the on-call roster in the `tech_incidents` topic.
 pub const UPDATE_ONCALL_TOPIC: &str = "slack.update_oncall_topic";
 
-/// The `/incident oncall` modal backed by PagerDuty: lists the services not
-/// yet paged for the incident; submitting pages the chosen one (once per
-/// incident and service, whatever the number of submissions).
-///
-/// ```no_run
-/// # fn demo(app: firefighter_core::Firefighter, slack: firefighter_slack::Slack, pd: firefighter_pagerduty::PagerDuty) {
-/// use std::sync::Arc;
-/// use firefighter_slack::oncall::PagerDutyOnCall;
-/// let slack = slack.with_oncall(Arc::new(PagerDutyOnCall::new(app, pd)));
-/// # let _ = slack; }
-/// ```
-#[derive(Debug, Clone)]
-pub struct PagerDutyOnCall {
-    app: Firefighter,
-    pagerduty: PagerDuty,
-}
-
-impl PagerDutyOnCall {
-    /// The modal for this application and PagerDuty integration.
-    pub fn new(app: Firefighter, pagerduty: PagerDuty) -> PagerDutyOnCall {
-        PagerDutyOnCall { app, pagerduty }
-    }
-}
-
 fn value_of<'a>(state: &'a Value, block: &str) -> &'a str {
     state
         .get(block)
@@ -77,7 +51,7 @@ fn value_of<'a>(state: &'a Value, block: &str) -> &'a str {
         .trim()
 }
 
-fn service_option(s: &ServiceChoice) -> Value {
+fn service_option(s: &PageableService) -> Value {
     let description = s
         .escalation_policy
         .as_deref()
@@ -86,8 +60,14 @@ fn service_option(s: &ServiceChoice) -> Value {
     option_described(&s.name, &s.id, &description)
 }
 
-/// The on-call modal of an incident offering these services.
-pub fn oncall_view(incident: &firefighter_core::Incident, services: &[ServiceChoice]) -> Value {
+/// The on-call modal of an incident offering these services of `vendor`
+/// (its name for people), whose titles take `max_summary_chars`.
+pub fn oncall_view(
+    incident: &Incident,
+    services: &[PageableService],
+    vendor: &str,
+    max_summary_chars: usize,
+) -> Value {
     let metadata = json!({"incident": incident.id.0}).to_string();
     let head = section(&format!(
         "*Incident {}:* {}",
@@ -101,9 +81,10 @@ pub fn oncall_view(incident: &firefighter_core::Incident, services: &[ServiceCho
             None,
             vec![
                 head,
-                section(
-                    "Every PagerDuty service was already paged for this incident (or none is synced yet): there is nobody left to page.",
-                ),
+                section(&format!(
+                    "Every {} service was already paged for this incident (or none is synced yet): there is nobody left to page.",
+                    escape(vendor)
+                )),
             ],
             &metadata,
         );
@@ -113,11 +94,13 @@ pub fn oncall_view(incident: &firefighter_core::Incident, services: &[ServiceCho
         .take(MAX_OPTIONS)
         .map(service_option)
         .collect();
+    let title_chars = max_summary_chars.clamp(1, MAX_INPUT_CHARS);
     let mut b = vec![
         head,
-        section(
-            "Page the on-call of a PagerDuty service about this incident. Each service is paged at most once per incident.",
-        ),
+        section(&format!(
+            "Page the on-call of a {} service about this incident. Each service is paged at most once per incident.",
+            escape(vendor)
+        )),
         input(
             block::SERVICE,
             "Service to page",
@@ -133,13 +116,13 @@ pub fn oncall_view(incident: &firefighter_core::Incident, services: &[ServiceCho
                 false,
                 Some(&crate::models::blocks::truncate(
                     &incident.title,
-                    MAX_SUMMARY_CHARS.min(MAX_INPUT_CHARS),
+                    title_chars,
                 )),
                 None,
-                Some(MAX_SUMMARY_CHARS.min(MAX_INPUT_CHARS) as u32),
+                Some(title_chars as u32),
             ),
             false,
-            Some("The title of the PagerDuty incident."),
+            Some("The title the on-call receives."),
         ),
         input(
             block::DETAILS,
@@ -170,8 +153,24 @@ pub fn oncall_view(incident: &firefighter_core::Incident, services: &[ServiceCho
     )
 }
 
+/// The modal for an open incident: the services it can still page.
+pub(crate) async fn view(incident: &Incident, oncall: &dyn OnCall) -> Result<Value> {
+    let services = oncall.services_to_page(incident.id).await.map_err(|e| {
+        Error::BadRequest(format!(
+            "could not read the {} services: {e}",
+            oncall.display_name()
+        ))
+    })?;
+    Ok(oncall_view(
+        incident,
+        &services,
+        oncall.display_name(),
+        oncall.max_summary_chars(),
+    ))
+}
+
 /// Field errors of a submission: a service must be chosen and the title given.
-fn field_errors(state: &Value) -> HashMap<String, String> {
+pub(crate) fn field_errors(state: &Value) -> HashMap<String, String> {
     let mut errors = HashMap::new();
     if value_of(state, block::SERVICE).is_empty() {
         errors.insert(
@@ -188,65 +187,86 @@ fn field_errors(state: &Value) -> HashMap<String, String> {
     errors
 }
 
-#[async_trait]
-impl OnCallModal for PagerDutyOnCall {
-    async fn view(&self, incident: IncidentId) -> Result<Value, String> {
-        let i = self
-            .app
-            .incident(incident)
-            .await
-            .map_err(|e| e.to_string())?;
-        if i.status == Status::Closed {
-            return Ok(crate::views::notice(
-                "Incident closed",
-                &format!(
-                    "Incident {} is closed: its on-call cannot be paged from here.",
-                    i.id
-                ),
-            ));
-        }
-        let services = firefighter_pagerduty::services_not_yet_paged(&self.app, incident)
-            .await
-            .map_err(|e| format!("could not read the PagerDuty services: {e}"))?;
-        Ok(oncall_view(&i, &services))
+/// Pages the chosen service (the vendor pages it once per incident, whatever
+/// the number of submissions); the sentence confirming what happened.
+pub(crate) async fn submit(
+    oncall: &dyn OnCall,
+    incident: IncidentId,
+    by: UserId,
+    state: &Value,
+) -> std::result::Result<String, String> {
+    let service_id = value_of(state, block::SERVICE);
+    if service_id.is_empty() {
+        return Err("choose the service whose on-call to page".into());
     }
-
-    fn field_errors(&self, state: &Value) -> HashMap<String, String> {
-        field_errors(state)
-    }
-
-    async fn submit(
-        &self,
-        incident: IncidentId,
-        by: UserId,
-        state: &Value,
-    ) -> Result<String, String> {
-        let service_id = value_of(state, block::SERVICE);
-        if service_id.is_empty() {
-            return Err("choose the service whose on-call to page".into());
-        }
-        let request = PageRequest {
-            service_id: service_id.to_owned(),
-            incident_id: Some(incident),
-            summary: value_of(state, block::SUMMARY).to_owned(),
-            details: value_of(state, block::DETAILS).to_owned(),
-            requested_by: Some(by),
-            request_id: None,
-        };
-        self.pagerduty
-            .trigger_oncall(&self.app, request)
-            .await
-            .map(|outcome| outcome.message())
-            .map_err(|e| format!("the on-call was not paged: {e}"))
-    }
+    let request = PageRequest {
+        service_id: service_id.to_owned(),
+        incident_id: Some(incident),
+        summary: value_of(state, block::SUMMARY).to_owned(),
+        details: value_of(state, block::DETAILS).to_owned(),
+        requested_by: Some(by),
+        request_id: None,
+    };
+    oncall
+        .page(request)
+        .await
+        .map(|outcome| outcome.message())
+        .map_err(|e| format!("the on-call was not paged: {e}"))
 }
 
 // ------------------------------------------------------------------ topic
 
+/// The on-call part of the tech-incidents channel topic, as FireFighter
+/// wrote it: after a link to the on-call page, per escalation policy
+/// `POLICY <@slack id or name> <tel:+phone>` of its first responders, cut
+/// to `max_chars` characters (Slack topics take 250). `slack_ids` maps the
+/// people's firefighter accounts to their Slack ids.
+pub fn topic_text(
+    roster: &Roster,
+    slack_ids: &HashMap<UserId, String>,
+    base_url: &str,
+    max_chars: usize,
+) -> String {
+    let mut text = format!("<{}/oncall/|On-call>:", base_url.trim_end_matches('/'));
+    for (policy, person) in roster.first_responders() {
+        text.push(' ');
+        text.push_str(&policy.name.to_uppercase());
+        text.push(' ');
+        match person.user_id.and_then(|u| slack_ids.get(&u)) {
+            Some(id) => text.push_str(&format!("<@{id}>")),
+            None => text.push_str(&person.name),
+        }
+        if let Some(phone) = &person.phone {
+            text.push_str(&format!(" <tel:{phone}|{phone}>"));
+        }
+    }
+    if text.chars().count() > max_chars {
+        text = text.chars().take(max_chars.saturating_sub(1)).collect();
+        text.push('…');
+    }
+    text
+}
+
 impl Slack {
+    /// Slack ids of the people on a roster who have a linked account with one.
+    async fn slack_ids(&self, roster: &Roster) -> Result<HashMap<UserId, String>> {
+        let users = self.core().users(&roster.user_ids()).await?;
+        Ok(users
+            .into_iter()
+            .filter_map(|u| {
+                let id = u.identity(crate::PLATFORM).filter(|s| !s.is_empty())?;
+                Some((u.id, id.to_owned()))
+            })
+            .collect())
+    }
+
     /// Puts the current on-call roster in the topic of the conversation
     /// tagged `tech_incidents`, unless it is already there. Returns what it did.
-    pub async fn update_oncall_topic(&self) -> Result<String, String> {
+    pub async fn update_oncall_topic(&self) -> std::result::Result<String, String> {
+        let app = self.app().map_err(|e| e.to_string())?;
+        let Some(oncall) = app.oncall().cloned() else {
+            return Ok("skipped: no on-call vendor is switched on".into());
+        };
         let Some(channel) = self
             .tagged_channel(tag::TECH_INCIDENTS)
             .await
@@ -257,11 +277,17 @@ impl Slack {
                 tag::TECH_INCIDENTS
             ));
         };
-        let app = self.app().map_err(|e| e.to_string())?;
-        let roster = firefighter_pagerduty::roster(&app)
+        let roster = oncall
+            .roster()
             .await
             .map_err(|e| format!("could not read the on-call roster: {e}"))?;
-        let text = roster.topic_text(app.settings().base_url(), TOPIC_MAX_CHARS);
+        let slack_ids = self.slack_ids(&roster).await.map_err(|e| e.to_string())?;
+        let text = topic_text(
+            &roster,
+            &slack_ids,
+            app.settings().base_url(),
+            TOPIC_MAX_CHARS,
+        );
         let key = format!("oncall_topic:{channel}");
         let last = self.store().effect(&key).await.map_err(|e| e.to_string())?;
         if last.as_deref() == Some(text.as_str()) {
@@ -301,7 +327,7 @@ impl PeriodicTask for UpdateOncallTopic {
     }
 
     fn description(&self) -> &str {
-        "Puts who is on call (PagerDuty) in the topic of the conversation tagged tech_incidents, when it changed."
+        "Puts who is on call in the topic of the conversation tagged tech_incidents, when it changed."
     }
 
     fn default_schedule(&self) -> Option<Schedule> {
@@ -312,7 +338,7 @@ impl PeriodicTask for UpdateOncallTopic {
         Duration::from_secs(120)
     }
 
-    async fn run(&self) -> Result<String, String> {
+    async fn run(&self) -> std::result::Result<String, String> {
         self.slack.update_oncall_topic().await
     }
 }
@@ -320,11 +346,8 @@ impl PeriodicTask for UpdateOncallTopic {
 fn build_topic_task(
     ctx: &PluginContext,
 ) -> firefighter_core::Result<Option<Arc<dyn PeriodicTask>>> {
-    // Both integrations must be on: Slack for the channel, PagerDuty for the roster.
-    let pagerduty_on = firefighter_pagerduty::PagerDutyConfig::from_env()
-        .map_err(|e| firefighter_core::Error::Config(e.to_string()))?
-        .is_some();
-    if !pagerduty_on {
+    // Slack for the channel, an on-call vendor for the roster.
+    if ctx.oncall().is_none() {
         return Ok(None);
     }
     Ok(Slack::from_plugin_context(ctx)
@@ -339,15 +362,64 @@ firefighter_core::register_task!(TaskRegistration {
 
 #[cfg(test)]
 mod tests {
+    use chrono::Utc;
+    use firefighter_core::oncall::{OnCallLevel, OnCallPerson, OnCallPolicy};
+
     use super::*;
 
+    fn person(name: &str, phone: &str, user: Option<UserId>) -> OnCallPerson {
+        OnCallPerson {
+            name: name.into(),
+            email: String::new(),
+            phone: Some(phone.to_owned()).filter(|p| !p.is_empty()),
+            user_id: user,
+            external_id: format!("U{name}"),
+            url: String::new(),
+            schedule: None,
+            until: None,
+        }
+    }
+
     #[test]
-    fn event_types_match_pagerduty() {
-        assert_eq!(crate::PAGE_EVENT, firefighter_pagerduty::PAGE_EVENT_TYPE);
+    fn the_topic_mentions_first_responders_by_slack_id_and_is_cut_to_fit() {
+        let ann = UserId(uuid::Uuid::from_u128(1));
+        let level = |people| OnCallLevel { level: 1, people };
+        let roster = Roster {
+            policies: vec![
+                OnCallPolicy {
+                    id: "P1".into(),
+                    name: "Core".into(),
+                    url: String::new(),
+                    levels: vec![
+                        level(vec![person("Ann", "+331", Some(ann))]),
+                        OnCallLevel {
+                            level: 2,
+                            people: vec![person("Bob", "", None)],
+                        },
+                    ],
+                },
+                OnCallPolicy {
+                    id: "P2".into(),
+                    name: "Payments".into(),
+                    url: String::new(),
+                    levels: vec![level(vec![person("Cid", "", None)])],
+                },
+            ],
+            ..Roster::empty(Utc::now())
+        };
+        let ids = HashMap::from([(ann, "U0ANN".to_owned())]);
         assert_eq!(
-            crate::ONCALL_HINT_EVENT,
-            firefighter_pagerduty::provider::OFF_HOURS_EVENT_TYPE
+            topic_text(&roster, &ids, "https://ff.example.com/", 250),
+            "<https://ff.example.com/oncall/|On-call>: CORE <@U0ANN> <tel:+331|+331> PAYMENTS Cid"
         );
+        // Without a Slack id: the name.
+        assert!(
+            topic_text(&roster, &HashMap::new(), "https://ff.example.com", 250)
+                .contains("CORE Ann <tel:")
+        );
+        let short = topic_text(&roster, &ids, "https://ff.example.com", 20);
+        assert_eq!(short.chars().count(), 20);
+        assert!(short.ends_with('…'));
     }
 
     #[test]

@@ -267,7 +267,7 @@ impl Slack {
     /// period (a new update re-arms it), office hours only.
     pub async fn send_update_reminders(&self, now: chrono::DateTime<chrono::Utc>) -> Result<usize> {
         let app = self.app()?;
-        if !crate::interactivity::office_hours(now, app.time_zone()) {
+        if !firefighter_core::oncall::is_office_hours(now, app.time_zone()) {
             return Ok(0);
         }
         let catalog = app.catalog().await?;

@@ -43,11 +43,9 @@ impl Integrations {
     /// [`status`]); the server still starts.
     pub(crate) fn from_env(app: &firefighter_core::Firefighter) -> Integrations {
         let _ = app;
-        #[allow(
-            unused_mut,
-            reason = "Slack gets the on-call modal when PagerDuty is on"
-        )]
-        let mut integrations = Integrations {
+        // PagerDuty reaches Slack and Confluence through core's on-call
+        // capability (its static registration), not through this struct.
+        Integrations {
             #[cfg(feature = "slack")]
             slack: match firefighter_slack::Slack::from_env(
                 app.settings().clone(),
@@ -67,16 +65,7 @@ impl Integrations {
                     None
                 }
             },
-        };
-        #[cfg(all(feature = "slack", feature = "pagerduty"))]
-        if let (Some(slack), Some(pd)) =
-            (integrations.slack.clone(), integrations.pagerduty.clone())
-        {
-            integrations.slack = Some(slack.with_oncall(std::sync::Arc::new(
-                firefighter_slack::oncall::PagerDutyOnCall::new(app.clone(), pd),
-            )));
         }
-        integrations
     }
 }
 

@@ -42,6 +42,10 @@ pub struct AppState {
     /// The server's settings.
     pub config: Arc<ServerConfig>,
     pub(crate) cache: Arc<api::Cache>,
+    #[cfg_attr(
+        not(any(feature = "slack", feature = "pagerduty")),
+        allow(dead_code, reason = "only integrations with routes or pages read it")
+    )]
     pub(crate) integrations: Arc<integrations::Integrations>,
     pub(crate) logins: Arc<auth::throttle::LoginThrottle>,
 }

@@ -1,7 +1,7 @@
 //! The integrations compiled into the facade: their static registrations are
 //! linked, their state is reported, and their pages sit behind the login.
 
-use firefighter::core::{InviteRegistry, event, task};
+use firefighter::core::{InviteRegistry, event, oncall, task};
 
 use crate::support::*;
 
@@ -23,11 +23,13 @@ fn every_compiled_in_registration_is_linked() {
         ] {
             assert!(tasks.contains(&t), "{t} missing from {tasks:?}");
         }
-        assert!(
-            handlers.contains(&"pagerduty.off_hours_hint"),
-            "{handlers:?}"
-        );
+        // Slack and Confluence reach PagerDuty only through this.
+        assert_eq!(oncall::registered_names(), ["pagerduty"]);
     }
+    #[cfg(not(feature = "pagerduty"))]
+    assert!(oncall::registered_names().is_empty());
+    #[cfg(feature = "slack")]
+    assert!(tasks.contains(&"slack.update_oncall_topic"), "{tasks:?}");
     #[cfg(feature = "confluence")]
     assert!(tasks.contains(&"confluence.export_oncall"), "{tasks:?}");
     #[cfg(feature = "slack")]

@@ -4,6 +4,7 @@
 mod support;
 
 mod commands;
+mod oncall;
 mod outbox;
 mod registry;
 mod requests;

@@ -251,6 +251,11 @@ async fn integrations_get_their_tables_and_a_handle_to_the_app() {
         .iter()
         .find(|c| Arc::ptr_eq(&c.store, &store))
         .expect("the build function ran with this store");
+    assert_eq!(
+        ours.oncall().map(|o| o.name()),
+        Some("test.oncall"),
+        "plugins see the on-call vendor while they are built"
+    );
     let handle = ours
         .app()
         .expect("the handle resolves once the app is built");

@@ -8,7 +8,6 @@ mod events;
 mod fake_slack;
 mod flow;
 mod modals;
-#[cfg(feature = "pagerduty")]
 mod oncall;
 mod privacy;
 mod store;

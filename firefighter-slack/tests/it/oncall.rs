@@ -1,93 +1,157 @@
-//! The Slack side of PagerDuty (feature `pagerduty`): the on-call modal, the
-//! page and the off-hours hint in the incident channel, the roster in the
-//! `tech_incidents` topic. PagerDuty is a wiremock fake.
+//! The on-call from Slack through core's capability, with a fake vendor:
+//! the modal, the page and the off-hours hint in the incident channel, the
+//! roster in the `tech_incidents` topic; and what Slack does without a vendor.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
+use async_trait::async_trait;
 use chrono::TimeZone;
-use firefighter_core::IncidentFilter;
 use firefighter_core::event::ChannelInfo;
-use firefighter_pagerduty::{PagerDuty, PagerDutyConfig, RetryPolicy};
-use firefighter_slack::oncall::{PagerDutyOnCall, UPDATE_ONCALL_TOPIC};
+use firefighter_core::oncall::{
+    OnCall, OnCallError, OnCallLevel, OnCallPerson, OnCallPolicy, PageOutcome, PageReceipt,
+    PageRequest, PageableService, Roster,
+};
+use firefighter_core::plugin::AppHandle;
+use firefighter_core::task::PeriodicTask;
+use firefighter_core::timeline::event_type;
+use firefighter_core::{IncidentFilter, IncidentId, UserId};
+use firefighter_slack::oncall::{UPDATE_ONCALL_TOPIC, UpdateOncallTopic};
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{TestEnv, env, multi, select, text};
+use crate::support::{TestEnv, env, env_with_oncall, multi, select, text};
 
-fn reference(kind: &str, id: &str) -> Value {
-    json!({"id": id, "type": kind, "summary": format!("{kind} {id}"),
-        "self": format!("https://api.pagerduty.com/x/{id}"),
-        "html_url": format!("https://acme.pagerduty.com/x/{id}")})
+/// A vendor with two services. Like a real one, it pages a service once per
+/// incident and records the page on the incident's timeline.
+#[derive(Default)]
+struct FakeOnCall {
+    app: OnceLock<AppHandle>,
+    on_call: Mutex<Vec<(String, Option<UserId>)>>,
+    pages: Mutex<Vec<PageRequest>>,
 }
 
-fn service(id: &str, policy: &str) -> Value {
-    json!({"id": id, "type": "service", "name": format!("Service {id}"), "summary": format!("Service {id}"),
-        "status": "active", "html_url": format!("https://acme.pagerduty.com/service-directory/{id}"),
-        "escalation_policy": reference("escalation_policy_reference", policy)})
+impl FakeOnCall {
+    fn service(id: &str) -> PageableService {
+        PageableService {
+            id: id.into(),
+            name: format!("Service {id}"),
+            summary: String::new(),
+            escalation_policy: Some(format!("Policy of {id}")),
+            url: String::new(),
+        }
+    }
+
+    fn receipt(request: &PageRequest) -> PageReceipt {
+        PageReceipt {
+            service_id: request.service_id.clone(),
+            service_name: format!("Service {}", request.service_id),
+            incident_id: request.incident_id,
+            url: Some(format!(
+                "https://oncall.example.com/pages/{}",
+                request.service_id
+            )),
+        }
+    }
 }
 
-fn oncall(policy: &str, user: &str, services: &[&str]) -> Value {
-    let services: Vec<Value> = services
-        .iter()
-        .map(|s| reference("service_reference", s))
-        .collect();
-    json!({
-        "user": {"id": user, "type": "user", "summary": format!("Person {user}"), "name": format!("Person {user}"),
-            "email": format!("{}@example.com", user.to_lowercase()),
-            "html_url": format!("https://acme.pagerduty.com/users/{user}")},
-        "schedule": reference("schedule", &format!("S{policy}")),
-        "escalation_policy": {"id": policy, "type": "escalation_policy", "summary": format!("Policy {policy}"),
-            "name": format!("Policy {policy}"),
-            "html_url": format!("https://acme.pagerduty.com/escalation_policies/{policy}"),
-            "services": services},
-        "escalation_level": 1, "start": "2020-01-01T00:00:00Z", "end": "2100-01-01T00:00:00Z",
-    })
+#[async_trait]
+impl OnCall for FakeOnCall {
+    fn name(&self) -> &str {
+        "fake"
+    }
+
+    fn display_name(&self) -> &str {
+        "Fake Pager"
+    }
+
+    async fn roster(&self) -> Result<Roster, OnCallError> {
+        let people = |name: &str, user| OnCallPerson {
+            name: name.into(),
+            email: String::new(),
+            phone: Some("+33612345678".into()),
+            user_id: user,
+            external_id: name.into(),
+            url: String::new(),
+            schedule: None,
+            until: None,
+        };
+        Ok(Roster {
+            policies: self
+                .on_call
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(name, user)| OnCallPolicy {
+                    id: format!("P{name}"),
+                    name: format!("Policy {name}"),
+                    url: String::new(),
+                    levels: vec![OnCallLevel {
+                        level: 1,
+                        people: vec![people(name, *user)],
+                    }],
+                })
+                .collect(),
+            ..Roster::empty(chrono::Utc::now())
+        })
+    }
+
+    async fn services_to_page(
+        &self,
+        incident: IncidentId,
+    ) -> Result<Vec<PageableService>, OnCallError> {
+        let pages = self.pages.lock().unwrap();
+        Ok(["SVC1", "SVC2"]
+            .into_iter()
+            .filter(|s| {
+                !pages
+                    .iter()
+                    .any(|p| p.incident_id == Some(incident) && p.service_id == *s)
+            })
+            .map(FakeOnCall::service)
+            .collect())
+    }
+
+    async fn page(&self, request: PageRequest) -> Result<PageOutcome, OnCallError> {
+        if !["SVC1", "SVC2"].contains(&request.service_id.as_str()) {
+            return Err(OnCallError::Invalid(format!(
+                "unknown service {}",
+                request.service_id
+            )));
+        }
+        let receipt = FakeOnCall::receipt(&request);
+        {
+            let mut pages = self.pages.lock().unwrap();
+            if pages
+                .iter()
+                .any(|p| p.incident_id == request.incident_id && p.service_id == request.service_id)
+            {
+                return Ok(PageOutcome::AlreadySent { page: receipt });
+            }
+            pages.push(request.clone());
+        }
+        let app = self.app.get().and_then(AppHandle::get).unwrap();
+        if let Some(incident) = request.incident_id {
+            app.post_message(
+                incident,
+                request.requested_by,
+                &format!(
+                    "Paged the {} on-call: {}",
+                    receipt.service_name,
+                    receipt.url.as_deref().unwrap_or_default()
+                ),
+                Some(event_type::TRIGGER_ONCALL),
+            )
+            .await
+            .map_err(|e| OnCallError::Failed(e.to_string()))?;
+        }
+        Ok(PageOutcome::Sent { page: receipt })
+    }
 }
 
-fn list(key: &str, items: Vec<Value>) -> Value {
-    json!({key: items, "offset": 0, "limit": 100, "more": false, "total": null})
-}
-
-/// PagerDuty pointed at a fake with two services and their on-calls, synced.
-async fn pagerduty(t: &TestEnv) -> (PagerDuty, MockServer) {
-    firefighter_pagerduty::migrate(t.app.store().database().unwrap())
-        .await
-        .unwrap();
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/services"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(list(
-            "services",
-            vec![service("SVC1", "PA"), service("SVC2", "PB")],
-        )))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/oncalls"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(list(
-            "oncalls",
-            vec![
-                oncall("PA", "UANN", &["SVC1"]),
-                oncall("PB", "UCID", &["SVC2"]),
-            ],
-        )))
-        .mount(&server)
-        .await;
-    let mut config = PagerDutyConfig::new("test-key", "oncall@example.com", server.uri());
-    config.events_url = server.uri();
-    config.requests_per_minute = 100_000;
-    let pd = PagerDuty::new(config, t.app.store().clone())
-        .unwrap()
-        .with_retry(RetryPolicy {
-            max_attempts: 2,
-            min_delay: std::time::Duration::from_millis(5),
-            max_delay: std::time::Duration::from_millis(10),
-            max_wait: std::time::Duration::from_secs(2),
-        });
-    pd.sync_services().await.unwrap();
-    pd.sync_oncalls().await.unwrap();
-    (pd, server)
+async fn env_and_vendor() -> (TestEnv, Arc<FakeOnCall>) {
+    let vendor = Arc::new(FakeOnCall::default());
+    let t = env_with_oncall(vendor.clone()).await;
+    let _ = vendor.app.set(t.app.handle());
+    (t, vendor)
 }
 
 async fn p2(t: &TestEnv) -> (firefighter_core::IncidentId, String) {
@@ -147,34 +211,17 @@ fn offered(view: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn the_oncall_modal_pages_once_and_the_page_is_posted_once() {
-    let t = env().await;
+    let (t, vendor) = env_and_vendor().await;
     t.workspace().await;
-    let (pd, server) = pagerduty(&t).await;
-    t.slack
-        .clone()
-        .with_oncall(Arc::new(PagerDutyOnCall::new(t.app.clone(), pd)));
     let (id, channel) = p2(&t).await;
-    Mock::given(method("POST"))
-        .and(path("/incidents"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"incident": {
-            "id": "PDI1", "type": "incident", "title": "t", "incident_number": 42, "status": "triggered",
-            "urgency": "high", "incident_key": "k",
-            "self": "https://api.pagerduty.com/incidents/PDI1",
-            "html_url": "https://acme.pagerduty.com/incidents/PDI1",
-            "service": reference("service_reference", "SVC1"),
-        }})))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/incidents/PDI1/notes"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"note": {"id": "N1"}})))
-        .mount(&server)
-        .await;
 
     let view = open_oncall(&t, &channel).await;
     assert_eq!(view["callback_id"], firefighter_slack::ONCALL_CALLBACK_ID);
     assert_eq!(offered(&view), ["SVC1", "SVC2"]);
+    assert!(
+        view.to_string().contains("Fake Pager service"),
+        "the vendor is named: {view}"
+    );
     let meta = json!({"incident": id.0});
 
     // No service chosen: the error stays on the field, nothing is paged.
@@ -189,6 +236,7 @@ async fn the_oncall_modal_pages_once_and_the_page_is_posted_once() {
         .await;
     assert_eq!(a["response_action"], "errors", "{a}");
     assert!(a["errors"]["service"].as_str().unwrap().contains("Choose"));
+    assert!(vendor.pages.lock().unwrap().is_empty());
 
     let values = || {
         vec![
@@ -208,10 +256,22 @@ async fn the_oncall_modal_pages_once_and_the_page_is_posted_once() {
         .await;
     assert_eq!(a["response_action"], "update", "{a}");
     assert!(
-        a["view"].to_string().contains("was paged on PagerDuty"),
+        a["view"]
+            .to_string()
+            .contains("The Service SVC1 on-call was paged"),
         "{a}"
     );
-    // The same (stale) modal submitted again: nothing sent twice.
+    // What the vendor was asked: the form's values, the person, the incident.
+    {
+        let pages = vendor.pages.lock().unwrap();
+        assert_eq!(pages.len(), 1);
+        assert_eq!(pages[0].service_id, "SVC1");
+        assert_eq!(pages[0].incident_id, Some(id));
+        assert_eq!(pages[0].summary, "Checkout is down");
+        assert_eq!(pages[0].details, "All card payments fail");
+        assert!(pages[0].requested_by.is_some());
+    }
+    // The same (stale) modal submitted again: the vendor sends nothing twice.
     let (_, a) = t
         .submit(
             "UJANE",
@@ -222,6 +282,21 @@ async fn the_oncall_modal_pages_once_and_the_page_is_posted_once() {
         )
         .await;
     assert!(a["view"].to_string().contains("already paged"), "{a}");
+    assert_eq!(vendor.pages.lock().unwrap().len(), 1);
+    // A vendor refusal is shown, not hidden.
+    let (_, a) = t
+        .submit(
+            "UJANE",
+            "VO",
+            firefighter_slack::ONCALL_CALLBACK_ID,
+            meta.clone(),
+            vec![("service", select("NOPE")), ("summary", text("down"))],
+        )
+        .await;
+    assert!(
+        a["view"].to_string().contains("unknown service NOPE"),
+        "{a}"
+    );
 
     // The page, recorded on the timeline, is posted in the channel once,
     // even when the delivery is repeated.
@@ -229,36 +304,37 @@ async fn the_oncall_modal_pages_once_and_the_page_is_posted_once() {
     t.drain().await;
     let posted = t.fake.messages_of_kind(&channel, "ff_oncall_paged");
     assert_eq!(posted.len(), 1, "{posted:?}");
-    assert!(posted[0].text.contains("PDI1"), "{}", posted[0].text);
+    assert!(
+        posted[0].text.contains("oncall.example.com/pages/SVC1"),
+        "{}",
+        posted[0].text
+    );
 
     // Only the services not yet paged are offered now.
     let view = open_oncall(&t, &channel).await;
     assert_eq!(offered(&view), ["SVC2"]);
-    server.verify().await;
 }
 
 #[tokio::test]
 async fn the_off_hours_hint_is_posted_once_with_a_button_that_opens_the_modal() {
-    let t = env().await;
+    let (t, _vendor) = env_and_vendor().await;
     t.workspace().await;
-    let (pd, _server) = pagerduty(&t).await;
-    t.slack
-        .clone()
-        .with_oncall(Arc::new(PagerDutyOnCall::new(t.app.clone(), pd)));
     let (id, channel) = p2(&t).await;
-    // A Saturday night: the PagerDuty handler records the hint on the timeline.
+    // The channel reported ready on a Saturday night (twice: a retried delivery).
     let saturday = chrono::Utc.with_ymd_and_hms(2026, 1, 10, 23, 0, 0).unwrap();
     let info = ChannelInfo {
-        platform: "slack".into(),
+        platform: firefighter_slack::PLATFORM.into(),
         id: channel.clone(),
         name: "incident".into(),
         url: String::new(),
     };
     for _ in 0..2 {
-        firefighter_pagerduty::record_off_hours_hint(&t.app, id, &info, saturday)
+        t.app
+            .channel_ready(id, info.clone(), None, saturday)
             .await
             .unwrap();
     }
+    t.drain().await;
     t.drain().await;
     let hints = t.fake.messages_of_kind(&channel, "ff_oncall_hint");
     assert_eq!(hints.len(), 1, "{hints:?}");
@@ -284,27 +360,76 @@ async fn the_off_hours_hint_is_posted_once_with_a_button_that_opens_the_modal() 
 
 #[tokio::test]
 async fn the_topic_task_sets_the_roster_once_and_skips_when_unchanged() {
-    let t = env().await;
-    // No tech_incidents conversation yet: skipped, with a clear summary.
-    firefighter_pagerduty::migrate(t.app.store().database().unwrap())
-        .await
-        .unwrap();
+    let (t, vendor) = env_and_vendor().await;
     t.slack.attach(&t.app);
-    let task = firefighter_slack::oncall::UpdateOncallTopic::new(t.slack.clone());
-    use firefighter_core::task::PeriodicTask;
+    // No tech_incidents conversation yet: skipped, with a clear summary.
+    let task = UpdateOncallTopic::new(t.slack.clone());
     assert_eq!(task.name(), UPDATE_ONCALL_TOPIC);
     let summary = task.run().await.unwrap();
     assert!(summary.contains("skipped"), "{summary}");
 
     t.workspace().await;
-    let _ = pagerduty(&t).await;
+    // Jane is on call for PA (her account has a Slack id); Cid has no account.
+    let jane = t
+        .app
+        .store()
+        .user_by_identity(firefighter_slack::PLATFORM, "UJANE")
+        .await
+        .unwrap()
+        .unwrap();
+    *vendor.on_call.lock().unwrap() = vec![("PA".into(), Some(jane.id)), ("Cid".into(), None)];
     t.fake.clear_calls();
     let summary = task.run().await.unwrap();
     assert!(summary.contains("set"), "{summary}");
     let topic = t.fake.channel("CTECH").unwrap().topic;
     assert!(topic.contains("/oncall/|On-call>"), "{topic}");
-    assert!(topic.contains("POLICY PA"), "{topic}");
+    assert!(topic.contains("POLICY PA <@UJANE>"), "{topic}");
+    assert!(topic.contains("POLICY CID Cid"), "{topic}");
     let summary = task.run().await.unwrap();
     assert!(summary.contains("unchanged"), "{summary}");
     assert_eq!(t.fake.count("conversations.setTopic"), 1);
+}
+
+#[tokio::test]
+async fn without_an_oncall_vendor_nothing_is_paged_hinted_or_put_in_the_topic() {
+    let t = env().await;
+    t.workspace().await;
+    let (id, channel) = p2(&t).await;
+    let saturday = chrono::Utc.with_ymd_and_hms(2026, 1, 10, 23, 0, 0).unwrap();
+    let info = ChannelInfo {
+        platform: firefighter_slack::PLATFORM.into(),
+        id: channel.clone(),
+        name: "incident".into(),
+        url: String::new(),
+    };
+    let hint = t.app.channel_ready(id, info, None, saturday).await.unwrap();
+    assert_eq!(hint, None);
+    t.drain().await;
+    assert!(
+        t.fake
+            .messages_of_kind(&channel, "ff_oncall_hint")
+            .is_empty()
+    );
+
+    let view = open_oncall(&t, &channel).await;
+    assert!(
+        view.to_string()
+            .contains("No on-call integration is enabled"),
+        "{view}"
+    );
+    let (_, a) = t
+        .submit(
+            "UJANE",
+            "VO",
+            firefighter_slack::ONCALL_CALLBACK_ID,
+            json!({"incident": id.0}),
+            vec![("service", select("SVC1")), ("summary", text("down"))],
+        )
+        .await;
+    assert!(a.to_string().contains("nothing was paged"), "{a}");
+
+    t.fake.clear_calls();
+    let summary = UpdateOncallTopic::new(t.slack.clone()).run().await.unwrap();
+    assert!(summary.contains("no on-call vendor"), "{summary}");
+    assert_eq!(t.fake.count("conversations.setTopic"), 0);
 }

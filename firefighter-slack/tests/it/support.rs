@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use firefighter_core::outbox::Dispatcher;
 use firefighter_core::store::SqliteStore;
-use firefighter_core::{Firefighter, IncidentId, Settings, Store};
+use firefighter_core::{Firefighter, IncidentId, OnCall, Settings, Store};
 use firefighter_slack::{HttpSlackClient, Slack, SlackConfig};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -35,6 +35,12 @@ pub(crate) async fn env_delayed(delay: Duration) -> TestEnv {
 
 pub(crate) async fn env_with(tune: impl FnOnce(&mut SlackConfig)) -> TestEnv {
     build(FakeSlack::start().await, tune).await
+}
+
+/// With this on-call vendor on.
+pub(crate) async fn env_with_oncall(oncall: Arc<dyn OnCall>) -> TestEnv {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect("sqlite::memory:").await.unwrap());
+    build_with(store, FakeSlack::start().await, |_| {}, Some(oncall)).await
 }
 
 /// On a fresh PostgreSQL database of the server at `FIREFIGHTER_TEST_POSTGRES_URL`.
@@ -79,6 +85,15 @@ async fn build_on(
     fake: FakeSlack,
     tune: impl FnOnce(&mut SlackConfig),
 ) -> TestEnv {
+    build_with(store, fake, tune, None).await
+}
+
+async fn build_with(
+    store: Arc<dyn Store>,
+    fake: FakeSlack,
+    tune: impl FnOnce(&mut SlackConfig),
+    oncall: Option<Arc<dyn OnCall>>,
+) -> TestEnv {
     firefighter_slack::store::migrate(&store.database().unwrap())
         .await
         .unwrap();
@@ -99,6 +114,9 @@ async fn build_on(
         .event_handler(slack.event_handler());
     for p in slack.invite_providers() {
         builder = builder.invite_provider(p);
+    }
+    if let Some(oncall) = oncall {
+        builder = builder.oncall(oncall);
     }
     let app = builder.build().await.unwrap();
     let router = firefighter_slack::routes(app.clone(), slack.clone());
@@ -314,5 +332,5 @@ pub(crate) fn text(value: &str) -> Value {
 }
 
 pub(crate) fn office(at: chrono::DateTime<chrono::Utc>) -> bool {
-    firefighter_slack::interactivity::office_hours(at, chrono_tz::UTC)
+    firefighter_core::oncall::is_office_hours(at, chrono_tz::UTC)
 }
