@@ -90,3 +90,35 @@ macro_rules! register_schema {
         $crate::__inventory::submit! { $registration }
     };
 }
+
+/// Whether an integration is on in an environment and, when off, why: each
+/// integration reports its own (the server lists them, deciding nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrationStatus {
+    /// `slack`, `pagerduty`, `confluence`, `jira`.
+    pub name: &'static str,
+    /// Whether it is on.
+    pub on: bool,
+    /// Why not, when off (empty when on).
+    pub why: String,
+}
+
+impl IntegrationStatus {
+    /// `name` is on.
+    pub fn on(name: &'static str) -> IntegrationStatus {
+        IntegrationStatus {
+            name,
+            on: true,
+            why: String::new(),
+        }
+    }
+
+    /// `name` is off, for this reason.
+    pub fn off(name: &'static str, why: impl Into<String>) -> IntegrationStatus {
+        IntegrationStatus {
+            name,
+            on: false,
+            why: why.into(),
+        }
+    }
+}
