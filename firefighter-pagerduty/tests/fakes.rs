@@ -11,9 +11,9 @@ use chrono::{TimeZone, Utc};
 use common::*;
 use firefighter_core::event::{ChannelInfo, Delivery, EventHandler, IncidentEvent, StoredEvent};
 use firefighter_core::invite::{InviteContext, InviteProvider};
+use firefighter_core::plugin::Caller;
 use firefighter_core::plugin::PluginContext;
 use firefighter_pagerduty::provider::{OffHoursHintHandler, OncallInviteProvider};
-use firefighter_pagerduty::routes::WebCaller;
 use firefighter_pagerduty::{Error, PageOutcome, PageRequest, PageStatus};
 use serde_json::json;
 use tower::ServiceExt;
@@ -970,9 +970,10 @@ async fn channels_opened_outside_office_hours_get_one_hint() {
 
 // ------------------------------------------------------------------ routes
 
-fn caller(user: firefighter_core::User) -> WebCaller {
-    WebCaller {
+fn caller(user: firefighter_core::User) -> Caller {
+    Caller {
         user,
+        layout: Default::default(),
         csrf_token: Some("csrf-123".into()),
     }
 }

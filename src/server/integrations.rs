@@ -4,12 +4,10 @@
 //! what it adds to the web UI. Nothing else in the server names a vendor.
 
 use axum::Router;
-#[cfg(any(feature = "pagerduty", feature = "slack"))]
 use axum::extract::{Request, State};
-#[cfg(any(feature = "pagerduty", feature = "slack"))]
 use axum::middleware::{Next, from_fn_with_state};
-#[cfg(any(feature = "pagerduty", feature = "slack"))]
 use axum::response::Response;
+use firefighter_core::plugin::Caller;
 
 use super::AppState;
 
@@ -88,7 +86,7 @@ pub use firefighter_core::plugin::IntegrationStatus;
 trait Integration: Sync {
     /// Whether it is on in the environment `env`, and why not.
     fn status(&self, env: &figment::Figment) -> IntegrationStatus;
-    /// Routes behind the server's login.
+    /// Routes behind the server's login; each request carries a [`Caller`].
     fn routes(&self, _state: &AppState) -> Router {
         Router::new()
     }
@@ -179,8 +177,7 @@ impl Integration for SlackAdapter {
 
     fn admin_routes(&self, state: &AppState) -> Router {
         match state.integrations.slack.clone() {
-            Some(slack) => firefighter_slack::admin_routes(state.app.clone(), slack)
-                .layer(from_fn_with_state(state.clone(), slack_admin_caller)),
+            Some(slack) => firefighter_slack::admin_routes(state.app.clone(), slack),
             None => Router::new(),
         }
     }
@@ -211,16 +208,14 @@ impl Integration for PagerDutyAdapter {
 
     fn routes(&self, state: &AppState) -> Router {
         match state.integrations.pagerduty.clone() {
-            Some(pd) => firefighter_pagerduty::routes(state.app.clone(), pd)
-                .layer(from_fn_with_state(state.clone(), pagerduty_caller)),
+            Some(pd) => firefighter_pagerduty::routes(state.app.clone(), pd),
             None => Router::new(),
         }
     }
 
     fn admin_routes(&self, state: &AppState) -> Router {
         match state.integrations.pagerduty.clone() {
-            Some(pd) => firefighter_pagerduty::admin_routes(state.app.clone(), pd)
-                .layer(from_fn_with_state(state.clone(), pagerduty_admin_caller)),
+            Some(pd) => firefighter_pagerduty::admin_routes(state.app.clone(), pd),
             None => Router::new(),
         }
     }
@@ -258,12 +253,19 @@ impl Integration for ConfluenceAdapter {
 }
 
 /// Routes served by integrations. They sit behind the server's
-/// authentication layer like every other route; pages that need a person
-/// get one through their own guard.
+/// authentication layer like every other route; each request gets the one
+/// [`Caller`] (the back-office routes only for staff).
 pub(crate) fn router(state: &AppState) -> Router {
-    ALL.iter().fold(Router::new(), |router, i| {
-        router.merge(i.routes(state)).merge(i.admin_routes(state))
-    })
+    let staff = ALL
+        .iter()
+        .fold(Router::new(), |router, i| {
+            router.merge(i.admin_routes(state))
+        })
+        .layer(from_fn_with_state(state.clone(), staff_only));
+    ALL.iter()
+        .fold(Router::new(), |router, i| router.merge(i.routes(state)))
+        .merge(staff)
+        .layer(from_fn_with_state(state.clone(), insert_caller))
 }
 
 /// Routes that authenticate requests themselves (Slack signs its requests):
@@ -274,53 +276,32 @@ pub(crate) fn public_router(state: &AppState) -> Router {
     })
 }
 
-/// Slack's back-office pages are for staff; their forms carry the session's
-/// CSRF token, checked by the server like every other form.
-#[cfg(feature = "slack")]
-async fn slack_admin_caller(
+/// The server's identity handed to integrations, in the one form they all
+/// take. Nobody logged in: the login's usual answer (a redirect for pages).
+async fn insert_caller(
     State(_state): State<AppState>,
-    _staff: super::StaffUser,
-    csrf: super::CsrfToken,
+    chrome: super::web::page::Chrome,
     mut request: Request,
     next: Next,
 ) -> Response {
-    request
-        .extensions_mut()
-        .insert(firefighter_slack::AdminCaller { csrf_token: csrf.0 });
+    let user = chrome.user.user.clone();
+    let csrf_token = Some(chrome.csrf.clone()).filter(|t| !t.is_empty());
+    request.extensions_mut().insert(Caller {
+        user,
+        csrf_token,
+        layout: chrome.integration_layout(),
+    });
     next.run(request).await
 }
 
-/// PagerDuty's back-office is for staff, like Slack's.
-#[cfg(feature = "pagerduty")]
-async fn pagerduty_admin_caller(
+/// Back-office routes are for staff; their forms carry the session's CSRF
+/// token, checked by the server like every other form.
+async fn staff_only(
     State(_state): State<AppState>,
     _staff: super::StaffUser,
-    csrf: super::CsrfToken,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
-    request
-        .extensions_mut()
-        .insert(firefighter_pagerduty::AdminCaller { csrf_token: csrf.0 });
-    next.run(request).await
-}
-
-/// The on-call pages need a logged-in person: the server's identity,
-/// handed over in the form the PagerDuty crate expects.
-#[cfg(feature = "pagerduty")]
-async fn pagerduty_caller(
-    State(_state): State<AppState>,
-    current: super::CurrentUser,
-    csrf: super::CsrfToken,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    request
-        .extensions_mut()
-        .insert(firefighter_pagerduty::routes::WebCaller {
-            user: current.user,
-            csrf_token: Some(csrf.0).filter(|t| !t.is_empty()),
-        });
     next.run(request).await
 }
 
