@@ -2,7 +2,7 @@
 //!
 //! | Variable | Default | Meaning |
 //! |---|---|---|
-//! | `ENABLE_CONFLUENCE` | off | `true`/`1`/`yes`/`on` switches the integration on |
+//! | `ENABLE_CONFLUENCE` | off | a yes/no word (`1`/`true`/`yes`/`on`/`y`/`t` or `0`/`false`/`no`/`off`/`n`/`f`; anything else is an error) switches the integration on |
 //! | `CONFLUENCE_URL` | required | the site (`https://x.atlassian.net`); FireFighter's `.../wiki/rest/api` form is accepted |
 //! | `CONFLUENCE_USERNAME` | required | the Atlassian account (e-mail) of the API key |
 //! | `CONFLUENCE_API_KEY` | required | its API token |
@@ -16,7 +16,13 @@ use figment::{Figment, providers::Env};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use firefighter_core::config::{EnvValue, flag_is_on};
+use firefighter_core::plugin::IntegrationStatus;
+
 use crate::{Error, Result};
+
+/// The integration's name in status reports.
+pub const NAME: &str = "confluence";
 
 /// The environment variables this crate reads.
 pub const VARIABLES: &[&str] = &[
@@ -67,23 +73,42 @@ impl ConfluenceConfig {
 
     /// Reads the configuration from a figment.
     pub fn from_figment(figment: Figment) -> Result<Option<ConfluenceConfig>> {
+        Ok(ConfluenceConfig::read(figment)?
+            .inspect_err(|why| log_once(&format!("Confluence is switched off: {why}")))
+            .ok())
+    }
+
+    /// Whether Confluence is on in `figment`'s environment, and why not.
+    pub fn status(figment: Figment) -> IntegrationStatus {
+        match ConfluenceConfig::read(figment) {
+            Ok(Ok(_)) => IntegrationStatus::on(NAME),
+            Ok(Err(why)) => IntegrationStatus::off(NAME, why),
+            Err(e) => IntegrationStatus::off(NAME, e.to_string()),
+        }
+    }
+
+    /// The configuration, or why the integration is off (`Ok(Err(why))`).
+    fn read(figment: Figment) -> Result<std::result::Result<ConfluenceConfig, &'static str>> {
         let raw: Raw = figment
             .extract()
             .map_err(|e| Error::Config(e.to_string()))?;
-        if !raw.enable_confluence.as_ref().is_some_and(Text::truthy) {
-            log_once("Confluence is switched off: ENABLE_CONFLUENCE is not set to true");
-            return Ok(None);
+        if !flag_is_on("ENABLE_CONFLUENCE", raw.enable_confluence.as_ref())
+            .map_err(|e| Error::Config(e.to_string()))?
+        {
+            return Ok(Err("ENABLE_CONFLUENCE is not set to yes"));
         }
-        let text = |t: Option<Text>| t.map(Text::into_string).filter(|s| !s.trim().is_empty());
+        let text = |t: Option<EnvValue>| {
+            t.map(EnvValue::into_string)
+                .filter(|s| !s.trim().is_empty())
+        };
         let (Some(url), Some(username), Some(key)) = (
             text(raw.confluence_url),
             text(raw.confluence_username),
             text(raw.confluence_api_key),
         ) else {
-            log_once(
-                "Confluence is switched off: ENABLE_CONFLUENCE is set but CONFLUENCE_URL, CONFLUENCE_USERNAME or CONFLUENCE_API_KEY is missing",
-            );
-            return Ok(None);
+            return Ok(Err(
+                "ENABLE_CONFLUENCE is set but CONFLUENCE_URL, CONFLUENCE_USERNAME or CONFLUENCE_API_KEY is missing",
+            ));
         };
         let url = url.trim();
         if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -109,7 +134,7 @@ impl ConfluenceConfig {
             })?;
             config.timeout = Duration::from_secs(secs);
         }
-        Ok(Some(config))
+        Ok(Ok(config))
     }
 }
 
@@ -135,45 +160,12 @@ fn log_once(why: &str) {
 
 #[derive(Debug, Deserialize)]
 struct Raw {
-    enable_confluence: Option<Text>,
-    confluence_url: Option<Text>,
-    confluence_username: Option<Text>,
-    confluence_api_key: Option<Text>,
-    confluence_on_call_page_id: Option<Text>,
-    confluence_timeout_secs: Option<Text>,
-}
-
-/// An environment value, whatever figment parsed it as.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum Text {
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    String(String),
-}
-
-impl Text {
-    fn into_string(self) -> String {
-        match self {
-            Text::Bool(b) => b.to_string(),
-            Text::Int(i) => i.to_string(),
-            Text::Float(f) => f.to_string(),
-            Text::String(s) => s,
-        }
-    }
-
-    fn truthy(&self) -> bool {
-        match self {
-            Text::Bool(b) => *b,
-            Text::Int(i) => *i != 0,
-            Text::Float(f) => *f != 0.0,
-            Text::String(s) => matches!(
-                s.trim().to_ascii_lowercase().as_str(),
-                "1" | "true" | "yes" | "on" | "y" | "t"
-            ),
-        }
-    }
+    enable_confluence: Option<EnvValue>,
+    confluence_url: Option<EnvValue>,
+    confluence_username: Option<EnvValue>,
+    confluence_api_key: Option<EnvValue>,
+    confluence_on_call_page_id: Option<EnvValue>,
+    confluence_timeout_secs: Option<EnvValue>,
 }
 
 #[cfg(test)]

@@ -38,7 +38,11 @@ pub struct Settings {
     #[serde(default = "default_max_attempts", rename = "ff_outbox_max_attempts")]
     pub outbox_max_attempts: u32,
     /// `FF_WORKERS`: run the outbox dispatcher and the task runner in this process.
-    #[serde(default = "default_true", rename = "ff_workers")]
+    #[serde(
+        default = "default_true",
+        rename = "ff_workers",
+        deserialize_with = "deserialize_flag"
+    )]
     pub workers: bool,
 }
 
@@ -104,7 +108,7 @@ impl Settings {
     pub fn from_figment(figment: Figment) -> Result<Settings> {
         let settings: Settings = figment
             .extract()
-            .map_err(|e| Error::Config(e.to_string()))?;
+            .map_err(|e| Error::Config(describe_config_error(&e)))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -147,6 +151,121 @@ impl Settings {
     }
 }
 
+/// The words a yes/no variable accepts, in any case and with spaces around:
+/// FireFighter's (Python's `strtobool`), so its settings keep their meaning.
+pub const FLAG_WORDS: &str = "1/true/yes/on/y/t or 0/false/no/off/n/f";
+
+/// Reads a yes/no word; `None` for a word that is neither (see [`FLAG_WORDS`]).
+/// The one truthiness rule of the server and of every integration.
+pub fn flag(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" | "y" | "t" => Some(true),
+        "0" | "false" | "no" | "off" | "n" | "f" => Some(false),
+        _ => None,
+    }
+}
+
+/// Reads the yes/no variable `name`; a word that is neither yes nor no is an
+/// error naming the variable, never a silent "off".
+pub fn flag_var(name: &str, value: &str) -> std::result::Result<bool, FlagError> {
+    flag(value).ok_or_else(|| FlagError {
+        variable: name.to_owned(),
+        value: value.trim().to_owned(),
+    })
+}
+
+/// A yes/no variable set to a word that is neither.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable} must be one of {FLAG_WORDS} (got \"{value}\")")]
+pub struct FlagError {
+    /// The variable.
+    pub variable: String,
+    /// What it was set to.
+    pub value: String,
+}
+
+impl From<FlagError> for Error {
+    fn from(error: FlagError) -> Error {
+        Error::Config(error.to_string())
+    }
+}
+
+/// A variable's value as figment hands it over: `ENABLE_X=1` arrives as a
+/// number, `=true` as a boolean, anything else as text.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum EnvValue {
+    /// `true` or `false`.
+    Bool(bool),
+    /// A whole number.
+    Int(i64),
+    /// Any other number.
+    Float(f64),
+    /// Text.
+    Text(String),
+}
+
+impl EnvValue {
+    /// The value as the text it was written as.
+    pub fn into_string(self) -> String {
+        match self {
+            EnvValue::Bool(b) => b.to_string(),
+            EnvValue::Int(i) => i.to_string(),
+            EnvValue::Float(f) => f.to_string(),
+            EnvValue::Text(s) => s,
+        }
+    }
+
+    /// The value of the yes/no variable `name` (see [`flag_var`]).
+    pub fn flag(&self, name: &str) -> std::result::Result<bool, FlagError> {
+        match self {
+            EnvValue::Bool(b) => Ok(*b),
+            EnvValue::Int(i) => flag_var(name, &i.to_string()),
+            EnvValue::Float(f) => flag_var(name, &f.to_string()),
+            EnvValue::Text(s) => flag_var(name, s),
+        }
+    }
+}
+
+/// Whether the yes/no variable `name` is set to yes; unset or empty is no.
+pub fn flag_is_on(name: &str, value: Option<&EnvValue>) -> std::result::Result<bool, FlagError> {
+    match value {
+        None => Ok(false),
+        Some(EnvValue::Text(s)) if s.trim().is_empty() => Ok(false),
+        Some(v) => v.flag(name),
+    }
+}
+
+/// `deserialize_with` for a `bool` field read from the environment: the
+/// words of [`flag`]. [`describe_config_error`] names the variable in the error.
+pub fn deserialize_flag<'de, D>(deserializer: D) -> std::result::Result<bool, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let value = EnvValue::deserialize(deserializer)?;
+    match value {
+        EnvValue::Bool(b) => Ok(b),
+        other => {
+            let text = other.into_string();
+            flag(&text).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "must be one of {FLAG_WORDS} (got \"{}\")",
+                    text.trim()
+                ))
+            })
+        }
+    }
+}
+
+/// What is wrong with a configuration, naming the variable it is about
+/// (figment knows the key, in lower case).
+pub fn describe_config_error(error: &figment::Error) -> String {
+    match error.path.last() {
+        Some(key) => format!("{}: {}", key.to_ascii_uppercase(), error.kind),
+        None => error.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use figment::providers::Serialized;
@@ -178,6 +297,37 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("BASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn yes_no_words_are_fire_fighters_and_anything_else_is_refused() {
+        for yes in ["1", "true", "YES", " on ", "y", "T"] {
+            assert_eq!(flag(yes), Some(true), "{yes}");
+        }
+        for no in ["0", "false", "No", "off", "n", "f"] {
+            assert_eq!(flag(no), Some(false), "{no}");
+        }
+        assert_eq!(flag("maybe"), None);
+        let err = flag_var("ENABLE_PAGERDUTY", "maybe")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ENABLE_PAGERDUTY"), "{err}");
+        assert!(err.contains("maybe"), "{err}");
+    }
+
+    #[test]
+    fn a_boolean_setting_takes_the_same_words_and_names_its_variable() {
+        let s =
+            Settings::from_figment(Figment::new().merge(Serialized::default("ff_workers", "n")))
+                .unwrap();
+        assert!(!s.workers);
+        let err = Settings::from_figment(
+            Figment::new().merge(Serialized::default("ff_workers", "maybe")),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("FF_WORKERS"), "{err}");
+        assert!(err.contains("maybe"), "{err}");
     }
 
     #[test]

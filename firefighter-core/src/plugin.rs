@@ -114,3 +114,90 @@ macro_rules! register_schema {
         $crate::__inventory::submit! { $registration }
     };
 }
+
+/// Whether an integration is on in an environment and, when off, why: each
+/// integration reports its own (the server lists them, deciding nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrationStatus {
+    /// `slack`, `pagerduty`, `confluence`, `jira`.
+    pub name: &'static str,
+    /// Whether it is on.
+    pub on: bool,
+    /// Why not, when off (empty when on).
+    pub why: String,
+}
+
+impl IntegrationStatus {
+    /// `name` is on.
+    pub fn on(name: &'static str) -> IntegrationStatus {
+        IntegrationStatus {
+            name,
+            on: true,
+            why: String::new(),
+        }
+    }
+
+    /// `name` is off, for this reason.
+    pub fn off(name: &'static str, why: impl Into<String>) -> IntegrationStatus {
+        IntegrationStatus {
+            name,
+            on: false,
+            why: why.into(),
+        }
+    }
+}
+
+/// Who calls an integration's page or API, as the server's login
+/// established it: the one request extension the server inserts in front of
+/// every integration route behind its login (staff-only routes are also
+/// refused to others by the server before they run).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The logged-in person (or the owner of the API token used).
+    pub user: crate::User,
+    /// The session's CSRF token, to embed in forms (`None` for
+    /// token-authenticated calls, which need none).
+    pub csrf_token: Option<String>,
+    /// The server's frame for pages, and where it is mounted.
+    pub layout: PageLayout,
+}
+
+/// The server's page frame, so an integration's pages look like the others
+/// and their links work wherever the server is mounted.
+#[derive(Debug, Clone, Default)]
+pub struct PageLayout {
+    /// Where the server's router is mounted (`""` at the root, `/incidents`
+    /// when nested): every link of a page starts with it.
+    pub prefix: String,
+    /// The page up to its content, with [`PageLayout::TITLE`] where the title goes.
+    pub head: String,
+    /// The page after its content.
+    pub foot: String,
+}
+
+impl PageLayout {
+    /// Stands for the page's title in [`PageLayout::head`].
+    pub const TITLE: &'static str = "{{integration-page-title}}";
+
+    /// The page up to its content, titled `title` (HTML-escaped here).
+    pub fn head(&self, title: &str) -> String {
+        let escaped = title
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;");
+        self.head.replace(PageLayout::TITLE, &escaped)
+    }
+
+    /// `path` (starting with `/`) under the mount prefix.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.prefix)
+    }
+}
+
+impl Caller {
+    /// The CSRF token to embed in a form (empty for token-authenticated calls).
+    pub fn csrf_token(&self) -> &str {
+        self.csrf_token.as_deref().unwrap_or_default()
+    }
+}

@@ -12,9 +12,9 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::Request;
 use axum::response::IntoResponse;
+use firefighter_core::plugin::Caller;
 use firefighter_core::store::SqliteStore;
 use firefighter_core::{Firefighter, Settings};
-use firefighter_pagerduty::routes::WebCaller;
 use firefighter_pagerduty::{PagerDuty, PagerDutyConfig};
 use serde_json::json;
 use tower::ServiceExt;
@@ -196,8 +196,9 @@ async fn main() {
     println!("roster query ({people} people on call): p50 {p50:.2?}, p95 {p95:.2?}");
 
     let web = firefighter_pagerduty::routes(app.clone(), pd.clone());
-    let caller = WebCaller {
+    let caller = Caller {
         user: app.store().list_users().await.unwrap().remove(0),
+        layout: Default::default(),
         csrf_token: None,
     };
     let mut samples = Vec::new();

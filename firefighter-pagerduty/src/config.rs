@@ -2,7 +2,7 @@
 //!
 //! | Variable | Default | Meaning |
 //! |---|---|---|
-//! | `ENABLE_PAGERDUTY` | off | `true`/`1`/`yes`/`on` switches the integration on |
+//! | `ENABLE_PAGERDUTY` | off | a yes/no word (`1`/`true`/`yes`/`on`/`y`/`t` or `0`/`false`/`no`/`off`/`n`/`f`; anything else is an error) switches the integration on |
 //! | `PAGERDUTY_API_KEY` | required | REST API v2 key (account or user token) |
 //! | `PAGERDUTY_ACCOUNT_EMAIL` | required | e-mail of a PagerDuty user, sent as `From` (PagerDuty requires it to create incidents) |
 //! | `PAGERDUTY_URL` | `https://api.pagerduty.com` | REST API base URL |
@@ -19,7 +19,13 @@ use figment::{Figment, providers::Env};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use firefighter_core::config::{EnvValue, flag_is_on};
+use firefighter_core::plugin::IntegrationStatus;
+
 use crate::{Error, Result};
+
+/// The integration's name in status reports.
+pub const NAME: &str = "pagerduty";
 
 /// Default REST API base URL.
 pub const DEFAULT_API_URL: &str = "https://api.pagerduty.com";
@@ -83,25 +89,41 @@ impl PagerDutyConfig {
 
     /// Reads the configuration from a figment (tests use `Serialized` values).
     pub fn from_figment(figment: Figment) -> Result<Option<PagerDutyConfig>> {
+        Ok(PagerDutyConfig::read(figment)?
+            .inspect_err(|why| log_once(&format!("PagerDuty is switched off: {why}")))
+            .ok())
+    }
+
+    /// Whether PagerDuty is on in `figment`'s environment, and why not.
+    pub fn status(figment: Figment) -> IntegrationStatus {
+        match PagerDutyConfig::read(figment) {
+            Ok(Ok(_)) => IntegrationStatus::on(NAME),
+            Ok(Err(why)) => IntegrationStatus::off(NAME, why),
+            Err(e) => IntegrationStatus::off(NAME, e.to_string()),
+        }
+    }
+
+    /// The configuration, or why the integration is off (`Ok(Err(why))`).
+    fn read(figment: Figment) -> Result<std::result::Result<PagerDutyConfig, &'static str>> {
         let raw: Raw = figment
             .extract()
             .map_err(|e| Error::Config(e.to_string()))?;
-        if !raw.enable_pagerduty.as_ref().is_some_and(Text::truthy) {
-            log_once("PagerDuty is switched off: ENABLE_PAGERDUTY is not set to true");
-            return Ok(None);
+        if !flag_is_on("ENABLE_PAGERDUTY", raw.enable_pagerduty.as_ref())
+            .map_err(|e| Error::Config(e.to_string()))?
+        {
+            return Ok(Err("ENABLE_PAGERDUTY is not set to yes"));
         }
         let (Some(key), Some(email)) = (
             raw.pagerduty_api_key
-                .map(Text::into_string)
+                .map(EnvValue::into_string)
                 .filter(|k| !k.trim().is_empty()),
             raw.pagerduty_account_email
-                .map(Text::into_string)
+                .map(EnvValue::into_string)
                 .filter(|e| !e.trim().is_empty()),
         ) else {
-            log_once(
-                "PagerDuty is switched off: ENABLE_PAGERDUTY is set but PAGERDUTY_API_KEY or PAGERDUTY_ACCOUNT_EMAIL is missing",
-            );
-            return Ok(None);
+            return Ok(Err(
+                "ENABLE_PAGERDUTY is set but PAGERDUTY_API_KEY or PAGERDUTY_ACCOUNT_EMAIL is missing",
+            ));
         };
         let mut config = PagerDutyConfig::new(
             key.trim(),
@@ -125,7 +147,7 @@ impl PagerDutyConfig {
                     Error::Config("PAGERDUTY_REQUESTS_PER_MINUTE is too large".into())
                 })?;
         }
-        Ok(Some(config))
+        Ok(Ok(config))
     }
 
     /// The Events API integration key of a service, if pages go through Events API v2.
@@ -144,53 +166,19 @@ fn log_once(why: &str) {
 
 #[derive(Debug, Deserialize)]
 struct Raw {
-    enable_pagerduty: Option<Text>,
-    pagerduty_api_key: Option<Text>,
-    pagerduty_account_email: Option<Text>,
-    pagerduty_url: Option<Text>,
-    pagerduty_events_url: Option<Text>,
-    pagerduty_routing_keys: Option<Text>,
-    pagerduty_timeout_secs: Option<Text>,
-    pagerduty_requests_per_minute: Option<Text>,
+    enable_pagerduty: Option<EnvValue>,
+    pagerduty_api_key: Option<EnvValue>,
+    pagerduty_account_email: Option<EnvValue>,
+    pagerduty_url: Option<EnvValue>,
+    pagerduty_events_url: Option<EnvValue>,
+    pagerduty_routing_keys: Option<EnvValue>,
+    pagerduty_timeout_secs: Option<EnvValue>,
+    pagerduty_requests_per_minute: Option<EnvValue>,
 }
 
-/// An environment value, whatever figment parsed it as (`1` is a number,
-/// `true` a boolean, a key of digits a number too).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum Text {
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    String(String),
-}
-
-impl Text {
-    fn into_string(self) -> String {
-        match self {
-            Text::Bool(b) => b.to_string(),
-            Text::Int(i) => i.to_string(),
-            Text::Float(f) => f.to_string(),
-            Text::String(s) => s,
-        }
-    }
-
-    fn truthy(&self) -> bool {
-        match self {
-            Text::Bool(b) => *b,
-            Text::Int(i) => *i != 0,
-            Text::Float(f) => *f != 0.0,
-            Text::String(s) => matches!(
-                s.trim().to_ascii_lowercase().as_str(),
-                "1" | "true" | "yes" | "on" | "y" | "t"
-            ),
-        }
-    }
-}
-
-fn base_url(name: &str, value: Option<Text>, default: &str) -> Result<String> {
+fn base_url(name: &str, value: Option<EnvValue>, default: &str) -> Result<String> {
     let url = value
-        .map(Text::into_string)
+        .map(EnvValue::into_string)
         .filter(|v| !v.trim().is_empty())
         .unwrap_or_else(|| default.to_owned());
     let url = url.trim().trim_end_matches('/').to_owned();
@@ -202,10 +190,10 @@ fn base_url(name: &str, value: Option<Text>, default: &str) -> Result<String> {
     Ok(url)
 }
 
-fn positive(name: &str, value: &Text) -> Result<u64> {
+fn positive(name: &str, value: &EnvValue) -> Result<u64> {
     let text = match value {
-        Text::Int(i) => i.to_string(),
-        Text::String(s) => s.trim().to_owned(),
+        EnvValue::Int(i) => i.to_string(),
+        EnvValue::Text(s) => s.trim().to_owned(),
         other => format!("{other:?}"),
     };
     match text.parse::<u64>() {

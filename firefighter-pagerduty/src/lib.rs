@@ -25,10 +25,10 @@
 //!
 //! Web routes ([`routes()`]): `/oncall/`, `/oncall/trigger/` and the JSON
 //! under `/api/v2/firefighter/oncall/`. They must sit behind the server's
-//! login, which passes the caller as a [`routes::WebCaller`] request extension.
+//! login, which passes the caller as a [`firefighter_core::plugin::Caller`] request extension.
 //! The back-office ([`admin_routes()`], `/admin/pagerduty/services/`: the
 //! ignore flag of each service) is for staff; the server's staff check
-//! passes an [`AdminCaller`].
+//! passes the same `Caller`.
 //!
 //! | Feature | What it adds |
 //! |---|---|
@@ -57,7 +57,7 @@ pub use paging::{
     set_service_ignored, trigger_oncall,
 };
 pub use roster::roster;
-pub use routes::{AdminCaller, admin_routes, routes};
+pub use routes::{admin_routes, routes};
 pub use sync::{IDENTITY_PLATFORM, SyncReport};
 
 use store::PagerDutyStore;

@@ -16,7 +16,7 @@
 //! | `POST /admin/pagerduty/services/{id}/ignore` | `ignore=true` or `false`, then back to the list |
 //!
 //! **Every route must sit behind the server's login.** The server's auth
-//! layer passes the caller as a [`WebCaller`] request extension; a request
+//! layer passes the caller as a [`Caller`] request extension; a request
 //! without it is answered 401. CSRF checks are the server's middleware job:
 //! the form posts the `csrf_token` it was given, which is otherwise ignored.
 
@@ -29,6 +29,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use chrono::{DateTime, Utc};
+use firefighter_core::plugin::{Caller, PageLayout};
 use firefighter_core::{Firefighter, IncidentId, User};
 use serde::Deserialize;
 
@@ -36,15 +37,6 @@ use crate::paging::{PageOutcome, PageRequest, ServiceChoice};
 use firefighter_core::oncall::Roster;
 
 use crate::{Error, PagerDuty};
-
-/// Who is calling, as established by the server's login (a request extension).
-#[derive(Debug, Clone)]
-pub struct WebCaller {
-    /// The logged-in person.
-    pub user: User,
-    /// The session's CSRF token, embedded in forms (`None` for token-authenticated calls).
-    pub csrf_token: Option<String>,
-}
 
 #[derive(Clone)]
 struct RouteState {
@@ -66,15 +58,8 @@ pub fn routes(app: Firefighter, pagerduty: PagerDuty) -> Router {
         .with_state(RouteState { app, pagerduty })
 }
 
-/// A staff member calling the back-office, as established by the server (a request extension).
-#[derive(Debug, Clone)]
-pub struct AdminCaller {
-    /// The session's CSRF token, embedded in forms.
-    pub csrf_token: String,
-}
-
 /// The back-office pages under `/admin/pagerduty/` (**staff only**: mount
-/// behind the server's staff check, which provides [`AdminCaller`]).
+/// behind the server's staff check, after its [`Caller`]).
 pub fn admin_routes(app: Firefighter, pagerduty: PagerDuty) -> Router {
     Router::new()
         .route("/admin/pagerduty/services/", get(admin_services))
@@ -89,7 +74,8 @@ pub fn admin_routes(app: Firefighter, pagerduty: PagerDuty) -> Router {
 #[derive(Template, WebTemplate)]
 #[template(path = "admin_services.html")]
 struct AdminServicesPage {
-    app_name: String,
+    layout: PageLayout,
+    page_title: &'static str,
     services: Vec<ServiceChoice>,
     csrf_token: String,
     notice: Option<String>,
@@ -103,7 +89,7 @@ struct AdminServicesQuery {
 
 async fn admin_services(
     State(state): State<RouteState>,
-    caller: Option<Extension<AdminCaller>>,
+    caller: Option<Extension<Caller>>,
     Query(query): Query<AdminServicesQuery>,
 ) -> Response {
     let Some(Extension(caller)) = caller else {
@@ -125,8 +111,9 @@ async fn admin_services(
         (None, None) => None,
     };
     AdminServicesPage {
-        app_name: state.app.settings().app_display_name.clone(),
-        csrf_token: caller.csrf_token,
+        layout: caller.layout.clone(),
+        page_title: "PagerDuty services",
+        csrf_token: caller.csrf_token().to_owned(),
         services,
         notice,
     }
@@ -144,13 +131,13 @@ struct IgnoreForm {
 
 async fn admin_set_ignored(
     State(state): State<RouteState>,
-    caller: Option<Extension<AdminCaller>>,
+    caller: Option<Extension<Caller>>,
     Path(id): Path<String>,
     Form(form): Form<IgnoreForm>,
 ) -> Response {
-    if caller.is_none() {
+    let Some(Extension(caller)) = caller else {
         return not_behind_login();
-    }
+    };
     let ignore = match form.ignore.as_str() {
         "true" => true,
         "false" => false,
@@ -167,7 +154,12 @@ async fn admin_set_ignored(
             tracing::info!(service = %id, ignore, "PagerDuty service flag changed from the back-office");
             let key = if ignore { "ignored" } else { "paged" };
             let query = serde_urlencoded::to_string([(key, id.as_str())]).unwrap_or_default();
-            Redirect::to(&format!("/admin/pagerduty/services/?{query}")).into_response()
+            Redirect::to(
+                &caller
+                    .layout
+                    .link(&format!("/admin/pagerduty/services/?{query}")),
+            )
+            .into_response()
         }
         Err(Error::UnknownService(id)) => (
             StatusCode::NOT_FOUND,
@@ -181,7 +173,7 @@ async fn admin_set_ignored(
 fn not_behind_login() -> Response {
     (
         StatusCode::UNAUTHORIZED,
-        "Log in first (these routes must be mounted behind the server's login, which provides WebCaller).",
+        "Log in first (these routes must be mounted behind the server's login, which provides the caller).",
     )
         .into_response()
 }
@@ -226,7 +218,8 @@ struct PolicyView {
 #[derive(Template, WebTemplate)]
 #[template(path = "oncall.html")]
 struct OverviewPage {
-    app_name: String,
+    layout: PageLayout,
+    page_title: &'static str,
     synced: String,
     policies: Vec<PolicyView>,
     notice: String,
@@ -240,12 +233,12 @@ struct OverviewQuery {
 
 async fn overview(
     State(state): State<RouteState>,
-    caller: Option<Extension<WebCaller>>,
+    caller: Option<Extension<Caller>>,
     Query(query): Query<OverviewQuery>,
 ) -> Response {
-    if caller.is_none() {
+    let Some(Extension(caller)) = caller else {
         return not_behind_login();
-    }
+    };
     let roster = match crate::roster(&state.app).await {
         Ok(r) => r,
         Err(e) => return failure(&e),
@@ -260,7 +253,8 @@ async fn overview(
         None => (String::new(), false),
     };
     OverviewPage {
-        app_name: state.app.settings().app_display_name.clone(),
+        layout: caller.layout,
+        page_title: "On call",
         synced: synced_text(&roster, tz),
         policies: policy_views(&roster, &chat_links, tz),
         notice,
@@ -395,7 +389,8 @@ async fn page_notice(state: &RouteState, key: &str) -> (String, bool) {
 #[derive(Template, WebTemplate)]
 #[template(path = "trigger.html")]
 struct TriggerPage {
-    app_name: String,
+    layout: PageLayout,
+    page_title: &'static str,
     services: Vec<ServiceChoice>,
     csrf_token: String,
     request_id: String,
@@ -432,7 +427,7 @@ struct TriggerForm {
 
 async fn trigger_form(
     State(state): State<RouteState>,
-    caller: Option<Extension<WebCaller>>,
+    caller: Option<Extension<Caller>>,
     Query(query): Query<TriggerQuery>,
 ) -> Response {
     let Some(Extension(caller)) = caller else {
@@ -451,7 +446,7 @@ async fn trigger_form(
 
 async fn render_form(
     state: &RouteState,
-    caller: &WebCaller,
+    caller: &Caller,
     form: TriggerForm,
     errors: Vec<String>,
     status: StatusCode,
@@ -461,7 +456,8 @@ async fn render_form(
         Err(e) => return failure(&e),
     };
     let page = TriggerPage {
-        app_name: state.app.settings().app_display_name.clone(),
+        layout: caller.layout.clone(),
+        page_title: "Page the on-call",
         services,
         csrf_token: caller.csrf_token.clone().unwrap_or_default(),
         request_id: if form.request_id.is_empty() {
@@ -484,7 +480,7 @@ const DETAILS_CHARS: std::ops::RangeInclusive<usize> = 10..=1200;
 
 async fn trigger(
     State(state): State<RouteState>,
-    caller: Option<Extension<WebCaller>>,
+    caller: Option<Extension<Caller>>,
     OriginalUri(uri): OriginalUri,
     Form(form): Form<TriggerForm>,
 ) -> Response {
@@ -595,7 +591,7 @@ async fn may_see(app: &Firefighter, user: &User, id: IncidentId) -> bool {
 
 async fn roster_json(
     State(state): State<RouteState>,
-    caller: Option<Extension<WebCaller>>,
+    caller: Option<Extension<Caller>>,
 ) -> Response {
     if caller.is_none() {
         return not_behind_login();
@@ -608,7 +604,7 @@ async fn roster_json(
 
 async fn services_json(
     State(state): State<RouteState>,
-    caller: Option<Extension<WebCaller>>,
+    caller: Option<Extension<Caller>>,
 ) -> Response {
     if caller.is_none() {
         return not_behind_login();

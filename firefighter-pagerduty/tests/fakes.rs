@@ -10,9 +10,9 @@ use axum::http::{Request, StatusCode};
 use chrono::Utc;
 use common::*;
 use firefighter_core::invite::{InviteContext, InviteProvider};
+use firefighter_core::plugin::Caller;
 use firefighter_core::plugin::PluginContext;
 use firefighter_pagerduty::provider::OncallInviteProvider;
-use firefighter_pagerduty::routes::WebCaller;
 use firefighter_pagerduty::{Error, PageOutcome, PageRequest, PageStatus};
 use serde_json::json;
 use tower::ServiceExt;
@@ -874,9 +874,18 @@ async fn futures_emails(
 
 // ------------------------------------------------------------------ routes
 
-fn caller(user: firefighter_core::User) -> WebCaller {
-    WebCaller {
+fn caller(user: firefighter_core::User) -> Caller {
+    Caller {
         user,
+        // The server's frame, reduced to markers the pages must place.
+        layout: firefighter_core::plugin::PageLayout {
+            prefix: String::new(),
+            head: format!(
+                "<!--head {}-->",
+                firefighter_core::plugin::PageLayout::TITLE
+            ),
+            foot: "<!--foot-->".into(),
+        },
         csrf_token: Some("csrf-123".into()),
     }
 }
@@ -922,7 +931,8 @@ async fn the_web_pages_show_the_roster_and_page_a_service() {
     for part in [
         "Policy PA",
         "Person UANN",
-        "/static/app.css",
+        "<!--head On call-->",
+        "<!--foot-->",
         "last synced from PagerDuty",
         "https://slack.com/app_redirect?channel=U0ANN",
     ] {

@@ -218,18 +218,10 @@ impl Slack {
     }
 }
 
-/// Set by the server in front of these routes: the session's CSRF token,
-/// embedded in every form (the server checks it on each post).
-#[derive(Debug, Clone)]
-pub struct AdminCaller {
-    /// The session's CSRF token.
-    pub csrf_token: String,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "slack_admin.html")]
 struct AdminPage {
-    app_name: String,
+    layout: firefighter_core::plugin::PageLayout,
     csrf_token: String,
     data: BackOffice,
     notice: String,
@@ -278,13 +270,18 @@ fn fields(pairs: &[(String, String)], name: &str) -> Vec<String> {
 
 async fn page(
     State(slack): State<Slack>,
-    caller: Option<axum::Extension<AdminCaller>>,
+    caller: Option<axum::Extension<firefighter_core::plugin::Caller>>,
     Query(n): Query<Notice>,
 ) -> Response {
     match slack.back_office().await {
         Ok(data) => AdminPage {
-            app_name: slack.settings().app_display_name.clone(),
-            csrf_token: caller.map(|c| c.0.csrf_token).unwrap_or_default(),
+            layout: caller
+                .as_ref()
+                .map(|c| c.0.layout.clone())
+                .unwrap_or_default(),
+            csrf_token: caller
+                .map(|c| c.0.csrf_token().to_owned())
+                .unwrap_or_default(),
             data,
             notice: n.notice,
             error: n.error,

@@ -5,7 +5,13 @@ use figment::{Figment, providers::Env};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use firefighter_core::config::EnvValue;
+use firefighter_core::plugin::IntegrationStatus;
+
 use crate::{Error, Result};
+
+/// The integration's name in status reports.
+pub const NAME: &str = "slack";
 
 /// Slack's Web API.
 pub const DEFAULT_API_URL: &str = "https://slack.com/api";
@@ -36,6 +42,7 @@ const BUILTIN_COMMANDS: &[&str] = &[
 
 /// The environment variables this crate reads.
 pub const VARIABLES: &[&str] = &[
+    "ENABLE_SLACK",
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
     "SLACK_API_URL",
@@ -54,6 +61,7 @@ pub const VARIABLES: &[&str] = &[
 
 #[derive(Debug, Deserialize)]
 struct Raw {
+    enable_slack: Option<EnvValue>,
     slack_bot_token: Option<SecretString>,
     slack_signing_secret: Option<SecretString>,
     slack_api_url: Option<String>,
@@ -65,7 +73,7 @@ struct Raw {
     slack_emergency_communication_guide_url: Option<String>,
     slack_emergency_usergroup_id: Option<String>,
     slack_app_emoji: Option<String>,
-    slack_client_pacing: Option<bool>,
+    slack_client_pacing: Option<EnvValue>,
     slack_timeout_secs: Option<u64>,
     ff_role_reminder_min_days_interval: Option<i64>,
 }
@@ -126,26 +134,53 @@ impl SlackConfig {
     }
 
     /// Reads the process environment. `Ok(None)` when Slack is switched off
-    /// (a credential is missing); the reason is logged.
+    /// (`ENABLE_SLACK` says no, or a credential is missing); the reason is logged.
     pub fn from_env() -> Result<Option<SlackConfig>> {
         SlackConfig::from_figment(Figment::new().merge(Env::raw().only(VARIABLES)))
     }
 
     /// Reads a figment (tests use `figment::Jail` or serialized values).
     pub fn from_figment(figment: Figment) -> Result<Option<SlackConfig>> {
+        Ok(SlackConfig::read(figment)?
+            .inspect_err(|why| {
+                static LOGGED: std::sync::Once = std::sync::Once::new();
+                LOGGED.call_once(|| tracing::info!("Slack is switched off: {why}"));
+            })
+            .ok())
+    }
+
+    /// Whether Slack is on in `figment`'s environment, and why not.
+    pub fn status(figment: Figment) -> IntegrationStatus {
+        match SlackConfig::read(figment) {
+            Ok(Ok(_)) => IntegrationStatus::on(NAME),
+            Ok(Err(why)) => IntegrationStatus::off(NAME, why),
+            Err(e) => IntegrationStatus::off(NAME, e.to_string()),
+        }
+    }
+
+    /// The configuration, or why Slack is off (`Ok(Err(why))`).
+    fn read(figment: Figment) -> Result<std::result::Result<SlackConfig, &'static str>> {
         let raw: Raw = figment
             .extract()
             .map_err(|e| Error::Config(e.to_string()))?;
+        let flag = |name, value: Option<&EnvValue>| {
+            value
+                .filter(|v| !matches!(v, EnvValue::Text(t) if t.trim().is_empty()))
+                .map(|v| v.flag(name))
+                .transpose()
+                .map_err(|e| Error::Config(e.to_string()))
+        };
+        // On by default, as in FireFighter: the credentials decide.
+        if flag("ENABLE_SLACK", raw.enable_slack.as_ref())? == Some(false) {
+            return Ok(Err("ENABLE_SLACK is set to no"));
+        }
+        let pacing = flag("SLACK_CLIENT_PACING", raw.slack_client_pacing.as_ref())?;
         let (Some(bot_token), Some(signing_secret)) =
             (raw.slack_bot_token, raw.slack_signing_secret)
         else {
-            static LOGGED: std::sync::Once = std::sync::Once::new();
-            LOGGED.call_once(|| {
-                tracing::info!(
-                    "Slack is switched off: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are both required"
-                )
-            });
-            return Ok(None);
+            return Ok(Err(
+                "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not both set",
+            ));
         };
         let api_url = raw
             .slack_api_url
@@ -184,7 +219,7 @@ impl SlackConfig {
             }
         }
         let url = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-        Ok(Some(SlackConfig {
+        Ok(Ok(SlackConfig {
             bot_token,
             signing_secret,
             api_url,
@@ -196,7 +231,7 @@ impl SlackConfig {
             emergency_communication_guide_url: url(raw.slack_emergency_communication_guide_url),
             emergency_usergroup_id: url(raw.slack_emergency_usergroup_id),
             app_emoji: url(raw.slack_app_emoji).unwrap_or_else(|| DEFAULT_APP_EMOJI.to_owned()),
-            pacing: raw.slack_client_pacing.unwrap_or(true),
+            pacing: pacing.unwrap_or(true),
             timeout_secs: raw.slack_timeout_secs.unwrap_or(20).max(1),
             role_reminder_min_days: raw.ff_role_reminder_min_days_interval.unwrap_or(90),
         }))
@@ -214,7 +249,12 @@ impl SlackConfig {
                 "slack_signing_secret",
                 "",
             ))
-            .merge(Env::raw().only(VARIABLES));
+            .merge(Env::raw().only(VARIABLES))
+            // The manifest describes the app whether or not this process runs it.
+            .merge(figment::providers::Serialized::default(
+                "enable_slack",
+                "yes",
+            ));
         Ok(SlackConfig::from_figment(figment)?.expect("credentials are defaulted"))
     }
 

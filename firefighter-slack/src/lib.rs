@@ -89,7 +89,7 @@ pub mod sync;
 mod users;
 pub mod views;
 
-pub use admin::{AdminCaller, BackOffice, admin_routes};
+pub use admin::{BackOffice, admin_routes};
 pub use channel::{channel_name, topic};
 #[cfg(any(test, feature = "test-util"))]
 pub use client::MockSlackApi;

@@ -50,7 +50,11 @@ pub struct ServerConfig {
     #[serde(default, rename = "ff_admin_password")]
     pub admin_password: Option<SecretString>,
     /// `FF_EXPOSE_API_DOCS`: serve the OpenAPI document at `/api/v2/firefighter/schema`.
-    #[serde(default = "default_true", rename = "ff_expose_api_docs")]
+    #[serde(
+        default = "default_true",
+        rename = "ff_expose_api_docs",
+        deserialize_with = "firefighter_core::config::deserialize_flag"
+    )]
     pub expose_api_docs: bool,
     /// `FF_USER_ID_HEADER`: response header carrying the authenticated user's id (for access logs).
     #[serde(default = "default_user_id_header", rename = "ff_user_id_header")]
@@ -165,7 +169,7 @@ impl ServerConfig {
     pub fn from_figment(figment: Figment) -> Result<ServerConfig, Error> {
         let config: ServerConfig = figment
             .extract()
-            .map_err(|e| Error::Config(e.to_string()))?;
+            .map_err(|e| Error::Config(firefighter_core::config::describe_config_error(&e)))?;
         config.validate()?;
         Ok(config)
     }

@@ -1,15 +1,13 @@
-//! The integrations compiled into this binary, as the server sees them:
-//! whether each is on (and why not), the routes each serves, and what each
-//! adds to the web UI. Every integration appears here behind its cargo
-//! feature; nothing else in the server names a vendor.
+//! The integrations compiled into this binary, as the server sees them: one
+//! adapter per integration (behind its cargo feature) reports whether it is
+//! on (and why not, in the integration's own words), the routes it serves and
+//! what it adds to the web UI. Nothing else in the server names a vendor.
 
 use axum::Router;
-#[cfg(any(feature = "pagerduty", feature = "slack"))]
 use axum::extract::{Request, State};
-#[cfg(any(feature = "pagerduty", feature = "slack"))]
-use axum::middleware::Next;
-#[cfg(any(feature = "pagerduty", feature = "slack"))]
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::Response;
+use firefighter_core::plugin::Caller;
 
 use super::AppState;
 
@@ -69,257 +67,241 @@ impl Integrations {
     }
 }
 
-/// One integration's state, for the start-up report and `--help`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IntegrationStatus {
-    /// `slack`, `pagerduty`, `confluence`, `jira`.
-    pub name: &'static str,
-    /// Whether it is on.
-    pub on: bool,
-    /// Why not, when off.
-    pub why: String,
-}
+pub use firefighter_core::plugin::IntegrationStatus;
 
-fn off(name: &'static str, why: impl Into<String>) -> IntegrationStatus {
-    IntegrationStatus {
-        name,
-        on: false,
-        why: why.into(),
+/// One integration as the server sees it. Each compiled-in integration has
+/// an adapter here (behind its feature) that reports its own status, routes
+/// and navigation entries; the server lists [`ALL`] and decides nothing.
+trait Integration: Sync {
+    /// Whether it is on in the environment `env`, and why not.
+    fn status(&self, env: &figment::Figment) -> IntegrationStatus;
+    /// Routes behind the server's login; each request carries a [`Caller`].
+    fn routes(&self, _state: &AppState) -> Router {
+        Router::new()
+    }
+    /// Routes for staff only (back-office), refused to others by the server.
+    fn admin_routes(&self, _state: &AppState) -> Router {
+        Router::new()
+    }
+    /// Routes that authenticate requests themselves (mounted outside the login).
+    fn public_routes(&self, _state: &AppState) -> Router {
+        Router::new()
+    }
+    /// Entries of the navigation bar, as (title, path under the mount prefix).
+    fn nav_links(&self, _state: &AppState) -> Vec<(&'static str, &'static str)> {
+        Vec::new()
+    }
+    /// Sections of the back-office index, as (title, path under the mount prefix).
+    fn backoffice_sections(&self, _state: &AppState) -> Vec<(&'static str, &'static str)> {
+        Vec::new()
     }
 }
 
-#[allow(dead_code, reason = "used by the integrations compiled in")]
-fn on(name: &'static str) -> IntegrationStatus {
-    IntegrationStatus {
-        name,
-        on: true,
-        why: String::new(),
-    }
-}
-
-#[allow(dead_code, reason = "used by the integrations compiled in")]
-fn env_truthy(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| {
-        matches!(
-            v.trim().to_ascii_lowercase().as_str(),
-            "1" | "true" | "yes" | "on"
-        )
-    })
-}
-
-#[cfg(not(all(feature = "slack", feature = "pagerduty", feature = "confluence")))]
-fn not_compiled(name: &'static str) -> IntegrationStatus {
-    off(
-        name,
-        format!("feature not compiled (build with --features {name})"),
-    )
-}
+/// Every integration this project knows, compiled in or not, in the order
+/// of the start-up report.
+static ALL: &[&dyn Integration] = &[
+    #[cfg(feature = "slack")]
+    &SlackAdapter,
+    #[cfg(not(feature = "slack"))]
+    &NotCompiled("slack"),
+    #[cfg(feature = "pagerduty")]
+    &PagerDutyAdapter,
+    #[cfg(not(feature = "pagerduty"))]
+    &NotCompiled("pagerduty"),
+    #[cfg(feature = "confluence")]
+    &ConfluenceAdapter,
+    #[cfg(not(feature = "confluence"))]
+    &NotCompiled("confluence"),
+    // The original has one; this project does not yet.
+    &Unavailable("jira"),
+];
 
 /// Whether each integration is on in this environment, and why not when off.
 pub fn status() -> Vec<IntegrationStatus> {
-    vec![
-        slack_status(),
-        pagerduty_status(),
-        confluence_status(),
-        // The original has one; this project does not yet.
-        off(
-            "jira",
-            "not available: firefighter has no Jira integration yet",
-        ),
-    ]
+    status_in(&figment::Figment::new().merge(figment::providers::Env::raw()))
+}
+
+/// Whether each integration is on in the environment `env` (variables in
+/// lower case, as figment's `Env` provider hands them over).
+pub fn status_in(env: &figment::Figment) -> Vec<IntegrationStatus> {
+    ALL.iter().map(|i| i.status(env)).collect()
+}
+
+/// An integration of this project left out of this build.
+#[allow(dead_code, reason = "used when a feature is off")]
+struct NotCompiled(&'static str);
+
+impl Integration for NotCompiled {
+    fn status(&self, _: &figment::Figment) -> IntegrationStatus {
+        IntegrationStatus::off(
+            self.0,
+            format!("feature not compiled (build with --features {})", self.0),
+        )
+    }
+}
+
+/// An integration of the original that this project does not have.
+struct Unavailable(&'static str);
+
+impl Integration for Unavailable {
+    fn status(&self, _: &figment::Figment) -> IntegrationStatus {
+        IntegrationStatus::off(
+            self.0,
+            format!(
+                "not available: firefighter has no {} integration yet",
+                self.0
+            ),
+        )
+    }
 }
 
 #[cfg(feature = "slack")]
-fn slack_status() -> IntegrationStatus {
-    match firefighter_slack::SlackConfig::from_env() {
-        Ok(Some(_)) => on("slack"),
-        Ok(None) => off(
-            "slack",
-            "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are not both set",
-        ),
-        Err(e) => off("slack", e.to_string()),
-    }
-}
+struct SlackAdapter;
 
-#[cfg(not(feature = "slack"))]
-fn slack_status() -> IntegrationStatus {
-    not_compiled("slack")
+#[cfg(feature = "slack")]
+impl Integration for SlackAdapter {
+    fn status(&self, env: &figment::Figment) -> IntegrationStatus {
+        firefighter_slack::SlackConfig::status(env.clone())
+    }
+
+    fn admin_routes(&self, state: &AppState) -> Router {
+        match state.integrations.slack.clone() {
+            Some(slack) => firefighter_slack::admin_routes(state.app.clone(), slack),
+            None => Router::new(),
+        }
+    }
+
+    fn public_routes(&self, state: &AppState) -> Router {
+        match state.integrations.slack.clone() {
+            Some(slack) => firefighter_slack::routes(state.app.clone(), slack),
+            None => Router::new(),
+        }
+    }
+
+    fn backoffice_sections(&self, state: &AppState) -> Vec<(&'static str, &'static str)> {
+        match state.integrations.slack {
+            Some(_) => vec![("Slack: conversations, user groups, SOS", "/admin/slack/")],
+            None => Vec::new(),
+        }
+    }
 }
 
 #[cfg(feature = "pagerduty")]
-fn pagerduty_status() -> IntegrationStatus {
-    if !env_truthy("ENABLE_PAGERDUTY") {
-        return off("pagerduty", "ENABLE_PAGERDUTY is not set to true");
+struct PagerDutyAdapter;
+
+#[cfg(feature = "pagerduty")]
+impl Integration for PagerDutyAdapter {
+    fn status(&self, env: &figment::Figment) -> IntegrationStatus {
+        firefighter_pagerduty::PagerDutyConfig::status(env.clone())
     }
-    match firefighter_pagerduty::PagerDutyConfig::from_env() {
-        Ok(Some(_)) => on("pagerduty"),
-        Ok(None) => off(
-            "pagerduty",
-            "PAGERDUTY_API_KEY or PAGERDUTY_ACCOUNT_EMAIL is missing",
-        ),
-        Err(e) => off("pagerduty", e.to_string()),
+
+    fn routes(&self, state: &AppState) -> Router {
+        match state.integrations.pagerduty.clone() {
+            Some(pd) => firefighter_pagerduty::routes(state.app.clone(), pd),
+            None => Router::new(),
+        }
+    }
+
+    fn admin_routes(&self, state: &AppState) -> Router {
+        match state.integrations.pagerduty.clone() {
+            Some(pd) => firefighter_pagerduty::admin_routes(state.app.clone(), pd),
+            None => Router::new(),
+        }
+    }
+
+    fn nav_links(&self, state: &AppState) -> Vec<(&'static str, &'static str)> {
+        match state.integrations.pagerduty {
+            Some(_) => vec![("On-call", "/oncall/")],
+            None => Vec::new(),
+        }
+    }
+
+    fn backoffice_sections(&self, state: &AppState) -> Vec<(&'static str, &'static str)> {
+        match state.integrations.pagerduty {
+            Some(_) => vec![
+                (
+                    "PagerDuty: services (which can be paged)",
+                    "/admin/pagerduty/services/",
+                ),
+                ("PagerDuty: page the on-call", "/oncall/trigger/"),
+            ],
+            None => Vec::new(),
+        }
     }
 }
 
-#[cfg(not(feature = "pagerduty"))]
-fn pagerduty_status() -> IntegrationStatus {
-    not_compiled("pagerduty")
-}
+/// Confluence serves no pages: it only exports the on-call roster.
+#[cfg(feature = "confluence")]
+struct ConfluenceAdapter;
 
 #[cfg(feature = "confluence")]
-fn confluence_status() -> IntegrationStatus {
-    if !env_truthy("ENABLE_CONFLUENCE") {
-        return off("confluence", "ENABLE_CONFLUENCE is not set to true");
+impl Integration for ConfluenceAdapter {
+    fn status(&self, env: &figment::Figment) -> IntegrationStatus {
+        firefighter_confluence::ConfluenceConfig::status(env.clone())
     }
-    match firefighter_confluence::ConfluenceConfig::from_env() {
-        Ok(Some(_)) => on("confluence"),
-        Ok(None) => off(
-            "confluence",
-            "CONFLUENCE_URL, CONFLUENCE_USERNAME or CONFLUENCE_API_KEY is missing",
-        ),
-        Err(e) => off("confluence", e.to_string()),
-    }
-}
-
-#[cfg(not(feature = "confluence"))]
-fn confluence_status() -> IntegrationStatus {
-    not_compiled("confluence")
 }
 
 /// Routes served by integrations. They sit behind the server's
-/// authentication layer like every other route; pages that need a person
-/// get one through their own guard.
+/// authentication layer like every other route; each request gets the one
+/// [`Caller`] (the back-office routes only for staff).
 pub(crate) fn router(state: &AppState) -> Router {
-    #[allow(
-        unused_mut,
-        reason = "each integration adds its routes behind its feature"
-    )]
-    let mut router = Router::new();
-    #[cfg(feature = "pagerduty")]
-    if let Some(pd) = state.integrations.pagerduty.clone() {
-        router = router.merge(
-            firefighter_pagerduty::routes(state.app.clone(), pd.clone()).layer(
-                axum::middleware::from_fn_with_state(state.clone(), pagerduty_caller),
-            ),
-        );
-        router = router.merge(
-            firefighter_pagerduty::admin_routes(state.app.clone(), pd).layer(
-                axum::middleware::from_fn_with_state(state.clone(), pagerduty_admin_caller),
-            ),
-        );
-    }
-    #[cfg(feature = "slack")]
-    if let Some(slack) = state.integrations.slack.clone() {
-        router = router.merge(
-            firefighter_slack::admin_routes(state.app.clone(), slack).layer(
-                axum::middleware::from_fn_with_state(state.clone(), slack_admin_caller),
-            ),
-        );
-    }
-    let _ = state;
-    router
+    let staff = ALL
+        .iter()
+        .fold(Router::new(), |router, i| {
+            router.merge(i.admin_routes(state))
+        })
+        .layer(from_fn_with_state(state.clone(), staff_only));
+    ALL.iter()
+        .fold(Router::new(), |router, i| router.merge(i.routes(state)))
+        .merge(staff)
+        .layer(from_fn_with_state(state.clone(), insert_caller))
 }
 
 /// Routes that authenticate requests themselves (Slack signs its requests):
 /// mounted outside the login and CSRF layer.
 pub(crate) fn public_router(state: &AppState) -> Router {
-    #[allow(
-        unused_mut,
-        reason = "each integration adds its routes behind its feature"
-    )]
-    let mut router = Router::new();
-    #[cfg(feature = "slack")]
-    if let Some(slack) = state.integrations.slack.clone() {
-        router = router.merge(firefighter_slack::routes(state.app.clone(), slack));
-    }
-    let _ = state;
-    router
+    ALL.iter().fold(Router::new(), |router, i| {
+        router.merge(i.public_routes(state))
+    })
 }
 
-/// Slack's back-office pages are for staff; their forms carry the session's
-/// CSRF token, checked by the server like every other form.
-#[cfg(feature = "slack")]
-async fn slack_admin_caller(
+/// The server's identity handed to integrations, in the one form they all
+/// take. Nobody logged in: the login's usual answer (a redirect for pages).
+async fn insert_caller(
     State(_state): State<AppState>,
-    _staff: super::StaffUser,
-    csrf: super::CsrfToken,
+    chrome: super::web::page::Chrome,
     mut request: Request,
     next: Next,
 ) -> Response {
-    request
-        .extensions_mut()
-        .insert(firefighter_slack::AdminCaller { csrf_token: csrf.0 });
+    let user = chrome.user.user.clone();
+    let csrf_token = Some(chrome.csrf.clone()).filter(|t| !t.is_empty());
+    request.extensions_mut().insert(Caller {
+        user,
+        csrf_token,
+        layout: chrome.integration_layout(),
+    });
     next.run(request).await
 }
 
-/// PagerDuty's back-office is for staff, like Slack's.
-#[cfg(feature = "pagerduty")]
-async fn pagerduty_admin_caller(
+/// Back-office routes are for staff; their forms carry the session's CSRF
+/// token, checked by the server like every other form.
+async fn staff_only(
     State(_state): State<AppState>,
     _staff: super::StaffUser,
-    csrf: super::CsrfToken,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
-    request
-        .extensions_mut()
-        .insert(firefighter_pagerduty::AdminCaller { csrf_token: csrf.0 });
-    next.run(request).await
-}
-
-/// The on-call pages need a logged-in person: the server's identity,
-/// handed over in the form the PagerDuty crate expects.
-#[cfg(feature = "pagerduty")]
-async fn pagerduty_caller(
-    State(_state): State<AppState>,
-    current: super::CurrentUser,
-    csrf: super::CsrfToken,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    request
-        .extensions_mut()
-        .insert(firefighter_pagerduty::routes::WebCaller {
-            user: current.user,
-            csrf_token: Some(csrf.0).filter(|t| !t.is_empty()),
-        });
     next.run(request).await
 }
 
 /// Navigation entries of the integrations that are on.
 pub(crate) fn nav_links(state: &AppState) -> Vec<(&'static str, &'static str)> {
-    #[allow(
-        unused_mut,
-        reason = "each integration adds its links behind its feature"
-    )]
-    let mut links = Vec::new();
-    #[cfg(feature = "pagerduty")]
-    if state.integrations.pagerduty.is_some() {
-        links.push(("On-call", "/oncall/"));
-    }
-    let _ = state;
-    links
+    ALL.iter().flat_map(|i| i.nav_links(state)).collect()
 }
 
 /// Back-office sections of the integrations that are on.
 pub(crate) fn backoffice_sections(state: &AppState) -> Vec<(&'static str, &'static str)> {
-    #[allow(
-        unused_mut,
-        reason = "each integration adds its sections behind its feature"
-    )]
-    let mut sections = Vec::new();
-    #[cfg(feature = "slack")]
-    if state.integrations.slack.is_some() {
-        sections.push(("Slack: conversations, user groups, SOS", "/admin/slack/"));
-    }
-    #[cfg(feature = "pagerduty")]
-    if state.integrations.pagerduty.is_some() {
-        sections.push((
-            "PagerDuty: services (which can be paged)",
-            "/admin/pagerduty/services/",
-        ));
-        sections.push(("PagerDuty: page the on-call", "/oncall/trigger/"));
-    }
-    let _ = state;
-    sections
+    ALL.iter()
+        .flat_map(|i| i.backoffice_sections(state))
+        .collect()
 }

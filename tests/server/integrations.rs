@@ -272,3 +272,78 @@ async fn staff_flag_a_pagerduty_service_ignored_from_the_back_office() {
     assert!(page.contains("Checkout API can be paged again"), "{page}");
     assert!(pageable(&ops).await);
 }
+
+fn environment(pairs: &[(&str, &str)]) -> figment::Figment {
+    pairs.iter().fold(figment::Figment::new(), |f, (k, v)| {
+        f.merge(figment::providers::Serialized::default(
+            &k.to_ascii_lowercase(),
+            v,
+        ))
+    })
+}
+
+/// The server and the integration read `ENABLE_PAGERDUTY` by the same rule:
+/// what switches PagerDuty on is reported as on.
+#[cfg(feature = "pagerduty")]
+#[test]
+fn the_start_up_report_reads_yes_no_words_as_pagerduty_does() {
+    let pagerduty = |value: &str| {
+        firefighter::server::integrations::status_in(&environment(&[
+            ("ENABLE_PAGERDUTY", value),
+            ("PAGERDUTY_API_KEY", "k"),
+            ("PAGERDUTY_ACCOUNT_EMAIL", "oncall@example.com"),
+        ]))
+        .into_iter()
+        .find(|s| s.name == "pagerduty")
+        .unwrap()
+    };
+    for yes in ["y", "t", "YES", "1", "on"] {
+        let status = pagerduty(yes);
+        assert!(status.on, "ENABLE_PAGERDUTY={yes}: {}", status.why);
+    }
+    assert!(!pagerduty("n").on);
+    let maybe = pagerduty("maybe");
+    assert!(!maybe.on);
+    assert!(maybe.why.contains("ENABLE_PAGERDUTY"), "{}", maybe.why);
+    assert!(maybe.why.contains("maybe"), "{}", maybe.why);
+}
+
+/// A word that is neither yes nor no stops the integration's configuration
+/// with an error naming the variable, never a silent "off".
+#[cfg(feature = "pagerduty")]
+#[test]
+fn enable_pagerduty_maybe_is_an_error_naming_the_variable() {
+    let err = firefighter::pagerduty::PagerDutyConfig::from_figment(environment(&[
+        ("ENABLE_PAGERDUTY", "maybe"),
+        ("PAGERDUTY_API_KEY", "k"),
+        ("PAGERDUTY_ACCOUNT_EMAIL", "oncall@example.com"),
+    ]))
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("ENABLE_PAGERDUTY"), "{err}");
+    assert!(err.contains("maybe"), "{err}");
+}
+
+/// The reason an integration is off is the integration's own: the server
+/// does not guess which of its variables matter.
+#[cfg(all(feature = "slack", feature = "confluence"))]
+#[test]
+fn each_integration_reports_why_it_is_off_in_its_own_words() {
+    let status = firefighter::server::integrations::status_in(&environment(&[
+        ("ENABLE_SLACK", "no"),
+        ("SLACK_BOT_TOKEN", "xoxb-1"),
+        ("SLACK_SIGNING_SECRET", "s"),
+        ("ENABLE_CONFLUENCE", "t"),
+        ("CONFLUENCE_URL", "https://wiki.example.com"),
+    ]));
+    let slack = status.iter().find(|s| s.name == "slack").unwrap();
+    assert!(!slack.on);
+    assert!(slack.why.contains("ENABLE_SLACK"), "{}", slack.why);
+    let confluence = status.iter().find(|s| s.name == "confluence").unwrap();
+    assert!(!confluence.on);
+    assert!(
+        confluence.why.contains("CONFLUENCE_API_KEY"),
+        "{}",
+        confluence.why
+    );
+}

@@ -22,7 +22,7 @@ mod filters;
 mod format;
 mod forms;
 mod incidents;
-mod page;
+pub(crate) mod page;
 mod statistics;
 
 /// The pages, mounted at `/`.

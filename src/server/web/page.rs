@@ -163,3 +163,35 @@ pub(crate) fn notice(code: Option<&str>) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+/// The frame of an integration's page: the server's layout, split where the
+/// integration's content goes.
+#[derive(askama::Template)]
+#[template(path = "integration.html")]
+struct IntegrationFrame {
+    chrome: Chrome,
+    title: &'static str,
+}
+
+/// Where the integration's content goes in [`IntegrationFrame`].
+const CONTENT: &str = "<!--integration-page-content-->";
+
+impl Chrome {
+    /// The server's layout for integrations' pages.
+    pub(crate) fn integration_layout(self) -> firefighter_core::plugin::PageLayout {
+        use askama::Template;
+        let prefix = self.prefix.clone();
+        let page = IntegrationFrame {
+            chrome: self,
+            title: firefighter_core::plugin::PageLayout::TITLE,
+        }
+        .render()
+        .unwrap_or_default();
+        let (head, foot) = page.split_once(CONTENT).unwrap_or((&page, ""));
+        firefighter_core::plugin::PageLayout {
+            prefix,
+            head: head.to_owned(),
+            foot: foot.to_owned(),
+        }
+    }
+}
