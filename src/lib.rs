@@ -20,10 +20,12 @@
 //! | `slack` | [`slack`]: the incident lifecycle from Slack (commands, modals, channels, announcements, invitations) | yes |
 //! | `pagerduty` | [`pagerduty`]: on-call roster for everyone, paging by anyone, on-call invitations | yes |
 //! | `confluence` | [`confluence`]: the on-call roster exported to a Confluence page | yes |
+//! | `server` | [`server`]: the HTTP server (REST API, login, web UI, integration routes) | yes |
+//! | `cli` | [`cli`]: the command line (`serve`, `migrate`, `task`, `user`, `token`); implies `server` | yes |
 //! | `browser-tests` | runs the headless Chromium test of the web UI | no |
 //!
 //! A compiled-in integration stays off until its variables are set;
-//! [`cli::integrations_status`] says which are on and why the others are not.
+//! `server::integrations::status` says which are on and why the others are not.
 //! Referencing an integration here is also what links it into the binary,
 //! so its static registrations (tasks, handlers, invite providers) exist.
 
@@ -35,8 +37,10 @@ pub use firefighter_pagerduty as pagerduty;
 #[cfg(feature = "slack")]
 pub use firefighter_slack as slack;
 
+#[cfg(feature = "cli")]
 pub mod cli;
 mod error;
+#[cfg(feature = "server")]
 pub mod server;
 
 pub use error::{Error, Problem, Result};

@@ -51,6 +51,7 @@ impl std::fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("app", &self.app)
             .field("config", &self.config)
+            .field("integrations", &self.integrations)
             .finish()
     }
 }

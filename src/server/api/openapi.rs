@@ -217,10 +217,10 @@ fn complete(path: &str, method: &str, op: &mut Value) {
     }
     add("500", "A server error (the same error body)");
     add("503", "The request took longer than the configured timeout");
-    if method == "get" {
-        if let Some(ok) = responses.get_mut("200") {
-            describe_formats(ok);
-        }
+    if method == "get"
+        && let Some(ok) = responses.get_mut("200")
+    {
+        describe_formats(ok);
     }
 }
 
