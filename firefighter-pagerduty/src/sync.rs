@@ -12,7 +12,7 @@ use crate::store::{
     OncallRecord, OncallSnapshot, PolicyRecord, ScheduleRecord, ServiceRecord, TeamRecord,
     UserRecord, UserSnapshot,
 };
-use crate::{Error, PagerDuty, Result};
+use crate::{PagerDuty, Result};
 
 /// The platform name of PagerDuty identities on core users.
 pub const IDENTITY_PLATFORM: &str = "pagerduty";
@@ -174,15 +174,8 @@ pub(crate) async fn link_users(
                     name: Some(name.clone()).filter(|n| !n.trim().is_empty()),
                     ..NewUser::person(email.clone())
                 };
-                let created = match core.create_user(&new).await {
-                    Ok(u) => u,
-                    // Created meanwhile by another sync.
-                    Err(firefighter_core::Error::Conflict(_)) => core
-                        .user_by_email(email.as_str())
-                        .await?
-                        .ok_or_else(|| Error::Invalid(format!("user {email} vanished")))?,
-                    Err(e) => return Err(e.into()),
-                };
+                // Created meanwhile by another sync: that user.
+                let (created, _) = core.user_by_email_or_create(&new).await?;
                 by_email.insert(email.as_str().to_owned(), created.clone());
                 created
             }

@@ -17,9 +17,16 @@ fn attrs(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
+/// Sends a JSON body; the status and the JSON answer (null when there is none).
+async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    token: &str,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
     let r = client()
-        .post(app.api(path))
+        .request(method, app.api(path))
         .bearer_auth(token)
         .json(&body)
         .send()
@@ -29,16 +36,12 @@ async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Valu
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
+    send(app, reqwest::Method::POST, token, path, body).await
+}
+
 async fn put(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
-    let r = client()
-        .put(app.api(path))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    send(app, reqwest::Method::PUT, token, path, body).await
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::support::{
-    browser, client, cookie, csrf_field, log_in, spawn_app, spawn_app_at, spawn_app_with,
+    client, cookie, log_in, log_in_keeping_cookies, spawn_app, spawn_app_at, spawn_app_with,
 };
 
 #[tokio::test]
@@ -136,27 +136,7 @@ async fn a_kept_alive_connection_answers_the_request_after_a_refused_body() {
     .await;
     app.user("jane@example.com", "correct horse battery", false)
         .await;
-    let (b, jar) = browser();
-    let page = b
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_field(&page);
-    let r = b
-        .post(app.url("/login"))
-        .form(&[
-            ("email", "jane@example.com"),
-            ("password", "correct horse battery"),
-            ("csrf_token", &csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
+    let (_, jar) = log_in_keeping_cookies(&app, "jane@example.com", "correct horse battery").await;
     let session = cookie(&jar, &app.base, "ff_session").unwrap();
 
     let addr = app.base.trim_start_matches("http://").to_owned();

@@ -304,7 +304,16 @@ pub(crate) fn csrf_field(page: &str) -> String {
 
 /// Logs `email` in through the login form; returns the cookie-keeping client.
 pub(crate) async fn log_in(app: &TestApp, email: &str, password: &str) -> reqwest::Client {
-    let (b, _jar) = browser();
+    log_in_keeping_cookies(app, email, password).await.0
+}
+
+/// [`log_in`], with the client's cookie jar (to read the session cookie).
+pub(crate) async fn log_in_keeping_cookies(
+    app: &TestApp,
+    email: &str,
+    password: &str,
+) -> (reqwest::Client, Arc<Jar>) {
+    let (b, jar) = browser();
     let page = b
         .get(app.url("/login"))
         .send()
@@ -329,5 +338,5 @@ pub(crate) async fn log_in(app: &TestApp, email: &str, password: &str) -> reqwes
         "login failed: {}",
         r.status()
     );
-    b
+    (b, jar)
 }
