@@ -639,8 +639,10 @@ impl Slack {
         // Decided from what this event set, never from the incident as it is
         // now: a late delivery of an earlier change (a retry, a lease taken
         // over) must not redo what a later change did.
-        let mitigated_by_this = has(field::STATUS)
-            && self.entry(id, update_id).await?.and_then(|e| e.status) == Some(Status::Mitigated);
+        // The update's timeline entry, read once for every step below.
+        let entry = self.entry(id, update_id).await?;
+        let mitigated_by_this =
+            has(field::STATUS) && entry.as_ref().and_then(|e| e.status) == Some(Status::Mitigated);
         // Messages that appear once per incident, whichever delivery gets there first.
         let once_per_incident = format!("incident:{}:mitigated", id.0);
 
@@ -728,7 +730,6 @@ impl Slack {
                 }
                 // Technical messages (SOS, paging, :mega:) are not echoed back (FireFighter's quirk 7).
                 if update_kind == UpdateKind::Fields || event_type.is_none() {
-                    let entry = self.entry(id, update_id).await?;
                     let changes = describe_changes(&v, entry.as_ref());
                     let by = self
                         .updater(id, update_id)
@@ -829,7 +830,7 @@ impl Slack {
         if v.announced() {
             let general = self.tagged_channel(tag::TECH_INCIDENTS).await?;
             if let Some(general) = general {
-                let message = self.entry(id, update_id).await?.and_then(|e| e.message);
+                let message = entry.as_ref().and_then(|e| e.message.clone());
                 let headline = if mitigated_by_this {
                     Some(format!(
                         ":large_green_circle: Incident {} ({}) has been *Mitigated*",
