@@ -9,6 +9,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+mod effects;
+
+pub use effects::apply_transition;
+
 /// Minimum length (in characters, trimmed) of the message that explains a reopening.
 pub const REOPEN_MESSAGE_MIN_CHARS: usize = 10;
 

@@ -15,7 +15,6 @@ use crate::store::now;
 use crate::task::{PeriodicTask, TaskRegistration};
 use crate::{Error, EventHandler, InviteProvider, PostMortemProvider, Result, Settings, Store};
 
-/// How long the reference data is cached before it is read again (other
 use super::{Firefighter, Inner};
 
 /// Builds a [`Firefighter`].

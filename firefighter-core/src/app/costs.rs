@@ -9,7 +9,6 @@ use crate::{
     UserId,
 };
 
-/// How long the reference data is cached before it is read again (other
 use super::Firefighter;
 
 impl Firefighter {

@@ -13,7 +13,6 @@ use crate::{
     TimelineEntry, Title, UpdateId, UserId, key_event,
 };
 
-/// How long the reference data is cached before it is read again (other
 use super::{Firefighter, env_names, resolve_environments};
 
 /// What is needed to declare an incident.

@@ -6,7 +6,6 @@ use crate::{
     CategoryId, EnvironmentId, Error, IncidentDetails, IncidentId, PriorityId, Result, UserId,
 };
 
-/// How long the reference data is cached before it is read again (other
 use super::{Firefighter, find_priority, resolve_environments};
 
 impl Firefighter {

@@ -12,7 +12,6 @@ use crate::{
     key_event,
 };
 
-/// How long the reference data is cached before it is read again (other
 use super::Firefighter;
 
 impl Firefighter {

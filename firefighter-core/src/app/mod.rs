@@ -10,7 +10,6 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use crate::error::Validation;
@@ -19,8 +18,8 @@ use crate::oncall::OnCall;
 use crate::store::Catalog;
 use crate::task::PeriodicTask;
 use crate::{
-    EnvironmentId, Error, EventHandler, KeyEvent, PostMortemProvider, Priority, PriorityId, Result,
-    Settings, Store, UserId,
+    EnvironmentId, Error, EventHandler, PostMortemProvider, Priority, PriorityId, Result, Settings,
+    Store, UserId,
 };
 
 /// How long the reference data is cached before it is read again (other
@@ -38,6 +37,7 @@ mod key_events;
 mod publish;
 mod queries;
 mod roles;
+mod status;
 mod update;
 
 pub use builder::FirefighterBuilder;
@@ -204,14 +204,6 @@ impl Firefighter {
                 None
             }
         })
-    }
-}
-
-fn system_key_event(slug: &str, at: DateTime<Utc>) -> KeyEvent {
-    KeyEvent {
-        event_type: slug.to_owned(),
-        at,
-        recorded_by: None,
     }
 }
 

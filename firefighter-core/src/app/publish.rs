@@ -8,7 +8,6 @@ use crate::store::now;
 use crate::timeline::event_type;
 use crate::{IncidentEvent, IncidentId, Result, TimelineEntry, UpdateId};
 
-/// How long the reference data is cached before it is read again (other
 use super::Firefighter;
 
 impl Firefighter {

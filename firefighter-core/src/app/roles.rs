@@ -10,7 +10,6 @@ use crate::{
     Error, Incident, IncidentEvent, IncidentId, Result, Status, TimelineEntry, UpdateId, UserId,
 };
 
-/// How long the reference data is cached before it is read again (other
 use super::Firefighter;
 
 impl Firefighter {

@@ -4,17 +4,17 @@ use chrono::{DateTime, Utc};
 
 use crate::error::Validation;
 use crate::event::UpdateKind;
-use crate::lifecycle::{self, LifecycleFacts, PostMortemState, StatusChange};
-use crate::store::{IncidentChange, now};
+use crate::lifecycle::{self, StatusChange};
+use crate::store::{Catalog, IncidentChange, now};
 use crate::timeline::{FieldChange, event_type, field};
 use crate::{
     CategoryId, ClosureReason, ClosureReference, Description, EnvironmentId, Error, Incident,
     IncidentEvent, IncidentId, Message, PriorityId, Result, Status, TimelineEntry, Title, UpdateId,
-    UserId, key_event,
+    UserId,
 };
+use crate::{KeyEvent, Priority};
 
-/// How long the reference data is cached before it is read again (other
-use super::{Firefighter, env_names, find_priority, resolve_environments, system_key_event};
+use super::{Firefighter, env_names, find_priority, resolve_environments};
 
 /// A change of an incident. Unset fields are left as they are.
 #[derive(Debug, Clone, Default)]
@@ -144,25 +144,95 @@ impl Firefighter {
         let details = self.incident_details(id).await?;
         // Read after the incident: a repeat committed meanwhile then shows
         // here, or makes the version read above stale.
-        if let Some(key) = request_key {
-            if key.is_empty() || key.chars().count() > 200 {
-                return Err(Error::invalid(
-                    "request_key",
-                    "a request key has 1 to 200 characters",
-                ));
-            }
-            if let Some(done) = self.inner.store.request_applied(key).await? {
-                if done != id {
-                    return Err(Error::invalid(
-                        "request_key",
-                        format!("this request key was used for incident {done}"),
-                    ));
-                }
-                tracing::debug!(incident = id.0, key, "update already applied");
-                return Ok(details.incident);
-            }
+        if let Some(key) = request_key
+            && self.already_applied(id, key).await?
+        {
+            return Ok(details.incident);
         }
         let before = &details.incident;
+        let mut edit = self.edit_fields(&catalog, before, update).await?;
+        if downgrade && !edit.after.ignore {
+            edit.changes.push(FieldChange::new(
+                field::IGNORE,
+                Some("false".into()),
+                Some("true".into()),
+            ));
+            edit.after.ignore = true;
+        }
+
+        let at = now();
+        let event_ts = update
+            .event_ts
+            .map(crate::store::truncate_micros)
+            .unwrap_or(at);
+        let mut change = IncidentChange::from(before, self.subscribers());
+        change.environments_changed = edit.environments_changed;
+        change.request_key = request_key.map(str::to_owned);
+        if let Some(to) = update.status
+            && to != before.status
+        {
+            let system_key_events = self
+                .change_status(
+                    &catalog,
+                    &details.key_events,
+                    &mut edit,
+                    update,
+                    to,
+                    event_ts,
+                )
+                .await?;
+            change.key_events_set.extend(system_key_events);
+        }
+        if edit.after.priority_id != before.priority_id {
+            let metric = if edit.priority.value < edit.old_priority.value {
+                "incident.priority.escalated"
+            } else {
+                "incident.priority.deescalated"
+            };
+            tracing::info!(ff.metric = metric, incident = id.0, from = %edit.old_priority.name, to = %edit.priority.name, "priority changed");
+        }
+        if edit.changes.is_empty() && edit.message.is_none() {
+            return Err(Error::invalid(
+                "message",
+                "nothing to update: give a message or change at least one field",
+            ));
+        }
+        record_update(&mut change, &details.key_events, update, edit, at, event_ts);
+        let stored = self.inner.store.apply(change).await?;
+        self.committed();
+        Ok(stored)
+    }
+
+    /// Whether the request named `key` was applied already (to this
+    /// incident; a key used for another incident is refused).
+    async fn already_applied(&self, id: IncidentId, key: &str) -> Result<bool> {
+        if key.is_empty() || key.chars().count() > 200 {
+            return Err(Error::invalid(
+                "request_key",
+                "a request key has 1 to 200 characters",
+            ));
+        }
+        match self.inner.store.request_applied(key).await? {
+            Some(done) if done != id => Err(Error::invalid(
+                "request_key",
+                format!("this request key was used for incident {done}"),
+            )),
+            Some(_) => {
+                tracing::debug!(incident = id.0, key, "update already applied");
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Validates every field of `update` and applies them to a copy of the
+    /// incident; the status is decided afterwards. Nothing is written.
+    async fn edit_fields(
+        &self,
+        catalog: &Catalog,
+        before: &Incident,
+        update: &Update,
+    ) -> Result<Edit> {
         let mut after = before.clone();
         let mut v = Validation::default();
         let mut changes = Vec::new();
@@ -271,206 +341,179 @@ impl Firefighter {
             }
         }
         v.finish()?;
-
-        if downgrade && !after.ignore {
-            changes.push(FieldChange::new(
-                field::IGNORE,
-                Some("false".into()),
-                Some("true".into()),
-            ));
-            after.ignore = true;
-        }
-
-        let at = now();
-        let event_ts = update
-            .event_ts
-            .map(crate::store::truncate_micros)
-            .unwrap_or(at);
-        let mut change = IncidentChange::from(before, self.subscribers());
-        change.environments_changed = environments_changed;
-        change.request_key = request_key.map(str::to_owned);
-        let mut events = Vec::new();
-
-        // Status: the lifecycle decides.
-        if let Some(to) = update.status
-            && to != before.status
-        {
-            let mut missing =
-                key_event::missing_required(&catalog.milestone_types, &details.key_events);
-            if to == Status::Closed {
-                // Mitigation records `recovered` by itself; only what people must enter counts.
-                missing.retain(|m| m != key_event::RECOVERED || before.status < Status::Mitigated);
-            }
-            let pm_required = self.postmortem_required(&catalog, &after);
-            let pm = if to == Status::Closed && pm_required && before.status == Status::PostMortem {
-                self.postmortem_state(&after).await
-            } else {
-                PostMortemState::NoBackend
-            };
-            let facts = LifecycleFacts {
-                status: before.status,
-                priority_value: priority.value,
-                postmortem_required: pm_required,
-                ignore: after.ignore,
-                was_mitigated: before.mitigated_at.is_some(),
-                postmortem: &pm,
-                missing_key_events: &missing,
-            };
-            lifecycle::check_transition(
-                &facts,
-                &StatusChange {
-                    to,
-                    message: message.as_deref(),
-                    closure_reason: update.closure_reason,
-                },
-            )?;
-            changes.push(FieldChange::new(
-                field::STATUS,
-                Some(before.status.slug().to_owned()),
-                Some(to.slug().to_owned()),
-            ));
-            after.status = to;
-            let has = |slug: &str| details.key_events.iter().any(|k| k.event_type == slug);
-            if to == Status::Mitigated {
-                if after.mitigated_at.is_none() {
-                    after.mitigated_at = Some(event_ts);
-                }
-                if !has(key_event::MITIGATED) {
-                    change
-                        .key_events_set
-                        .push(system_key_event(key_event::MITIGATED, event_ts));
-                }
-                // A re-mitigation after a reopening moves the end of the impact.
-                if !has(key_event::RECOVERED) || before.mitigated_at.is_some() {
-                    change
-                        .key_events_set
-                        .push(system_key_event(key_event::RECOVERED, event_ts));
-                }
-            }
-            if to == Status::Closed {
-                after.closed_at = Some(event_ts);
-                let reason = update
-                    .closure_reason
-                    .or((before.status >= Status::Mitigated).then_some(ClosureReason::Resolved));
-                if reason != before.closure_reason {
-                    changes.push(FieldChange::new(
-                        field::CLOSURE_REASON,
-                        before.closure_reason.map(|r| r.slug().to_owned()),
-                        reason.map(|r| r.slug().to_owned()),
-                    ));
-                }
-                after.closure_reason = reason;
-                if !has(key_event::RESOLVED) {
-                    change
-                        .key_events_set
-                        .push(system_key_event(key_event::RESOLVED, event_ts));
-                }
-            }
-            if let Some(Some(r)) = &reference {
-                changes.push(FieldChange::new(
-                    field::CLOSURE_REFERENCE,
-                    Some(before.closure_reference.clone()),
-                    Some(r.clone()),
-                ));
-                after.closure_reference = r.clone();
-            }
-            tracing::info!(
-                ff.metric = "incident.status_changed",
-                incident = id.0,
-                from = before.status.slug(),
-                to = to.slug(),
-                "incident status changed"
-            );
-        }
-        if after.priority_id != before.priority_id {
-            let metric = if priority.value < old_priority.value {
-                "incident.priority.escalated"
-            } else {
-                "incident.priority.deescalated"
-            };
-            tracing::info!(ff.metric = metric, incident = id.0, from = %old_priority.name, to = %priority.name, "priority changed");
-        }
-
-        if changes.is_empty() && message.is_none() {
-            return Err(Error::invalid(
-                "message",
-                "nothing to update: give a message or change at least one field",
-            ));
-        }
-
-        after.updated_at = at;
-        let entry_id = UpdateId::new();
-        let event_type = if update.status == Some(Status::Closed)
-            && update.closure_reason.is_some()
-            && before.status < Status::Mitigated
-        {
-            Some(event_type::CLOSURE_REASON.to_owned())
-        } else {
-            update.event_type.clone()
-        };
-        let changed: Vec<String> = changes.iter().map(|c| c.field.clone()).collect();
-        change.timeline.push(TimelineEntry {
-            id: entry_id,
-            incident_id: id,
-            created_by: update.by,
-            created_at: at,
-            event_ts,
-            event_type: event_type.clone(),
-            message,
-            status: (after.status != before.status).then_some(after.status),
+        Ok(Edit {
+            after,
             changes,
-        });
-        for ke in &change.key_events_set {
-            change.timeline.push(TimelineEntry {
-                id: UpdateId::new(),
-                incident_id: id,
-                created_by: None,
-                created_at: at,
-                event_ts: ke.at,
-                event_type: Some(ke.event_type.clone()),
-                message: None,
-                status: None,
-                changes: vec![FieldChange::new(
-                    format!("{}{}", field::KEY_EVENT_PREFIX, ke.event_type),
-                    details
-                        .key_events
-                        .iter()
-                        .find(|k| k.event_type == ke.event_type)
-                        .map(|k| k.at.to_rfc3339()),
-                    Some(ke.at.to_rfc3339()),
-                )],
-            });
-        }
-        events.push(IncidentEvent::Updated {
-            update_id: entry_id,
-            update_kind: if changed.is_empty() {
-                UpdateKind::Message
-            } else {
-                UpdateKind::Fields
+            message,
+            old_priority,
+            priority,
+            environments_changed,
+            closure_reference: reference.flatten(),
+        })
+    }
+
+    /// Asks the lifecycle about the status change of `update` and applies
+    /// it to the edit; answers the key events the system records with it.
+    async fn change_status(
+        &self,
+        catalog: &Catalog,
+        key_events: &[KeyEvent],
+        edit: &mut Edit,
+        update: &Update,
+        to: Status,
+        event_ts: DateTime<Utc>,
+    ) -> Result<Vec<KeyEvent>> {
+        let from = edit.after.status;
+        let inputs = self
+            .lifecycle_inputs(catalog, &edit.after, key_events, Some(to))
+            .await?;
+        lifecycle::check_transition(
+            &inputs.facts(),
+            &StatusChange {
+                to,
+                message: edit.message.as_deref(),
+                closure_reason: update.closure_reason,
             },
-            changed,
-            old_priority: (after.priority_id != before.priority_id).then_some(before.priority_id),
-            event_type,
-        });
-        if !change.key_events_set.is_empty() {
-            events.push(IncidentEvent::KeyEventsUpdated);
+        )?;
+        edit.changes.push(FieldChange::new(
+            field::STATUS,
+            Some(from.slug().to_owned()),
+            Some(to.slug().to_owned()),
+        ));
+        let reason_before = edit.after.closure_reason;
+        let system = lifecycle::apply_transition(
+            &mut edit.after,
+            key_events,
+            to,
+            update.closure_reason,
+            event_ts,
+        );
+        if to == Status::Closed && edit.after.closure_reason != reason_before {
+            edit.changes.push(FieldChange::new(
+                field::CLOSURE_REASON,
+                reason_before.map(|r| r.slug().to_owned()),
+                edit.after.closure_reason.map(|r| r.slug().to_owned()),
+            ));
         }
-        if after.status == Status::Closed && before.status != Status::Closed {
-            events.push(IncidentEvent::Closed);
-            tracing::info!(
-                ff.metric = "incident.closed",
-                incident = id.0,
-                "incident closed"
-            );
+        if let Some(r) = &edit.closure_reference {
+            edit.changes.push(FieldChange::new(
+                field::CLOSURE_REFERENCE,
+                Some(edit.after.closure_reference.clone()),
+                Some(r.clone()),
+            ));
+            edit.after.closure_reference = r.clone();
         }
-        change.incident = after;
-        change.events = events;
-        let stored = self.inner.store.apply(change).await?;
-        self.committed();
-        Ok(stored)
+        tracing::info!(
+            ff.metric = "incident.status_changed",
+            incident = edit.after.id.0,
+            from = from.slug(),
+            to = to.slug(),
+            "incident status changed"
+        );
+        Ok(system)
     }
 }
 
 fn text_change(field: &str, old: &str, new: &str) -> Option<FieldChange> {
     (old != new).then(|| FieldChange::new(field, Some(old.to_owned()), Some(new.to_owned())))
+}
+
+/// An incident as an update leaves it, before its status is decided.
+struct Edit {
+    after: Incident,
+    changes: Vec<FieldChange>,
+    /// The timeline message (validated; `None` when blank).
+    message: Option<String>,
+    old_priority: Priority,
+    priority: Priority,
+    environments_changed: bool,
+    /// A new closure reference, written only with a status change.
+    closure_reference: Option<String>,
+}
+
+/// Adds the update's timeline entries (its own, then one per key event the
+/// system recorded) and its events to `change`.
+fn record_update(
+    change: &mut IncidentChange,
+    recorded: &[KeyEvent],
+    update: &Update,
+    edit: Edit,
+    at: DateTime<Utc>,
+    event_ts: DateTime<Utc>,
+) {
+    let before = &change.incident;
+    let Edit {
+        mut after,
+        changes,
+        message,
+        ..
+    } = edit;
+    let id = before.id;
+    after.updated_at = at;
+    let entry_id = UpdateId::new();
+    let event_type = if update.status == Some(Status::Closed)
+        && update.closure_reason.is_some()
+        && before.status < Status::Mitigated
+    {
+        Some(event_type::CLOSURE_REASON.to_owned())
+    } else {
+        update.event_type.clone()
+    };
+    let changed: Vec<String> = changes.iter().map(|c| c.field.clone()).collect();
+    let mut timeline = vec![TimelineEntry {
+        id: entry_id,
+        incident_id: id,
+        created_by: update.by,
+        created_at: at,
+        event_ts,
+        event_type: event_type.clone(),
+        message,
+        status: (after.status != before.status).then_some(after.status),
+        changes,
+    }];
+    for ke in &change.key_events_set {
+        timeline.push(TimelineEntry {
+            id: UpdateId::new(),
+            incident_id: id,
+            created_by: None,
+            created_at: at,
+            event_ts: ke.at,
+            event_type: Some(ke.event_type.clone()),
+            message: None,
+            status: None,
+            changes: vec![FieldChange::new(
+                format!("{}{}", field::KEY_EVENT_PREFIX, ke.event_type),
+                recorded
+                    .iter()
+                    .find(|k| k.event_type == ke.event_type)
+                    .map(|k| k.at.to_rfc3339()),
+                Some(ke.at.to_rfc3339()),
+            )],
+        });
+    }
+    let mut events = vec![IncidentEvent::Updated {
+        update_id: entry_id,
+        update_kind: if changed.is_empty() {
+            UpdateKind::Message
+        } else {
+            UpdateKind::Fields
+        },
+        changed,
+        old_priority: (after.priority_id != before.priority_id).then_some(before.priority_id),
+        event_type,
+    }];
+    if !change.key_events_set.is_empty() {
+        events.push(IncidentEvent::KeyEventsUpdated);
+    }
+    if after.status == Status::Closed && before.status != Status::Closed {
+        events.push(IncidentEvent::Closed);
+        tracing::info!(
+            ff.metric = "incident.closed",
+            incident = id.0,
+            "incident closed"
+        );
+    }
+    change.timeline.extend(timeline);
+    change.incident = after;
+    change.events = events;
 }
