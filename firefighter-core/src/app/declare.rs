@@ -5,13 +5,15 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::error::Validation;
-use crate::store::{Declared, NewIncidentRecord, now};
+use crate::store::{Catalog, Declared, NewIncidentRecord, now};
 use crate::timeline::{FieldChange, field};
 use crate::{
     CategoryId, DedupKey, Description, EnvironmentId, Error, Incident, IncidentDetails,
     IncidentEvent, IncidentId, KeyEvent, PriorityId, Result, RoleAssignment, Status, Tag,
     TimelineEntry, Title, UpdateId, UserId, key_event,
 };
+use crate::{IncidentCategory, Priority, User};
+use std::sync::Arc;
 
 use super::{Firefighter, env_names, resolve_environments};
 
@@ -69,29 +71,76 @@ pub struct DeclareOutcome {
 impl Firefighter {
     /// Declares an incident. With a `dedup_key` that an open incident already
     /// holds, returns that incident and writes nothing (no new side effect),
-    /// provided `dedup_viewer` may see it (see [`Store::declare`]).
+    /// provided `dedup_viewer` may see it (see [`crate::Store::declare`]).
     pub async fn declare(&self, declaration: Declaration) -> Result<DeclareOutcome> {
-        let outcome = self.declare_or_check(declaration, false).await?;
-        // Only a dry run answers `None`.
-        Ok(outcome.expect("a declaration that is not a dry run has an outcome"))
+        let catalog = self.catalog().await?;
+        let declared_at = now();
+        let checked = self
+            .validate_declaration(&catalog, &declaration, declared_at)
+            .await?;
+        let (priority, category) = (checked.priority.name.clone(), checked.category.name.clone());
+        let planned = plan_declaration(
+            &catalog,
+            declaration,
+            checked,
+            declared_at,
+            self.subscribers(),
+        );
+        Ok(match self.inner.store.declare(planned.record).await? {
+            Declared::Created(incident) => {
+                tracing::info!(
+                    ff.metric = "incident.created",
+                    incident = incident.id.0,
+                    priority = %priority,
+                    category = %category,
+                    "incident declared"
+                );
+                self.committed();
+                let details = IncidentDetails {
+                    incident: incident.clone(),
+                    roles: planned.roles,
+                    members: planned.members,
+                    key_events: planned.key_events,
+                    costs: Vec::new(),
+                };
+                DeclareOutcome {
+                    incident,
+                    created: true,
+                    details: Some(details),
+                }
+            }
+            Declared::Existing(incident) => {
+                tracing::info!(
+                    incident = incident.id.0,
+                    "declaration matched an open incident with the same dedup_key"
+                );
+                DeclareOutcome {
+                    incident,
+                    created: false,
+                    details: None,
+                }
+            }
+        })
     }
 
     /// Validates a declaration as [`Firefighter::declare`] would, writing
     /// nothing: what a form or an API call checks before it creates anything
     /// else (an account for the declarer, say).
     pub async fn check_declaration(&self, declaration: &Declaration) -> Result<()> {
-        self.declare_or_check(declaration.clone(), true)
+        let catalog = self.catalog().await?;
+        self.validate_declaration(&catalog, declaration, now())
             .await
             .map(|_| ())
     }
 
-    async fn declare_or_check(
+    /// Checks every field of a declaration against the reference data,
+    /// reporting every problem at once.
+    async fn validate_declaration(
         &self,
-        declaration: Declaration,
-        dry_run: bool,
-    ) -> Result<Option<DeclareOutcome>> {
-        let catalog = self.catalog().await?;
-        let declared_at = now();
+        catalog: &Catalog,
+        declaration: &Declaration,
+        declared_at: DateTime<Utc>,
+    ) -> Result<CheckedDeclaration> {
         let mut v = Validation::default();
         let title = v.check(Title::parse(&declaration.title));
         let description = v.check(Description::parse(&declaration.description));
@@ -221,178 +270,198 @@ impl Firefighter {
         else {
             return Err(Error::invalid("", "invalid declaration"));
         };
-        if dry_run {
-            return Ok(None);
-        }
-
-        let at = declared_at;
-        let private = declaration.private.unwrap_or(category.private);
-        let incident = Incident {
-            id: IncidentId(0),
-            title: title.into(),
-            description: description.into(),
-            status: Status::Open,
-            priority_id: priority.id,
-            category_id: category.id,
-            environment_id: environment_ids[0],
-            environment_ids: environment_ids.clone(),
-            created_by: creator.id,
-            created_at: at,
-            updated_at: at,
-            mitigated_at: None,
-            closed_at: None,
-            closure_reason: None,
-            closure_reference: String::new(),
-            custom_fields: declaration.custom_fields,
-            dedup_key: dedup_key.map(String::from),
-            ignore: declaration.ignore,
-            private,
+        Ok(CheckedDeclaration {
+            title,
+            description,
+            dedup_key,
+            priority,
+            category,
+            environment_ids,
+            creator,
             tags,
-            version: 1,
-        };
-        let roles: Vec<_> = catalog
-            .role_types
-            .iter()
-            .filter(|r| r.required)
-            .map(|r| (r.id, creator.id))
-            .collect();
-        let mut changes = vec![
-            FieldChange::new(field::TITLE, None, Some(incident.title.clone())),
-            FieldChange::new(field::STATUS, None, Some(Status::Open.slug().to_owned())),
-            FieldChange::new(field::PRIORITY, None, Some(priority.name.clone())),
-            FieldChange::new(field::CATEGORY, None, Some(category.name.clone())),
-            FieldChange::new(
-                field::ENVIRONMENTS,
+            known_key_events,
+        })
+    }
+}
+
+/// A declaration whose every field was checked.
+struct CheckedDeclaration {
+    title: Title,
+    description: Description,
+    dedup_key: Option<DedupKey>,
+    priority: Priority,
+    category: IncidentCategory,
+    environment_ids: Vec<EnvironmentId>,
+    creator: User,
+    tags: Vec<String>,
+    known_key_events: Vec<(String, DateTime<Utc>)>,
+}
+
+/// What declaring writes, and the new incident's details as reading them
+/// back would give.
+struct PlannedDeclaration {
+    record: NewIncidentRecord,
+    roles: Vec<RoleAssignment>,
+    members: Vec<UserId>,
+    key_events: Vec<KeyEvent>,
+}
+
+/// The incident, its roles, key events, timeline and events, decided from
+/// a checked declaration (required roles go to the declarer).
+fn plan_declaration(
+    catalog: &Catalog,
+    declaration: Declaration,
+    checked: CheckedDeclaration,
+    at: DateTime<Utc>,
+    subscribers: Arc<[String]>,
+) -> PlannedDeclaration {
+    let CheckedDeclaration {
+        title,
+        description,
+        dedup_key,
+        priority,
+        category,
+        environment_ids,
+        creator,
+        tags,
+        known_key_events,
+    } = checked;
+    let private = declaration.private.unwrap_or(category.private);
+    let incident = Incident {
+        id: IncidentId(0),
+        title: title.into(),
+        description: description.into(),
+        status: Status::Open,
+        priority_id: priority.id,
+        category_id: category.id,
+        environment_id: environment_ids[0],
+        environment_ids: environment_ids.clone(),
+        created_by: creator.id,
+        created_at: at,
+        updated_at: at,
+        mitigated_at: None,
+        closed_at: None,
+        closure_reason: None,
+        closure_reference: String::new(),
+        custom_fields: declaration.custom_fields,
+        dedup_key: dedup_key.map(String::from),
+        ignore: declaration.ignore,
+        private,
+        tags,
+        version: 1,
+    };
+    let roles: Vec<_> = catalog
+        .role_types
+        .iter()
+        .filter(|r| r.required)
+        .map(|r| (r.id, creator.id))
+        .collect();
+    let mut changes = vec![
+        FieldChange::new(field::TITLE, None, Some(incident.title.clone())),
+        FieldChange::new(field::STATUS, None, Some(Status::Open.slug().to_owned())),
+        FieldChange::new(field::PRIORITY, None, Some(priority.name.clone())),
+        FieldChange::new(field::CATEGORY, None, Some(category.name.clone())),
+        FieldChange::new(
+            field::ENVIRONMENTS,
+            None,
+            Some(env_names(&catalog, &environment_ids)),
+        ),
+    ];
+    if !incident.description.is_empty() {
+        changes.push(FieldChange::new(
+            field::DESCRIPTION,
+            None,
+            Some(incident.description.clone()),
+        ));
+    }
+    for r in catalog.role_types.iter().filter(|r| r.required) {
+        changes.push(FieldChange::new(
+            format!("{}{}", field::ROLE_PREFIX, r.slug),
+            None,
+            Some(creator.email.clone()),
+        ));
+    }
+    let entry = |event_type: Option<&str>, event_ts, changes, status| TimelineEntry {
+        id: UpdateId::new(),
+        incident_id: IncidentId(0),
+        created_by: Some(creator.id),
+        created_at: at,
+        event_ts,
+        event_type: event_type.map(str::to_owned),
+        message: None,
+        status,
+        changes,
+    };
+    let mut timeline = vec![entry(None, at, changes, Some(Status::Open))];
+    let mut key_events = vec![KeyEvent {
+        event_type: key_event::DECLARED.to_owned(),
+        at,
+        recorded_by: None,
+    }];
+    timeline.push(entry(Some(key_event::DECLARED), at, Vec::new(), None));
+    for (slug, ts) in known_key_events {
+        timeline.push(entry(
+            Some(&slug),
+            ts,
+            vec![FieldChange::new(
+                format!("{}{slug}", field::KEY_EVENT_PREFIX),
                 None,
-                Some(env_names(&catalog, &environment_ids)),
-            ),
-        ];
-        if !incident.description.is_empty() {
-            changes.push(FieldChange::new(
-                field::DESCRIPTION,
-                None,
-                Some(incident.description.clone()),
-            ));
-        }
-        for r in catalog.role_types.iter().filter(|r| r.required) {
-            changes.push(FieldChange::new(
-                format!("{}{}", field::ROLE_PREFIX, r.slug),
-                None,
-                Some(creator.email.clone()),
-            ));
-        }
-        let entry = |event_type: Option<&str>, event_ts, changes, status| TimelineEntry {
-            id: UpdateId::new(),
-            incident_id: IncidentId(0),
-            created_by: Some(creator.id),
-            created_at: at,
-            event_ts,
-            event_type: event_type.map(str::to_owned),
-            message: None,
-            status,
-            changes,
-        };
-        let mut timeline = vec![entry(None, at, changes, Some(Status::Open))];
-        let mut key_events = vec![KeyEvent {
-            event_type: key_event::DECLARED.to_owned(),
-            at,
-            recorded_by: None,
-        }];
-        timeline.push(entry(Some(key_event::DECLARED), at, Vec::new(), None));
-        for (slug, ts) in known_key_events {
-            timeline.push(entry(
-                Some(&slug),
-                ts,
-                vec![FieldChange::new(
-                    format!("{}{slug}", field::KEY_EVENT_PREFIX),
-                    None,
-                    Some(ts.to_rfc3339()),
-                )],
-                None,
-            ));
-            key_events.push(KeyEvent {
-                event_type: slug,
-                at: ts,
-                recorded_by: Some(creator.id),
-            });
-        }
-        let mut events = vec![IncidentEvent::Created];
-        let wants_conversation = declaration
-            .request_conversation
-            .unwrap_or(priority.response_type() == crate::ResponseType::Critical);
-        if wants_conversation {
-            events.push(IncidentEvent::ConversationRequested {
-                extras: declaration.extras,
-            });
-        }
-        // What the new incident's details will be, ordered as the store reads them.
-        let mut assigned: Vec<(i32, RoleAssignment)> = roles
-            .iter()
-            .filter_map(|(role_type_id, user_id)| {
-                let t = catalog.role_types.iter().find(|t| t.id == *role_type_id)?;
-                Some((
-                    t.order,
-                    RoleAssignment {
-                        role_type_id: *role_type_id,
-                        slug: t.slug.clone(),
-                        user_id: *user_id,
-                    },
-                ))
-            })
-            .collect();
-        assigned.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.slug.cmp(&b.1.slug)));
-        let mut written_key_events = key_events.clone();
-        written_key_events.sort_by(|a, b| {
-            a.at.cmp(&b.at)
-                .then_with(|| a.event_type.cmp(&b.event_type))
+                Some(ts.to_rfc3339()),
+            )],
+            None,
+        ));
+        key_events.push(KeyEvent {
+            event_type: slug,
+            at: ts,
+            recorded_by: Some(creator.id),
         });
-        let record = NewIncidentRecord {
-            incident,
-            roles,
-            members: vec![creator.id],
-            key_events,
-            timeline,
-            events,
-            subscribers: self.subscribers(),
-            dedup_viewer: declaration
-                .dedup_viewer
-                .unwrap_or(crate::Viewer::Everything),
-        };
-        let outcome = match self.inner.store.declare(record).await? {
-            Declared::Created(incident) => {
-                tracing::info!(
-                    ff.metric = "incident.created",
-                    incident = incident.id.0,
-                    priority = %priority.name,
-                    category = %category.name,
-                    "incident declared"
-                );
-                self.committed();
-                let details = IncidentDetails {
-                    incident: incident.clone(),
-                    roles: assigned.into_iter().map(|(_, r)| r).collect(),
-                    members: vec![creator.id],
-                    key_events: written_key_events,
-                    costs: Vec::new(),
-                };
-                DeclareOutcome {
-                    incident,
-                    created: true,
-                    details: Some(details),
-                }
-            }
-            Declared::Existing(incident) => {
-                tracing::info!(
-                    incident = incident.id.0,
-                    "declaration matched an open incident with the same dedup_key"
-                );
-                DeclareOutcome {
-                    incident,
-                    created: false,
-                    details: None,
-                }
-            }
-        };
-        Ok(Some(outcome))
+    }
+    let mut events = vec![IncidentEvent::Created];
+    let wants_conversation = declaration
+        .request_conversation
+        .unwrap_or(priority.response_type() == crate::ResponseType::Critical);
+    if wants_conversation {
+        events.push(IncidentEvent::ConversationRequested {
+            extras: declaration.extras,
+        });
+    }
+    // What the new incident's details will be, ordered as the store reads them.
+    let mut assigned: Vec<(i32, RoleAssignment)> = roles
+        .iter()
+        .filter_map(|(role_type_id, user_id)| {
+            let t = catalog.role_types.iter().find(|t| t.id == *role_type_id)?;
+            Some((
+                t.order,
+                RoleAssignment {
+                    role_type_id: *role_type_id,
+                    slug: t.slug.clone(),
+                    user_id: *user_id,
+                },
+            ))
+        })
+        .collect();
+    assigned.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.slug.cmp(&b.1.slug)));
+    let mut written_key_events = key_events.clone();
+    written_key_events.sort_by(|a, b| {
+        a.at.cmp(&b.at)
+            .then_with(|| a.event_type.cmp(&b.event_type))
+    });
+    let record = NewIncidentRecord {
+        incident,
+        roles,
+        members: vec![creator.id],
+        key_events,
+        timeline,
+        events,
+        subscribers,
+        dedup_viewer: declaration
+            .dedup_viewer
+            .unwrap_or(crate::Viewer::Everything),
+    };
+    PlannedDeclaration {
+        record,
+        roles: assigned.into_iter().map(|(_, r)| r).collect(),
+        members: vec![creator.id],
+        key_events: written_key_events,
     }
 }
