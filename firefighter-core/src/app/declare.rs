@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::error::Validation;
 use crate::store::{Catalog, Declared, NewIncidentRecord, now};
@@ -17,8 +18,11 @@ use std::sync::Arc;
 
 use super::{Firefighter, env_names, resolve_environments};
 
-/// What is needed to declare an incident.
-#[derive(Debug, Clone, Default)]
+/// What is needed to declare an incident. Serialisable, so that a caller
+/// can record it before acknowledging and declare it later (missing fields
+/// take their defaults).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Declaration {
     /// Title, 10 to 128 characters.
     pub title: String,
@@ -39,7 +43,9 @@ pub struct Declaration {
     /// Who is declaring, as far as `dedup_key` goes: an open incident with
     /// the key is returned only if this viewer may see it (else the key is
     /// as good as free for them). `None`: firefighter itself, which sees
-    /// everything.
+    /// everything. Not serialised: whoever replays a recorded declaration
+    /// says again who declares.
+    #[serde(skip)]
     pub dedup_viewer: Option<crate::Viewer>,
     /// Ignored incidents skip the closing guard and reminders.
     pub ignore: bool,

@@ -1,6 +1,7 @@
 //! Changing an incident: fields, status, messages, closing, downgrading.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::error::Validation;
 use crate::event::UpdateKind;
@@ -17,7 +18,9 @@ use crate::{KeyEvent, Priority};
 use super::{Firefighter, env_names, find_priority, resolve_environments};
 
 /// A change of an incident. Unset fields are left as they are.
-#[derive(Debug, Clone, Default)]
+/// Serialisable, so that a caller can record it and apply it later.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Update {
     /// Who makes it (`None`: the system or an integration).
     pub by: Option<UserId>,
@@ -516,4 +519,41 @@ fn record_update(
     change.timeline.extend(timeline);
     change.incident = after;
     change.events = events;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_survives_being_recorded_with_every_field() {
+        let at = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
+        let update = Update {
+            by: Some(UserId::new()),
+            message: Some("Rolled back the deploy".into()),
+            status: Some(Status::Closed),
+            priority_id: Some(PriorityId::new()),
+            category_id: Some(CategoryId::new()),
+            title: Some("Checkout answers 500 to one request in ten".into()),
+            description: Some("Since the 14:02 deploy".into()),
+            environment_ids: Some(vec![EnvironmentId::new()]),
+            private: Some(true),
+            closure_reason: Some(ClosureReason::Duplicate),
+            closure_reference: Some("INC-12".into()),
+            event_type: Some("trigger_oncall".into()),
+            event_ts: Some(at),
+        };
+        let json = serde_json::to_string(&update).unwrap();
+        assert_eq!(serde_json::from_str::<Update>(&json).unwrap(), update);
+    }
+
+    #[test]
+    fn a_recorded_update_without_some_fields_leaves_them_unset() {
+        let update: Update =
+            serde_json::from_str(r#"{"message":"Still looking","status":"mitigating"}"#).unwrap();
+        assert_eq!(update.status, Some(Status::Mitigating));
+        assert_eq!(update.message.as_deref(), Some("Still looking"));
+        assert_eq!(update.title, None);
+        assert_eq!(update.environment_ids, None);
+    }
 }
