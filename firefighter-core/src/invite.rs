@@ -157,7 +157,7 @@ impl UserDirectory for Arc<dyn crate::Store> {
         ids: &[UserId],
         platform: Option<&str>,
     ) -> Result<Vec<InviteeFacts>> {
-        Ok(crate::Store::users(self.as_ref(), ids)
+        Ok(crate::store::UserStore::users(self.as_ref(), ids)
             .await?
             .iter()
             .map(|u| InviteeFacts::of(u, platform))

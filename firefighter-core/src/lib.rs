@@ -53,6 +53,7 @@
 pub mod access;
 mod app;
 pub mod category;
+pub mod clock;
 pub mod config;
 pub mod cost;
 pub mod environment;

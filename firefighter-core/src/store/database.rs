@@ -1,0 +1,73 @@
+//! The database itself: which backend, its pools, whether it answers, and
+//! the versions caches compare against.
+
+use async_trait::async_trait;
+
+use crate::Result;
+
+/// The database behind a store, for integrations that keep their own tables
+/// (with their own migrations) next to core's.
+#[derive(Debug, Clone)]
+pub enum DatabasePool {
+    /// SQLite.
+    Sqlite(sqlx::SqlitePool),
+    /// PostgreSQL.
+    Postgres(sqlx::PgPool),
+}
+
+impl From<sqlx::SqlitePool> for DatabasePool {
+    fn from(pool: sqlx::SqlitePool) -> Self {
+        DatabasePool::Sqlite(pool)
+    }
+}
+
+impl From<sqlx::PgPool> for DatabasePool {
+    fn from(pool: sqlx::PgPool) -> Self {
+        DatabasePool::Postgres(pool)
+    }
+}
+
+/// Counters the store increments inside every write transaction that changes
+/// what they cover, read together in one query ([`DatabaseStore::data_versions`]).
+///
+/// A cache built from data read *after* reading a version is current for as
+/// long as that version is: comparing it with a freshly read one is enough to
+/// know, on any instance sharing the database. They only ever grow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct DataVersions {
+    /// Anything an incident's representation shows: incidents and their
+    /// roles, members, key events, costs, environments, tags and timeline;
+    /// users; reference data.
+    pub data: i64,
+    /// Reference data alone (priorities, environments, groups, categories,
+    /// role, key event, metric, cost and impact types).
+    pub reference: i64,
+    /// What authentication reads: users (activity, staff and admin rights,
+    /// names, identities) and API token revocations.
+    pub access: i64,
+}
+
+/// The database behind a store: backend, pools, health and [`DataVersions`].
+#[cfg_attr(any(test, feature = "test-util"), mockall::automock)]
+#[async_trait]
+pub trait DatabaseStore: Send + Sync + std::fmt::Debug + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// The database, for integrations with tables of their own (`None` for test doubles).
+    fn database(&self) -> Option<DatabasePool>;
+    /// Where integrations' writes that must not wait on a busy lock go: on
+    /// SQLite, the store's own single writer connection, so they queue in
+    /// order with core's writes instead of polling SQLite's lock with sleeps.
+    fn write_database(&self) -> Option<DatabasePool> {
+        self.database()
+    }
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<()>;
+    /// The current [`DataVersions`], in one query.
+    async fn data_versions(&self) -> Result<DataVersions>;
+    /// The current data version ([`DataVersions::data`]): it changes with
+    /// every write to incidents, users or reference data.
+    async fn data_version(&self) -> Result<i64> {
+        Ok(self.data_versions().await?.data)
+    }
+}

@@ -1,0 +1,276 @@
+//! The SQLite backend: connecting, the writer thread, batched declarations.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::store::{Declared, NewIncidentRecord};
+use crate::{Error, Result};
+
+/// The SQLite backend: the embedded default, one file (or memory).
+///
+/// Reads use a pool of connections (WAL: they never wait for writers);
+/// writes queue for one connection of their own, so concurrent writers
+/// wait their turn in order instead of polling SQLite's lock with sleeps.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pub(super) pool: sqlx::SqlitePool,
+    pub(super) writer: sqlx::SqlitePool,
+    /// Runs write transactions on a thread of their own (see [`WriterThread`]).
+    pub(super) writer_thread: Option<WriterThread>,
+    /// Declarations waiting for the writer, written together.
+    pub(super) declarations: Arc<DeclarationQueue>,
+}
+
+/// Most declarations written in one transaction.
+pub(super) const MAX_DECLARATION_BATCH: usize = 64;
+
+/// Declarations waiting for the SQLite writer.
+///
+/// Each statement of a write costs a round trip to SQLite's thread, and
+/// declaring writes about ten of them. While one batch is being written,
+/// new declarations queue here; the next batch writes all of them in one
+/// transaction with one statement per table, so under load a declaration
+/// costs a fraction of the round trips. Alone, a declaration is written
+/// as before.
+#[derive(Debug, Default)]
+pub(super) struct DeclarationQueue {
+    pub(super) state: std::sync::Mutex<QueuedDeclarations>,
+}
+
+pub(super) type DeclarationReply = tokio::sync::oneshot::Sender<Result<Declared>>;
+
+#[derive(Debug, Default)]
+pub(super) struct QueuedDeclarations {
+    pub(super) waiting: Vec<(Arc<NewIncidentRecord>, DeclarationReply)>,
+    /// Whether a task is writing them.
+    pub(super) draining: bool,
+}
+
+/// Lets the next declaration start a new drain if a drain ends by panicking.
+pub(super) struct DrainGuard<'a>(&'a DeclarationQueue);
+
+impl Drop for DrainGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut state = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.draining = false;
+            // Their callers get an error instead of waiting forever.
+            state.waiting.clear();
+        }
+    }
+}
+
+/// A job for the [`WriterThread`].
+pub(super) type WriteJob = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// A thread with its own small runtime that drives write transactions.
+///
+/// SQLite has one writer at a time, so a write transaction holds up every
+/// other write until it commits. Each of its statements is a round trip to
+/// the connection's thread; driven from the application's runtime, the
+/// transaction would also wait, between statements, behind every request
+/// being handled there. Here it resumes as soon as each statement is done.
+#[derive(Debug, Clone)]
+pub(super) struct WriterThread {
+    pub(super) jobs: tokio::sync::mpsc::UnboundedSender<WriteJob>,
+}
+
+impl WriterThread {
+    pub(super) fn start() -> Result<WriterThread> {
+        let (jobs, mut queue) = tokio::sync::mpsc::unbounded_channel::<WriteJob>();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Config(format!("cannot start the SQLite writer: {e}")))?;
+        std::thread::Builder::new()
+            .name("ff-sqlite-writer".into())
+            .spawn(move || {
+                // Ends when every store holding the sender is gone.
+                runtime.block_on(async move {
+                    while let Some(job) = queue.recv().await {
+                        tokio::spawn(job);
+                    }
+                });
+            })
+            .map_err(|e| Error::Config(format!("cannot start the SQLite writer: {e}")))?;
+        Ok(WriterThread { jobs })
+    }
+
+    pub(super) async fn run<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Result<T> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: WriteJob = Box::pin(async move {
+            let _ = done.send(work.await);
+        });
+        let stopped = || Error::Config("the SQLite writer thread stopped".into());
+        self.jobs.send(job).map_err(|_| stopped())?;
+        result.await.map_err(|_| stopped())
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating it if needed) the database at `url` (`sqlite:path.db`,
+    /// `sqlite::memory:`) and runs the migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| Error::Config(format!("invalid SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let store = if in_memory {
+            // An in-memory database lives as long as its one connection.
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
+                .await?;
+            Self::from_pool(pool)
+        } else {
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options.clone())
+                .await?;
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options)
+                .await?;
+            SqliteStore {
+                pool,
+                writer,
+                writer_thread: Some(WriterThread::start()?),
+                declarations: Arc::default(),
+            }
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Wraps an existing pool (migrations are not run); it serves reads and writes.
+    pub fn from_pool(pool: sqlx::SqlitePool) -> Self {
+        SqliteStore {
+            writer: pool.clone(),
+            pool,
+            writer_thread: None,
+            declarations: Arc::default(),
+        }
+    }
+
+    /// Writes a declaration: batched with the ones waiting when there is a
+    /// writer thread (see [`DeclarationQueue`]). The inner result is the
+    /// write's own, for [`IncidentStore::declare`] to interpret.
+    pub(super) async fn write_declaration(
+        &self,
+        record: Arc<NewIncidentRecord>,
+    ) -> Result<Result<Declared>> {
+        if self.writer_thread.is_none() {
+            let this = self.clone();
+            return self
+                .on_writer(async move { this.declare_in_tx(&record).await })
+                .await;
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let start = {
+            let mut state = self
+                .declarations
+                .state
+                .lock()
+                .expect("declaration queue lock");
+            state.waiting.push((record, reply));
+            !std::mem::replace(&mut state.draining, true)
+        };
+        if start {
+            let this = self.clone();
+            let drain = async move { this.drain_declarations().await };
+            let writer = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = writer.on_writer(drain).await {
+                    tracing::error!(error = %e, "declarations could not be written");
+                }
+            });
+        }
+        answer.await.map_err(|_| {
+            Error::Config("the SQLite writer stopped before writing the declaration".into())
+        })
+    }
+
+    /// Writes queued declarations, a batch at a time, until none is waiting.
+    pub(super) async fn drain_declarations(&self) {
+        let _guard = DrainGuard(&self.declarations);
+        loop {
+            let batch: Vec<_> = {
+                let mut state = self
+                    .declarations
+                    .state
+                    .lock()
+                    .expect("declaration queue lock");
+                if state.waiting.is_empty() {
+                    state.draining = false;
+                    return;
+                }
+                let n = state.waiting.len().min(MAX_DECLARATION_BATCH);
+                state.waiting.drain(..n).collect()
+            };
+            let (records, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            if records.len() == 1 {
+                for (record, reply) in records.iter().zip(replies) {
+                    let _ = reply.send(self.declare_in_tx(record).await);
+                }
+                continue;
+            }
+            match self.declare_batch_in_tx(&records).await {
+                Ok(declared) => {
+                    for (reply, d) in replies.into_iter().zip(declared) {
+                        let _ = reply.send(Ok(d));
+                    }
+                }
+                // Rolled back: each alone, so each gets its own answer.
+                Err(e) => {
+                    tracing::debug!(error = %e, "a batch of declarations failed; writing them one at a time");
+                    for (record, reply) in records.iter().zip(replies) {
+                        let _ = reply.send(self.declare_in_tx(record).await);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs a write transaction (on the writer thread when there is one).
+    pub(super) async fn on_writer<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Result<T> {
+        match &self.writer_thread {
+            Some(thread) => thread.run(work).await,
+            None => Ok(work.await),
+        }
+    }
+
+    /// Brings the schema up to date.
+    pub async fn migrate(&self) -> Result<()> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &sqlx::SqlitePool {
+        &self.pool
+    }
+
+    /// The writer's pool (one connection; the read pool when in memory).
+    pub(super) fn writer_pool(&self) -> &sqlx::SqlitePool {
+        &self.writer
+    }
+}
