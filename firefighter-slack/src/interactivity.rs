@@ -18,34 +18,10 @@ use serde_json::{Value, json};
 use crate::messages::{self, Strategy, kind};
 use crate::models::api::NewMessage;
 use crate::models::inbound::{BlockActions, View, ViewState, ViewSubmission};
-use crate::views::{self, WizardState, callback};
+pub use crate::ids::action;
+use crate::ids::callback;
+use crate::views::{self, WizardState};
 use crate::{Error, Result, Slack};
-
-/// Action ids of our buttons and pickers.
-pub mod action {
-    /// Opens the creation wizard.
-    pub const OPEN: &str = "open_incident";
-    /// Opens the update menu of an incident (value: incident number).
-    pub const UPDATE: &str = "update_incident";
-    /// Opens the status modal (value: incident number).
-    pub const UPDATE_STATUS: &str = "update_status";
-    /// Opens the roles modal (value: incident number).
-    pub const UPDATE_ROLES: &str = "update_roles";
-    /// Opens the downgrade modal (value: incident number).
-    pub const DOWNGRADE: &str = "downgrade_incident";
-    /// Pushes the status modal on the current one.
-    pub const PUSH_UPDATE_STATUS: &str = "push_update_status";
-    /// Pushes the roles modal.
-    pub const PUSH_UPDATE_ROLES: &str = "push_update_roles";
-    /// Pushes the edit modal.
-    pub const PUSH_EDIT: &str = "push_edit";
-    /// Key event pickers: `key_event_<event type>`.
-    pub const KEY_EVENT_PREFIX: &str = "key_event_";
-    /// URL buttons (acknowledged only).
-    pub const OPEN_LINK: &str = "open_link";
-    /// Opens the on-call modal (value: incident number), as `/incident oncall` does.
-    pub const ONCALL: &str = "open_oncall";
-}
 
 /// The incident-scoped modals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -744,7 +720,7 @@ impl Slack {
             callback::CLOSURE_REASON,
             callback::SOS,
             callback::DOWNGRADE,
-            crate::ONCALL_CALLBACK_ID,
+            callback::ONCALL,
         ];
         if !known.contains(&callback_id) {
             return Ok(response_notice(

@@ -74,6 +74,7 @@ mod context;
 mod error;
 mod events;
 mod handler;
+pub mod ids;
 pub mod interactivity;
 mod journal;
 pub mod manifest;
@@ -95,7 +96,9 @@ pub use channel::{channel_name, topic};
 pub use client::MockSlackApi;
 pub use client::{HttpSlackClient, ResponseObserver, SlackApi};
 pub use config::SlackConfig;
-pub use context::{ONCALL_CALLBACK_ID, Slack};
+pub use context::Slack;
+/// The `callback_id` of the on-call modal.
+pub use ids::callback::ONCALL as ONCALL_CALLBACK_ID;
 pub use error::{Error, Result};
 pub use events::SLACK_MESSAGE_EVENT;
 pub use handler::{CHANNEL_EVENT, HANDLER_NAME, PAGE_EVENT, SlackEventHandler};
