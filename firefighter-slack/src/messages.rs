@@ -353,11 +353,7 @@ pub fn declared(
     if i.status != Status::Closed {
         actions.insert(
             0,
-            button(
-                "Update",
-                crate::ids::action::UPDATE,
-                &i.id.0.to_string(),
-            ),
+            button("Update", crate::ids::action::UPDATE, &i.id.0.to_string()),
         );
     }
     b.push(blocks::actions("declared_actions", actions));

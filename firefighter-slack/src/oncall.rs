@@ -17,11 +17,11 @@ use firefighter_core::task::{PeriodicTask, Schedule, TaskRegistration};
 use firefighter_core::{Incident, IncidentId, UserId};
 use serde_json::{Value, json};
 
+pub use crate::ids::oncall_block as block;
 use crate::messages::tag;
 use crate::models::blocks::{
     context, escape, input, modal, option_described, section, static_select, text_input,
 };
-pub use crate::ids::oncall_block as block;
 use crate::{Error, Result, Slack};
 
 /// Slack's limit of options in a static select.

@@ -262,11 +262,7 @@ pub fn update_menu(incident: &Incident) -> Value {
                     crate::ids::action::PUSH_UPDATE_STATUS,
                     &id,
                 ),
-                blocks::button(
-                    "Update roles",
-                    crate::ids::action::PUSH_UPDATE_ROLES,
-                    &id,
-                ),
+                blocks::button("Update roles", crate::ids::action::PUSH_UPDATE_ROLES, &id),
                 blocks::button("Edit details", crate::ids::action::PUSH_EDIT, &id),
             ],
         ),

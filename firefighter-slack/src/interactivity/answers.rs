@@ -1,12 +1,11 @@
 //! Answering a person: ephemerally where they acted, in the incident channel, or by DM.
 
-
 use firefighter_core::IncidentId;
 use serde_json::json;
 
+use crate::Slack;
 use crate::models::api::NewMessage;
 use crate::models::inbound::BlockActions;
-use crate::Slack;
 
 impl Slack {
     /// Answers the person behind an action ephemerally.

@@ -1,10 +1,9 @@
 //! Clicks and changes (`block_actions`), handled after the acknowledgement.
 
-
 use firefighter_core::IncidentId;
 
-use super::*;
 use super::declare::wizard_state;
+use super::*;
 use crate::ids::action;
 use crate::models::inbound::BlockActions;
 use crate::views::{self, WizardState};

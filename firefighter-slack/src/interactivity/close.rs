@@ -2,9 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use firefighter_core::{
-    CategoryId, ClosureReason, Incident, IncidentId, Status, Update, UserId,
-};
+use firefighter_core::{CategoryId, ClosureReason, Incident, IncidentId, Status, Update, UserId};
 use serde_json::Value;
 
 use super::*;
@@ -37,8 +35,7 @@ impl Slack {
         let view = &payload.view;
         let state = &view.state;
         let _app = self.app()?;
-        let category: Option<CategoryId> =
-            state.single("category").and_then(|c| c.parse().ok());
+        let category: Option<CategoryId> = state.single("category").and_then(|c| c.parse().ok());
         let message = state.single("message");
         if let Some(m) = &message
             && let Err(e) = firefighter_core::Message::parse(m)

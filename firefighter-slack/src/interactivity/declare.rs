@@ -2,9 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use firefighter_core::{
-    ImpactLevel, UserId,
-};
+use firefighter_core::{ImpactLevel, UserId};
 use serde_json::{Value, json};
 
 use super::*;
@@ -12,7 +10,10 @@ use crate::models::inbound::{ViewState, ViewSubmission};
 use crate::views::{self, WizardState};
 use crate::{Result, Slack};
 
-pub(super) fn wizard_state(catalog: &firefighter_core::store::Catalog, state: &ViewState) -> WizardState {
+pub(super) fn wizard_state(
+    catalog: &firefighter_core::store::Catalog,
+    state: &ViewState,
+) -> WizardState {
     let mut w = WizardState::default();
     for t in &catalog.impact_types {
         if let Some(level) = state

@@ -1,9 +1,6 @@
 //! The downgrade modal: turn a critical incident into a regular one.
 
-
-use firefighter_core::{
-    Incident, IncidentId, UserId,
-};
+use firefighter_core::{Incident, IncidentId, UserId};
 use serde_json::Value;
 
 use super::*;
@@ -25,10 +22,7 @@ impl Slack {
         app.downgrade(
             id,
             Some(by),
-            Some(
-                "Turned into a regular incident: it does not need the critical process."
-                    .into(),
-            ),
+            Some("Turned into a regular incident: it does not need the critical process.".into()),
         )
         .await?;
         Ok(clear())

@@ -1,7 +1,5 @@
 //! Key event pickers: recorded before the acknowledgement, applied after it.
 
-
-
 use super::*;
 use crate::ids::action;
 use crate::models::inbound::BlockActions;

@@ -6,16 +6,13 @@
 
 use std::collections::BTreeMap;
 
-use firefighter_core::lifecycle::{
-    LifecycleFacts, Refusal, StatusChange,
-};
 use firefighter_core::IncidentId;
+use firefighter_core::lifecycle::{LifecycleFacts, Refusal, StatusChange};
 use serde_json::{Value, json};
 
-use crate::models::inbound::View;
 pub use crate::ids::action;
+use crate::models::inbound::View;
 use crate::views::{self};
-
 
 mod answers;
 mod block_actions;

@@ -3,10 +3,7 @@
 use std::collections::HashMap;
 
 use firefighter_core::lifecycle::PostMortemState;
-use firefighter_core::{
-    IncidentFilter, IncidentId,
-    IncidentOrder, Status,
-};
+use firefighter_core::{IncidentFilter, IncidentId, IncidentOrder, Status};
 use serde_json::{Value, json};
 
 use super::*;

@@ -2,9 +2,7 @@
 
 use std::collections::HashMap;
 
-use firefighter_core::{
-    Incident, IncidentId, UserId,
-};
+use firefighter_core::{Incident, IncidentId, UserId};
 use serde_json::Value;
 
 use super::*;

@@ -1,6 +1,5 @@
 //! The post-mortem recap: documents announced by the post-mortem backends.
 
-
 use firefighter_core::IncidentId;
 
 use crate::{Result, Slack};

@@ -2,9 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use firefighter_core::{
-    IncidentId, UserId,
-};
+use firefighter_core::{IncidentId, UserId};
 use serde_json::Value;
 
 use super::*;
@@ -12,7 +10,12 @@ use crate::models::inbound::ViewState;
 use crate::{Result, Slack};
 
 impl Slack {
-    pub(super) async fn submit_roles(&self, state: &ViewState, id: IncidentId, by: UserId) -> Result<Value> {
+    pub(super) async fn submit_roles(
+        &self,
+        state: &ViewState,
+        id: IncidentId,
+        by: UserId,
+    ) -> Result<Value> {
         let app = self.app()?;
         let catalog = app.catalog().await?;
         let details = app.incident_details(id).await?;

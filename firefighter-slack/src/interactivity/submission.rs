@@ -2,9 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use firefighter_core::{
-    IncidentId, Update,
-};
+use firefighter_core::{IncidentId, Update};
 use serde_json::{Value, json};
 
 use super::*;
@@ -98,7 +96,9 @@ impl Slack {
             callback::UPDATE_ROLES => self.submit_roles(state, id, by).await,
             callback::EDIT => self.submit_edit(payload, id, by, &incident).await,
             callback::CLOSE => self.submit_close(payload, id, by, &incident).await,
-            callback::CLOSURE_REASON => self.submit_closure_reason(payload, id, by, &incident).await,
+            callback::CLOSURE_REASON => {
+                self.submit_closure_reason(payload, id, by, &incident).await
+            }
             callback::SOS => {
                 let by = self.user_for(&payload.user.id).await?;
                 self.submit_sos(state, id, &by).await

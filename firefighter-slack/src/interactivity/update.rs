@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use firefighter_core::lifecycle::{PostMortemState, RefusalReason};
 use firefighter_core::{
-    CategoryId, ClosureReason, EnvironmentId, Incident, IncidentId, PriorityId, Status, Update, UserId,
+    CategoryId, ClosureReason, EnvironmentId, Incident, IncidentId, PriorityId, Status, Update,
+    UserId,
 };
 use serde_json::{Value, json};
 
@@ -215,8 +216,7 @@ impl Slack {
             by: Some(by),
             title: (title != incident.title).then_some(title),
             description: (description != incident.description).then_some(description),
-            environment_ids: (!envs.is_empty() && envs != incident.environment_ids)
-                .then_some(envs),
+            environment_ids: (!envs.is_empty() && envs != incident.environment_ids).then_some(envs),
             ..Update::default()
         };
         match app.update(id, update).await {

@@ -9,7 +9,6 @@ use uuid::Uuid;
 
 use crate::{Error, Result};
 
-
 use super::*;
 
 /// A conversation's kind (FireFighter's values).

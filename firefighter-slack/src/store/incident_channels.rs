@@ -2,11 +2,10 @@
 
 use std::collections::HashMap;
 
-use firefighter_core::store::DatabasePool;
 use firefighter_core::IncidentId;
+use firefighter_core::store::DatabasePool;
 
 use crate::Result;
-
 
 use super::*;
 

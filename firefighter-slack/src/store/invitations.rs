@@ -1,12 +1,10 @@
 //! Who was invited to which incident.
 
-
 use firefighter_core::store::DatabasePool;
 use firefighter_core::{CategoryId, UserId};
 use uuid::Uuid;
 
 use crate::Result;
-
 
 use super::*;
 

@@ -1,7 +1,6 @@
 //! The Slack integration's own tables (see `migrations/`), on the same
 //! database as core, with the same SQL for SQLite and PostgreSQL.
 
-
 use chrono::{DateTime, Utc};
 use firefighter_core::store::DatabasePool;
 

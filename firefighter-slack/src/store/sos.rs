@@ -1,13 +1,11 @@
 //! SOS targets: where to ask for help.
 
-
 use chrono::{DateTime, Utc};
 use firefighter_core::store::DatabasePool;
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{Error, Result};
-
 
 use super::*;
 

@@ -1,13 +1,11 @@
 //! The durable inbound queue (`slack_submissions`): recorded, leased, applied, parked.
 
-
 use chrono::{DateTime, Utc};
 use firefighter_core::store::DatabasePool;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::Result;
-
 
 use super::*;
 

@@ -3,13 +3,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use firefighter_core::store::DatabasePool;
 use firefighter_core::UserId;
+use firefighter_core::store::DatabasePool;
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::Result;
-
 
 use super::*;
 
