@@ -278,7 +278,7 @@ impl Slack {
                 "home_actions",
                 vec![blocks::primary_button(
                     "Declare an incident",
-                    crate::interactivity::action::OPEN,
+                    crate::ids::action::OPEN,
                     "home",
                 )],
             ),
@@ -331,7 +331,7 @@ impl Slack {
                 vec![
                     blocks::button(
                         "Update status",
-                        crate::interactivity::action::UPDATE_STATUS,
+                        crate::ids::action::UPDATE_STATUS,
                         &i.id.0.to_string(),
                     ),
                     blocks::url_button("Incident page", &self.settings().incident_url(i.id)),

@@ -70,19 +70,20 @@ pub mod channel;
 pub mod client;
 pub mod command;
 pub mod config;
-mod context;
 mod error;
 mod events;
 mod handler;
+pub mod ids;
 pub mod interactivity;
+mod invite_providers;
 mod journal;
 pub mod manifest;
 pub mod messages;
 pub mod models;
 pub mod oncall;
-mod provider;
 mod routes;
 pub mod signature;
+mod slack;
 pub mod store;
 pub mod submissions;
 pub mod sync;
@@ -95,13 +96,15 @@ pub use channel::{channel_name, topic};
 pub use client::MockSlackApi;
 pub use client::{HttpSlackClient, ResponseObserver, SlackApi};
 pub use config::SlackConfig;
-pub use context::{ONCALL_CALLBACK_ID, Slack};
 pub use error::{Error, Result};
 pub use events::SLACK_MESSAGE_EVENT;
 pub use handler::{CHANNEL_EVENT, HANDLER_NAME, PAGE_EVENT, SlackEventHandler};
-pub use manifest::manifest;
-pub use provider::{
+/// The `callback_id` of the on-call modal.
+pub use ids::callback::ONCALL as ONCALL_CALLBACK_ID;
+pub use invite_providers::{
     CATEGORY_PROVIDER, CategoryInviteProvider, PUBLIC_P1_PROVIDER, PublicP1InviteProvider,
 };
+pub use manifest::manifest;
 pub use routes::{SLACK_PATH, routes};
+pub use slack::Slack;
 pub use users::PLATFORM;

@@ -90,7 +90,7 @@ pub fn manifest(settings: &Settings, config: &SlackConfig) -> Value {
             "shortcuts": [{
                 "name": "Declare an incident",
                 "type": "global",
-                "callback_id": crate::interactivity::action::OPEN,
+                "callback_id": crate::ids::action::OPEN,
                 "description": "Open the incident creation form",
             }],
             "slash_commands": commands,

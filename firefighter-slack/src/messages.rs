@@ -353,11 +353,7 @@ pub fn declared(
     if i.status != Status::Closed {
         actions.insert(
             0,
-            button(
-                "Update",
-                crate::interactivity::action::UPDATE,
-                &i.id.0.to_string(),
-            ),
+            button("Update", crate::ids::action::UPDATE, &i.id.0.to_string()),
         );
     }
     b.push(blocks::actions("declared_actions", actions));
@@ -430,7 +426,7 @@ pub fn status_update(
             "status_actions",
             vec![button(
                 "Update",
-                crate::interactivity::action::UPDATE,
+                crate::ids::action::UPDATE,
                 &i.id.0.to_string(),
             )],
         ));
@@ -483,7 +479,7 @@ pub fn roles(v: &IncidentView, holders: &[(String, String)], by: Option<&str>) -
         "roles_actions",
         vec![button(
             "Update roles",
-            crate::interactivity::action::UPDATE_ROLES,
+            crate::ids::action::UPDATE_ROLES,
             &v.incident().id.0.to_string(),
         )],
     ));
@@ -543,7 +539,7 @@ pub fn key_events_form(v: &IncidentView, missing: &[String]) -> (String, Value) 
                 "block_id": format!("key_event:{id}:{}", m.event_type),
                 "text": blocks::mrkdwn(&format!("{label}\n{}", escape(&m.summary))),
                 "accessory": blocks::datetimepicker(
-                    &format!("{}{}", crate::interactivity::action::KEY_EVENT_PREFIX, m.event_type),
+                    &format!("{}{}", crate::ids::action::KEY_EVENT_PREFIX, m.event_type),
                     current.map(|k| k.at.timestamp()),
                 ),
             }));
@@ -713,7 +709,7 @@ pub fn postmortem_overdue(v: &IncidentView, days: i64, announcement: bool) -> (S
             "pm_overdue",
             vec![button(
                 "Update status",
-                crate::interactivity::action::UPDATE_STATUS,
+                crate::ids::action::UPDATE_STATUS,
                 &v.incident().id.0.to_string(),
             )],
         ));
@@ -737,7 +733,7 @@ pub fn update_reminder(v: &IncidentView, quiet_for: &str) -> (String, Value) {
             "reminder_actions",
             vec![button(
                 "Post an update",
-                crate::interactivity::action::UPDATE_STATUS,
+                crate::ids::action::UPDATE_STATUS,
                 &v.incident().id.0.to_string(),
             )],
         ),
@@ -772,7 +768,7 @@ pub fn downgrade_hint(v: &IncidentView) -> (String, Value) {
             "downgrade_actions",
             vec![button(
                 "Change workflow",
-                crate::interactivity::action::DOWNGRADE,
+                crate::ids::action::DOWNGRADE,
                 &v.incident().id.0.to_string(),
             )],
         ),
@@ -808,7 +804,7 @@ pub fn oncall_hint(
             &format!("oncall_hint:{}", v.incident().id.0),
             vec![button(
                 "Page the on-call",
-                crate::interactivity::action::ONCALL,
+                crate::ids::action::ONCALL,
                 &v.incident().id.0.to_string(),
             )],
         ),

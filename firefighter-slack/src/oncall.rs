@@ -17,21 +17,12 @@ use firefighter_core::task::{PeriodicTask, Schedule, TaskRegistration};
 use firefighter_core::{Incident, IncidentId, UserId};
 use serde_json::{Value, json};
 
+pub use crate::ids::oncall_block as block;
 use crate::messages::tag;
 use crate::models::blocks::{
     context, escape, input, modal, option_described, section, static_select, text_input,
 };
-use crate::{Error, ONCALL_CALLBACK_ID, Result, Slack};
-
-/// Block (and action) ids of the on-call modal.
-pub mod block {
-    /// The service to page (static select; value: the vendor's service id).
-    pub const SERVICE: &str = "service";
-    /// What is going on (the title the on-call receives).
-    pub const SUMMARY: &str = "summary";
-    /// Details (optional).
-    pub const DETAILS: &str = "details";
-}
+use crate::{Error, Result, Slack};
 
 /// Slack's limit of options in a static select.
 const MAX_OPTIONS: usize = 100;
@@ -76,7 +67,7 @@ pub fn oncall_view(
     ));
     if services.is_empty() {
         return modal(
-            ONCALL_CALLBACK_ID,
+            crate::ids::callback::ONCALL,
             "Page the on-call",
             None,
             vec![
@@ -145,7 +136,7 @@ pub fn oncall_view(
         )));
     }
     modal(
-        ONCALL_CALLBACK_ID,
+        crate::ids::callback::ONCALL,
         "Page the on-call",
         Some("Page"),
         b,

@@ -188,7 +188,7 @@ async fn interaction(slack: Slack, payload: &str) -> Response {
             user,
             callback_id,
             trigger_id,
-        } if callback_id == crate::interactivity::action::OPEN => {
+        } if callback_id == crate::ids::action::OPEN => {
             slack.clone().spawn(async move {
                 let creator = slack.user_for(&user.id).await.ok().map(|u| u.id);
                 match slack.wizard_view(&Default::default(), creator).await {

@@ -14,35 +14,7 @@ use crate::models::blocks::{
 };
 use crate::store::Sos;
 
-/// Callback ids of our modals.
-pub mod callback {
-    /// The creation wizard.
-    pub const OPEN: &str = "incident_open";
-    /// The update menu.
-    pub const UPDATE: &str = "incident_update";
-    /// Update status, priority, category.
-    pub const UPDATE_STATUS: &str = "incident_update_status";
-    /// Update roles.
-    pub const UPDATE_ROLES: &str = "incident_update_roles";
-    /// Edit title, description, environments.
-    pub const EDIT: &str = "incident_edit";
-    /// Close.
-    pub const CLOSE: &str = "incident_close";
-    /// Close early with a reason.
-    pub const CLOSURE_REASON: &str = "incident_closure_reason";
-    /// Read-only recap.
-    pub const STATUS: &str = "incident_status";
-    /// Ask for help.
-    pub const SOS: &str = "incident_send_sos";
-    /// Turn into a regular incident.
-    pub const DOWNGRADE: &str = "incident_downgrade";
-    /// Post-mortem recap.
-    pub const POSTMORTEM: &str = "incident_postmortem";
-    /// Choose the incident first.
-    pub const SELECT: &str = "incident_select";
-    /// A message (errors, confirmations).
-    pub const NOTICE: &str = "incident_notice";
-}
+pub use crate::ids::callback;
 
 /// What the creation wizard holds between refreshes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -287,15 +259,11 @@ pub fn update_menu(incident: &Incident) -> Value {
             vec![
                 blocks::primary_button(
                     "Update status",
-                    crate::interactivity::action::PUSH_UPDATE_STATUS,
+                    crate::ids::action::PUSH_UPDATE_STATUS,
                     &id,
                 ),
-                blocks::button(
-                    "Update roles",
-                    crate::interactivity::action::PUSH_UPDATE_ROLES,
-                    &id,
-                ),
-                blocks::button("Edit details", crate::interactivity::action::PUSH_EDIT, &id),
+                blocks::button("Update roles", crate::ids::action::PUSH_UPDATE_ROLES, &id),
+                blocks::button("Edit details", crate::ids::action::PUSH_EDIT, &id),
             ],
         ),
     ];
@@ -481,7 +449,7 @@ pub fn close(catalog: &Catalog, incident: &Incident, refusal: Option<&[String]>)
                     "close_blocked",
                     vec![blocks::button(
                         "Update status",
-                        crate::interactivity::action::PUSH_UPDATE_STATUS,
+                        crate::ids::action::PUSH_UPDATE_STATUS,
                         &incident.id.0.to_string(),
                     )],
                 ),

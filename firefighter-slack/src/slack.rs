@@ -14,9 +14,6 @@ use crate::signature::SignatureVerifier;
 use crate::store::SlackStore;
 use crate::{Error, Result, SlackConfig};
 
-/// The `callback_id` of the on-call modal.
-pub const ONCALL_CALLBACK_ID: &str = "incident_oncall_trigger";
-
 pub(crate) struct Inner {
     pub(crate) config: SlackConfig,
     pub(crate) api: Arc<dyn SlackApi>,
