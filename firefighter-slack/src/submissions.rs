@@ -20,10 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use firefighter_core::task::{PeriodicTask, Schedule};
-use firefighter_core::{
-    CategoryId, ClosureReason, Declaration, EnvironmentId, IncidentId, PriorityId, Status, Update,
-    UserId,
-};
+use firefighter_core::{Declaration, IncidentId, Update};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
@@ -57,62 +54,24 @@ const GROUP: usize = 500;
 /// Submissions taken per replay run.
 const REPLAY_BATCH: u32 = 100;
 
-/// The wizard's declaration, and what the outcome notice shows.
+/// The wizard's declaration (core's, as recorded), and what the outcome
+/// notice shows. Flattened: rows recorded by earlier versions, whose
+/// fields were a copy of the declaration's, read the same.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct DeclareWork {
-    pub title: String,
-    pub description: String,
-    pub priority_id: Option<PriorityId>,
-    pub category_id: Option<CategoryId>,
-    pub environment_ids: Vec<EnvironmentId>,
-    pub created_by: Option<UserId>,
-    pub dedup_key: String,
-    pub custom_fields: serde_json::Map<String, Value>,
-    pub extras: Value,
+    #[serde(flatten)]
+    pub declaration: Declaration,
     pub view_id: String,
     pub label: String,
     pub critical: bool,
 }
 
-/// A checked update (status, closure).
+/// A checked update (core's, whole: no field of it is dropped on the way).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct UpdateWork {
     pub incident: IncidentId,
-    pub by: Option<UserId>,
-    pub message: Option<String>,
-    pub status: Option<Status>,
-    pub priority_id: Option<PriorityId>,
-    pub category_id: Option<CategoryId>,
-    pub closure_reason: Option<ClosureReason>,
-    pub closure_reference: Option<String>,
-}
-
-impl UpdateWork {
-    pub(crate) fn of(incident: IncidentId, u: &Update) -> UpdateWork {
-        UpdateWork {
-            incident,
-            by: u.by,
-            message: u.message.clone(),
-            status: u.status,
-            priority_id: u.priority_id,
-            category_id: u.category_id,
-            closure_reason: u.closure_reason,
-            closure_reference: u.closure_reference.clone(),
-        }
-    }
-
-    fn update(&self) -> Update {
-        Update {
-            by: self.by,
-            message: self.message.clone(),
-            status: self.status,
-            priority_id: self.priority_id,
-            category_id: self.category_id,
-            closure_reason: self.closure_reason,
-            closure_reference: self.closure_reference.clone(),
-            ..Update::default()
-        }
-    }
+    #[serde(flatten)]
+    pub update: Update,
 }
 
 /// A key event picked (the person is resolved when applying: no Slack call before the acknowledgement).
@@ -511,7 +470,7 @@ impl Slack {
                     // Again now: the person may have left the incident since the acknowledgement.
                     self.viewer_of_incident(&row.slack_user, w.incident).await?;
                     self.app()?
-                        .update_once(w.incident, &key, w.update())
+                        .update_once(w.incident, &key, w.update.clone())
                         .await
                         .map_err(Error::from)
                 }
@@ -559,18 +518,7 @@ impl Slack {
     }
 
     async fn redo_declare(&self, w: DeclareWork) -> std::result::Result<(), Failure> {
-        let declaration = Declaration {
-            title: w.title,
-            description: w.description,
-            priority_id: w.priority_id,
-            category_id: w.category_id,
-            environment_ids: w.environment_ids,
-            created_by: w.created_by,
-            dedup_key: Some(w.dedup_key),
-            custom_fields: w.custom_fields,
-            extras: w.extras,
-            ..Declaration::default()
-        };
+        let declaration = w.declaration;
         let result = match self.app() {
             Ok(app) => app.declare(declaration).await.map_err(Error::from),
             Err(e) => Err(e),
@@ -727,6 +675,53 @@ impl PeriodicTask for ReplaySubmissions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_recorded_by_earlier_versions_read_as_core_types() {
+        let declare: DeclareWork = serde_json::from_str(
+            r#"{"title":"Checkout answers 500","description":"","priority_id":null,
+                "category_id":null,"environment_ids":[],"created_by":null,
+                "dedup_key":"slack-view:V1","custom_fields":{},"extras":{"source":"slack"},
+                "view_id":"V1","label":"P1","critical":true}"#,
+        )
+        .unwrap();
+        assert_eq!(declare.declaration.title, "Checkout answers 500");
+        assert_eq!(
+            declare.declaration.dedup_key.as_deref(),
+            Some("slack-view:V1")
+        );
+        assert_eq!((declare.view_id.as_str(), declare.critical), ("V1", true));
+
+        let update: UpdateWork = serde_json::from_str(&format!(
+            r#"{{"incident":{},"by":null,"message":"Rolled back","status":"mitigated",
+                "priority_id":null,"category_id":null,"closure_reason":null,"closure_reference":null}}"#,
+            42
+        ))
+        .unwrap();
+        assert_eq!(
+            update.update.status,
+            Some(firefighter_core::Status::Mitigated)
+        );
+        assert_eq!(update.update.message.as_deref(), Some("Rolled back"));
+    }
+
+    #[test]
+    fn a_recorded_update_keeps_every_field_of_cores() {
+        let update = Update {
+            title: Some("A longer, clearer title".into()),
+            private: Some(true),
+            environment_ids: Some(vec![]),
+            event_type: Some("custom".into()),
+            ..Update::default()
+        };
+        let work = UpdateWork {
+            incident: IncidentId(42),
+            update: update.clone(),
+        };
+        let back: UpdateWork =
+            serde_json::from_str(&serde_json::to_string(&work).unwrap()).unwrap();
+        assert_eq!(back.update, update);
+    }
 
     #[test]
     fn backoff_doubles_and_stops_at_an_hour() {

@@ -20,8 +20,7 @@ impl Slack {
 
     /// Whether closing this incident now is an early closure (needs a reason).
     pub(super) async fn closing_needs_reason(&self, id: IncidentId) -> Result<bool> {
-        let i = self.app()?.incident(id).await?;
-        Ok(!i.ignore && i.mitigated_at.is_none() && i.status < Status::Mitigated)
+        Ok(self.app()?.closing_needs_reason(id).await?)
     }
 
     /// The close modal: closes when the lifecycle allows it (written after the acknowledgement).

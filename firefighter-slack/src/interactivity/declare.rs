@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use firefighter_core::{ImpactLevel, UserId};
+use firefighter_core::{Declaration, ImpactLevel, UserId};
 use serde_json::{Value, json};
 
 use super::*;
@@ -129,19 +129,22 @@ impl Slack {
             .as_ref()
             .is_some_and(|p| p.response_type() == firefighter_core::ResponseType::Critical);
         let work = crate::submissions::DeclareWork {
-            title,
-            description,
-            priority_id: priority.as_ref().map(|p| p.id),
-            category_id: w.category,
-            environment_ids: w.environments.clone(),
-            created_by: Some(creator),
-            // The view id is stable while the modal is open: a second submission finds the first incident.
-            dedup_key: format!(
-                "slack-view:{}",
-                view.root_view_id.as_deref().unwrap_or(&view.id)
-            ),
-            custom_fields: custom,
-            extras: json!({"source": "slack", "slack_user": payload.user.id}),
+            declaration: Declaration {
+                title,
+                description,
+                priority_id: priority.as_ref().map(|p| p.id),
+                category_id: w.category,
+                environment_ids: w.environments.clone(),
+                created_by: Some(creator),
+                // The view id is stable while the modal is open: a second submission finds the first incident.
+                dedup_key: Some(format!(
+                    "slack-view:{}",
+                    view.root_view_id.as_deref().unwrap_or(&view.id)
+                )),
+                custom_fields: custom,
+                extras: json!({"source": "slack", "slack_user": payload.user.id}),
+                ..Declaration::default()
+            },
             view_id: view.id.clone(),
             label,
             critical,

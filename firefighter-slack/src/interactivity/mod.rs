@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use firefighter_core::IncidentId;
-use firefighter_core::lifecycle::{LifecycleFacts, Refusal, StatusChange};
+use firefighter_core::lifecycle::Refusal;
 use serde_json::{Value, json};
 
 pub use crate::ids::action;

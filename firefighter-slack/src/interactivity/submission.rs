@@ -118,7 +118,10 @@ impl Slack {
         update: Update,
         field: &str,
     ) -> Result<Value> {
-        let work = crate::submissions::UpdateWork::of(id, &update);
+        let work = crate::submissions::UpdateWork {
+            incident: id,
+            update: update.clone(),
+        };
         match self
             .record_submission(crate::submissions::kind::UPDATE, &work, slack_user)
             .await

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use firefighter_core::lifecycle::{PostMortemState, RefusalReason};
+use firefighter_core::lifecycle::RefusalReason;
 use firefighter_core::{
     CategoryId, ClosureReason, EnvironmentId, Incident, IncidentId, PriorityId, Status, Update,
     UserId,
@@ -15,8 +15,8 @@ use crate::views::{self};
 use crate::{Result, Slack};
 
 impl Slack {
-    /// The lifecycle's answer to a status change, from the stored facts, as
-    /// core computes it (core decides again when it writes).
+    /// The lifecycle's answer to a status change, from core's dry run (the
+    /// same facts the command decides from; it decides again when it writes).
     pub async fn status_refusal(
         &self,
         id: IncidentId,
@@ -25,50 +25,14 @@ impl Slack {
         message: Option<&str>,
         reason: Option<ClosureReason>,
     ) -> Result<Option<Refusal>> {
-        let app = self.app()?;
-        let details = app.incident_details(id).await?;
-        let catalog = app.catalog().await?;
-        let before = &details.incident;
-        let mut after = before.clone();
-        if let Some(p) = new_priority {
-            after.priority_id = p;
-        }
-        let mut missing = firefighter_core::key_event::missing_required(
-            &catalog.milestone_types,
-            &details.key_events,
-        );
-        if to == Status::Closed {
-            missing.retain(|m| {
-                m != firefighter_core::key_event::RECOVERED || before.status < Status::Mitigated
-            });
-        }
-        let required = app.postmortem_required(&catalog, &after);
-        let pm = if to == Status::Closed && required && before.status == Status::PostMortem {
-            app.postmortem_state(&after).await
-        } else {
-            PostMortemState::NoBackend
-        };
-        let priority = catalog
-            .priorities
-            .iter()
-            .find(|p| p.id == after.priority_id)
-            .map(|p| p.value)
-            .unwrap_or(1);
-        let facts = LifecycleFacts {
-            status: before.status,
-            priority_value: priority,
-            postmortem_required: required,
-            ignore: before.ignore,
-            was_mitigated: before.mitigated_at.is_some(),
-            postmortem: &pm,
-            missing_key_events: &missing,
-        };
-        let change = StatusChange {
-            to,
-            message,
+        let update = Update {
+            status: Some(to),
+            priority_id: new_priority,
+            message: message.map(str::to_owned),
             closure_reason: reason,
+            ..Update::default()
         };
-        Ok(firefighter_core::lifecycle::check_transition(&facts, &change).err())
+        Ok(self.app()?.check_status_change(id, &update).await?)
     }
 
     pub(super) async fn submit_update_status(
