@@ -210,7 +210,7 @@ impl Firefighter {
                 None
             }
         };
-        let environment_ids = v.check(resolve_environments(&catalog, &declaration.environment_ids));
+        let environment_ids = v.check(resolve_environments(catalog, &declaration.environment_ids));
         let mut known_key_events = Vec::new();
         for (slug, at) in &declaration.key_events {
             match catalog
@@ -370,7 +370,7 @@ fn plan_declaration(
         FieldChange::new(
             field::ENVIRONMENTS,
             None,
-            Some(env_names(&catalog, &environment_ids)),
+            Some(env_names(catalog, &environment_ids)),
         ),
     ];
     if !incident.description.is_empty() {

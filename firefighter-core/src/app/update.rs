@@ -263,7 +263,7 @@ impl Firefighter {
             ));
             after.description = d.into();
         }
-        let old_priority = find_priority(&catalog, before.priority_id)?.clone();
+        let old_priority = find_priority(catalog, before.priority_id)?.clone();
         let mut priority = old_priority.clone();
         if let Some(pid) = update.priority_id {
             match catalog.priorities.iter().find(|p| p.id == pid) {
@@ -299,13 +299,13 @@ impl Firefighter {
         }
         let mut environments_changed = false;
         if let Some(envs) = &update.environment_ids
-            && let Some(envs) = v.check(resolve_environments(&catalog, envs))
+            && let Some(envs) = v.check(resolve_environments(catalog, envs))
             && envs != before.environment_ids
         {
             changes.push(FieldChange::new(
                 field::ENVIRONMENTS,
-                Some(env_names(&catalog, &before.environment_ids)),
-                Some(env_names(&catalog, &envs)),
+                Some(env_names(catalog, &before.environment_ids)),
+                Some(env_names(catalog, &envs)),
             ));
             after.environment_id = envs[0];
             after.environment_ids = envs;
