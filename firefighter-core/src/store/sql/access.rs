@@ -92,7 +92,7 @@ macro_rules! access_sql {
                 let query = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                     .bind(at)
                     .bind(id);
-                if self.write_one(query, Bump::Access).await? == 1 {
+                if self.write_one(query, VersionsChanged::Access).await? == 1 {
                     return Ok(true);
                 }
                 let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE id = $1")

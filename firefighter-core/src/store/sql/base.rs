@@ -10,7 +10,7 @@ use super::{error::*, query::*};
 
 /// What a write changed, for [`crate::store::DataVersions`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Bump {
+pub(super) enum VersionsChanged {
     /// Incidents, their child tables, users' names: the data version.
     Data,
     /// Reference data: the data and reference versions.
@@ -21,14 +21,14 @@ pub(super) enum Bump {
     Access,
 }
 
-impl Bump {
+impl VersionsChanged {
     /// Increments of (data, reference, access).
     pub(super) fn steps(self) -> (i64, i64, i64) {
         match self {
-            Bump::Data => (1, 0, 0),
-            Bump::Reference => (1, 1, 0),
-            Bump::User => (1, 0, 1),
-            Bump::Access => (0, 0, 1),
+            VersionsChanged::Data => (1, 0, 0),
+            VersionsChanged::Reference => (1, 1, 0),
+            VersionsChanged::User => (1, 0, 1),
+            VersionsChanged::Access => (0, 0, 1),
         }
     }
 }
@@ -69,7 +69,7 @@ macro_rules! base_sql {
             /// the write's transaction, last (on PostgreSQL the row stays
             /// locked until the commit), so the new version becomes visible
             /// with the data it stands for.
-            pub(super) async fn bump(conn: &mut $Conn, what: Bump) -> Result<()> {
+            pub(super) async fn bump(conn: &mut $Conn, what: VersionsChanged) -> Result<()> {
                 let (data, reference, access) = what.steps();
                 sqlx::query(
                     "UPDATE data_versions SET data_version = data_version + $1, \
@@ -87,7 +87,7 @@ macro_rules! base_sql {
             pub(super) async fn write_one(
                 &self,
                 query: sqlx::query::Query<'static, $Db, <$Db as sqlx::Database>::Arguments>,
-                what: Bump,
+                what: VersionsChanged,
             ) -> Result<u64> {
                 let this = self.clone();
                 self.on_writer(async move { this.write_one_in_tx(query, what).await }).await?
@@ -96,7 +96,7 @@ macro_rules! base_sql {
             pub(super) async fn write_one_in_tx(
                 &self,
                 query: sqlx::query::Query<'static, $Db, <$Db as sqlx::Database>::Arguments>,
-                what: Bump,
+                what: VersionsChanged,
             ) -> Result<u64> {
                 let mut tx = self.begin_write().await?;
                 let done = match query.execute(&mut *tx).await {
@@ -138,7 +138,7 @@ macro_rules! base_sql {
             /// Turns a failed incident write into the error people should see:
             /// which referenced row is missing, or which unique value is taken.
             /// Runs after the transaction was rolled back.
-            pub(super) async fn explain(&self, e: Error, refs: Vec<Ref>) -> Error {
+            pub(super) async fn explain(&self, e: Error, refs: Vec<ReferencedRow>) -> Error {
                 if !is_kind(&e, ErrorKind::ForeignKeyViolation) {
                     return unique_conflict(e);
                 }

@@ -253,7 +253,7 @@ macro_rules! catalog_sql {
                 .bind(crate::clock::now())
                 .bind(secs(p.postmortem_reminder_time))
                 .bind(secs(p.postmortem_reminder_repeat_time));
-                self.write_one(query, Bump::Reference).await.map_err(unique_conflict)?;
+                self.write_one(query, VersionsChanged::Reference).await.map_err(unique_conflict)?;
                 Ok(())
             }
 
@@ -270,7 +270,7 @@ macro_rules! catalog_sql {
                 .bind(e.description.as_str())
                 .bind(e.order)
                 .bind(e.default);
-                self.write_one(query, Bump::Reference).await.map_err(unique_conflict)?;
+                self.write_one(query, VersionsChanged::Reference).await.map_err(unique_conflict)?;
                 Ok(())
             }
 
@@ -286,7 +286,7 @@ macro_rules! catalog_sql {
                 .bind(g.description.as_str())
                 .bind(g.order)
                 .bind(crate::clock::now());
-                self.write_one(query, Bump::Reference).await.map_err(unique_conflict)?;
+                self.write_one(query, VersionsChanged::Reference).await.map_err(unique_conflict)?;
                 Ok(())
             }
 
@@ -308,7 +308,7 @@ macro_rules! catalog_sql {
                 .bind(c.deploy_warning)
                 .bind(crate::clock::now())
                 .bind(c.enabled_create);
-                let done = self.write_one(query, Bump::Reference).await;
+                let done = self.write_one(query, VersionsChanged::Reference).await;
                 match done {
                     Ok(_) => Ok(()),
                     Err(e) => {
@@ -338,7 +338,7 @@ macro_rules! catalog_sql {
                 .bind(r.summary.as_str())
                 .bind(r.description.as_str())
                 .bind(r.aka.as_str());
-                self.write_one(query, Bump::Reference).await.map_err(unique_conflict)?;
+                self.write_one(query, VersionsChanged::Reference).await.map_err(unique_conflict)?;
                 Ok(())
             }
 
@@ -358,7 +358,7 @@ macro_rules! catalog_sql {
                 .bind(m.required)
                 .bind(m.asked_for)
                 .bind(m.description.as_str());
-                self.write_one(query, Bump::Reference).await?;
+                self.write_one(query, VersionsChanged::Reference).await?;
                 Ok(())
             }
 
@@ -375,7 +375,7 @@ macro_rules! catalog_sql {
                 .bind(m.description.as_str())
                 .bind(m.end_event.as_str())
                 .bind(m.start_event.as_str());
-                let done = self.write_one(query, Bump::Reference).await;
+                let done = self.write_one(query, VersionsChanged::Reference).await;
                 match done {
                     Ok(_) => Ok(()),
                     Err(e) => {
@@ -409,7 +409,7 @@ macro_rules! catalog_sql {
                 .bind(c.default)
                 .bind(c.editable)
                 .bind(crate::clock::now());
-                self.write_one(query, Bump::Reference).await.map_err(unique_conflict)?;
+                self.write_one(query, VersionsChanged::Reference).await.map_err(unique_conflict)?;
                 Ok(())
             }
 
@@ -444,7 +444,7 @@ macro_rules! catalog_sql {
                     .await
                     .map_err(|e| unique_conflict(e.into()))?;
                 }
-                Self::bump(&mut tx, Bump::Reference).await?;
+                Self::bump(&mut tx, VersionsChanged::Reference).await?;
                 tx.commit().await?;
                 Ok(())
             }

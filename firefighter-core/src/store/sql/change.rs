@@ -208,7 +208,7 @@ macro_rules! change_sql {
                 let mut tx = self.begin_write().await?;
                 Ok(match Self::apply_change(&mut tx, change).await {
                     Ok(Some(incident)) => {
-                        let bumped = Self::bump(&mut tx, Bump::Data).await.map(|()| Some(incident));
+                        let bumped = Self::bump(&mut tx, VersionsChanged::Data).await.map(|()| Some(incident));
                         Self::settle(tx, bumped).await
                     }
                     Ok(None) => {

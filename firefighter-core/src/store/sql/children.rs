@@ -17,7 +17,7 @@ use super::{convert::*, query::*, rows::*};
 
 /// Which child rows of incidents to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kids {
+pub(super) enum ChildRows {
     /// Environments and tags (part of [`Incident`]).
     OfIncident,
     /// Roles, members, key events and costs (the rest of [`IncidentDetails`]).
@@ -65,12 +65,12 @@ pub(super) const CHILD_BRANCHES: [(char, &str); 6] = [
     ),
 ];
 
-impl Kids {
+impl ChildRows {
     pub(super) fn wants(self, kind: char) -> bool {
         match self {
-            Kids::All => true,
-            Kids::OfIncident => matches!(kind, 'e' | 't'),
-            Kids::OfDetails => !matches!(kind, 'e' | 't'),
+            ChildRows::All => true,
+            ChildRows::OfIncident => matches!(kind, 'e' | 't'),
+            ChildRows::OfDetails => !matches!(kind, 'e' | 't'),
         }
     }
 
@@ -215,7 +215,7 @@ macro_rules! children_sql {
             pub(super) async fn children(
                 conn: &mut $Conn,
                 ids: &[i64],
-                kids: Kids,
+                kids: ChildRows,
             ) -> Result<Children> {
                 let mut children = Children::default();
                 for chunk in ids.chunks(CHUNK) {
@@ -236,7 +236,7 @@ macro_rules! children_sql {
                 conn: &mut $Conn,
                 rows: Vec<IncidentRow>,
             ) -> Result<Vec<Incident>> {
-                Self::incidents_from(conn, rows, Kids::OfIncident)
+                Self::incidents_from(conn, rows, ChildRows::OfIncident)
                     .await
                     .map(|(incidents, _)| incidents)
             }
@@ -245,7 +245,7 @@ macro_rules! children_sql {
             pub(super) async fn incidents_from(
                 conn: &mut $Conn,
                 rows: Vec<IncidentRow>,
-                kids: Kids,
+                kids: ChildRows,
             ) -> Result<(Vec<Incident>, Children)> {
                 if rows.is_empty() {
                     return Ok((Vec::new(), Children::default()));

@@ -120,7 +120,7 @@ macro_rules! declaration_sql {
                         .await?
                         .pop()
                         .ok_or_else(|| corrupt("a declared incident was not written"))?;
-                    Self::bump(&mut tx, Bump::Data).await?;
+                    Self::bump(&mut tx, VersionsChanged::Data).await?;
                     Ok(Declared::Created(incident))
                 }
                 .await;
@@ -161,7 +161,7 @@ macro_rules! declaration_sql {
                     }
                     wrote |= Self::insert_waiting(&mut tx, records, &mut waiting, &mut declared).await?;
                     if wrote {
-                        Self::bump(&mut tx, Bump::Data).await?;
+                        Self::bump(&mut tx, VersionsChanged::Data).await?;
                     }
                     declared
                         .into_iter()

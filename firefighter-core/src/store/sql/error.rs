@@ -35,7 +35,7 @@ pub(super) fn is_dedup_violation(e: &Error) -> bool {
 
 /// A row an incident write refers to; checked only to explain a foreign-key failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Ref {
+pub(super) enum ReferencedRow {
     Priority(PriorityId),
     Category(CategoryId),
     Environment(EnvironmentId),
@@ -45,106 +45,106 @@ pub(super) enum Ref {
     CostType(CostTypeId),
 }
 
-impl Ref {
-    pub(super) fn push(refs: &mut Vec<Ref>, r: Ref) {
+impl ReferencedRow {
+    pub(super) fn push(refs: &mut Vec<ReferencedRow>, r: ReferencedRow) {
         if !refs.contains(&r) {
             refs.push(r);
         }
     }
 
-    pub(super) fn of_timeline(refs: &mut Vec<Ref>, entries: &[TimelineEntry]) {
+    pub(super) fn of_timeline(refs: &mut Vec<ReferencedRow>, entries: &[TimelineEntry]) {
         for e in entries {
             if let Some(u) = e.created_by {
-                Ref::push(refs, Ref::User(u));
+                ReferencedRow::push(refs, ReferencedRow::User(u));
             }
         }
     }
 
-    pub(super) fn of_incident(refs: &mut Vec<Ref>, i: &Incident) {
-        Ref::push(refs, Ref::Priority(i.priority_id));
-        Ref::push(refs, Ref::Category(i.category_id));
+    pub(super) fn of_incident(refs: &mut Vec<ReferencedRow>, i: &Incident) {
+        ReferencedRow::push(refs, ReferencedRow::Priority(i.priority_id));
+        ReferencedRow::push(refs, ReferencedRow::Category(i.category_id));
         for e in environments_of(i) {
-            Ref::push(refs, Ref::Environment(e));
+            ReferencedRow::push(refs, ReferencedRow::Environment(e));
         }
-        Ref::push(refs, Ref::User(i.created_by));
+        ReferencedRow::push(refs, ReferencedRow::User(i.created_by));
     }
 
     pub(super) fn of_roles_and_key_events(
-        refs: &mut Vec<Ref>,
+        refs: &mut Vec<ReferencedRow>,
         roles: &[(RoleTypeId, UserId)],
         key_events: &[KeyEvent],
     ) {
         for (role, user) in roles {
-            Ref::push(refs, Ref::RoleType(*role));
-            Ref::push(refs, Ref::User(*user));
+            ReferencedRow::push(refs, ReferencedRow::RoleType(*role));
+            ReferencedRow::push(refs, ReferencedRow::User(*user));
         }
         for k in key_events {
-            Ref::push(refs, Ref::MilestoneType(k.event_type.clone()));
+            ReferencedRow::push(refs, ReferencedRow::MilestoneType(k.event_type.clone()));
             if let Some(u) = k.recorded_by {
-                Ref::push(refs, Ref::User(u));
+                ReferencedRow::push(refs, ReferencedRow::User(u));
             }
         }
     }
 
-    pub(super) fn of_record(r: &NewIncidentRecord) -> Vec<Ref> {
+    pub(super) fn of_record(r: &NewIncidentRecord) -> Vec<ReferencedRow> {
         let mut refs = Vec::new();
-        Ref::of_incident(&mut refs, &r.incident);
-        Ref::of_roles_and_key_events(&mut refs, &r.roles, &r.key_events);
+        ReferencedRow::of_incident(&mut refs, &r.incident);
+        ReferencedRow::of_roles_and_key_events(&mut refs, &r.roles, &r.key_events);
         for m in &r.members {
-            Ref::push(&mut refs, Ref::User(*m));
+            ReferencedRow::push(&mut refs, ReferencedRow::User(*m));
         }
-        Ref::of_timeline(&mut refs, &r.timeline);
+        ReferencedRow::of_timeline(&mut refs, &r.timeline);
         refs
     }
 
-    pub(super) fn of_change(c: &IncidentChange) -> Vec<Ref> {
+    pub(super) fn of_change(c: &IncidentChange) -> Vec<ReferencedRow> {
         let mut refs = Vec::new();
-        Ref::of_incident(&mut refs, &c.incident);
-        Ref::of_roles_and_key_events(&mut refs, &c.roles_set, &c.key_events_set);
+        ReferencedRow::of_incident(&mut refs, &c.incident);
+        ReferencedRow::of_roles_and_key_events(&mut refs, &c.roles_set, &c.key_events_set);
         for m in &c.members_added {
-            Ref::push(&mut refs, Ref::User(*m));
+            ReferencedRow::push(&mut refs, ReferencedRow::User(*m));
         }
         for cost in &c.costs_added {
-            Ref::push(&mut refs, Ref::CostType(cost.cost_type_id));
+            ReferencedRow::push(&mut refs, ReferencedRow::CostType(cost.cost_type_id));
         }
-        Ref::of_timeline(&mut refs, &c.timeline);
+        ReferencedRow::of_timeline(&mut refs, &c.timeline);
         refs
     }
 
     /// The query counting the referenced row, and what to call it.
     pub(super) fn check(&self) -> (&'static str, &'static str, Arg) {
         match self {
-            Ref::Priority(id) => (
+            ReferencedRow::Priority(id) => (
                 "priority",
                 "SELECT COUNT(*) FROM priorities WHERE id = $1",
                 Arg::Uuid(id.0),
             ),
-            Ref::Category(id) => (
+            ReferencedRow::Category(id) => (
                 "category",
                 "SELECT COUNT(*) FROM incident_categories WHERE id = $1",
                 Arg::Uuid(id.0),
             ),
-            Ref::Environment(id) => (
+            ReferencedRow::Environment(id) => (
                 "environment",
                 "SELECT COUNT(*) FROM environments WHERE id = $1",
                 Arg::Uuid(id.0),
             ),
-            Ref::User(id) => (
+            ReferencedRow::User(id) => (
                 "user",
                 "SELECT COUNT(*) FROM users WHERE id = $1",
                 Arg::Uuid(id.0),
             ),
-            Ref::RoleType(id) => (
+            ReferencedRow::RoleType(id) => (
                 "role type",
                 "SELECT COUNT(*) FROM role_types WHERE id = $1",
                 Arg::Uuid(id.0),
             ),
-            Ref::MilestoneType(slug) => (
+            ReferencedRow::MilestoneType(slug) => (
                 "key event type",
                 "SELECT COUNT(*) FROM milestone_types WHERE event_type = $1",
                 Arg::Text(slug.clone()),
             ),
-            Ref::CostType(id) => (
+            ReferencedRow::CostType(id) => (
                 "cost type",
                 "SELECT COUNT(*) FROM cost_types WHERE id = $1",
                 Arg::Uuid(id.0),
@@ -154,13 +154,13 @@ impl Ref {
 
     pub(super) fn id(&self) -> String {
         match self {
-            Ref::Priority(id) => id.to_string(),
-            Ref::Category(id) => id.to_string(),
-            Ref::Environment(id) => id.to_string(),
-            Ref::User(id) => id.to_string(),
-            Ref::RoleType(id) => id.to_string(),
-            Ref::MilestoneType(slug) => format!("\"{slug}\""),
-            Ref::CostType(id) => id.to_string(),
+            ReferencedRow::Priority(id) => id.to_string(),
+            ReferencedRow::Category(id) => id.to_string(),
+            ReferencedRow::Environment(id) => id.to_string(),
+            ReferencedRow::User(id) => id.to_string(),
+            ReferencedRow::RoleType(id) => id.to_string(),
+            ReferencedRow::MilestoneType(slug) => format!("\"{slug}\""),
+            ReferencedRow::CostType(id) => id.to_string(),
         }
     }
 }

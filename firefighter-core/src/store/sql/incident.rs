@@ -62,7 +62,7 @@ macro_rules! incident_sql {
                         // A concurrent declaration with the same key committed
                         // first: the next attempt reads it by the same rule.
                         Err(e) if is_dedup_violation(&e) => continue,
-                        Err(e) => return Err(self.explain(e, Ref::of_record(&record)).await),
+                        Err(e) => return Err(self.explain(e, ReferencedRow::of_record(&record)).await),
                     }
                 }
                 Err(Error::Conflict(format!(
@@ -83,7 +83,7 @@ macro_rules! incident_sql {
                         "another open incident already uses dedup_key \"{}\"",
                         change.incident.dedup_key.as_deref().unwrap_or_default()
                     ))),
-                    Err(e) => Err(self.explain(e, Ref::of_change(&change)).await),
+                    Err(e) => Err(self.explain(e, ReferencedRow::of_change(&change)).await),
                 }
             }
 
@@ -97,7 +97,7 @@ macro_rules! incident_sql {
                 // Events are due when the entries they come with were recorded.
                 let at = timeline.iter().map(|t| t.created_at).max().unwrap_or_else(crate::clock::now);
                 let mut refs = Vec::new();
-                Ref::of_timeline(&mut refs, &timeline);
+                ReferencedRow::of_timeline(&mut refs, &timeline);
                 let this = self.clone();
                 let written = self
                     .on_writer(async move {
@@ -108,7 +108,7 @@ macro_rules! incident_sql {
                             }
                             Self::write_timeline(&mut tx, incident, &timeline).await?;
                             Self::write_events(&mut tx, incident, &events, &subscribers, at).await?;
-                            Self::bump(&mut tx, Bump::Data).await
+                            Self::bump(&mut tx, VersionsChanged::Data).await
                         }
                         .await;
                         Self::settle(tx, written).await
@@ -134,7 +134,7 @@ macro_rules! incident_sql {
                 let Some(row) = row else {
                     return Ok(None);
                 };
-                let (mut incidents, mut children) = Self::incidents_from(&mut conn, vec![row], Kids::All).await?;
+                let (mut incidents, mut children) = Self::incidents_from(&mut conn, vec![row], ChildRows::All).await?;
                 Ok(incidents.pop().map(|i| children.details(i)))
             }
 
@@ -147,7 +147,7 @@ macro_rules! incident_sql {
             async fn list_incident_details(&self, filter: &IncidentFilter) -> Result<Vec<IncidentDetails>> {
                 let mut conn = self.pool.acquire().await?;
                 let rows = Self::incident_list_rows(&mut conn, filter).await?;
-                let (incidents, mut children) = Self::incidents_from(&mut conn, rows, Kids::All).await?;
+                let (incidents, mut children) = Self::incidents_from(&mut conn, rows, ChildRows::All).await?;
                 Ok(incidents.into_iter().map(|i| children.details(i)).collect())
             }
 
@@ -157,7 +157,7 @@ macro_rules! incident_sql {
                 }
                 let ids: Vec<i64> = incidents.iter().map(|i| i.id.0).collect();
                 let mut conn = self.pool.acquire().await?;
-                let mut children = Self::children(&mut conn, &ids, Kids::OfDetails).await?;
+                let mut children = Self::children(&mut conn, &ids, ChildRows::OfDetails).await?;
                 Ok(incidents.into_iter().map(|i| children.details(i)).collect())
             }
 
@@ -216,7 +216,7 @@ macro_rules! incident_sql {
                         .rows_affected()
                             > 0;
                         if changed {
-                            Self::bump(&mut tx, Bump::Data).await?;
+                            Self::bump(&mut tx, VersionsChanged::Data).await?;
                         }
                         Ok(changed)
                     }

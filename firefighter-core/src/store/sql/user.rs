@@ -105,7 +105,7 @@ macro_rules! user_sql {
                             .execute(&mut *tx)
                             .await?;
                     }
-                    Self::bump(&mut tx, Bump::User).await?;
+                    Self::bump(&mut tx, VersionsChanged::User).await?;
                     Ok::<_, Error>(ids)
                 }
                 .await;
@@ -145,7 +145,7 @@ macro_rules! user_sql {
                 .bind(user.is_admin)
                 .bind(user.bot)
                 .bind(now);
-                if let Err(e) = self.write_one(query, Bump::Data).await {
+                if let Err(e) = self.write_one(query, VersionsChanged::Data).await {
                     return Err(if is_kind(&e, ErrorKind::UniqueViolation) {
                         Error::Conflict(format!("a user with e-mail {email} already exists"))
                     } else {
@@ -255,7 +255,7 @@ macro_rules! user_sql {
                 .execute(&mut *tx)
                 .await?;
                 // Identities are part of the user that authentication resolves.
-                Self::bump(&mut tx, Bump::User).await?;
+                Self::bump(&mut tx, VersionsChanged::User).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -317,7 +317,7 @@ macro_rules! user_sql {
                 .bind(user.avatar.as_deref())
                 .bind(crate::clock::now())
                 .bind(user.id);
-                if self.write_one(query, Bump::User).await? == 0 {
+                if self.write_one(query, VersionsChanged::User).await? == 0 {
                     return Err(Error::not_found("user", user.id));
                 }
                 Ok(())
