@@ -60,23 +60,22 @@ impl Firefighter {
     }
 
     /// The lifecycle's facts about `incident` — its fields as the change
-    /// being decided leaves them, its status as it is — for a change to `to`
-    /// (`None`: any status, for forms). The post-mortem backends are asked
-    /// only when their answer matters: closing from Post-mortem.
+    /// being decided leaves them, its status as it is. `may_close`: the
+    /// answer may be about closing, so the post-mortem backends are asked
+    /// (a call out, only when it matters: from Post-mortem).
     pub(super) async fn lifecycle_inputs(
         &self,
         catalog: &Catalog,
         incident: &Incident,
         key_events: &[KeyEvent],
-        to: Option<Status>,
+        may_close: bool,
     ) -> Result<LifecycleInputs> {
         let mut missing = key_event::missing_required(&catalog.milestone_types, key_events);
         // Mitigation records `recovered` by itself; only what people must enter counts.
         missing.retain(|m| m != key_event::RECOVERED || incident.status < Status::Mitigated);
         let postmortem_required = self.postmortem_required(catalog, incident);
-        let asks_backend = postmortem_required
-            && incident.status == Status::PostMortem
-            && to.is_none_or(|to| to == Status::Closed);
+        let asks_backend =
+            may_close && postmortem_required && incident.status == Status::PostMortem;
         let postmortem = if asks_backend {
             self.postmortem_state(incident).await
         } else {
@@ -99,7 +98,7 @@ impl Firefighter {
         let details = self.incident_details(id).await?;
         let catalog = self.catalog().await?;
         let inputs = self
-            .lifecycle_inputs(&catalog, &details.incident, &details.key_events, None)
+            .lifecycle_inputs(&catalog, &details.incident, &details.key_events, true)
             .await?;
         Ok(lifecycle::offered_statuses(&inputs.facts()))
     }
@@ -107,10 +106,12 @@ impl Firefighter {
     /// Whether closing the incident now needs a closure reason (an early
     /// closure, before any mitigation), for forms.
     pub async fn closing_needs_reason(&self, id: IncidentId) -> Result<bool> {
-        let details = self.incident_details(id).await?;
+        // Only the status, the ignore flag and mitigation matter: no key
+        // events read, no backend asked.
+        let incident = self.incident(id).await?;
         let catalog = self.catalog().await?;
         let inputs = self
-            .lifecycle_inputs(&catalog, &details.incident, &details.key_events, None)
+            .lifecycle_inputs(&catalog, &incident, &[], false)
             .await?;
         Ok(lifecycle::closing_needs_reason(&inputs.facts()))
     }
@@ -150,7 +151,12 @@ impl Firefighter {
             }
         }
         let inputs = self
-            .lifecycle_inputs(&catalog, &proposed, &details.key_events, Some(to))
+            .lifecycle_inputs(
+                &catalog,
+                &proposed,
+                &details.key_events,
+                to == Status::Closed,
+            )
             .await?;
         let message = update.message.as_deref().filter(|m| !m.trim().is_empty());
         Ok(lifecycle::check_transition(

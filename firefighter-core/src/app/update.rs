@@ -368,7 +368,7 @@ impl Firefighter {
     ) -> Result<Vec<KeyEvent>> {
         let from = edit.after.status;
         let inputs = self
-            .lifecycle_inputs(catalog, &edit.after, key_events, Some(to))
+            .lifecycle_inputs(catalog, &edit.after, key_events, to == Status::Closed)
             .await?;
         lifecycle::check_transition(
             &inputs.facts(),
