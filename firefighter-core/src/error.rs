@@ -52,6 +52,10 @@ pub enum Error {
     /// The configuration is invalid.
     #[error("configuration error: {0}")]
     Config(String),
+    /// A service firefighter needs is not available right now (a writer
+    /// stopped, a file that cannot be written); nothing was recorded.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// A stored row could not be read back (the database holds a value this version does not know).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
@@ -76,7 +80,10 @@ impl Error {
 
     /// Whether trying again later may succeed (database trouble, concurrency).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Database(_) | Error::Conflict(_))
+        matches!(
+            self,
+            Error::Database(_) | Error::Conflict(_) | Error::Unavailable(_)
+        )
     }
 }
 

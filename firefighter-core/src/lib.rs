@@ -61,6 +61,7 @@ mod error;
 pub mod event;
 mod id;
 pub mod impact;
+pub mod inbox;
 pub mod incident;
 pub mod invite;
 pub mod key_event;

@@ -1,6 +1,6 @@
 //! Storage: one [`Store`] made of area traits ([`DatabaseStore`],
 //! [`CatalogStore`], [`UserStore`], [`IncidentStore`], [`OutboxStore`],
-//! [`TaskStore`], [`AccessStore`]), two backends (SQLite, the embedded
+//! [`TaskStore`], [`AccessStore`], [`InboxStore`]), two backends (SQLite, the embedded
 //! default, and PostgreSQL for several instances sharing one database)
 //! generated from the same SQL, with the same schema and the same test suite.
 //!
@@ -19,6 +19,7 @@ use crate::Result;
 mod access;
 mod catalog;
 mod database;
+mod inbox;
 mod incident;
 mod outbox;
 mod sql;
@@ -28,6 +29,7 @@ mod user;
 pub use access::AccessStore;
 pub use catalog::{Catalog, CatalogStore};
 pub use database::{DataVersions, DatabasePool, DatabaseStore};
+pub use inbox::InboxStore;
 pub use incident::{Declared, IncidentChange, IncidentStore, NewIncidentRecord};
 pub use outbox::{DeliveryInfo, DeliveryStatus, OutboxStore};
 pub use sql::{PgStore, SqliteStore};
@@ -39,21 +41,29 @@ pub use crate::clock::{now, truncate_micros};
 #[cfg(any(test, feature = "test-util"))]
 pub use {
     access::MockAccessStore, catalog::MockCatalogStore, database::MockDatabaseStore,
-    incident::MockIncidentStore, outbox::MockOutboxStore, task::MockTaskStore, user::MockUserStore,
+    inbox::MockInboxStore, incident::MockIncidentStore, outbox::MockOutboxStore,
+    task::MockTaskStore, user::MockUserStore,
 };
 
 /// The area traits, for calling store methods on a concrete store.
 pub mod prelude {
     pub use super::{
-        AccessStore, CatalogStore, DatabaseStore, IncidentStore, OutboxStore, Store, TaskStore,
-        UserStore,
+        AccessStore, CatalogStore, DatabaseStore, InboxStore, IncidentStore, OutboxStore, Store,
+        TaskStore, UserStore,
     };
 }
 
 /// Persistence of everything in core: every area at once. Implemented by
 /// [`SqliteStore`] and [`PgStore`], and by anything implementing every area.
 pub trait Store:
-    DatabaseStore + CatalogStore + UserStore + IncidentStore + OutboxStore + TaskStore + AccessStore
+    DatabaseStore
+    + CatalogStore
+    + UserStore
+    + IncidentStore
+    + OutboxStore
+    + TaskStore
+    + AccessStore
+    + InboxStore
 {
 }
 
@@ -65,6 +75,7 @@ impl<T> Store for T where
         + OutboxStore
         + TaskStore
         + AccessStore
+        + InboxStore
         + ?Sized
 {
 }

@@ -136,6 +136,9 @@ macro_rules! store_tests {
                 data_versions_grow_with_every_write,
                 users_come_with_their_identities,
                 users_by_email_or_created_once_under_concurrency,
+                inbox_items_claimed_once_ended_parked_requeued_and_purged,
+                concurrent_inbox_claimers_never_share_an_item,
+                inbox_applies_once_and_parks_after_repeated_failures,
             );
         }
     };

@@ -56,6 +56,7 @@ mod catalog;
 mod change;
 mod database;
 mod declaration;
+mod inbox;
 mod incident;
 mod outbox;
 mod task;

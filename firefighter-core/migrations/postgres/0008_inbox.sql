@@ -1,0 +1,23 @@
+-- The inbox: inbound vendor requests (a Slack form, a webhook), recorded
+-- before they are acknowledged and applied after. A row without done_at is
+-- replayed once its lease (claimed_until) has expired; failed attempts back
+-- off (next_attempt_at); after too many the row is parked for a person.
+-- (postgres dialect; keep in step with ../sqlite/0008_inbox.sql.)
+CREATE TABLE inbox (
+    id              UUID PRIMARY KEY,
+    source          TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    actor           TEXT NOT NULL,
+    created_at      TIMESTAMPTZ NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMPTZ NOT NULL,
+    claimed_until   TIMESTAMPTZ NULL,
+    claim_token     UUID NULL,
+    last_error      TEXT NULL,
+    parked_at       TIMESTAMPTZ NULL,
+    done_at         TIMESTAMPTZ NULL
+);
+CREATE INDEX inbox_due ON inbox (source, next_attempt_at)
+    WHERE done_at IS NULL AND parked_at IS NULL;
+CREATE INDEX inbox_parked ON inbox (parked_at) WHERE parked_at IS NOT NULL;
