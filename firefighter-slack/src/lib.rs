@@ -76,7 +76,6 @@ mod handler;
 pub mod ids;
 pub mod interactivity;
 mod invite_providers;
-mod journal;
 pub mod manifest;
 pub mod messages;
 pub mod models;
