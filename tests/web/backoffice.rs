@@ -511,3 +511,66 @@ async fn failed_deliveries_are_listed_with_their_error_and_re_queued() {
     );
     let _ = field_value;
 }
+
+#[tokio::test]
+async fn parked_inbox_requests_are_listed_with_their_error_and_re_queued() {
+    use firefighter_core::inbox::{InboxEnd, NewInboxItem};
+    let app = spawn_app().await;
+    let staff = app.logged_in("staff@example.com", true).await;
+    let store = app.app.store();
+    let item = NewInboxItem {
+        id: uuid::Uuid::new_v4(),
+        kind: "webhook".into(),
+        payload: r#"{"issue":"INC-42"}"#.into(),
+        actor: "jira-user-7".into(),
+        claim_token: uuid::Uuid::new_v4(),
+        claimed_until: firefighter_core::store::now(),
+    };
+    let now = firefighter_core::store::now();
+    store
+        .insert_inbox_items("jira", std::slice::from_ref(&item), now)
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_inbox_items("jira", now, now + chrono::Duration::minutes(5), 1)
+        .await
+        .unwrap();
+    let end = InboxEnd::Park("the incident category is unknown".into());
+    assert!(
+        store
+            .end_inbox_item(item.id, claimed[0].claim_token.unwrap(), &end, now)
+            .await
+            .unwrap()
+    );
+
+    staff.get("/admin/").await.expect(200, &["/admin/inbox/"]);
+    staff.get("/admin/inbox/").await.expect(
+        200,
+        &[
+            "jira",
+            "webhook",
+            "jira-user-7",
+            "the incident category is unknown",
+            "INC-42",
+            "Re-queue",
+        ],
+    );
+    let path = format!("/admin/inbox/{}/requeue", item.id);
+    staff
+        .post(&path, &[])
+        .await
+        .expect_redirect("/admin/inbox/?notice=inbox_requeued");
+    let requeued = store.inbox_item(item.id).await.unwrap().unwrap();
+    assert_eq!((requeued.parked_at, requeued.attempts), (None, 0));
+    staff
+        .get("/admin/inbox/")
+        .await
+        .expect(200, &["No parked request."]);
+    staff
+        .post(&path, &[])
+        .await
+        .expect_redirect("/admin/inbox/?notice=inbox_not_requeued");
+    // Only staff see it.
+    let person = app.logged_in("someone@example.com", false).await;
+    assert_ne!(person.get("/admin/inbox/").await.status, 200);
+}
