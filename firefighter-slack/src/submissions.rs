@@ -136,6 +136,17 @@ impl Slack {
         });
     }
 
+    /// [`Slack::replay_submissions`] at start-up, logged.
+    pub(crate) async fn replay_at_start(&self, when: &str) {
+        match self.replay_submissions(Utc::now()).await {
+            Ok(r) if r != ReplayReport::default() => {
+                tracing::info!(?r, when, "Slack submissions replayed")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, when, "could not replay Slack submissions"),
+        }
+    }
+
     /// Applies the submissions left unfinished (a crash, a failure) whose
     /// lease expired and whose retry is due at `now`.
     pub async fn replay_submissions(&self, now: DateTime<Utc>) -> Result<ReplayReport> {

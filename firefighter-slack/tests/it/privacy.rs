@@ -516,6 +516,7 @@ fn queued(kind: &str, slack_user: &str, payload: Value) -> NewInboxItem {
         actor: slack_user.to_owned(),
         claim_token: Uuid::new_v4(),
         claimed_until: Utc::now() - chrono::Duration::seconds(1),
+        claim_owner: None,
     }
 }
 

@@ -42,6 +42,7 @@ fn crashed(kind: &str, payload: Value) -> NewInboxItem {
         actor: "UJANE".into(),
         claim_token: Uuid::new_v4(),
         claimed_until: Utc::now() - chrono::Duration::seconds(1),
+        claim_owner: None,
     }
 }
 

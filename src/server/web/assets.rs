@@ -59,12 +59,8 @@ impl Asset {
     }
 }
 
-static STYLESHEET: LazyLock<Asset> = LazyLock::new(|| {
-    Asset::new(
-        include_bytes!("assets/app.css"),
-        "text/css; charset=utf-8",
-    )
-});
+static STYLESHEET: LazyLock<Asset> =
+    LazyLock::new(|| Asset::new(include_bytes!("assets/app.css"), "text/css; charset=utf-8"));
 
 /// htmx 2.0.11, from the npm package `htmx.org` (`dist/htmx.min.js`).
 static HTMX: LazyLock<Asset> = LazyLock::new(|| {

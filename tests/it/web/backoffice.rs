@@ -525,6 +525,7 @@ async fn parked_inbox_requests_are_listed_with_their_error_and_re_queued() {
         actor: "jira-user-7".into(),
         claim_token: uuid::Uuid::new_v4(),
         claimed_until: firefighter_core::store::now(),
+        claim_owner: None,
     };
     let now = firefighter_core::store::now();
     store
@@ -532,7 +533,13 @@ async fn parked_inbox_requests_are_listed_with_their_error_and_re_queued() {
         .await
         .unwrap();
     let claimed = store
-        .claim_inbox_items("jira", now, now + chrono::Duration::minutes(5), 1)
+        .claim_inbox_items(
+            "jira",
+            "instance-test",
+            now,
+            now + chrono::Duration::minutes(5),
+            1,
+        )
         .await
         .unwrap();
     let end = InboxEnd::Park("the incident category is unknown".into());

@@ -21,6 +21,7 @@ fn left_behind(kind: &str, n: u8) -> NewInboxItem {
         actor: "UJANE".into(),
         claim_token: Uuid::new_v4(),
         claimed_until: at(-3600),
+        claim_owner: None,
     }
 }
 
@@ -43,13 +44,13 @@ pub(crate) async fn inbox_items_claimed_once_ended_parked_requeued_and_purged(st
     // Not due before it was recorded; each source claims its own.
     assert!(
         store
-            .claim_inbox_items("slack", at(-1), at(60), 10)
+            .claim_inbox_items("slack", "instance-test", at(-1), at(60), 10)
             .await
             .unwrap()
             .is_empty()
     );
     let claimed = store
-        .claim_inbox_items("slack", at(1), at(301), 10)
+        .claim_inbox_items("slack", "instance-test", at(1), at(301), 10)
         .await
         .unwrap();
     assert_eq!(
@@ -64,7 +65,7 @@ pub(crate) async fn inbox_items_claimed_once_ended_parked_requeued_and_purged(st
     // Leased: nobody else takes them until the lease ends.
     assert!(
         store
-            .claim_inbox_items("slack", at(2), at(302), 10)
+            .claim_inbox_items("slack", "instance-test", at(2), at(302), 10)
             .await
             .unwrap()
             .is_empty()
@@ -108,13 +109,13 @@ pub(crate) async fn inbox_items_claimed_once_ended_parked_requeued_and_purged(st
         .unwrap();
     assert!(
         store
-            .claim_inbox_items("slack", at(99), at(400), 10)
+            .claim_inbox_items("slack", "instance-test", at(99), at(400), 10)
             .await
             .unwrap()
             .is_empty()
     );
     let again = store
-        .claim_inbox_items("slack", at(100), at(400), 10)
+        .claim_inbox_items("slack", "instance-test", at(100), at(400), 10)
         .await
         .unwrap();
     assert_eq!(
@@ -136,7 +137,7 @@ pub(crate) async fn inbox_items_claimed_once_ended_parked_requeued_and_purged(st
         .unwrap();
     assert!(
         store
-            .claim_inbox_items("slack", at(10_000), at(10_300), 10)
+            .claim_inbox_items("slack", "instance-test", at(10_000), at(10_300), 10)
             .await
             .unwrap()
             .is_empty()
@@ -159,7 +160,7 @@ pub(crate) async fn inbox_items_claimed_once_ended_parked_requeued_and_purged(st
     assert!(store.requeue_inbox_item(second.id, at(200)).await.unwrap());
     assert!(!store.requeue_inbox_item(second.id, at(200)).await.unwrap());
     let requeued = store
-        .claim_inbox_items("slack", at(200), at(500), 10)
+        .claim_inbox_items("slack", "instance-test", at(200), at(500), 10)
         .await
         .unwrap();
     assert_eq!((requeued.len(), requeued[0].attempts), (1, 1));
@@ -171,7 +172,7 @@ pub(crate) async fn inbox_items_claimed_once_ended_parked_requeued_and_purged(st
     assert!(store.inbox_item(second.id).await.unwrap().is_some());
     assert_eq!(
         store
-            .claim_inbox_items("jira", at(1), at(301), 10)
+            .claim_inbox_items("jira", "instance-test", at(1), at(301), 10)
             .await
             .unwrap()
             .len(),
@@ -191,7 +192,7 @@ pub(crate) async fn concurrent_inbox_claimers_never_share_an_item(store: S) {
             let mut mine = Vec::new();
             loop {
                 let got = store
-                    .claim_inbox_items("slack", at(1), at(301), 3)
+                    .claim_inbox_items("slack", "instance-test", at(1), at(301), 3)
                     .await
                     .unwrap();
                 if got.is_empty() {
