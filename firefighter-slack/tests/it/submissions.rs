@@ -634,3 +634,46 @@ async fn every_slack_of_one_process_shares_the_journal_of_its_database() {
         "the second Slack of the process records around the journal"
     );
 }
+
+/// `kill -9` right after the acknowledgement: the submission is leased for
+/// minutes to the dead instance, yet applied as soon as its heartbeat has
+/// been silent long enough, not when the lease ends.
+#[tokio::test]
+async fn a_submission_of_a_crashed_instance_is_applied_without_waiting_for_its_lease() {
+    let t = env().await;
+    t.workspace().await;
+    let id = declared_p2(&t).await;
+    let store = t.app.store().clone();
+    let now = Utc::now();
+    store
+        .instance_alive("instance-killed", now, now - chrono::Duration::seconds(2))
+        .await
+        .unwrap();
+    let lost = NewInboxItem {
+        claimed_until: now + chrono::Duration::minutes(4),
+        claim_owner: Some("instance-killed".into()),
+        ..crashed(kind::UPDATE, investigating(id, "Applied after the crash"))
+    };
+    t.slack
+        .inbox()
+        .insert(std::slice::from_ref(&lost))
+        .await
+        .unwrap();
+    // Its last beat is 2 s old: it may be alive, so its lease holds.
+    assert_eq!(
+        t.slack.replay_submissions(now).await.unwrap(),
+        ReplayReport::default()
+    );
+    // 20 s of silence later it is presumed dead: applied, once.
+    let later = now + chrono::Duration::seconds(20);
+    assert_eq!(t.slack.replay_submissions(later).await.unwrap().done, 1);
+    assert_eq!(
+        t.app.incident(id).await.unwrap().status,
+        Status::Investigating
+    );
+    assert!(row(&t, lost.id).await.done_at.is_some());
+    assert_eq!(
+        t.slack.replay_submissions(later).await.unwrap(),
+        ReplayReport::default()
+    );
+}
