@@ -81,6 +81,11 @@ pub enum IdempotencyBegin {
     Mismatch,
     /// The first request with this key is still running.
     InProgress,
+    /// The first request with this key was never answered (its instance
+    /// died, or it outlived its lease): the key is this request's now, and
+    /// it runs again. Whatever the first one changed was recorded under the
+    /// same key, so the change is applied once.
+    Resumed,
 }
 
 /// When a reference row was created and last changed (unknown for rows

@@ -47,6 +47,10 @@ pub struct Declaration {
     /// says again who declares.
     #[serde(skip)]
     pub dedup_viewer: Option<crate::Viewer>,
+    /// The caller's key for this very declaration (an API
+    /// `Idempotency-Key`): declaring again with it returns the incident it
+    /// declared (`created: false`) instead of a second one.
+    pub request_key: Option<String>,
     /// Ignored incidents skip the closing guard and reminders.
     pub ignore: bool,
     /// Extra fields.
@@ -154,6 +158,16 @@ impl Firefighter {
             Some(k) => v.check(DedupKey::parse(k)).map(Some),
             None => Some(None),
         };
+        if declaration
+            .request_key
+            .as_ref()
+            .is_some_and(|k| k.is_empty() || k.chars().count() > 200)
+        {
+            v.push(
+                "request_key",
+                "a request key has 1 to 200 characters".to_owned(),
+            );
+        }
         let tags: Vec<String> = declaration
             .tags
             .iter()
@@ -463,6 +477,7 @@ fn plan_declaration(
         dedup_viewer: declaration
             .dedup_viewer
             .unwrap_or(crate::Viewer::Everything),
+        request_key: declaration.request_key.clone(),
     };
     PlannedDeclaration {
         record,

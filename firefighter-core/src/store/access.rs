@@ -31,13 +31,20 @@ pub trait AccessStore: Send + Sync + std::fmt::Debug + 'static {
     /// Ends every session of a user (password change, deactivation); returns how many.
     async fn delete_user_sessions(&self, user: UserId) -> Result<u64>;
     /// Claims an idempotency key for a request (identified by `request_hash`)
-    /// of `scope` (the caller). A claim older than `stale_before` is forgotten first.
+    /// of `scope` (the caller), for `owner` until `lease_until`. A claim
+    /// older than `stale_before` is forgotten first. A claim of the same
+    /// request still unanswered whose lease ended, or whose owner is
+    /// presumed dead ([`crate::instance`]), is taken over
+    /// ([`IdempotencyBegin::Resumed`]).
+    #[allow(clippy::too_many_arguments)]
     async fn begin_idempotent(
         &self,
         scope: &str,
         key: &str,
         request_hash: &str,
+        owner: &str,
         now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
         stale_before: DateTime<Utc>,
     ) -> Result<IdempotencyBegin>;
     /// Stores the response of a claimed key.

@@ -29,6 +29,9 @@ pub struct NewIncidentRecord {
     /// Who declares, for the `dedup_key`: an open incident with the key
     /// counts only if this viewer may see it (see [`IncidentStore::declare`]).
     pub dedup_viewer: Viewer,
+    /// The caller's key for this declaration (an API `Idempotency-Key`): a
+    /// repeat with the key gets the incident it declared, whatever its status.
+    pub request_key: Option<String>,
 }
 
 /// What [`IncidentStore::declare`] did.

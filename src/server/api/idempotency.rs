@@ -1,6 +1,13 @@
 //! `Idempotency-Key` on every POST: the same key with the same request replays
 //! the stored response; with another request it is refused (422). Keys are
 //! per caller (token or user) and kept a day, in the database.
+//!
+//! While a request runs its key is leased to this instance for the request
+//! timeout (plus a margin). A retry while it runs is refused (409); a retry
+//! after this instance died (its heartbeat stopped) or after the lease ended
+//! runs the request again. Handlers that change data do so under the key
+//! ([`RequestKey`]: a declaration or an update recorded with it is found
+//! again rather than made twice), so the retry gets the applied result.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -16,6 +23,18 @@ use crate::server::auth::{AuthMethod, Authenticated, session::sha256_hex};
 
 /// The header.
 pub(crate) const HEADER: &str = "idempotency-key";
+
+/// The caller's idempotency key, for handlers to record their change under
+/// (core's request keys): unique per caller and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RequestKey(pub(crate) String);
+
+/// Longer than any request may run: the request timeout, and a margin for the
+/// answer to be stored.
+fn lease(state: &AppState) -> chrono::Duration {
+    chrono::Duration::from_std(state.config.request_timeout()).unwrap_or(chrono::Duration::minutes(1))
+        + chrono::Duration::seconds(15)
+}
 
 pub(super) async fn idempotent(
     State(state): State<AppState>,
@@ -64,7 +83,9 @@ pub(super) async fn idempotent(
             &scope,
             &key,
             &hash,
+            firefighter_core::instance::id(),
             now,
+            now + lease(&state),
             now - chrono::Duration::seconds(IDEMPOTENCY_TTL_SECS),
         )
         .await;
@@ -87,7 +108,14 @@ pub(super) async fn idempotent(
             return r;
         }
         Ok(IdempotencyBegin::Started) => {}
+        Ok(IdempotencyBegin::Resumed) => {
+            tracing::info!(%scope, "an idempotency key left unanswered (its instance died, or the request outlived its lease) is taken over by its retry");
+        }
     }
+    let mut parts = parts;
+    parts
+        .extensions
+        .insert(RequestKey(format!("api:{}", sha256_hex(&format!("{scope}\n{key}")))));
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;

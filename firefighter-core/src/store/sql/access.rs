@@ -177,13 +177,16 @@ macro_rules! access_sql {
                 scope: &str,
                 key: &str,
                 request_hash: &str,
+                owner: &str,
                 now: DateTime<Utc>,
+                lease_until: DateTime<Utc>,
                 stale_before: DateTime<Utc>,
             ) -> Result<IdempotencyBegin> {
-                let (this, scope, key, request_hash) =
-                    (self.clone(), scope.to_owned(), key.to_owned(), request_hash.to_owned());
+                let (this, scope, key, request_hash, owner) =
+                    (self.clone(), scope.to_owned(), key.to_owned(), request_hash.to_owned(), owner.to_owned());
                 self.on_writer(async move {
-                    let (scope, key, request_hash) = (scope.as_str(), key.as_str(), request_hash.as_str());
+                    let (scope, key, request_hash, owner) =
+                        (scope.as_str(), key.as_str(), request_hash.as_str(), owner.as_str());
                     let mut tx = this.begin_write().await?;
                     sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND idem_key = $2 AND created_at < $3")
                         .bind(scope)
@@ -192,13 +195,15 @@ macro_rules! access_sql {
                         .execute(&mut *tx)
                         .await?;
                     let inserted = sqlx::query(
-                        "INSERT INTO idempotency_keys (scope, idem_key, request_hash, created_at) VALUES ($1, $2, $3, $4) \
-                         ON CONFLICT (scope, idem_key) DO NOTHING",
+                        "INSERT INTO idempotency_keys (scope, idem_key, request_hash, created_at, owner, lease_until) \
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, idem_key) DO NOTHING",
                     )
                     .bind(scope)
                     .bind(key)
                     .bind(request_hash)
                     .bind(now)
+                    .bind(owner)
+                    .bind(lease_until)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
@@ -206,8 +211,8 @@ macro_rules! access_sql {
                         IdempotencyBegin::Started
                     } else {
                         let row: IdempotencyRow = sqlx::query_as(
-                            "SELECT request_hash, response_status, response_type, response_body FROM idempotency_keys \
-                             WHERE scope = $1 AND idem_key = $2",
+                            "SELECT request_hash, owner, created_at, lease_until, response_status, response_type, \
+                             response_body FROM idempotency_keys WHERE scope = $1 AND idem_key = $2",
                         )
                         .bind(scope)
                         .bind(key)
@@ -223,7 +228,35 @@ macro_rules! access_sql {
                                     content_type,
                                     body,
                                 }),
-                                _ => IdempotencyBegin::InProgress,
+                                _ => {
+                                    // Keys of earlier versions have no lease: a minute from their creation.
+                                    let lease_end = row.lease_until.unwrap_or(row.created_at + chrono::Duration::minutes(1));
+                                    let silent: Vec<String> = match &row.owner {
+                                        Some(o) => sqlx::query_scalar(
+                                            "SELECT id FROM instances WHERE id = $1 AND heartbeat_at < $2",
+                                        )
+                                        .bind(o)
+                                        .bind(crate::instance::presumed_dead_before(now))
+                                        .fetch_all(&mut *tx)
+                                        .await?,
+                                        None => Vec::new(),
+                                    };
+                                    if lease_end < now || !silent.is_empty() {
+                                        sqlx::query(
+                                            "UPDATE idempotency_keys SET owner = $1, lease_until = $2 \
+                                             WHERE scope = $3 AND idem_key = $4 AND response_status IS NULL",
+                                        )
+                                        .bind(owner)
+                                        .bind(lease_until)
+                                        .bind(scope)
+                                        .bind(key)
+                                        .execute(&mut *tx)
+                                        .await?;
+                                        IdempotencyBegin::Resumed
+                                    } else {
+                                        IdempotencyBegin::InProgress
+                                    }
+                                }
                             }
                         }
                     };

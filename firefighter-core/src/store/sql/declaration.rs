@@ -92,6 +92,21 @@ macro_rules! declaration_sql {
             /// a key is held by an incident out of the declarer's sight never
             /// shows.
             pub(super) async fn claim_dedup_key(conn: &mut $Conn, record: &NewIncidentRecord) -> Result<DedupClaim> {
+                // A repeat of a declaration already made (its answer was lost): that incident, whatever its status.
+                if let Some(request) = record.request_key.as_deref() {
+                    let row: Option<IncidentRow> = sqlx::query_as(concat!(
+                        incident_select!(),
+                        " WHERE i.id = (SELECT r.incident_id FROM incident_requests r WHERE r.request_key = $1)"
+                    ))
+                    .bind(request)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                    if let Some(row) = row
+                        && let Some(existing) = Self::incident_rows(conn, vec![row]).await?.pop()
+                    {
+                        return Ok(DedupClaim::Matched(Box::new(existing)));
+                    }
+                }
                 let Some(key) = record.incident.dedup_key.as_deref() else {
                     return Ok(DedupClaim::Free(None));
                 };
@@ -140,8 +155,17 @@ macro_rules! declaration_sql {
                     // and their keys.
                     let mut waiting: Vec<(usize, Option<UserId>)> = Vec::new();
                     let mut waiting_keys: HashSet<&str> = HashSet::new();
+                    let mut waiting_requests: HashSet<&str> = HashSet::new();
                     let mut wrote = false;
                     for (n, record) in records.iter().enumerate() {
+                        // A repeat of a declaration waiting in the batch gets it, once written.
+                        if let Some(request) = record.request_key.as_deref()
+                            && waiting_requests.contains(request)
+                        {
+                            wrote |= Self::insert_waiting(&mut tx, records, &mut waiting, &mut declared).await?;
+                            waiting_keys.clear();
+                            waiting_requests.clear();
+                        }
                         if let Some(key) = record.incident.dedup_key.as_deref() {
                             // Whether this one gets an earlier one of the batch
                             // depends on who may see it: written first, the
@@ -149,12 +173,14 @@ macro_rules! declaration_sql {
                             if waiting_keys.contains(key) {
                                 wrote |= Self::insert_waiting(&mut tx, records, &mut waiting, &mut declared).await?;
                                 waiting_keys.clear();
+                                waiting_requests.clear();
                             }
                         }
                         match Self::claim_dedup_key(&mut tx, record).await? {
                             DedupClaim::Matched(existing) => declared[n] = Some(Declared::Existing(*existing)),
                             DedupClaim::Free(scope) => {
                                 waiting_keys.extend(record.incident.dedup_key.as_deref());
+                                waiting_requests.extend(record.request_key.as_deref());
                                 waiting.push((n, scope));
                             }
                         }
@@ -232,6 +258,14 @@ macro_rules! declaration_sql {
                     .fetch_one(&mut *conn)
                     .await?;
                     ids.push(IncidentId(raw));
+                    if let Some(request) = record.request_key.as_deref() {
+                        sqlx::query("INSERT INTO incident_requests (request_key, incident_id, created_at) VALUES ($1, $2, $3)")
+                            .bind(request)
+                            .bind(raw)
+                            .bind(i.created_at)
+                            .execute(&mut *conn)
+                            .await?;
+                    }
                 }
                 let written: Vec<(IncidentId, &NewIncidentRecord)> =
                     ids.iter().copied().zip(records.iter().copied()).collect();

@@ -26,10 +26,15 @@ pub(super) fn is_kind(e: &Error, kind: ErrorKind) -> bool {
 /// in the same scope.
 pub(super) fn is_dedup_violation(e: &Error) -> bool {
     const INDEX: &str = "incidents_open_dedup_key";
+    // A repeat of a declaration (same request key) racing the first.
+    const REQUEST_KEY: (&str, &str) = ("incident_requests_pkey", "incident_requests.request_key");
     db_error(e).is_some_and(|db| {
         db.kind() == ErrorKind::UniqueViolation
-            // SQLite names the index in the message only.
-            && (db.constraint() == Some(INDEX) || db.message().contains(INDEX))
+            // SQLite names the index (or the column) in the message only.
+            && (db.constraint() == Some(INDEX)
+                || db.message().contains(INDEX)
+                || db.constraint() == Some(REQUEST_KEY.0)
+                || db.message().contains(REQUEST_KEY.1))
     })
 }
 

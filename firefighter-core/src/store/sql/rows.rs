@@ -328,6 +328,9 @@ pub(super) struct SessionRow {
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct IdempotencyRow {
     pub(super) request_hash: String,
+    pub(super) owner: Option<String>,
+    pub(super) created_at: chrono::DateTime<chrono::Utc>,
+    pub(super) lease_until: Option<chrono::DateTime<chrono::Utc>>,
     pub(super) response_status: Option<i32>,
     pub(super) response_type: Option<String>,
     pub(super) response_body: Option<String>,

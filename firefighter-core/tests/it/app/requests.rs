@@ -222,6 +222,58 @@ async fn users_are_upserted_in_batches(app: Firefighter) {
     assert_eq!(store.upsert_users(&[]).await.unwrap(), vec![]);
 }
 
+/// A declaration repeated with its request key (a retry whose first answer
+/// was lost, alone or several at once): one incident, the others get it back,
+/// even once it is closed; another key declares anew.
+async fn a_declaration_with_a_request_key_is_made_once(app: Firefighter) {
+    let alice = person(&app, "alice").await;
+    let mut d = declaration(&app, &alice, "P3", "PRD").await;
+    // Several at once, none written yet: one incident.
+    d.request_key = Some("api:retry-0".into());
+    let burst = futures::future::join_all((0..5).map(|_| app.declare(d.clone()))).await;
+    let burst: Vec<_> = burst.into_iter().map(Result::unwrap).collect();
+    assert_eq!(burst.iter().filter(|o| o.created).count(), 1);
+    assert!(burst.iter().all(|o| o.incident.id == burst[0].incident.id));
+    d.request_key = Some("api:retry-1".into());
+    let first = app.declare(d.clone()).await.unwrap();
+    assert!(first.created);
+    let repeats = futures::future::join_all((0..6).map(|_| app.declare(d.clone()))).await;
+    for again in repeats {
+        let again = again.unwrap();
+        assert!(!again.created);
+        assert_eq!(again.incident.id, first.incident.id);
+    }
+    let id = first.incident.id;
+    let events = app.store().incident_events(id).await.unwrap().len();
+    app.update(
+        id,
+        Update {
+            by: Some(alice.id),
+            status: Some(Status::Closed),
+            message: Some("Closed early: it was a test of the alerting".into()),
+            closure_reason: Some(firefighter_core::ClosureReason::Cancelled),
+            ..Update::default()
+        },
+    )
+    .await
+    .unwrap();
+    let after_close = app.declare(d.clone()).await.unwrap();
+    assert_eq!((after_close.created, after_close.incident.id), (false, id));
+    assert!(app.store().incident_events(id).await.unwrap().len() > events);
+    d.request_key = Some("api:retry-2".into());
+    let other = app.declare(d.clone()).await.unwrap();
+    assert!(other.created && other.incident.id != id);
+    d.request_key = Some(String::new());
+    assert!(matches!(app.declare(d).await, Err(Error::Invalid(_))));
+    assert_eq!(
+        app.store()
+            .count_incidents(&firefighter_core::IncidentFilter::default())
+            .await
+            .unwrap(),
+        3
+    );
+}
+
 macro_rules! on_both {
     ($($name:ident),*) => {
         mod sqlite {
@@ -245,6 +297,7 @@ macro_rules! on_both {
 }
 
 on_both!(
+    a_declaration_with_a_request_key_is_made_once,
     update_with_a_key_applies_once,
     concurrent_repeats_apply_once,
     members_join_and_leave,

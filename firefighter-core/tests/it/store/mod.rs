@@ -130,6 +130,7 @@ macro_rules! store_tests {
                 sessions_expire_extend_and_end,
                 idempotency_keys_claim_replay_and_expire,
                 concurrent_idempotency_claims_start_once,
+                idempotency_keys_of_a_dead_instance_are_taken_over,
                 details_of_many_incidents_and_costs,
                 id_ranges_and_new_orders,
                 reference_rows_record_when_they_change,

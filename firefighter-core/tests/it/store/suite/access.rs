@@ -140,7 +140,15 @@ pub(crate) async fn idempotency_keys_claim_replay_and_expire(store: S) {
         let store = store.clone();
         async move {
             store
-                .begin_idempotent("token:a", key, hash, now, now - chrono::Duration::hours(24))
+                .begin_idempotent(
+                    "token:a",
+                    key,
+                    hash,
+                    "instance-a",
+                    now,
+                    now + chrono::Duration::seconds(60),
+                    now - chrono::Duration::hours(24),
+                )
                 .await
                 .unwrap()
         }
@@ -164,7 +172,7 @@ pub(crate) async fn idempotency_keys_claim_replay_and_expire(store: S) {
     // Keys belong to one caller.
     assert_eq!(
         store
-            .begin_idempotent("token:b", "k", "h1", at(2), at(0))
+            .begin_idempotent("token:b", "k", "h1", "instance-a", at(2), at(62), at(0))
             .await
             .unwrap(),
         IdempotencyBegin::Started
@@ -178,7 +186,7 @@ pub(crate) async fn idempotency_keys_claim_replay_and_expire(store: S) {
     store.abandon_idempotent("token:b", "k").await.unwrap();
     assert_eq!(
         store
-            .begin_idempotent("token:b", "k", "h9", at(3), at(0))
+            .begin_idempotent("token:b", "k", "h9", "instance-a", at(3), at(63), at(0))
             .await
             .unwrap(),
         IdempotencyBegin::Started
@@ -191,6 +199,77 @@ pub(crate) async fn idempotency_keys_claim_replay_and_expire(store: S) {
     assert_eq!(store.purge_access(at(0), at(10 * 86_400)).await.unwrap(), 2);
 }
 
+/// A request whose server died before it answered: its retry takes the key
+/// over as soon as the instance is presumed dead, or once the lease ended;
+/// not while the first may still be running.
+pub(crate) async fn idempotency_keys_of_a_dead_instance_are_taken_over(store: S) {
+    use firefighter_core::access::IdempotencyBegin;
+    let begin = |owner: &'static str, now: DateTime<Utc>| {
+        let store = store.clone();
+        async move {
+            store
+                .begin_idempotent(
+                    "token:a",
+                    "k",
+                    "h1",
+                    owner,
+                    now,
+                    now + chrono::Duration::seconds(60),
+                    now - chrono::Duration::hours(24),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    store
+        .instance_alive("instance-killed", at(0), at(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        begin("instance-killed", at(0)).await,
+        IdempotencyBegin::Started
+    );
+    // Its heartbeat is recent: it may still be answering.
+    assert_eq!(
+        begin("instance-new", at(10)).await,
+        IdempotencyBegin::InProgress
+    );
+    // Silent for 20 s: presumed dead, the retry takes the key over, once.
+    assert_eq!(
+        begin("instance-new", at(21)).await,
+        IdempotencyBegin::Resumed
+    );
+    assert_eq!(
+        begin("instance-other", at(22)).await,
+        IdempotencyBegin::InProgress
+    );
+    // A live owner past its lease (a request hung for a minute) loses the key too.
+    store
+        .instance_alive("instance-new", at(0), at(80))
+        .await
+        .unwrap();
+    assert_eq!(
+        begin("instance-other", at(82)).await,
+        IdempotencyBegin::Resumed
+    );
+    // Another request under the same key is still refused.
+    assert_eq!(
+        store
+            .begin_idempotent(
+                "token:a",
+                "k",
+                "h2",
+                "instance-other",
+                at(200),
+                at(260),
+                at(0)
+            )
+            .await
+            .unwrap(),
+        IdempotencyBegin::Mismatch
+    );
+}
+
 /// Two requests with one key at the same time: exactly one runs.
 pub(crate) async fn concurrent_idempotency_claims_start_once(store: S) {
     use firefighter_core::access::IdempotencyBegin;
@@ -199,7 +278,15 @@ pub(crate) async fn concurrent_idempotency_claims_start_once(store: S) {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             store
-                .begin_idempotent("user:x", "same", "h", at(0), at(-86_400))
+                .begin_idempotent(
+                    "user:x",
+                    "same",
+                    "h",
+                    "instance-a",
+                    at(0),
+                    at(60),
+                    at(-86_400),
+                )
                 .await
                 .unwrap()
         }));

@@ -254,6 +254,7 @@ impl Fx {
             events: vec![IncidentEvent::Created],
             subscribers: subscribers(),
             dedup_viewer: Viewer::Everything,
+            request_key: None,
             incident,
         }
     }
