@@ -160,6 +160,38 @@ impl HandlerError {
             retry_after: None,
         }
     }
+
+    /// The outbox's view of an integration's error: retried when it says
+    /// trying again may help (after its hint), parked otherwise.
+    pub fn classify<E: Retryable + ?Sized>(e: &E) -> HandlerError {
+        if e.is_retryable() {
+            HandlerError::Retry {
+                message: e.to_string(),
+                retry_after: e.retry_after(),
+            }
+        } else {
+            HandlerError::Permanent(e.to_string())
+        }
+    }
+}
+
+/// How an error tells whether trying again may succeed: one classification
+/// shared by the outbox ([`HandlerError::classify`]), the inbox
+/// ([`crate::inbox::InboxFailure::classify`]) and each integration's error.
+pub trait Retryable: std::fmt::Display {
+    /// Whether trying again later may succeed (a vendor's 429 or 5xx, a
+    /// dropped connection, the database busy).
+    fn is_retryable(&self) -> bool;
+    /// How long the vendor asked to wait, when it said.
+    fn retry_after(&self) -> Option<Duration> {
+        None
+    }
+}
+
+impl Retryable for crate::Error {
+    fn is_retryable(&self) -> bool {
+        self.is_transient()
+    }
 }
 
 /// Reacts to incident events. Delivery is at least once: use

@@ -90,7 +90,7 @@ pub use config::Settings;
 pub use cost::{CostType, IncidentCost};
 pub use environment::Environment;
 pub use error::{Error, FieldError, Result};
-pub use event::{EventHandler, IncidentEvent, StoredEvent};
+pub use event::{EventHandler, IncidentEvent, Retryable, StoredEvent};
 pub use id::{
     CategoryId, CostId, CostTypeId, EnvironmentId, GroupId, IncidentId, PriorityId, RoleTypeId,
     UpdateId, UserId,

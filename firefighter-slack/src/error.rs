@@ -135,20 +135,23 @@ impl Error {
 
     /// The outbox's view of this error: retry transient ones, park the rest.
     pub fn into_handler_error(self) -> HandlerError {
-        if self.is_retryable() {
-            HandlerError::Retry {
-                retry_after: self.retry_after(),
-                message: self.to_string(),
-            }
-        } else {
-            HandlerError::Permanent(self.to_string())
-        }
+        HandlerError::classify(&self)
+    }
+}
+
+impl firefighter_core::Retryable for Error {
+    fn is_retryable(&self) -> bool {
+        Error::is_retryable(self)
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        Error::retry_after(self)
     }
 }
 
 impl From<Error> for HandlerError {
     fn from(e: Error) -> Self {
-        e.into_handler_error()
+        HandlerError::classify(&e)
     }
 }
 

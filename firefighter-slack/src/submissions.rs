@@ -77,11 +77,10 @@ pub(crate) struct KeyEventWork {
 fn classify(e: Error) -> InboxFailure {
     use firefighter_core::Error as Core;
     // The application not built yet (start-up) is worth waiting for too.
-    if e.is_retryable() || matches!(e, Error::Config(_) | Error::Core(Core::Config(_))) {
-        InboxFailure::Transient(e.to_string())
-    } else {
-        InboxFailure::Refused(e.to_string())
+    if matches!(e, Error::Config(_) | Error::Core(Core::Config(_))) {
+        return InboxFailure::Transient(e.to_string());
     }
+    InboxFailure::classify(&e)
 }
 
 /// What Slack does with the items of its inbox.

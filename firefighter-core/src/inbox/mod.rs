@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+use crate::event::Retryable;
 use crate::store::Store;
 use crate::{Error, Result};
 
@@ -120,9 +121,9 @@ pub enum InboxFailure {
 }
 
 impl InboxFailure {
-    /// Classifies a core error: transient when trying again may succeed.
-    pub fn from_error(e: &Error) -> InboxFailure {
-        if e.is_transient() || matches!(e, Error::Config(_)) {
+    /// Transient when trying again may succeed ([`Retryable`]), refused otherwise.
+    pub fn classify<E: Retryable + ?Sized>(e: &E) -> InboxFailure {
+        if e.is_retryable() {
             InboxFailure::Transient(e.to_string())
         } else {
             InboxFailure::Refused(e.to_string())
@@ -429,11 +430,11 @@ mod tests {
 
     #[test]
     fn database_trouble_is_retried_refusals_are_not() {
-        let transient = InboxFailure::from_error(&Error::Config("not built".into()));
-        assert!(matches!(transient, InboxFailure::Transient(_)));
-        let unavailable = InboxFailure::from_error(&Error::Unavailable("writer".into()));
+        let unavailable = InboxFailure::classify(&Error::Unavailable("writer".into()));
         assert!(matches!(unavailable, InboxFailure::Transient(_)));
-        let refused = InboxFailure::from_error(&Error::not_found("incident", 4));
+        let conflict = InboxFailure::classify(&Error::Conflict("changed meanwhile".into()));
+        assert!(matches!(conflict, InboxFailure::Transient(_)));
+        let refused = InboxFailure::classify(&Error::not_found("incident", 4));
         assert!(matches!(refused, InboxFailure::Refused(_)));
     }
 }

@@ -35,8 +35,10 @@ pub(super) struct Recorder {
 /// built on the same file (the routes, the event handler, each task) shares
 /// the journal and its writer, where a second one would find the journal
 /// locked by the first and take it for another instance.
-static RECORDERS: LazyLock<tokio::sync::Mutex<HashMap<(PathBuf, String), Weak<Recorder>>>> =
-    LazyLock::new(Default::default);
+static RECORDERS: LazyLock<tokio::sync::Mutex<Recorders>> = LazyLock::new(Default::default);
+
+/// Recorders by database file and source.
+type Recorders = HashMap<(PathBuf, String), Weak<Recorder>>;
 
 impl Recorder {
     /// The recorder for `source` on the store's database: the one this

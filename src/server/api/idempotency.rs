@@ -32,7 +32,8 @@ pub(crate) struct RequestKey(pub(crate) String);
 /// Longer than any request may run: the request timeout, and a margin for the
 /// answer to be stored.
 fn lease(state: &AppState) -> chrono::Duration {
-    chrono::Duration::from_std(state.config.request_timeout()).unwrap_or(chrono::Duration::minutes(1))
+    chrono::Duration::from_std(state.config.request_timeout())
+        .unwrap_or(chrono::Duration::minutes(1))
         + chrono::Duration::seconds(15)
 }
 
@@ -113,9 +114,10 @@ pub(super) async fn idempotent(
         }
     }
     let mut parts = parts;
-    parts
-        .extensions
-        .insert(RequestKey(format!("api:{}", sha256_hex(&format!("{scope}\n{key}")))));
+    parts.extensions.insert(RequestKey(format!(
+        "api:{}",
+        sha256_hex(&format!("{scope}\n{key}"))
+    )));
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
