@@ -67,7 +67,8 @@ impl Slack {
         }
         let private = v.incident().private;
         let name = channel::channel_name(v.incident(), &v.catalog, app.time_zone());
-        let (_, created) = tokio::join!(self.workspace(), self.api().create_channel(&name, private));
+        let (_, created) =
+            tokio::join!(self.workspace(), self.api().create_channel(&name, private));
         let created = match created {
             Ok(c) => c,
             Err(e) if e.is_code("name_taken") => match self.channel_named(&name).await? {

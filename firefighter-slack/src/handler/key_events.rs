@@ -8,7 +8,12 @@ use crate::models::api::NewMessage;
 use crate::{Result, Slack};
 
 impl Slack {
-    pub(super) async fn post_key_events(&self, v: &IncidentView, key: &str, channel: &str) -> Result<()> {
+    pub(super) async fn post_key_events(
+        &self,
+        v: &IncidentView,
+        key: &str,
+        channel: &str,
+    ) -> Result<()> {
         if v.incident().closure_reason.is_some() {
             return Ok(());
         }

@@ -212,7 +212,12 @@ impl Slack {
     }
 
     /// Invites who joined the responders since (a note on the timeline when someone was).
-    async fn reinvite(&self, u: &UpdateContext<'_>, channel: &str, steps: &mut Steps) -> Result<()> {
+    async fn reinvite(
+        &self,
+        u: &UpdateContext<'_>,
+        channel: &str,
+        steps: &mut Steps,
+    ) -> Result<()> {
         let id = u.id();
         let r = self
             .once(u.key, "reinvite", || async {
