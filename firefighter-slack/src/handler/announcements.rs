@@ -33,16 +33,16 @@ impl Slack {
                 v.incident().id,
                 v.channel_ref()
             ))
-        } else if let Some(o) = u.old.as_ref().filter(|_| u.escalated) {
-            Some(format!(
-                ":arrow_double_up: Incident {} ({}) has escalated from {} to {}",
-                v.incident().id,
-                v.channel_ref(),
-                o.name,
-                v.priority.name
-            ))
         } else {
-            None
+            u.old.as_ref().filter(|_| u.escalated).map(|o| {
+                format!(
+                    ":arrow_double_up: Incident {} ({}) has escalated from {} to {}",
+                    v.incident().id,
+                    v.channel_ref(),
+                    o.name,
+                    v.priority.name
+                )
+            })
         };
         if let Some(h) = headline {
             let (text, blocks) = messages::general_status(v, &h, message.as_deref());
