@@ -66,19 +66,19 @@
 
 mod access;
 mod admin;
-pub mod channel;
-pub mod client;
-pub mod command;
-pub mod config;
+mod channel;
+mod client;
+mod command;
+mod config;
 mod error;
 mod events;
 mod handler;
-pub mod ids;
-pub mod interactivity;
+mod ids;
+mod interactivity;
 mod invite_providers;
 mod journal;
-pub mod manifest;
-pub mod messages;
+mod manifest;
+mod messages;
 pub mod models;
 pub mod oncall;
 mod routes;
@@ -86,24 +86,19 @@ pub mod signature;
 mod slack;
 pub mod store;
 pub mod submissions;
-pub mod sync;
+mod sync;
 mod users;
-pub mod views;
+mod views;
 
+// The public surface: what the facade, the examples and the tests use.
 pub use admin::{BackOffice, admin_routes};
-pub use channel::{channel_name, topic};
 #[cfg(any(test, feature = "test-util"))]
 pub use client::MockSlackApi;
 pub use client::{HttpSlackClient, ResponseObserver, SlackApi};
 pub use config::SlackConfig;
 pub use error::{Error, Result};
-pub use events::SLACK_MESSAGE_EVENT;
-pub use handler::{CHANNEL_EVENT, HANDLER_NAME, PAGE_EVENT, SlackEventHandler};
 /// The `callback_id` of the on-call modal.
 pub use ids::callback::ONCALL as ONCALL_CALLBACK_ID;
-pub use invite_providers::{
-    CATEGORY_PROVIDER, CategoryInviteProvider, PUBLIC_P1_PROVIDER, PublicP1InviteProvider,
-};
 pub use manifest::manifest;
 pub use routes::{SLACK_PATH, routes};
 pub use slack::Slack;

@@ -253,7 +253,7 @@ impl Slack {
 
     /// Puts the current on-call roster in the topic of the conversation
     /// tagged `tech_incidents`, unless it is already there. Returns what it did.
-    pub async fn update_oncall_topic(&self) -> std::result::Result<String, String> {
+    pub(crate) async fn update_oncall_topic(&self) -> std::result::Result<String, String> {
         let app = self.app().map_err(|e| e.to_string())?;
         let Some(oncall) = app.oncall().cloned() else {
             return Ok("skipped: no on-call vendor is switched on".into());

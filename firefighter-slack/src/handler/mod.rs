@@ -33,24 +33,24 @@ use crate::{Error, Result, Slack};
 use updates::UpdatedEvent;
 
 /// The handler's name (deliveries are keyed by it).
-pub const HANDLER_NAME: &str = "slack";
+pub(crate) const HANDLER_NAME: &str = "slack";
 
 /// The timeline event type of channel set-up notes.
-pub const CHANNEL_EVENT: &str = "slack_channel";
+pub(crate) const CHANNEL_EVENT: &str = "slack_channel";
 
 /// The timeline event type of a page of an on-call (recorded by the on-call
 /// vendor once the page is sent): posted in the incident channel.
-pub const PAGE_EVENT: &str = event_type::TRIGGER_ONCALL;
+pub(crate) const PAGE_EVENT: &str = event_type::TRIGGER_ONCALL;
 
 /// Reacts to incident events in Slack.
 #[derive(Debug, Clone)]
-pub struct SlackEventHandler {
+pub(crate) struct SlackEventHandler {
     slack: Slack,
 }
 
 impl SlackEventHandler {
     /// A handler for this integration.
-    pub fn new(slack: Slack) -> SlackEventHandler {
+    pub(crate) fn new(slack: Slack) -> SlackEventHandler {
         SlackEventHandler { slack }
     }
 }

@@ -36,7 +36,7 @@ fn incident_fields(v: &IncidentView, opener: &str) -> Vec<String> {
 }
 
 /// The pinned announcement in the incident channel.
-pub fn declared(
+pub(crate) fn declared(
     v: &IncidentView,
     opener: &str,
     postmortems: &[(String, String)],
@@ -66,7 +66,7 @@ pub fn declared(
 }
 
 /// The announcement of a new incident in `tech_incidents`.
-pub fn general_declared(v: &IncidentView, opener: &str) -> (String, Value) {
+pub(crate) fn general_declared(v: &IncidentView, opener: &str) -> (String, Value) {
     let i = v.incident();
     let b = vec![
         section(&format!(
@@ -89,7 +89,7 @@ pub fn general_declared(v: &IncidentView, opener: &str) -> (String, Value) {
 }
 
 /// The emergency communication process (P1 in production).
-pub fn com_process(guide: Option<&str>, usergroup: Option<&str>) -> (String, Value) {
+pub(crate) fn com_process(guide: Option<&str>, usergroup: Option<&str>) -> (String, Value) {
     let who = usergroup
         .map(|g| format!("<!subteam^{g}>"))
         .unwrap_or_else(|| "the communication team".into());

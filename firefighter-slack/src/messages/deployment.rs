@@ -7,7 +7,7 @@ use super::IncidentView;
 use crate::models::blocks::{escape, section};
 
 /// A deployment freeze (or its end) in `it_deploy`.
-pub fn deploy_warning(v: &IncidentView, active: bool) -> (String, Value) {
+pub(crate) fn deploy_warning(v: &IncidentView, active: bool) -> (String, Value) {
     let i = v.incident();
     let (headline, text) = if active {
         (

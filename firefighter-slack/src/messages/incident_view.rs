@@ -11,7 +11,7 @@ use crate::{Error, Result, Slack};
 
 /// Everything about an incident the messages show.
 #[derive(Debug, Clone)]
-pub struct IncidentView {
+pub(crate) struct IncidentView {
     /// The incident with roles, members and key events.
     pub details: IncidentDetails,
     /// Its priority.
@@ -32,27 +32,27 @@ pub struct IncidentView {
 
 impl IncidentView {
     /// The incident.
-    pub fn incident(&self) -> &Incident {
+    pub(crate) fn incident(&self) -> &Incident {
         &self.details.incident
     }
 
     /// In production.
-    pub fn in_production(&self) -> bool {
+    pub(crate) fn in_production(&self) -> bool {
         self.environments.iter().any(Environment::is_production)
     }
 
     /// P1 to P3 (a critical response).
-    pub fn is_critical(&self) -> bool {
+    pub(crate) fn is_critical(&self) -> bool {
         self.priority.value < 4
     }
 
     /// Public announcements apply: critical, production, not private (§3.3).
-    pub fn announced(&self) -> bool {
+    pub(crate) fn announced(&self) -> bool {
         self.is_critical() && self.in_production() && !self.incident().private
     }
 
     /// Deployment freeze applies: P1, production, public, category flagged, not mitigated yet.
-    pub fn freezes_deployments(&self) -> bool {
+    pub(crate) fn freezes_deployments(&self) -> bool {
         self.priority.value == 1
             && self.in_production()
             && !self.incident().private
@@ -61,7 +61,7 @@ impl IncidentView {
     }
 
     /// `#<channel>` or `#<id>`.
-    pub fn channel_ref(&self) -> String {
+    pub(crate) fn channel_ref(&self) -> String {
         match &self.channel_id {
             Some(c) => format!("<#{c}>"),
             None => format!("incident {}", self.incident().id),
@@ -69,7 +69,7 @@ impl IncidentView {
     }
 
     /// `🌪️ P1`.
-    pub fn priority_label(&self) -> String {
+    pub(crate) fn priority_label(&self) -> String {
         format!("{} {}", self.priority.emoji, self.priority.name)
     }
 
@@ -93,7 +93,7 @@ impl IncidentView {
 
 impl Slack {
     /// Loads what messages need about an incident.
-    pub async fn incident_view(&self, id: IncidentId) -> Result<IncidentView> {
+    pub(crate) async fn incident_view(&self, id: IncidentId) -> Result<IncidentView> {
         let app = self.app()?;
         let details = app.incident_details(id).await?;
         let catalog = app.catalog().await?;

@@ -6,7 +6,7 @@ use super::IncidentView;
 use crate::models::blocks::{self, context, escape, section};
 
 /// The key events form (one date and time picker per key event people set).
-pub fn key_events_form(v: &IncidentView, missing: &[String]) -> (String, Value) {
+pub(crate) fn key_events_form(v: &IncidentView, missing: &[String]) -> (String, Value) {
     let id = v.incident().id.0;
     let mut b = vec![section(
         ":stopwatch: *Key events*: when did it start, when was it detected, when did it recover? They feed the metrics.",

@@ -5,25 +5,25 @@
 mod declaration;
 mod deployment;
 mod incident_view;
-mod invitations;
 mod key_events;
-pub mod kind;
+pub(crate) mod kind;
 mod oncall;
 mod posting;
 mod postmortem;
 mod roles;
 mod sos;
-pub mod tag;
+pub(crate) mod tag;
 mod updates;
 
-pub use declaration::{com_process, declared, general_declared};
-pub use deployment::deploy_warning;
-pub use incident_view::IncidentView;
-pub use invitations::invitations;
-pub use key_events::key_events_form;
-pub use oncall::{oncall_hint, oncall_paged};
-pub use posting::Strategy;
-pub use postmortem::{next_actions, postmortem_created, postmortem_overdue, postmortem_reminder};
-pub use roles::{role_assigned, roles};
-pub use sos::sos;
-pub use updates::{Change, downgrade_hint, general_status, status_update, update_reminder};
+pub(crate) use declaration::{com_process, declared, general_declared};
+pub(crate) use deployment::deploy_warning;
+pub(crate) use incident_view::IncidentView;
+pub(crate) use key_events::key_events_form;
+pub(crate) use oncall::{oncall_hint, oncall_paged};
+pub(crate) use posting::Strategy;
+pub(crate) use postmortem::{
+    next_actions, postmortem_created, postmortem_overdue, postmortem_reminder,
+};
+pub(crate) use roles::{role_assigned, roles};
+pub(crate) use sos::sos;
+pub(crate) use updates::{Change, downgrade_hint, general_status, status_update, update_reminder};

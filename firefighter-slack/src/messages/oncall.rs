@@ -6,7 +6,7 @@ use super::IncidentView;
 use crate::models::blocks::{self, button, context, escape, section};
 
 /// An on-call was paged: the timeline entry's text, in the incident channel.
-pub fn oncall_paged(text: &str, by: Option<&str>) -> (String, Value) {
+pub(crate) fn oncall_paged(text: &str, by: Option<&str>) -> (String, Value) {
     let mut b = vec![section(&format!(":rotating_light: {}", escape(text)))];
     if let Some(by) = by {
         b.push(context(&format!("Asked by {by}")));
@@ -16,7 +16,7 @@ pub fn oncall_paged(text: &str, by: Option<&str>) -> (String, Value) {
 
 /// The incident's channel opened outside office hours: responders may not
 /// be around, and a button opens the on-call modal (as `/incident oncall` does).
-pub fn oncall_hint(
+pub(crate) fn oncall_hint(
     v: &IncidentView,
     hint: &firefighter_core::oncall::OffHoursHint,
 ) -> (String, Value) {

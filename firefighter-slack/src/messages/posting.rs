@@ -9,7 +9,7 @@ use crate::{Result, Slack};
 
 /// How a message relates to earlier ones of the same kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Strategy {
+pub(crate) enum Strategy {
     /// Post a new message.
     Append,
     /// Edit the latest message of this kind in place (post one if none).
@@ -20,7 +20,7 @@ pub enum Strategy {
 
 impl Slack {
     /// Posts a message with a strategy and records it. Returns where it landed.
-    pub async fn post(
+    pub(crate) async fn post(
         &self,
         incident: Option<IncidentId>,
         kind: &str,
@@ -89,7 +89,7 @@ impl Slack {
     }
 
     /// The channel with a tag, if configured.
-    pub async fn tagged_channel(&self, tag: &str) -> Result<Option<String>> {
+    pub(crate) async fn tagged_channel(&self, tag: &str) -> Result<Option<String>> {
         Ok(self
             .store()
             .conversation_by_tag(tag)

@@ -6,7 +6,7 @@ use super::IncidentView;
 use crate::models::blocks::{self, button, escape, section, url_button};
 
 /// What to do about the post-mortem after mitigation.
-pub fn postmortem_reminder(v: &IncidentView, guide: Option<&str>) -> (String, Value) {
+pub(crate) fn postmortem_reminder(v: &IncidentView, guide: Option<&str>) -> (String, Value) {
     let mut b = vec![section(&format!(
         ":memo: *Incident {} needs a post-mortem.*\n1. Move the incident to *Post-mortem* (`/incident update`).\n2. Write the post-mortem.\n3. Record the key events above.\n4. Close the incident (`/incident close`).",
         v.incident().id
@@ -24,7 +24,7 @@ pub fn postmortem_reminder(v: &IncidentView, guide: Option<&str>) -> (String, Va
 }
 
 /// What to do after mitigation without a post-mortem.
-pub fn next_actions(v: &IncidentView) -> (String, Value) {
+pub(crate) fn next_actions(v: &IncidentView) -> (String, Value) {
     let b = vec![section(&format!(
         ":white_check_mark: *Incident {} is mitigated.* Next:\n1. Record the key events above.\n2. Close the incident (`/incident close`).\nA post-mortem is optional for this incident.",
         v.incident().id
@@ -36,7 +36,7 @@ pub fn next_actions(v: &IncidentView) -> (String, Value) {
 }
 
 /// A post-mortem was created.
-pub fn postmortem_created(
+pub(crate) fn postmortem_created(
     v: &IncidentView,
     backend: &str,
     url: &str,
@@ -67,7 +67,11 @@ pub fn postmortem_created(
 }
 
 /// The post-mortem is overdue.
-pub fn postmortem_overdue(v: &IncidentView, days: i64, announcement: bool) -> (String, Value) {
+pub(crate) fn postmortem_overdue(
+    v: &IncidentView,
+    days: i64,
+    announcement: bool,
+) -> (String, Value) {
     let head = format!(
         ":hourglass: Incident {}{} was mitigated {days} days ago: its post-mortem must be completed.",
         v.incident().id,

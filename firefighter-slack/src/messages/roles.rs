@@ -6,7 +6,11 @@ use super::IncidentView;
 use crate::models::blocks::{self, button, context, escape, section};
 
 /// Who holds which role.
-pub fn roles(v: &IncidentView, holders: &[(String, String)], by: Option<&str>) -> (String, Value) {
+pub(crate) fn roles(
+    v: &IncidentView,
+    holders: &[(String, String)],
+    by: Option<&str>,
+) -> (String, Value) {
     let mut lines = Vec::new();
     for r in &v.catalog.role_types {
         let holder = holders
@@ -38,7 +42,7 @@ pub fn roles(v: &IncidentView, holders: &[(String, String)], by: Option<&str>) -
 }
 
 /// A DM to someone who now holds a role.
-pub fn role_assigned(
+pub(crate) fn role_assigned(
     v: &IncidentView,
     role: &firefighter_core::RoleType,
     automatic: bool,

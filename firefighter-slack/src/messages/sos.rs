@@ -6,7 +6,7 @@ use super::IncidentView;
 use crate::models::blocks::{escape, section};
 
 /// A call for help.
-pub fn sos(v: &IncidentView, target: &str, by: &str) -> (String, Value) {
+pub(crate) fn sos(v: &IncidentView, target: &str, by: &str) -> (String, Value) {
     let text = format!(
         ":sos: {target} we need help on {} incident {} ({}): *{}* — asked by {by}",
         v.priority_label(),

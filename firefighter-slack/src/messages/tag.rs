@@ -1,10 +1,10 @@
 //! Conversation tags with a meaning.
 
 /// Announcements of incidents.
-pub const TECH_INCIDENTS: &str = "tech_incidents";
+pub(crate) const TECH_INCIDENTS: &str = "tech_incidents";
 /// Deployment freezes.
-pub const IT_DEPLOY: &str = "it_deploy";
+pub(crate) const IT_DEPLOY: &str = "it_deploy";
 /// Where people get help with the bot.
-pub const DEV_FIREFIGHTER: &str = "dev_firefighter";
+pub(crate) const DEV_FIREFIGHTER: &str = "dev_firefighter";
 /// User groups invited to every public P1.
-pub const INVITED_FOR_ALL_PUBLIC_P1: &str = "invited_for_all_public_p1";
+pub(crate) const INVITED_FOR_ALL_PUBLIC_P1: &str = "invited_for_all_public_p1";

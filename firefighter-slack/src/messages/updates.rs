@@ -9,7 +9,7 @@ use crate::models::blocks::{self, button, context, escape, fields, section};
 
 /// A field change shown in an update.
 #[derive(Debug, Clone)]
-pub struct Change {
+pub(crate) struct Change {
     /// Field name.
     pub field: String,
     /// New value.
@@ -17,7 +17,7 @@ pub struct Change {
 }
 
 /// A status update in the incident channel.
-pub fn status_update(
+pub(crate) fn status_update(
     v: &IncidentView,
     message: Option<&str>,
     changes: &[Change],
@@ -59,7 +59,11 @@ pub fn status_update(
 }
 
 /// Mitigated / escalated announcements in `tech_incidents`.
-pub fn general_status(v: &IncidentView, headline: &str, message: Option<&str>) -> (String, Value) {
+pub(crate) fn general_status(
+    v: &IncidentView,
+    headline: &str,
+    message: Option<&str>,
+) -> (String, Value) {
     let i = v.incident();
     let mut b = vec![
         section(headline),
@@ -82,7 +86,7 @@ pub fn general_status(v: &IncidentView, headline: &str, message: Option<&str>) -
 }
 
 /// Nobody posted an update for a while.
-pub fn update_reminder(v: &IncidentView, quiet_for: &str) -> (String, Value) {
+pub(crate) fn update_reminder(v: &IncidentView, quiet_for: &str) -> (String, Value) {
     let advice = if v.announced() {
         "Many people are probably impacted: post an update so it is broadcast."
     } else {
@@ -109,7 +113,7 @@ pub fn update_reminder(v: &IncidentView, quiet_for: &str) -> (String, Value) {
 }
 
 /// Suggests downgrading an incident that no longer needs a channel.
-pub fn downgrade_hint(v: &IncidentView) -> (String, Value) {
+pub(crate) fn downgrade_hint(v: &IncidentView) -> (String, Value) {
     let b = vec![
         section(&format!(
             ":arrow_down: Incident {} is now {}: it may not need a channel any more. You can turn it into a regular incident (the channel is archived).",

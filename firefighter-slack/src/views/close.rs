@@ -13,7 +13,7 @@ use crate::models::blocks::{
 };
 
 /// Close: the form when the incident can be closed, otherwise why not.
-pub fn close(catalog: &Catalog, incident: &Incident, refusal: Option<&[String]>) -> Value {
+pub(crate) fn close(catalog: &Catalog, incident: &Incident, refusal: Option<&[String]>) -> Value {
     let head = section(&format!(
         "*Incident {}:* {}",
         incident.id,
@@ -82,7 +82,7 @@ pub fn close(catalog: &Catalog, incident: &Incident, refusal: Option<&[String]>)
 
 /// Close early: a reason other than "resolved", an optional reference and a message.
 /// `carry` holds the priority and category changed in the status modal.
-pub fn closure_reason(incident: &Incident, carry: &Value) -> Value {
+pub(crate) fn closure_reason(incident: &Incident, carry: &Value) -> Value {
     let reasons: Vec<Value> = ClosureReason::EARLY
         .iter()
         .map(|r| option(r.label(), r.slug()))

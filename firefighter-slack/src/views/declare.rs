@@ -14,7 +14,7 @@ use crate::models::blocks::{
 
 /// What the creation wizard holds between refreshes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WizardState {
+pub(crate) struct WizardState {
     /// Impact type value → level.
     pub impacts: HashMap<String, ImpactLevel>,
     /// The chosen category.
@@ -25,7 +25,7 @@ pub struct WizardState {
 
 impl WizardState {
     /// The priority the impacts suggest (the worst level wins).
-    pub fn suggested_priority<'a>(&self, catalog: &'a Catalog) -> Option<&'a Priority> {
+    pub(crate) fn suggested_priority<'a>(&self, catalog: &'a Catalog) -> Option<&'a Priority> {
         let value = firefighter_core::impact::suggest_priority(self.impacts.values().copied())?;
         catalog
             .priorities
@@ -47,7 +47,7 @@ fn human_duration(d: std::time::Duration) -> String {
 
 /// The creation wizard: impacts, the priority they suggest (SLA and process),
 /// details, and a review with the number of responders a dry run would invite.
-pub fn open_wizard(
+pub(crate) fn open_wizard(
     catalog: &Catalog,
     state: &WizardState,
     responders: Option<usize>,

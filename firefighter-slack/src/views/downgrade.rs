@@ -8,7 +8,7 @@ use super::metadata;
 use crate::models::blocks::{escape, modal, section};
 
 /// Turn a critical incident into a regular one.
-pub fn downgrade(incident: &Incident) -> Value {
+pub(crate) fn downgrade(incident: &Incident) -> Value {
     let b = vec![section(&format!(
         "*Incident {}:* {}\n\nIt will be marked as not needing the critical process: it is closed as ignored and its channel is archived. Use this when the incident turned out not to be critical.",
         incident.id,

@@ -17,22 +17,21 @@ use serde_json::{Value, json};
 
 use crate::models::blocks::{modal, section};
 
-pub use crate::ids::callback;
-pub use close::{close, closure_reason};
-pub use declare::{WizardState, open_wizard};
-pub use downgrade::downgrade;
-pub use options::category_groups;
-pub use postmortem::postmortem;
-pub use select_incident::select_incident;
-pub use sos::sos;
-pub use status::status;
-pub use update::{edit, update_menu, update_roles, update_status};
+pub(crate) use crate::ids::callback;
+pub(crate) use close::{close, closure_reason};
+pub(crate) use declare::{WizardState, open_wizard};
+pub(crate) use downgrade::downgrade;
+pub(crate) use postmortem::postmortem;
+pub(crate) use select_incident::select_incident;
+pub(crate) use sos::sos;
+pub(crate) use status::status;
+pub(crate) use update::{edit, update_menu, update_roles, update_status};
 
 fn metadata(incident: &Incident) -> String {
     json!({"incident": incident.id.0}).to_string()
 }
 
 /// A message in a modal (an error or a confirmation).
-pub fn notice(title: &str, text: &str) -> Value {
+pub(crate) fn notice(title: &str, text: &str) -> Value {
     modal(callback::NOTICE, title, None, vec![section(text)], "{}")
 }

@@ -8,7 +8,7 @@ use crate::models::blocks::{self, option};
 
 /// Grouped options of the categories; when `declaring`, only those that
 /// may be chosen for a new incident (retired ones stay on their incidents).
-pub fn category_groups(catalog: &Catalog, declaring: bool) -> Vec<Value> {
+pub(crate) fn category_groups(catalog: &Catalog, declaring: bool) -> Vec<Value> {
     catalog
         .groups
         .iter()

@@ -8,7 +8,7 @@ use super::metadata;
 use crate::models::blocks::{escape, modal, section};
 
 /// The post-mortem recap.
-pub fn postmortem(
+pub(crate) fn postmortem(
     incident: &Incident,
     required: bool,
     documents: &[(String, String)],

@@ -7,7 +7,7 @@ use super::callback;
 use crate::models::blocks::{input, modal, option, section, static_select};
 
 /// Choose the incident first (the command was not run in an incident channel).
-pub fn select_incident(incidents: &[Incident], target: &str) -> Value {
+pub(crate) fn select_incident(incidents: &[Incident], target: &str) -> Value {
     let meta = json!({"target": target}).to_string();
     if incidents.is_empty() {
         let b = vec![section(

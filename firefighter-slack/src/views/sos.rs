@@ -9,7 +9,7 @@ use crate::models::blocks::{escape, input, modal, option, section, static_select
 use crate::store::Sos;
 
 /// Choose an SOS target.
-pub fn sos(incident: &Incident, targets: &[Sos]) -> Value {
+pub(crate) fn sos(incident: &Incident, targets: &[Sos]) -> Value {
     if targets.is_empty() {
         let b = vec![section(
             ":warning: No SOS target is configured. Ask an administrator to add one in the back-office.",

@@ -7,7 +7,7 @@ use super::metadata;
 use crate::models::blocks::{self, escape, header, modal, section};
 
 /// A read-only recap.
-pub fn status(
+pub(crate) fn status(
     v: &crate::messages::IncidentView,
     roles: &[(String, String)],
     last: Option<(String, String)>,

@@ -16,7 +16,7 @@ use crate::models::blocks::{
 };
 
 /// The update menu: status, roles or details.
-pub fn update_menu(incident: &Incident) -> Value {
+pub(crate) fn update_menu(incident: &Incident) -> Value {
     let id = incident.id.0.to_string();
     let b = vec![
         section(&format!(
@@ -47,7 +47,7 @@ pub fn update_menu(incident: &Incident) -> Value {
 }
 
 /// Update status, priority and category, offering only allowed statuses.
-pub fn update_status(catalog: &Catalog, incident: &Incident, offered: &[Status]) -> Value {
+pub(crate) fn update_status(catalog: &Catalog, incident: &Incident, offered: &[Status]) -> Value {
     let status_opts: Vec<Value> = offered
         .iter()
         .map(|s| option(s.label(), s.slug()))
@@ -124,7 +124,7 @@ pub fn update_status(catalog: &Catalog, incident: &Incident, offered: &[Status])
 }
 
 /// One user picker per role type.
-pub fn update_roles(
+pub(crate) fn update_roles(
     catalog: &Catalog,
     incident: &Incident,
     holders: &HashMap<String, String>,
@@ -155,7 +155,7 @@ pub fn update_roles(
 }
 
 /// Edit title, description and environments.
-pub fn edit(catalog: &Catalog, incident: &Incident) -> Value {
+pub(crate) fn edit(catalog: &Catalog, incident: &Incident) -> Value {
     let b = vec![
         input(
             "title",
