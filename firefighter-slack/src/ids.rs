@@ -62,11 +62,11 @@ pub(crate) mod callback {
 }
 
 /// Block (and action) ids of the on-call modal.
-pub mod oncall_block {
+pub(crate) mod oncall_block {
     /// The service to page (static select; value: the vendor's service id).
-    pub const SERVICE: &str = "service";
+    pub(crate) const SERVICE: &str = "service";
     /// What is going on (the title the on-call receives).
-    pub const SUMMARY: &str = "summary";
+    pub(crate) const SUMMARY: &str = "summary";
     /// Details (optional).
-    pub const DETAILS: &str = "details";
+    pub(crate) const DETAILS: &str = "details";
 }

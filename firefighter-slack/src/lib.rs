@@ -47,7 +47,8 @@
 //! `tech_incidents` topic shows who is on call (people mentioned through
 //! their Slack identity), and a channel opened outside office hours gets a
 //! button to page the on-call ([`firefighter_core::IncidentEvent::OffHoursHint`]).
-//! Pages recorded on the timeline ([`PAGE_EVENT`]) are posted in the
+//! Pages recorded on the timeline (event type
+//! [`firefighter_core::timeline::event_type::TRIGGER_ONCALL`]) are posted in the
 //! incident channel, once per delivery. Without one, `/incident oncall` says
 //! that no on-call vendor is on.
 //!
