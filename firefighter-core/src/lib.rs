@@ -63,6 +63,7 @@ mod id;
 pub mod impact;
 pub mod inbox;
 pub mod incident;
+pub mod instance;
 pub mod invite;
 pub mod key_event;
 pub mod lifecycle;

@@ -23,7 +23,7 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 /// Dispatcher tuning.
 #[derive(Debug, Clone)]
 pub struct DispatcherConfig {
-    /// A unique name of this dispatcher (instance).
+    /// Who holds the leases it takes: this instance ([`crate::instance::id`]) by default.
     pub owner: String,
     /// How long a claimed delivery stays reserved; a handler must finish within it.
     pub lease: Duration,
@@ -42,7 +42,7 @@ pub struct DispatcherConfig {
 impl Default for DispatcherConfig {
     fn default() -> Self {
         DispatcherConfig {
-            owner: format!("dispatcher-{}", uuid::Uuid::new_v4()),
+            owner: crate::instance::id().to_owned(),
             lease: Duration::from_secs(120),
             batch: 32,
             poll: Duration::from_secs(1),

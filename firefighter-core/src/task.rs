@@ -295,7 +295,7 @@ impl TaskRunner {
                     .map(|t| (t.name().to_owned(), t.clone()))
                     .collect(),
             ),
-            owner: format!("tasks-{}", uuid::Uuid::new_v4()),
+            owner: crate::instance::id().to_owned(),
             tz,
             poll: Duration::from_secs(1),
         }
@@ -381,12 +381,31 @@ impl TaskRunner {
     pub async fn start_due(&self) -> Result<Vec<String>> {
         let at = crate::store::now();
         let mut started = Vec::new();
+        // Read only when a due task is leased: whose heartbeat stopped.
+        let mut silent: Option<Vec<String>> = None;
         for schedule in self.store.task_schedules().await? {
             // Disabled tasks have no next run, unless someone asked for one.
-            let due = schedule.next_run_at.is_some_and(|t| t <= at)
-                && schedule.lease_until.is_none_or(|l| l < at);
-            if !due || !self.tasks.contains_key(&schedule.name) {
+            if !schedule.next_run_at.is_some_and(|t| t <= at)
+                || !self.tasks.contains_key(&schedule.name)
+            {
                 continue;
+            }
+            if schedule.lease_until.is_some_and(|l| l >= at) {
+                // Leased: free only if its owner is presumed dead.
+                if silent.is_none() {
+                    silent = Some(
+                        self.store
+                            .silent_instances(crate::instance::presumed_dead_before(at))
+                            .await?,
+                    );
+                }
+                let owner = schedule.lease_owner.as_deref().unwrap_or_default();
+                if !silent
+                    .as_ref()
+                    .is_some_and(|s| s.iter().any(|i| i == owner))
+                {
+                    continue;
+                }
             }
             let runner = self.clone();
             let name = schedule.name.clone();

@@ -31,7 +31,7 @@ pub struct BackOffice {
     /// Categories to link to: (id, "Group / Category").
     pub categories: Vec<(String, String)>,
     /// Submissions given up on after repeated failures, newest first.
-    pub parked: Vec<crate::store::StoredSubmission>,
+    pub parked: Vec<firefighter_core::inbox::InboxItem>,
 }
 
 /// A conversation as listed.
@@ -84,7 +84,7 @@ impl Slack {
         let conversations: Vec<Conversation> = self.store().configured_conversations().await?;
         let usergroups = self.store().usergroups().await?;
         let sos = self.store().sos_list().await?;
-        let parked = self.store().parked_submissions(100).await?;
+        let parked = self.inbox().parked(100).await?;
         Ok(BackOffice {
             parked,
             sos: sos
@@ -409,13 +409,20 @@ async fn delete_sos(State(slack): State<Slack>, Path(id): Path<uuid::Uuid>) -> R
 }
 
 async fn requeue_submission(State(slack): State<Slack>, Path(id): Path<uuid::Uuid>) -> Response {
-    back(slack.store().requeue_submission(id).await.map(|queued| {
-        if queued {
-            "Submission queued again: the next replay applies it.".into()
-        } else {
-            "This submission is not parked any more.".into()
-        }
-    }))
+    back(
+        slack
+            .inbox()
+            .requeue(id)
+            .await
+            .map_err(crate::Error::from)
+            .map(|queued| {
+                if queued {
+                    "Submission queued again: the next replay applies it.".into()
+                } else {
+                    "This submission is not parked any more.".into()
+                }
+            }),
+    )
 }
 
 async fn sync_now(State(slack): State<Slack>, Path(what): Path<String>) -> Response {

@@ -77,7 +77,6 @@ mod handler;
 mod ids;
 mod interactivity;
 mod invite_providers;
-mod journal;
 mod manifest;
 mod messages;
 pub mod models;

@@ -25,17 +25,20 @@ pub const SLACK_PATH: &str = "/api/v2/firefighter/slack/incident/";
 /// Public: Slack calls it; requests are authenticated by their signature.
 pub fn routes(app: Firefighter, slack: Slack) -> Router {
     slack.attach(&app);
-    // Submissions a previous run acknowledged but did not finish (the periodic
-    // task takes those whose lease has not expired yet).
+    // Submissions a previous run acknowledged but did not finish: now, and
+    // again once a crashed process's heartbeat has gone silent long enough
+    // for its leases to be taken over (seconds, not the 5-minute lease; the
+    // periodic task takes any left after that).
     let replay = slack.clone();
-    slack.spawn(async move {
-        match replay.replay_submissions(chrono::Utc::now()).await {
-            Ok(r) if r != Default::default() => {
-                tracing::info!(?r, "Slack submissions replayed at start")
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "could not replay Slack submissions at start"),
-        }
+    slack.spawn(async move { replay.replay_at_start("at start").await });
+    let replay = slack.clone();
+    tokio::spawn(async move {
+        let silence =
+            firefighter_core::instance::PRESUMED_DEAD_AFTER + firefighter_core::instance::HEARTBEAT;
+        tokio::time::sleep(silence).await;
+        replay
+            .replay_at_start("after a crashed instance's silence")
+            .await;
     });
     Router::new()
         .route(SLACK_PATH, post(ingress))

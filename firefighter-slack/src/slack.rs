@@ -30,8 +30,8 @@ pub(crate) struct Inner {
     /// takes one writer anyway, and waiting writers would hold every pooled
     /// connection the acknowledgements need for their reads.
     pub(crate) writes: tokio::sync::Semaphore,
-    /// The group-commit writer of submissions (started on first use).
-    pub(crate) recorder: OnceCell<Arc<crate::submissions::Recorder>>,
+    /// Where submissions are recorded before their acknowledgement.
+    pub(crate) inbox: firefighter_core::inbox::Inbox,
     /// Work running after an acknowledgement.
     background: Arc<(std::sync::atomic::AtomicUsize, tokio::sync::Notify)>,
 }
@@ -85,14 +85,17 @@ impl Slack {
                 config,
                 api,
                 store: SlackStore::with_writer(pool.clone(), core.write_database().unwrap_or(pool)),
-                core,
+                core: core.clone(),
                 settings,
                 workspace: OnceCell::new(),
                 app_handle: OnceLock::new(),
                 app: OnceLock::new(),
                 user_ids: Mutex::new(HashMap::new()),
                 writes: tokio::sync::Semaphore::new(2),
-                recorder: OnceCell::new(),
+                inbox: firefighter_core::inbox::Inbox::new(
+                    core.clone(),
+                    crate::submissions::SOURCE,
+                ),
                 background: Arc::default(),
             }),
         })
@@ -122,6 +125,11 @@ impl Slack {
         if self.inner.app_handle.get().is_none() {
             let _ = self.inner.app.set(app.clone());
         }
+    }
+
+    /// Core's inbox of Slack's submissions (source `slack`).
+    pub fn inbox(&self) -> &firefighter_core::inbox::Inbox {
+        &self.inner.inbox
     }
 
     /// Runs work after an acknowledgement, tracked so [`Slack::idle`] can wait for it.

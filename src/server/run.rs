@@ -413,6 +413,12 @@ impl Server {
         let app = state.app.clone();
         let grace = Duration::from_secs(state.config.shutdown_grace_secs);
         let mut workers = Vec::new();
+        // Always, workers or not: requests lease inbox items to this instance too.
+        let heartbeat_stop = CancellationToken::new();
+        let heartbeat = tokio::spawn(firefighter_core::instance::keep_alive(
+            app.store().clone(),
+            heartbeat_stop.clone(),
+        ));
         if app.settings().workers {
             let dispatcher = firefighter_core::outbox::Dispatcher::for_app(&app);
             workers.push(tokio::spawn(dispatcher.run(shutdown.child_token())));
@@ -444,6 +450,9 @@ impl Server {
                 tracing::error!(error = %e, "a worker panicked");
             }
         }
+        // Last: once the workers have finished, this instance holds nothing.
+        heartbeat_stop.cancel();
+        let _ = heartbeat.await;
         tracing::info!("stopped");
         Ok(())
     }

@@ -13,6 +13,7 @@ CREATE TABLE inbox (
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TIMESTAMPTZ NOT NULL,
     claimed_until   TIMESTAMPTZ NULL,
+    claim_owner     TEXT NULL,
     claim_token     UUID NULL,
     last_error      TEXT NULL,
     parked_at       TIMESTAMPTZ NULL,

@@ -13,6 +13,7 @@ CREATE TABLE inbox (
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TEXT NOT NULL,
     claimed_until   TEXT NULL,
+    claim_owner     TEXT NULL,
     claim_token     BLOB NULL,
     last_error      TEXT NULL,
     parked_at       TEXT NULL,

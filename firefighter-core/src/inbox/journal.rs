@@ -207,6 +207,7 @@ mod tests {
             actor: "UJANE".into(),
             claim_token: Uuid::new_v4(),
             claimed_until: Utc::now(),
+            claim_owner: None,
         }
     }
 

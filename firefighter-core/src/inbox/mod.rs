@@ -7,6 +7,8 @@
 //! unfinished item that [`Inbox::replay`] (run by the integration's periodic
 //! task) applies later. Failures worth retrying back off; after
 //! [`MAX_ATTEMPTS`] the item is parked for a person, who can requeue it.
+//! Items are leased to the instance recording them; if it dies, another
+//! takes them over as soon as its heartbeat stops ([`crate::instance`]).
 //! Handlers must be idempotent: an item whose end could not be recorded is
 //! applied again.
 //!
@@ -57,6 +59,10 @@ pub struct NewInboxItem {
     pub claim_token: Uuid,
     /// The lease's end.
     pub claimed_until: DateTime<Utc>,
+    /// The lease's owner, the recording instance ([`crate::instance::id`]):
+    /// if it dies, others take the item over without waiting for the lease.
+    #[serde(default)]
+    pub claim_owner: Option<String>,
 }
 
 /// A recorded item.
@@ -80,6 +86,8 @@ pub struct InboxItem {
     pub next_attempt_at: DateTime<Utc>,
     /// The lease's end (while an attempt runs).
     pub claimed_until: Option<DateTime<Utc>>,
+    /// The instance holding the lease.
+    pub claim_owner: Option<String>,
     /// The lease's token.
     pub claim_token: Option<Uuid>,
     /// What went wrong last.
@@ -234,6 +242,7 @@ impl Inbox {
             actor: actor.to_owned(),
             claim_token: Uuid::new_v4(),
             claimed_until: Utc::now() + LEASE,
+            claim_owner: Some(crate::instance::id().to_owned()),
         };
         let stored = self.recorder().await?.record(item.clone()).await?;
         Ok(Recorded { item, stored })
@@ -275,6 +284,7 @@ impl Inbox {
             attempts: 1,
             next_attempt_at: now,
             claimed_until: Some(item.claimed_until),
+            claim_owner: item.claim_owner,
             claim_token: Some(item.claim_token),
             last_error: None,
             parked_at: None,
@@ -321,7 +331,13 @@ impl Inbox {
         limit: u32,
     ) -> Result<Vec<InboxItem>> {
         self.store()
-            .claim_inbox_items(&self.inner.source, now, lease_until, limit)
+            .claim_inbox_items(
+                &self.inner.source,
+                crate::instance::id(),
+                now,
+                lease_until,
+                limit,
+            )
             .await
     }
 

@@ -65,6 +65,18 @@ pub trait DatabaseStore: Send + Sync + std::fmt::Debug + 'static {
     async fn ping(&self) -> Result<()>;
     /// The current [`DataVersions`], in one query.
     async fn data_versions(&self) -> Result<DataVersions>;
+    /// Records that `instance` (started at `started`) is alive at `now`
+    /// (see [`crate::instance`]).
+    async fn instance_alive(
+        &self,
+        instance: &str,
+        started: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()>;
+    /// Records that `instance` stopped: its leases are free at once.
+    async fn instance_stopped(&self, instance: &str) -> Result<()>;
+    /// Instances whose last heartbeat is older than `before` (dead ones).
+    async fn silent_instances(&self, before: chrono::DateTime<chrono::Utc>) -> Result<Vec<String>>;
     /// The current data version ([`DataVersions::data`]): it changes with
     /// every write to incidents, users or reference data.
     async fn data_version(&self) -> Result<i64> {

@@ -22,12 +22,14 @@ pub trait InboxStore: Send + Sync + std::fmt::Debug + 'static {
         at: DateTime<Utc>,
     ) -> Result<()>;
     /// Leases up to `limit` due items of `source` (not done, not parked,
-    /// retry due and lease expired at `now`) until `lease_until`, oldest
-    /// first; each lease counts as an attempt. Of two instances claiming at
-    /// once, each item goes to one.
+    /// retry due, and lease expired at `now` or its owner presumed dead, see
+    /// [`crate::instance`]) to `owner` until `lease_until`, oldest first;
+    /// each lease counts as an attempt. Of two instances claiming at once,
+    /// each item goes to one.
     async fn claim_inbox_items(
         &self,
         source: &str,
+        owner: &str,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,

@@ -12,7 +12,8 @@ pub const MIGRATIONS_TABLE: &str = "_ff_slack_migrations";
 /// Rows per multi-row insert.
 const BATCH: usize = 500;
 
-/// Runs this crate's migrations on the database.
+/// Runs this crate's migrations on the database, after core's (a
+/// connected store has run them): they move rows into core's `inbox`.
 pub async fn migrate(pool: &DatabasePool) -> Result<()> {
     match pool {
         DatabasePool::Sqlite(p) => {
@@ -45,14 +46,12 @@ mod incident_channels;
 mod invitations;
 mod messages;
 mod sos;
-mod submissions;
 mod user_groups;
 mod users;
 
 pub use conversations::*;
 pub use messages::*;
 pub use sos::*;
-pub use submissions::*;
 pub use user_groups::*;
 pub use users::*;
 
@@ -90,5 +89,85 @@ impl SlackStore {
     /// The database.
     pub fn pool(&self) -> &DatabasePool {
         &self.pool
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A submission left unfinished by a version that kept them in
+    /// `slack_submissions` is in core's inbox after the upgrade, as it was.
+    #[tokio::test]
+    async fn upgrading_moves_waiting_submissions_into_cores_inbox() {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+        firefighter_core::store::SqliteStore::from_pool(pool.clone())
+            .migrate()
+            .await
+            .unwrap();
+        // This crate as it was before the inbox: its first two migrations.
+        let mut before = sqlx::migrate!("./migrations/sqlite");
+        before.migrations = before
+            .migrations
+            .iter()
+            .take(2)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        before.dangerous_set_table_name(MIGRATIONS_TABLE);
+        before.run(&pool).await.unwrap();
+        let (waiting, done) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        let created = now() - chrono::Duration::minutes(3);
+        for (id, done_at) in [(waiting, None), (done, Some(created))] {
+            sqlx::query(
+                "INSERT INTO slack_submissions (id, kind, payload, slack_user, created_at, attempts, \
+                 next_attempt_at, claimed_until, claim_token, last_error, done_at) \
+                 VALUES ($1, 'update', '{}', 'UJANE', $2, 2, $2, $2, $3, 'busy', $4)",
+            )
+            .bind(id)
+            .bind(created)
+            .bind(uuid::Uuid::new_v4())
+            .bind(done_at)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+
+        migrate(&DatabasePool::Sqlite(pool.clone())).await.unwrap();
+
+        let moved: Vec<(uuid::Uuid, String, String, i32, Option<String>, bool)> = sqlx::query_as(
+            "SELECT id, source, actor, attempts, last_error, done_at IS NOT NULL FROM inbox ORDER BY done_at IS NOT NULL",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            moved,
+            vec![
+                (
+                    waiting,
+                    "slack".into(),
+                    "UJANE".into(),
+                    2,
+                    Some("busy".into()),
+                    false
+                ),
+                (
+                    done,
+                    "slack".into(),
+                    "UJANE".into(),
+                    2,
+                    Some("busy".into()),
+                    true
+                ),
+            ]
+        );
+        let old: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'slack_submissions'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(old, 0);
     }
 }

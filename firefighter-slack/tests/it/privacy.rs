@@ -5,8 +5,8 @@
 //! work as usual.
 
 use chrono::Utc;
+use firefighter_core::inbox::NewInboxItem;
 use firefighter_core::{IncidentFilter, IncidentId, Status};
-use firefighter_slack::store::NewSubmission;
 use firefighter_slack::submissions::kind;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -508,14 +508,15 @@ async fn a_mega_reaction_in_a_private_incident_channel_is_refused_to_a_non_membe
 
 /// A submission recorded earlier (a crash, or accepted before the person
 /// left the incident) and left for the replay.
-fn queued(kind: &str, slack_user: &str, payload: Value) -> NewSubmission {
-    NewSubmission {
+fn queued(kind: &str, slack_user: &str, payload: Value) -> NewInboxItem {
+    NewInboxItem {
         id: Uuid::new_v4(),
         kind: kind.to_owned(),
         payload: payload.to_string(),
-        slack_user: slack_user.to_owned(),
+        actor: slack_user.to_owned(),
         claim_token: Uuid::new_v4(),
         claimed_until: Utc::now() - chrono::Duration::seconds(1),
+        claim_owner: None,
     }
 }
 
@@ -542,13 +543,13 @@ async fn submissions_applied_later_are_checked_again_when_applied() {
         ),
         queued(kind::KEY_EVENT, OUTSIDER, detected(id, &channel)),
     ];
-    t.slack.store().insert_submissions(&refused).await.unwrap();
+    t.slack.inbox().insert(&refused).await.unwrap();
     let report = t.slack.replay_submissions(Utc::now()).await.unwrap();
     assert_eq!(report.done, 2, "{report:?}");
     assert_eq!(footprint(&t, id).await, before, "nothing written");
     assert!(!has_key_event(&t, id, "detected").await);
     for row in &refused {
-        let stored = t.slack.store().submission(row.id).await.unwrap().unwrap();
+        let stored = t.slack.inbox().item(row.id).await.unwrap().unwrap();
         assert!(stored.done_at.is_some(), "refused for good, not retried");
         assert!(
             stored
@@ -572,7 +573,7 @@ async fn submissions_applied_later_are_checked_again_when_applied() {
         queued(kind::UPDATE, STAFF, investigating(id, "Queued by staff")),
         queued(kind::KEY_EVENT, MEMBER, detected(id, &channel)),
     ];
-    t.slack.store().insert_submissions(&accepted).await.unwrap();
+    t.slack.inbox().insert(&accepted).await.unwrap();
     t.slack.replay_submissions(Utc::now()).await.unwrap();
     assert_eq!(
         t.app.incident(id).await.unwrap().status,

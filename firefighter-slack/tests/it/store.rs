@@ -20,6 +20,17 @@ fn member(id: &str, user: Option<UserId>) -> SlackUserRow {
 }
 
 async fn exercise(pool: DatabasePool) {
+    // Core's tables first, as connecting the store does (Slack's moved its submissions into core's inbox).
+    match &pool {
+        DatabasePool::Sqlite(p) => firefighter_core::store::SqliteStore::from_pool(p.clone())
+            .migrate()
+            .await
+            .unwrap(),
+        DatabasePool::Postgres(p) => firefighter_core::store::PgStore::from_pool(p.clone())
+            .migrate()
+            .await
+            .unwrap(),
+    }
     firefighter_slack::store::migrate(&pool).await.unwrap();
     // Migrating twice is a no-op.
     firefighter_slack::store::migrate(&pool).await.unwrap();

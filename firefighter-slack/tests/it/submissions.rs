@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use firefighter_core::inbox::{InboxItem, NewInboxItem};
 use firefighter_core::store::DatabasePool;
 use firefighter_core::{IncidentFilter, IncidentId, Settings, Status};
-use firefighter_slack::store::{NewSubmission, StoredSubmission};
 use firefighter_slack::submissions::{MAX_ATTEMPTS, ReplayReport, kind};
 use firefighter_slack::{HttpSlackClient, Slack, SlackConfig};
 use serde_json::{Value, json};
@@ -34,14 +34,15 @@ async fn declared_p2(t: &TestEnv) -> IncidentId {
 
 /// A submission as the ingress records it, but whose lease already ran
 /// out: the instance that recorded it stopped before applying it.
-fn crashed(kind: &str, payload: Value) -> NewSubmission {
-    NewSubmission {
+fn crashed(kind: &str, payload: Value) -> NewInboxItem {
+    NewInboxItem {
         id: Uuid::new_v4(),
         kind: kind.to_owned(),
         payload: payload.to_string(),
-        slack_user: "UJANE".into(),
+        actor: "UJANE".into(),
         claim_token: Uuid::new_v4(),
         claimed_until: Utc::now() - chrono::Duration::seconds(1),
+        claim_owner: None,
     }
 }
 
@@ -50,15 +51,15 @@ fn investigating(t: IncidentId, message: &str) -> Value {
            "priority_id": null, "category_id": null, "closure_reason": null, "closure_reference": null})
 }
 
-async fn row(t: &TestEnv, id: Uuid) -> StoredSubmission {
-    t.slack.store().submission(id).await.unwrap().unwrap()
+async fn row(t: &TestEnv, id: Uuid) -> InboxItem {
+    t.slack.inbox().item(id).await.unwrap().unwrap()
 }
 
 /// Submissions not done yet (SQLite).
 async fn unfinished(t: &TestEnv) -> i64 {
     match t.slack.store().pool() {
         DatabasePool::Sqlite(p) => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM slack_submissions WHERE done_at IS NULL")
+            sqlx::query_scalar("SELECT COUNT(*) FROM inbox WHERE done_at IS NULL")
                 .fetch_one(p)
                 .await
                 .unwrap()
@@ -111,7 +112,7 @@ async fn a_status_update_is_recorded_then_applied_and_marked_done() {
     // Both the declaration and the update went through the table, and are done.
     let rows = match t.slack.store().pool() {
         DatabasePool::Sqlite(p) => sqlx::query_as::<_, (String, Option<chrono::DateTime<Utc>>)>(
-            "SELECT kind, done_at FROM slack_submissions ORDER BY created_at",
+            "SELECT kind, done_at FROM inbox ORDER BY created_at",
         )
         .fetch_all(p)
         .await
@@ -141,8 +142,8 @@ async fn replayed_once(t: TestEnv) {
     let entries = t.app.timeline(id).await.unwrap().len();
     let lost = crashed(kind::UPDATE, investigating(id, "Replayed after a crash"));
     t.slack
-        .store()
-        .insert_submissions(std::slice::from_ref(&lost))
+        .inbox()
+        .insert(std::slice::from_ref(&lost))
         .await
         .unwrap();
 
@@ -195,7 +196,7 @@ async fn a_lost_declaration_is_declared_once_by_the_replay() {
     });
     let a = crashed(kind::DECLARE, work.clone());
     let b = crashed(kind::DECLARE, work);
-    t.slack.store().insert_submissions(&[a, b]).await.unwrap();
+    t.slack.inbox().insert(&[a, b]).await.unwrap();
     let report = t.slack.replay_submissions(Utc::now()).await.unwrap();
     assert_eq!(report.done, 2);
     let incidents = t
@@ -222,8 +223,8 @@ async fn a_replayed_update_applied_twice_changes_the_incident_once() {
         investigating(id, "Applied, then the instance died"),
     );
     t.slack
-        .store()
-        .insert_submissions(std::slice::from_ref(&lost))
+        .inbox()
+        .insert(std::slice::from_ref(&lost))
         .await
         .unwrap();
     assert_eq!(
@@ -234,7 +235,7 @@ async fn a_replayed_update_applied_twice_changes_the_incident_once() {
     // The instance stopped after the write but before marking the row done.
     sql(
         &t,
-        "UPDATE slack_submissions SET done_at = NULL, claimed_until = NULL WHERE kind = 'update'",
+        "UPDATE inbox SET done_at = NULL, claimed_until = NULL WHERE kind = 'update'",
     )
     .await;
     assert_eq!(
@@ -257,23 +258,23 @@ async fn two_instances_never_lease_the_same_submission() {
     t.slack.idle().await;
     let lost = crashed(kind::UPDATE, investigating(IncidentId(1), "x"));
     t.slack
-        .store()
-        .insert_submissions(std::slice::from_ref(&lost))
+        .inbox()
+        .insert(std::slice::from_ref(&lost))
         .await
         .unwrap();
     let now = Utc::now();
     let lease = now + chrono::Duration::minutes(5);
     let (a, b) = tokio::join!(
-        t.slack.store().claim_due_submissions(now, lease, 10),
-        t.slack.store().claim_due_submissions(now, lease, 10),
+        t.slack.inbox().claim_due(now, lease, 10),
+        t.slack.inbox().claim_due(now, lease, 10),
     );
     assert_eq!(a.unwrap().len() + b.unwrap().len(), 1);
     // Still leased a minute later; free once the lease ran out.
     let later = now + chrono::Duration::minutes(1);
     assert!(
         t.slack
-            .store()
-            .claim_due_submissions(later, later, 10)
+            .inbox()
+            .claim_due(later, later, 10)
             .await
             .unwrap()
             .is_empty()
@@ -281,8 +282,8 @@ async fn two_instances_never_lease_the_same_submission() {
     let expired = now + chrono::Duration::minutes(6);
     assert_eq!(
         t.slack
-            .store()
-            .claim_due_submissions(expired, expired, 10)
+            .inbox()
+            .claim_due(expired, expired, 10)
             .await
             .unwrap()
             .len(),
@@ -311,8 +312,8 @@ async fn a_failing_write_is_retried_with_backoff_then_parked() {
     .unwrap();
     let lost = crashed(kind::UPDATE, investigating(id, "Never applied"));
     t.slack
-        .store()
-        .insert_submissions(std::slice::from_ref(&lost))
+        .inbox()
+        .insert(std::slice::from_ref(&lost))
         .await
         .unwrap();
 
@@ -345,7 +346,7 @@ async fn a_failing_write_is_retried_with_backoff_then_parked() {
     assert!(stored.parked_at.is_some() && stored.done_at.is_none());
     assert_eq!(stored.attempts, MAX_ATTEMPTS);
     // Parked rows are visible, never replayed on their own, and the person was told.
-    let listed = t.slack.store().parked_submissions(10).await.unwrap();
+    let listed = t.slack.inbox().parked(10).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, lost.id);
     now += chrono::Duration::days(1);
@@ -367,7 +368,7 @@ async fn a_failing_write_is_retried_with_backoff_then_parked() {
     let office = t.slack.back_office().await.unwrap();
     assert_eq!(office.parked.len(), 1, "listed in the back-office");
     // Re-queued by a person, the working instance applies it.
-    assert!(t.slack.store().requeue_submission(lost.id).await.unwrap());
+    assert!(t.slack.inbox().requeue(lost.id).await.unwrap());
     assert_eq!(
         t.slack.replay_submissions(Utc::now()).await.unwrap().done,
         1
@@ -384,7 +385,7 @@ async fn a_submission_that_cannot_be_recorded_is_refused_on_the_form() {
     t.workspace().await;
     let id = declared_p2(&t).await;
     let before = t.app.incident(id).await.unwrap();
-    sql(&t, "DROP TABLE slack_submissions").await;
+    sql(&t, "DROP TABLE inbox").await;
     let (status, answer) = t
         .submit(
             "UJANE",
@@ -446,8 +447,8 @@ async fn an_event_taken_but_not_handled_is_handled_by_the_replay() {
         json!({"type": "member_joined_channel", "user": "UDEV", "channel": channel, "channel_type": "G"}),
     );
     t.slack
-        .store()
-        .insert_submissions(std::slice::from_ref(&lost))
+        .inbox()
+        .insert(std::slice::from_ref(&lost))
         .await
         .unwrap();
     assert_eq!(
@@ -469,11 +470,7 @@ async fn an_event_that_cannot_be_recorded_is_refused_and_its_retry_accepted() {
     let t = env().await;
     t.workspace().await;
     let event = json!({"type": "channel_rename", "channel": {"id": "CPAY", "name": "payments"}});
-    sql(
-        &t,
-        "ALTER TABLE slack_submissions RENAME TO slack_submissions_away",
-    )
-    .await;
+    sql(&t, "ALTER TABLE inbox RENAME TO inbox_away").await;
     let (status, _) = t.event("EREC1", event.clone()).await;
     assert_eq!(status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
     let name = |t: &TestEnv| {
@@ -481,11 +478,7 @@ async fn an_event_that_cannot_be_recorded_is_refused_and_its_retry_accepted() {
         async move { store.conversation("CPAY").await.unwrap().unwrap().name }
     };
     assert_eq!(name(&t).await, "payments-team", "nothing done");
-    sql(
-        &t,
-        "ALTER TABLE slack_submissions_away RENAME TO slack_submissions",
-    )
-    .await;
+    sql(&t, "ALTER TABLE inbox_away RENAME TO inbox").await;
     // Slack's retry carries the same event id: it is taken this time.
     let (status, _) = t.event("EREC1", event).await;
     assert!(status.is_success());
@@ -533,11 +526,7 @@ async fn on_a_sqlite_file_a_submission_is_acknowledged_while_the_table_refuses_i
     let t = crate::support::env_on_file(&db).await;
     t.workspace().await;
     let id = declared_p2(&t).await;
-    sql(
-        &t,
-        "ALTER TABLE slack_submissions RENAME TO slack_submissions_away",
-    )
-    .await;
+    sql(&t, "ALTER TABLE inbox RENAME TO inbox_away").await;
     let submitted = t.submit(
         "UJANE",
         "VJOURNAL",
@@ -560,11 +549,7 @@ async fn on_a_sqlite_file_a_submission_is_acknowledged_while_the_table_refuses_i
         }
         assert!(journal.contains("On it"), "{journal}");
         assert_eq!(t.app.incident(id).await.unwrap().status, Status::Open);
-        sql(
-            &t,
-            "ALTER TABLE slack_submissions_away RENAME TO slack_submissions",
-        )
-        .await;
+        sql(&t, "ALTER TABLE inbox_away RENAME TO inbox").await;
     };
     // `submit` returns once the work after the acknowledgement is done.
     let ((status, answer), ()) = tokio::join!(submitted, table_back);
@@ -647,5 +632,48 @@ async fn every_slack_of_one_process_shares_the_journal_of_its_database() {
     assert!(
         second.journaled().await.unwrap(),
         "the second Slack of the process records around the journal"
+    );
+}
+
+/// `kill -9` right after the acknowledgement: the submission is leased for
+/// minutes to the dead instance, yet applied as soon as its heartbeat has
+/// been silent long enough, not when the lease ends.
+#[tokio::test]
+async fn a_submission_of_a_crashed_instance_is_applied_without_waiting_for_its_lease() {
+    let t = env().await;
+    t.workspace().await;
+    let id = declared_p2(&t).await;
+    let store = t.app.store().clone();
+    let now = Utc::now();
+    store
+        .instance_alive("instance-killed", now, now - chrono::Duration::seconds(2))
+        .await
+        .unwrap();
+    let lost = NewInboxItem {
+        claimed_until: now + chrono::Duration::minutes(4),
+        claim_owner: Some("instance-killed".into()),
+        ..crashed(kind::UPDATE, investigating(id, "Applied after the crash"))
+    };
+    t.slack
+        .inbox()
+        .insert(std::slice::from_ref(&lost))
+        .await
+        .unwrap();
+    // Its last beat is 2 s old: it may be alive, so its lease holds.
+    assert_eq!(
+        t.slack.replay_submissions(now).await.unwrap(),
+        ReplayReport::default()
+    );
+    // 20 s of silence later it is presumed dead: applied, once.
+    let later = now + chrono::Duration::seconds(20);
+    assert_eq!(t.slack.replay_submissions(later).await.unwrap().done, 1);
+    assert_eq!(
+        t.app.incident(id).await.unwrap().status,
+        Status::Investigating
+    );
+    assert!(row(&t, lost.id).await.done_at.is_some());
+    assert_eq!(
+        t.slack.replay_submissions(later).await.unwrap(),
+        ReplayReport::default()
     );
 }

@@ -59,17 +59,13 @@ impl Asset {
     }
 }
 
-static STYLESHEET: LazyLock<Asset> = LazyLock::new(|| {
-    Asset::new(
-        include_bytes!("../../../assets/app.css"),
-        "text/css; charset=utf-8",
-    )
-});
+static STYLESHEET: LazyLock<Asset> =
+    LazyLock::new(|| Asset::new(include_bytes!("assets/app.css"), "text/css; charset=utf-8"));
 
 /// htmx 2.0.11, from the npm package `htmx.org` (`dist/htmx.min.js`).
 static HTMX: LazyLock<Asset> = LazyLock::new(|| {
     Asset::new(
-        include_bytes!("../../../assets/htmx.min.js"),
+        include_bytes!("assets/htmx.min.js"),
         "text/javascript; charset=utf-8",
     )
 });

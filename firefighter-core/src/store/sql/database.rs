@@ -1,6 +1,7 @@
 //! [`DatabaseStore`] on both backends.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::Result;
 use crate::store::{DataVersions, DatabasePool, DatabaseStore};
@@ -42,6 +43,46 @@ macro_rules! database_sql {
                 .fetch_one(&self.pool)
                 .await?;
                 Ok(DataVersions { data, reference, access })
+            }
+
+            async fn instance_alive(
+                &self,
+                instance: &str,
+                started: DateTime<Utc>,
+                now: DateTime<Utc>,
+            ) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO instances (id, started_at, heartbeat_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+                )
+                .bind(instance)
+                .bind(started)
+                .bind(now)
+                .execute(&self.writer)
+                .await?;
+                // Instances silent for a day are gone for good.
+                sqlx::query("DELETE FROM instances WHERE heartbeat_at < $1")
+                    .bind(now - chrono::Duration::days(1))
+                    .execute(&self.writer)
+                    .await?;
+                Ok(())
+            }
+
+            async fn instance_stopped(&self, instance: &str) -> Result<()> {
+                // The epoch: silent for ever, so whatever it held is free now.
+                sqlx::query("UPDATE instances SET heartbeat_at = $1 WHERE id = $2")
+                    .bind(DateTime::<Utc>::UNIX_EPOCH)
+                    .bind(instance)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(())
+            }
+
+            async fn silent_instances(&self, before: DateTime<Utc>) -> Result<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT id FROM instances WHERE heartbeat_at < $1 ORDER BY id")
+                    .bind(before)
+                    .fetch_all(&self.pool)
+                    .await?)
             }
         }
     };

@@ -12,11 +12,13 @@ use super::CHUNK;
 
 /// The columns of an [`InboxItem`], in its field order.
 const ITEM_COLUMNS: &str = "id, source, kind, payload, actor, created_at, attempts, next_attempt_at, \
-     claimed_until, claim_token, last_error, parked_at, done_at";
+     claimed_until, claim_owner, claim_token, last_error, parked_at, done_at";
 
-/// Due: not done, not parked, retry due and lease expired at `$1`.
+/// Due: not done, not parked, retry due at `$1`, and its lease expired at
+/// `$1` or its owner presumed dead (silent since `$6`).
 const DUE: &str = "done_at IS NULL AND parked_at IS NULL AND next_attempt_at <= $1 \
-     AND (claimed_until IS NULL OR claimed_until < $1)";
+     AND (claimed_until IS NULL OR claimed_until < $1 \
+     OR claim_owner IN (SELECT i.id FROM instances i WHERE i.heartbeat_at < $6))";
 
 /// Implements [`InboxStore`] for a backend.
 macro_rules! inbox_sql {
@@ -44,7 +46,7 @@ macro_rules! inbox_sql {
                 for chunk in items.chunks(CHUNK / 10) {
                     let mut qb = sqlx::QueryBuilder::<$Db>::new(
                         "INSERT INTO inbox (id, source, kind, payload, actor, created_at, attempts, \
-                         next_attempt_at, claimed_until, claim_token) ",
+                         next_attempt_at, claimed_until, claim_owner, claim_token) ",
                     );
                     qb.push_values(chunk, |mut b, item| {
                         b.push_bind(item.id)
@@ -56,6 +58,7 @@ macro_rules! inbox_sql {
                             .push_bind(1_i32)
                             .push_bind(at)
                             .push_bind(item.claimed_until)
+                            .push_bind(item.claim_owner.clone())
                             .push_bind(item.claim_token);
                     });
                     qb.push(" ON CONFLICT (id) DO NOTHING");
@@ -68,6 +71,7 @@ macro_rules! inbox_sql {
             async fn claim_inbox_items(
                 &self,
                 source: &str,
+                owner: &str,
                 now: DateTime<Utc>,
                 lease_until: DateTime<Utc>,
                 limit: u32,
@@ -78,7 +82,7 @@ macro_rules! inbox_sql {
                 // One statement, conditional on the same terms as the
                 // selection: of two instances, each row goes to one.
                 let sql = format!(
-                    "UPDATE inbox SET claimed_until = $2, claim_token = $3, attempts = attempts + 1 \
+                    "UPDATE inbox SET claimed_until = $2, claim_token = $3, claim_owner = $7, attempts = attempts + 1 \
                      WHERE {DUE} AND source = $4 AND id IN (SELECT id FROM inbox WHERE {DUE} AND source = $4 \
                      ORDER BY created_at, id LIMIT $5{lock}) RETURNING {ITEM_COLUMNS}",
                     lock = $lock
@@ -89,6 +93,8 @@ macro_rules! inbox_sql {
                     .bind(Uuid::new_v4())
                     .bind(source)
                     .bind(i64::from(limit))
+                    .bind(crate::instance::presumed_dead_before(now))
+                    .bind(owner)
                     .fetch_all(&self.writer)
                     .await?;
                 // RETURNING keeps no order.
@@ -106,19 +112,19 @@ macro_rules! inbox_sql {
                 let (sql, error, when) = match end {
                     InboxEnd::Done(refusal) => (
                         "UPDATE inbox SET done_at = $1, last_error = COALESCE($2, last_error), \
-                         claimed_until = NULL, claim_token = NULL WHERE id = $3 AND claim_token = $4",
+                         claimed_until = NULL, claim_owner = NULL, claim_token = NULL WHERE id = $3 AND claim_token = $4",
                         refusal.clone(),
                         at,
                     ),
                     InboxEnd::Retry(next, error) => (
                         "UPDATE inbox SET next_attempt_at = $1, last_error = $2, claimed_until = NULL, \
-                         claim_token = NULL WHERE id = $3 AND claim_token = $4",
+                         claim_token = NULL, claim_owner = NULL WHERE id = $3 AND claim_token = $4",
                         Some(error.clone()),
                         *next,
                     ),
                     InboxEnd::Park(error) => (
                         "UPDATE inbox SET parked_at = $1, last_error = $2, claimed_until = NULL, \
-                         claim_token = NULL WHERE id = $3 AND claim_token = $4",
+                         claim_token = NULL, claim_owner = NULL WHERE id = $3 AND claim_token = $4",
                         Some(error.clone()),
                         at,
                     ),

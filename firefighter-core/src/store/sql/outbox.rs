@@ -48,12 +48,21 @@ macro_rules! outbox_sql {
                     format!(" AND d.handler IN ({})", list.join(", "))
                 };
                 // Nothing due (the usual answer): no write, so the writer is left to commands.
+                // Free: never leased, lease expired, or its owner presumed dead (its heartbeat stopped).
+                let free = |now: usize, silent: usize| {
+                    format!(
+                        "(d.lease_until IS NULL OR d.lease_until < ${now} OR d.lease_owner IN \
+                         (SELECT i.id FROM instances i WHERE i.heartbeat_at < ${silent}))"
+                    )
+                };
+                let silent = crate::instance::presumed_dead_before(now);
                 let sql = format!(
                     "SELECT d.id FROM outbox_deliveries d WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
-                     AND (d.lease_until IS NULL OR d.lease_until < $1){} LIMIT 1",
-                    only(2)
+                     AND {}{} LIMIT 1",
+                    free(1, 2),
+                    only(3)
                 );
-                let mut due = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).bind(now);
+                let mut due = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).bind(now).bind(silent);
                 for name in names {
                     due = due.bind(name);
                 }
@@ -69,7 +78,7 @@ macro_rules! outbox_sql {
                     concat!(
                         "UPDATE outbox_deliveries SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
                          WHERE id IN (SELECT d.id FROM outbox_deliveries d WHERE d.status = 'pending' AND d.next_attempt_at <= $3 \
-                         AND (d.lease_until IS NULL OR d.lease_until < $3){only} \
+                         AND {free}{only} \
                          AND NOT EXISTS (SELECT 1 FROM outbox_deliveries earlier \
                          JOIN outbox_events ee ON ee.id = earlier.event_id \
                          JOIN outbox_events de ON de.id = d.event_id \
@@ -79,13 +88,15 @@ macro_rules! outbox_sql {
                         $lock,
                         ") RETURNING id, event_id, handler, attempts"
                     ),
-                    only = only(5)
+                    free = free(3, 5),
+                    only = only(6)
                 );
                 let mut claim = sqlx::query_as::<_, ClaimedRow>(AssertSqlSafe(sql))
                     .bind(owner)
                     .bind(lease_until)
                     .bind(now)
-                    .bind(i64::from(limit));
+                    .bind(i64::from(limit))
+                    .bind(silent);
                 for name in names {
                     claim = claim.bind(name);
                 }

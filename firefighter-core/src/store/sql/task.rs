@@ -102,13 +102,16 @@ macro_rules! task_sql {
                 lease_until: DateTime<Utc>,
             ) -> Result<bool> {
                 let done = sqlx::query(
+                    // Free: never leased, expired, or its owner presumed dead (its heartbeat stopped).
                     "UPDATE task_schedules SET lease_owner = $1, lease_until = $2 WHERE name = $3 \
-                     AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until < $4)",
+                     AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until < $4 \
+                     OR lease_owner IN (SELECT id FROM instances WHERE heartbeat_at < $5))",
                 )
                 .bind(owner)
                 .bind(lease_until)
                 .bind(name)
                 .bind(now)
+                .bind(crate::instance::presumed_dead_before(now))
                 .execute(&self.writer)
                 .await?;
                 if done.rows_affected() > 0 {

@@ -1,6 +1,6 @@
 //! The back-office, for staff: reference data (priorities, environments,
 //! groups, categories, role, key event, metric and cost types), users, API
-//! tokens, periodic tasks and outbox deliveries, plus the sections
+//! tokens, periodic tasks, outbox deliveries and the inbox, plus the sections
 //! integrations add ([`super::extensions::backoffice_sections`]).
 
 use askama::Template;
@@ -17,6 +17,7 @@ use crate::server::web::page::Chrome;
 
 mod deliveries;
 mod editor;
+mod inbox;
 mod reference;
 mod tasks;
 mod tokens;
@@ -36,6 +37,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/tasks/{name}/run", post(tasks::run_now))
         .route("/admin/deliveries/", get(deliveries::list))
         .route("/admin/deliveries/{id}/requeue", post(deliveries::requeue))
+        .route("/admin/inbox/", get(inbox::list))
+        .route("/admin/inbox/{id}/requeue", post(inbox::requeue))
         .route("/admin/{kind}/", get(reference::list))
         .route(
             "/admin/{kind}/new",
@@ -75,6 +78,7 @@ async fn index(State(state): State<AppState>, StaffChrome(chrome): StaffChrome) 
         ("API tokens", "/admin/tokens/"),
         ("Periodic tasks", "/admin/tasks/"),
         ("Outbox deliveries", "/admin/deliveries/"),
+        ("Inbox", "/admin/inbox/"),
     ]
     .into_iter()
     .map(|(title, href)| NavLink {

@@ -1,0 +1,55 @@
+//! This process among the instances sharing the database. Each running
+//! instance beats ([`keep_alive`]) every [`HEARTBEAT`]; leases (outbox
+//! deliveries, periodic tasks, inbox items) are owned by the instance's
+//! [`id`], and a lease whose owner has not beaten for [`PRESUMED_DEAD_AFTER`]
+//! is taken over at once rather than when it expires. An owner that never
+//! beat (an embedding that does not run [`keep_alive`], a test) keeps its
+//! leases until they expire, as before.
+
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+
+use crate::Store;
+
+/// How often a running instance says it is alive.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+/// Silence after which an instance is taken for dead and its leases are free.
+/// Four beats: a busy database or a paused VM does not lose a live instance's work.
+pub const PRESUMED_DEAD_AFTER: Duration = Duration::from_secs(20);
+
+static ID: LazyLock<String> = LazyLock::new(|| format!("instance-{}", uuid::Uuid::now_v7()));
+
+/// This process's instance id, the owner of every lease it takes.
+pub fn id() -> &'static str {
+    &ID
+}
+
+/// Heartbeats older than this, at `now`, are those of dead instances.
+pub fn presumed_dead_before(now: DateTime<Utc>) -> DateTime<Utc> {
+    now - chrono::Duration::from_std(PRESUMED_DEAD_AFTER).unwrap_or(chrono::Duration::seconds(20))
+}
+
+/// Beats for this instance until `shutdown` is cancelled, then says it
+/// stopped, so its leases (none, once its workers have finished) are free.
+pub async fn keep_alive(store: Arc<dyn Store>, shutdown: CancellationToken) {
+    let started = crate::store::now();
+    loop {
+        if let Err(e) = store
+            .instance_alive(id(), started, crate::store::now())
+            .await
+        {
+            // Missing beats only make others take over this instance's work sooner.
+            tracing::warn!(error = %e, "could not record this instance's heartbeat");
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(HEARTBEAT) => {}
+        }
+    }
+    if let Err(e) = store.instance_stopped(id()).await {
+        tracing::warn!(error = %e, "could not record that this instance stopped");
+    }
+}

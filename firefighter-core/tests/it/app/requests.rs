@@ -1,0 +1,252 @@
+//! Idempotency keys of updates, incident membership and batch user upserts,
+//! on SQLite and (with `postgres-tests`) PostgreSQL.
+
+use std::sync::Arc;
+
+use firefighter_core::store::UserUpsert;
+use firefighter_core::{Email, Error, Firefighter, Status, Store, Update};
+
+use super::support::*;
+
+async fn app_on(store: Arc<dyn Store>) -> Firefighter {
+    builder(store).build().await.expect("app")
+}
+
+async fn update_with_a_key_applies_once(app: Firefighter) {
+    let alice = person(&app, "alice").await;
+    let declared = app
+        .declare(declaration(&app, &alice, "P1", "PRD").await)
+        .await
+        .unwrap()
+        .incident;
+    let other = app
+        .declare(declaration(&app, &alice, "P2", "PRD").await)
+        .await
+        .unwrap()
+        .incident;
+    let update = Update {
+        by: Some(alice.id),
+        status: Some(Status::Investigating),
+        message: Some("Looking at the payment gateway".into()),
+        ..Update::default()
+    };
+    let timeline_before = app.timeline(declared.id).await.unwrap().len();
+    let first = app
+        .update_once(declared.id, "slack-submission:1", update.clone())
+        .await
+        .unwrap();
+    assert_eq!(first.status, Status::Investigating);
+    assert_eq!(first.version, declared.version + 1);
+    let again = app
+        .update_once(declared.id, "slack-submission:1", update.clone())
+        .await
+        .unwrap();
+    assert_eq!(again, first, "a repeat returns the incident as it is");
+    assert_eq!(
+        app.timeline(declared.id).await.unwrap().len(),
+        timeline_before + 1,
+        "one timeline entry for two calls"
+    );
+    assert_eq!(
+        app.store()
+            .request_applied("slack-submission:1")
+            .await
+            .unwrap(),
+        Some(declared.id)
+    );
+    // The key names one update of one incident.
+    let err = app
+        .update_once(other.id, "slack-submission:1", update)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Invalid(ref f) if f[0].field == "request_key"),
+        "{err:?}"
+    );
+    assert_eq!(app.incident(other.id).await.unwrap().version, other.version);
+    // A refused update records no key: it can be tried again once fixed.
+    let refused = Update {
+        status: Some(Status::Closed),
+        ..Update::default()
+    };
+    assert!(
+        app.update_once(declared.id, "slack-submission:2", refused)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        app.store()
+            .request_applied("slack-submission:2")
+            .await
+            .unwrap(),
+        None
+    );
+    let bad = Update {
+        message: Some("hello".into()),
+        ..Update::default()
+    };
+    assert!(matches!(
+        app.update_once(declared.id, "", bad).await,
+        Err(Error::Invalid(_))
+    ));
+}
+
+async fn concurrent_repeats_apply_once(app: Firefighter) {
+    let alice = person(&app, "alice").await;
+    let declared = app
+        .declare(declaration(&app, &alice, "P1", "PRD").await)
+        .await
+        .unwrap()
+        .incident;
+    let before = app.timeline(declared.id).await.unwrap().len();
+    let update = Update {
+        by: Some(alice.id),
+        message: Some("Rolled back the release".into()),
+        ..Update::default()
+    };
+    let runs = (0..8).map(|_| {
+        let (app, update) = (app.clone(), update.clone());
+        tokio::spawn(async move { app.update_once(declared.id, "replayed", update).await })
+    });
+    for r in futures::future::join_all(runs).await {
+        r.unwrap().unwrap();
+    }
+    assert_eq!(app.timeline(declared.id).await.unwrap().len(), before + 1);
+    assert_eq!(
+        app.incident(declared.id).await.unwrap().version,
+        declared.version + 1
+    );
+}
+
+async fn members_join_and_leave(app: Firefighter) {
+    let alice = person(&app, "alice").await;
+    let bob = person(&app, "bob").await;
+    let declared = app
+        .declare(declaration(&app, &alice, "P1", "PRD").await)
+        .await
+        .unwrap()
+        .incident;
+    let entries = app.timeline(declared.id).await.unwrap().len();
+    assert!(app.set_member(declared.id, bob.id, true).await.unwrap());
+    assert!(
+        !app.set_member(declared.id, bob.id, true).await.unwrap(),
+        "already a member"
+    );
+    let members = app.incident_details(declared.id).await.unwrap().members;
+    assert_eq!(members, vec![alice.id, bob.id]);
+    assert!(app.set_member(declared.id, bob.id, false).await.unwrap());
+    assert!(!app.set_member(declared.id, bob.id, false).await.unwrap());
+    assert_eq!(
+        app.incident_details(declared.id).await.unwrap().members,
+        vec![alice.id]
+    );
+    assert_eq!(
+        app.timeline(declared.id).await.unwrap().len(),
+        entries,
+        "no timeline entry"
+    );
+    assert!(matches!(
+        app.set_member(firefighter_core::IncidentId(9999), bob.id, true)
+            .await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        app.set_member(declared.id, firefighter_core::UserId::new(), true)
+            .await,
+        Err(Error::NotFound { .. })
+    ));
+}
+
+fn upsert(email: &str, name: &str, slack: Option<&str>) -> UserUpsert {
+    UserUpsert {
+        email: Email::parse(email).unwrap(),
+        name: name.into(),
+        avatar: Some(format!("https://img.example.com/{name}.png")),
+        identity: slack.map(|s| ("slack".to_owned(), s.to_owned())),
+    }
+}
+
+async fn users_are_upserted_in_batches(app: Firefighter) {
+    let store = app.store().clone();
+    let existing = person(&app, "carol").await;
+    // More than one chunk, with an existing user and a repeated e-mail.
+    let mut batch: Vec<UserUpsert> = (0..2100)
+        .map(|n| {
+            upsert(
+                &format!("u{n}@example.com"),
+                &format!("User {n}"),
+                Some(&format!("U{n}")),
+            )
+        })
+        .collect();
+    batch.push(upsert("Carol@example.com", "Carol C", Some("UCAROL")));
+    batch.push(upsert("u5@example.com", "User five", Some("U5")));
+    let ids = store.upsert_users(&batch).await.unwrap();
+    assert_eq!(ids.len(), batch.len());
+    assert_eq!(
+        ids[2100], existing.id,
+        "matched by e-mail, whatever the case"
+    );
+    assert_eq!(ids[5], ids[2101], "a repeated e-mail is one user");
+    let carol = store.user(existing.id).await.unwrap().unwrap();
+    assert_eq!(carol.name, "Carol C");
+    assert_eq!(carol.identity("slack"), Some("UCAROL"));
+    let five = store.user(ids[5]).await.unwrap().unwrap();
+    assert_eq!(five.name, "User five", "the last occurrence wins");
+    assert!(five.is_active);
+    assert_eq!(store.list_users().await.unwrap().len(), 2101);
+    // The Slack id moves to whoever names it now.
+    let moved = store
+        .upsert_users(&[upsert("u7@example.com", "User 7", Some("U8"))])
+        .await
+        .unwrap();
+    assert_eq!(moved, vec![ids[7]]);
+    assert_eq!(
+        store
+            .user_by_identity("slack", "U8")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        ids[7]
+    );
+    assert!(
+        store
+            .user(ids[8])
+            .await
+            .unwrap()
+            .unwrap()
+            .identity("slack")
+            .is_none()
+    );
+    assert_eq!(store.upsert_users(&[]).await.unwrap(), vec![]);
+}
+
+macro_rules! on_both {
+    ($($name:ident),*) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::app_on(crate::app::support::sqlite_store().await).await).await;
+                }
+            )*
+        }
+        #[cfg(feature = "postgres-tests")]
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::app_on(crate::app::postgres::pg_store().await).await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    update_with_a_key_applies_once,
+    concurrent_repeats_apply_once,
+    members_join_and_leave,
+    users_are_upserted_in_batches
+);
