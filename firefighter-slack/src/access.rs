@@ -16,7 +16,7 @@ impl Slack {
     /// first sight, as for every other action). Someone without an account
     /// (outside the workspace, no e-mail visible to the app) is a viewer
     /// who is a member of nothing.
-    pub async fn viewer(&self, slack_user: &str) -> Result<Viewer> {
+    pub(crate) async fn viewer(&self, slack_user: &str) -> Result<Viewer> {
         match self.user_for(slack_user).await {
             Ok(user) => Ok(Viewer::person(&user)),
             Err(Error::BadRequest(_) | Error::Core(firefighter_core::Error::Invalid(_))) => {
@@ -28,7 +28,11 @@ impl Slack {
 
     /// The viewer behind a Slack member, once core's rule lets them see (and
     /// so act on) the incident; [`Error::NotMember`] when it does not.
-    pub async fn viewer_of_incident(&self, slack_user: &str, id: IncidentId) -> Result<Viewer> {
+    pub(crate) async fn viewer_of_incident(
+        &self,
+        slack_user: &str,
+        id: IncidentId,
+    ) -> Result<Viewer> {
         let viewer = self.viewer(slack_user).await?;
         let details = self.app()?.incident_details(id).await?;
         if viewer.can_see(&details) {

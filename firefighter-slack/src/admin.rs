@@ -210,7 +210,11 @@ impl Slack {
     }
 
     /// Links a user group to categories (replacing its links).
-    pub async fn link_usergroup(&self, usergroup_id: &str, categories: &[String]) -> Result<()> {
+    pub(crate) async fn link_usergroup(
+        &self,
+        usergroup_id: &str,
+        categories: &[String],
+    ) -> Result<()> {
         let ids = self.parse_categories(categories)?;
         self.store()
             .set_usergroup_categories(usergroup_id, &ids)

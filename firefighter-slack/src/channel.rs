@@ -4,9 +4,9 @@ use firefighter_core::store::Catalog;
 use firefighter_core::{Environment, Incident};
 
 /// Slack's longest channel name.
-pub const MAX_NAME: usize = 80;
+pub(crate) const MAX_NAME: usize = 80;
 /// Slack's longest topic.
-pub const MAX_TOPIC: usize = 250;
+pub(crate) const MAX_TOPIC: usize = 250;
 
 fn env_rank(value: &str) -> usize {
     ["PRD", "STG", "INT", "SUPPORT"]
@@ -16,7 +16,7 @@ fn env_rank(value: &str) -> usize {
 }
 
 /// Lower-cases and turns every run of other characters than letters and digits into `-`.
-pub fn slugify(text: &str) -> String {
+pub(crate) fn slugify(text: &str) -> String {
     let mut out = String::new();
     let mut dash = false;
     for c in text.chars().flat_map(char::to_lowercase) {
@@ -34,7 +34,7 @@ pub fn slugify(text: &str) -> String {
 /// The channel name of an incident: `<YYYYMMDD>-<id>-<environments>-<category>`,
 /// environments ordered PRD, STG, INT, support, then the others; when too
 /// long, environments are cut to three letters, then the name to 80 characters.
-pub fn channel_name(incident: &Incident, catalog: &Catalog, tz: chrono_tz::Tz) -> String {
+pub(crate) fn channel_name(incident: &Incident, catalog: &Catalog, tz: chrono_tz::Tz) -> String {
     let mut envs: Vec<&Environment> = catalog
         .environments
         .iter()
@@ -73,7 +73,7 @@ pub fn channel_name(incident: &Incident, catalog: &Catalog, tz: chrono_tz::Tz) -
 }
 
 /// The channel topic: priority, status, group, category and a link to the incident page.
-pub fn topic(
+pub(crate) fn topic(
     incident: &Incident,
     catalog: &Catalog,
     app_name: &str,

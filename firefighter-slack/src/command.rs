@@ -8,7 +8,7 @@ use crate::models::blocks::{context, divider, header, section};
 
 /// What a slash command asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+pub(crate) enum Command {
     /// The creation wizard.
     Open,
     /// An incident-scoped modal.
@@ -20,7 +20,7 @@ pub enum Command {
 }
 
 /// Parses what follows the command (trimmed, case-insensitive).
-pub fn parse(text: &str) -> Command {
+pub(crate) fn parse(text: &str) -> Command {
     let t = text.trim().to_lowercase();
     let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
     match t.as_str() {
@@ -39,7 +39,7 @@ pub fn parse(text: &str) -> Command {
 }
 
 /// The help message blocks; `support` names the `dev_firefighter` channel.
-pub fn help_blocks(config: &SlackConfig, app_name: &str, support: &str) -> Vec<Value> {
+pub(crate) fn help_blocks(config: &SlackConfig, app_name: &str, support: &str) -> Vec<Value> {
     let c = &config.command;
     let mut intro = format!(
         "{} *{app_name}* helps you declare and manage incidents from Slack.",
@@ -75,7 +75,7 @@ pub fn help_blocks(config: &SlackConfig, app_name: &str, support: &str) -> Vec<V
 }
 
 /// The ephemeral answer to `help` (or to an empty command).
-pub fn help(config: &SlackConfig, app_name: &str, support: &str) -> Value {
+pub(crate) fn help(config: &SlackConfig, app_name: &str, support: &str) -> Value {
     json!({
         "response_type": "ephemeral",
         "text": format!("{app_name} help"),
@@ -84,7 +84,7 @@ pub fn help(config: &SlackConfig, app_name: &str, support: &str) -> Value {
 }
 
 /// The ephemeral answer to an unknown sub-command: the error, then the help.
-pub fn unknown(config: &SlackConfig, app_name: &str, support: &str, text: &str) -> Value {
+pub(crate) fn unknown(config: &SlackConfig, app_name: &str, support: &str, text: &str) -> Value {
     let mut blocks = vec![section(&format!(
         ":x: Unknown command `{} {}`. Here is what you can do:",
         config.command,

@@ -11,14 +11,14 @@ use firefighter_core::plugin::IntegrationStatus;
 use crate::{Error, Result};
 
 /// The integration's name in status reports.
-pub const NAME: &str = "slack";
+pub(crate) const NAME: &str = "slack";
 
 /// Slack's Web API.
-pub const DEFAULT_API_URL: &str = "https://slack.com/api";
+pub(crate) const DEFAULT_API_URL: &str = "https://slack.com/api";
 /// The slash command when none is configured.
-pub const DEFAULT_COMMAND: &str = "/incident";
+pub(crate) const DEFAULT_COMMAND: &str = "/incident";
 /// The app's emoji when none is configured.
-pub const DEFAULT_APP_EMOJI: &str = ":fire_extinguisher:";
+pub(crate) const DEFAULT_APP_EMOJI: &str = ":fire_extinguisher:";
 
 /// Slack's own commands: an alias with one of these names is skipped.
 const BUILTIN_COMMANDS: &[&str] = &[
@@ -41,7 +41,7 @@ const BUILTIN_COMMANDS: &[&str] = &[
 ];
 
 /// The environment variables this crate reads.
-pub const VARIABLES: &[&str] = &[
+pub(crate) const VARIABLES: &[&str] = &[
     "ENABLE_SLACK",
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
@@ -271,7 +271,7 @@ impl SlackConfig {
 
 /// FireFighter's normalisation: leading `/` added, spaces removed, at most 32
 /// characters, lower-cased. `None` when nothing is left.
-pub fn normalize_command(text: &str) -> Option<String> {
+pub(crate) fn normalize_command(text: &str) -> Option<String> {
     let mut c: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     c = c.to_lowercase();
     if c.trim_start_matches('/').is_empty() {

@@ -12,14 +12,14 @@ use crate::store::{ConversationKind, ConversationStatus};
 use crate::{Result, Slack};
 
 /// The timeline event type of messages promoted with `:mega:`.
-pub const SLACK_MESSAGE_EVENT: &str = "slack_message";
+pub(crate) const SLACK_MESSAGE_EVENT: &str = "slack_message";
 
 /// Incidents listed on the home tab.
 const HOME_INCIDENTS: u64 = 30;
 
 impl Slack {
     /// Handles one Events API event (already deduplicated by event id).
-    pub async fn handle_event(&self, event: Value) -> Result<()> {
+    pub(crate) async fn handle_event(&self, event: Value) -> Result<()> {
         let event: Event = match serde_json::from_value(event) {
             Ok(e) => e,
             Err(e) => {
@@ -245,7 +245,7 @@ impl Slack {
     }
 
     /// The home tab of `viewer`: what the app does, and the active incidents they may see.
-    pub async fn home_view(&self, viewer: firefighter_core::Viewer) -> Result<Value> {
+    pub(crate) async fn home_view(&self, viewer: firefighter_core::Viewer) -> Result<Value> {
         let app = self.app()?;
         let catalog = app.catalog().await?;
         let incidents = app

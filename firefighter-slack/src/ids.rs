@@ -4,69 +4,69 @@
 //! read them depend on it, not on each other.
 
 /// Action ids of our buttons and pickers.
-pub mod action {
+pub(crate) mod action {
     /// Opens the creation wizard.
-    pub const OPEN: &str = "open_incident";
+    pub(crate) const OPEN: &str = "open_incident";
     /// Opens the update menu of an incident (value: incident number).
-    pub const UPDATE: &str = "update_incident";
+    pub(crate) const UPDATE: &str = "update_incident";
     /// Opens the status modal (value: incident number).
-    pub const UPDATE_STATUS: &str = "update_status";
+    pub(crate) const UPDATE_STATUS: &str = "update_status";
     /// Opens the roles modal (value: incident number).
-    pub const UPDATE_ROLES: &str = "update_roles";
+    pub(crate) const UPDATE_ROLES: &str = "update_roles";
     /// Opens the downgrade modal (value: incident number).
-    pub const DOWNGRADE: &str = "downgrade_incident";
+    pub(crate) const DOWNGRADE: &str = "downgrade_incident";
     /// Pushes the status modal on the current one.
-    pub const PUSH_UPDATE_STATUS: &str = "push_update_status";
+    pub(crate) const PUSH_UPDATE_STATUS: &str = "push_update_status";
     /// Pushes the roles modal.
-    pub const PUSH_UPDATE_ROLES: &str = "push_update_roles";
+    pub(crate) const PUSH_UPDATE_ROLES: &str = "push_update_roles";
     /// Pushes the edit modal.
-    pub const PUSH_EDIT: &str = "push_edit";
+    pub(crate) const PUSH_EDIT: &str = "push_edit";
     /// Key event pickers: `key_event_<event type>`.
-    pub const KEY_EVENT_PREFIX: &str = "key_event_";
+    pub(crate) const KEY_EVENT_PREFIX: &str = "key_event_";
     /// URL buttons (acknowledged only).
-    pub const OPEN_LINK: &str = "open_link";
+    pub(crate) const OPEN_LINK: &str = "open_link";
     /// Opens the on-call modal (value: incident number), as `/incident oncall` does.
-    pub const ONCALL: &str = "open_oncall";
+    pub(crate) const ONCALL: &str = "open_oncall";
 }
 
 /// Callback ids of our modals.
-pub mod callback {
+pub(crate) mod callback {
     /// The creation wizard.
-    pub const OPEN: &str = "incident_open";
+    pub(crate) const OPEN: &str = "incident_open";
     /// The update menu.
-    pub const UPDATE: &str = "incident_update";
+    pub(crate) const UPDATE: &str = "incident_update";
     /// Update status, priority, category.
-    pub const UPDATE_STATUS: &str = "incident_update_status";
+    pub(crate) const UPDATE_STATUS: &str = "incident_update_status";
     /// Update roles.
-    pub const UPDATE_ROLES: &str = "incident_update_roles";
+    pub(crate) const UPDATE_ROLES: &str = "incident_update_roles";
     /// Edit title, description, environments.
-    pub const EDIT: &str = "incident_edit";
+    pub(crate) const EDIT: &str = "incident_edit";
     /// Close.
-    pub const CLOSE: &str = "incident_close";
+    pub(crate) const CLOSE: &str = "incident_close";
     /// Close early with a reason.
-    pub const CLOSURE_REASON: &str = "incident_closure_reason";
+    pub(crate) const CLOSURE_REASON: &str = "incident_closure_reason";
     /// Read-only recap.
-    pub const STATUS: &str = "incident_status";
+    pub(crate) const STATUS: &str = "incident_status";
     /// Ask for help.
-    pub const SOS: &str = "incident_send_sos";
+    pub(crate) const SOS: &str = "incident_send_sos";
     /// Turn into a regular incident.
-    pub const DOWNGRADE: &str = "incident_downgrade";
+    pub(crate) const DOWNGRADE: &str = "incident_downgrade";
     /// Post-mortem recap.
-    pub const POSTMORTEM: &str = "incident_postmortem";
+    pub(crate) const POSTMORTEM: &str = "incident_postmortem";
     /// Choose the incident first.
-    pub const SELECT: &str = "incident_select";
+    pub(crate) const SELECT: &str = "incident_select";
     /// Page the on-call (also `/incident oncall`).
     pub const ONCALL: &str = "incident_oncall_trigger";
     /// A message (errors, confirmations).
-    pub const NOTICE: &str = "incident_notice";
+    pub(crate) const NOTICE: &str = "incident_notice";
 }
 
 /// Block (and action) ids of the on-call modal.
-pub mod oncall_block {
+pub(crate) mod oncall_block {
     /// The service to page (static select; value: the vendor's service id).
-    pub const SERVICE: &str = "service";
+    pub(crate) const SERVICE: &str = "service";
     /// What is going on (the title the on-call receives).
-    pub const SUMMARY: &str = "summary";
+    pub(crate) const SUMMARY: &str = "summary";
     /// Details (optional).
-    pub const DETAILS: &str = "details";
+    pub(crate) const DETAILS: &str = "details";
 }

@@ -18,20 +18,20 @@ use crate::messages::tag;
 use crate::store::SlackStore;
 
 /// Name of the category provider.
-pub const CATEGORY_PROVIDER: &str = "slack.category";
+pub(crate) const CATEGORY_PROVIDER: &str = "slack.category";
 /// Name of the public-P1 provider.
-pub const PUBLIC_P1_PROVIDER: &str = "slack.public_p1_usergroups";
+pub(crate) const PUBLIC_P1_PROVIDER: &str = "slack.public_p1_usergroups";
 
 /// Members of the conversations and user groups linked to the incident's
 /// category. Asked about private incidents too, like FireFighter.
 #[derive(Debug, Clone)]
-pub struct CategoryInviteProvider {
+pub(crate) struct CategoryInviteProvider {
     store: SlackStore,
 }
 
 impl CategoryInviteProvider {
     /// A provider reading our tables.
-    pub fn new(store: SlackStore) -> CategoryInviteProvider {
+    pub(crate) fn new(store: SlackStore) -> CategoryInviteProvider {
         CategoryInviteProvider { store }
     }
 }
@@ -75,13 +75,13 @@ impl InviteProvider for CategoryInviteProvider {
 
 /// Members of the user groups tagged `invited_for_all_public_p1`, for public P1s.
 #[derive(Debug, Clone)]
-pub struct PublicP1InviteProvider {
+pub(crate) struct PublicP1InviteProvider {
     store: SlackStore,
 }
 
 impl PublicP1InviteProvider {
     /// A provider reading our tables.
-    pub fn new(store: SlackStore) -> PublicP1InviteProvider {
+    pub(crate) fn new(store: SlackStore) -> PublicP1InviteProvider {
         PublicP1InviteProvider { store }
     }
 }

@@ -47,7 +47,8 @@
 //! `tech_incidents` topic shows who is on call (people mentioned through
 //! their Slack identity), and a channel opened outside office hours gets a
 //! button to page the on-call ([`firefighter_core::IncidentEvent::OffHoursHint`]).
-//! Pages recorded on the timeline ([`PAGE_EVENT`]) are posted in the
+//! Pages recorded on the timeline (event type
+//! [`firefighter_core::timeline::event_type::TRIGGER_ONCALL`]) are posted in the
 //! incident channel, once per delivery. Without one, `/incident oncall` says
 //! that no on-call vendor is on.
 //!
@@ -66,18 +67,18 @@
 
 mod access;
 mod admin;
-pub mod channel;
-pub mod client;
-pub mod command;
-pub mod config;
+mod channel;
+mod client;
+mod command;
+mod config;
 mod error;
 mod events;
 mod handler;
-pub mod ids;
-pub mod interactivity;
+mod ids;
+mod interactivity;
 mod invite_providers;
-pub mod manifest;
-pub mod messages;
+mod manifest;
+mod messages;
 pub mod models;
 pub mod oncall;
 mod routes;
@@ -85,24 +86,19 @@ pub mod signature;
 mod slack;
 pub mod store;
 pub mod submissions;
-pub mod sync;
+mod sync;
 mod users;
-pub mod views;
+mod views;
 
+// The public surface: what the facade, the examples and the tests use.
 pub use admin::{BackOffice, admin_routes};
-pub use channel::{channel_name, topic};
 #[cfg(any(test, feature = "test-util"))]
 pub use client::MockSlackApi;
 pub use client::{HttpSlackClient, ResponseObserver, SlackApi};
 pub use config::SlackConfig;
 pub use error::{Error, Result};
-pub use events::SLACK_MESSAGE_EVENT;
-pub use handler::{CHANNEL_EVENT, HANDLER_NAME, PAGE_EVENT, SlackEventHandler};
 /// The `callback_id` of the on-call modal.
 pub use ids::callback::ONCALL as ONCALL_CALLBACK_ID;
-pub use invite_providers::{
-    CATEGORY_PROVIDER, CategoryInviteProvider, PUBLIC_P1_PROVIDER, PublicP1InviteProvider,
-};
 pub use manifest::manifest;
 pub use routes::{SLACK_PATH, routes};
 pub use slack::Slack;

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::{SLACK_PATH, SlackConfig};
 
 /// Bot scopes the app uses.
-pub const BOT_SCOPES: &[&str] = &[
+pub(crate) const BOT_SCOPES: &[&str] = &[
     "bookmarks:read",
     "bookmarks:write",
     "channels:history",
@@ -38,7 +38,7 @@ pub const BOT_SCOPES: &[&str] = &[
 ];
 
 /// Events the app subscribes to.
-pub const BOT_EVENTS: &[&str] = &[
+pub(crate) const BOT_EVENTS: &[&str] = &[
     "app_home_opened",
     "channel_archive",
     "channel_id_changed",

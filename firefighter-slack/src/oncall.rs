@@ -17,7 +17,7 @@ use firefighter_core::task::{PeriodicTask, Schedule, TaskRegistration};
 use firefighter_core::{Incident, IncidentId, UserId};
 use serde_json::{Value, json};
 
-pub use crate::ids::oncall_block as block;
+pub(crate) use crate::ids::oncall_block as block;
 use crate::messages::tag;
 use crate::models::blocks::{
     context, escape, input, modal, option_described, section, static_select, text_input,
@@ -29,7 +29,7 @@ const MAX_OPTIONS: usize = 100;
 /// Slack's limit of a plain-text input.
 const MAX_INPUT_CHARS: usize = 3000;
 /// Slack's limit of a channel topic.
-pub const TOPIC_MAX_CHARS: usize = 250;
+pub(crate) const TOPIC_MAX_CHARS: usize = 250;
 
 /// The name of the task that puts the on-call roster in the `tech_incidents` topic.
 pub const UPDATE_ONCALL_TOPIC: &str = "slack.update_oncall_topic";
@@ -53,7 +53,7 @@ fn service_option(s: &PageableService) -> Value {
 
 /// The on-call modal of an incident offering these services of `vendor`
 /// (its name for people), whose titles take `max_summary_chars`.
-pub fn oncall_view(
+pub(crate) fn oncall_view(
     incident: &Incident,
     services: &[PageableService],
     vendor: &str,
@@ -212,7 +212,7 @@ pub(crate) async fn submit(
 /// `POLICY <@slack id or name> <tel:+phone>` of its first responders, cut
 /// to `max_chars` characters (Slack topics take 250). `slack_ids` maps the
 /// people's firefighter accounts to their Slack ids.
-pub fn topic_text(
+pub(crate) fn topic_text(
     roster: &Roster,
     slack_ids: &HashMap<UserId, String>,
     base_url: &str,
@@ -253,7 +253,7 @@ impl Slack {
 
     /// Puts the current on-call roster in the topic of the conversation
     /// tagged `tech_incidents`, unless it is already there. Returns what it did.
-    pub async fn update_oncall_topic(&self) -> std::result::Result<String, String> {
+    pub(crate) async fn update_oncall_topic(&self) -> std::result::Result<String, String> {
         let app = self.app().map_err(|e| e.to_string())?;
         let Some(oncall) = app.oncall().cloned() else {
             return Ok("skipped: no on-call vendor is switched on".into());

@@ -8,11 +8,11 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 /// Requests older (or further in the future) than this are refused.
-pub const MAX_AGE_SECS: i64 = 300;
+pub(crate) const MAX_AGE_SECS: i64 = 300;
 
 /// Why a request's signature was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
+pub(crate) enum SignatureError {
     /// A header is missing.
     #[error("the X-Slack-Signature or X-Slack-Request-Timestamp header is missing")]
     Missing,
@@ -29,18 +29,18 @@ pub enum SignatureError {
 
 /// Verifies inbound requests.
 #[derive(Debug, Clone)]
-pub struct SignatureVerifier {
+pub(crate) struct SignatureVerifier {
     secret: SecretString,
 }
 
 impl SignatureVerifier {
     /// A verifier for the app's signing secret.
-    pub fn new(secret: SecretString) -> SignatureVerifier {
+    pub(crate) fn new(secret: SecretString) -> SignatureVerifier {
         SignatureVerifier { secret }
     }
 
     /// Checks a request received at `now` (Unix seconds) against its headers.
-    pub fn verify(
+    pub(crate) fn verify(
         &self,
         timestamp: Option<&str>,
         signature: Option<&str>,

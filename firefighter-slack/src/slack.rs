@@ -112,7 +112,7 @@ impl Slack {
 
     /// From a plugin context (static registrations); the application is
     /// reached through the context's handle.
-    pub fn from_plugin_context(ctx: &PluginContext) -> Result<Option<Slack>> {
+    pub(crate) fn from_plugin_context(ctx: &PluginContext) -> Result<Option<Slack>> {
         let slack = Slack::from_env(ctx.settings.clone(), ctx.store.clone())?;
         if let Some(s) = &slack {
             let _ = s.inner.app_handle.set(ctx.app_handle());
@@ -161,7 +161,7 @@ impl Slack {
     }
 
     /// The application.
-    pub fn app(&self) -> Result<Firefighter> {
+    pub(crate) fn app(&self) -> Result<Firefighter> {
         self.inner
             .app_handle
             .get()
@@ -171,12 +171,12 @@ impl Slack {
     }
 
     /// The configuration.
-    pub fn config(&self) -> &SlackConfig {
+    pub(crate) fn config(&self) -> &SlackConfig {
         &self.inner.config
     }
 
     /// The Web API client.
-    pub fn api(&self) -> &Arc<dyn SlackApi> {
+    pub(crate) fn api(&self) -> &Arc<dyn SlackApi> {
         &self.inner.api
     }
 
@@ -186,7 +186,7 @@ impl Slack {
     }
 
     /// Core settings.
-    pub fn settings(&self) -> &Arc<Settings> {
+    pub(crate) fn settings(&self) -> &Arc<Settings> {
         &self.inner.settings
     }
 
@@ -196,7 +196,7 @@ impl Slack {
     }
 
     /// The workspace and the bot's identity (`auth.test`, asked once).
-    pub async fn workspace(&self) -> Result<AuthInfo> {
+    pub(crate) async fn workspace(&self) -> Result<AuthInfo> {
         self.inner
             .workspace
             .get_or_try_init(|| async { self.inner.api.auth_test().await })
@@ -205,7 +205,7 @@ impl Slack {
     }
 
     /// A link that opens a channel in Slack.
-    pub async fn channel_url(&self, channel_id: &str) -> String {
+    pub(crate) async fn channel_url(&self, channel_id: &str) -> String {
         match self.workspace().await {
             Ok(w) if !w.team_id.is_empty() => format!(
                 "https://slack.com/app_redirect?channel={channel_id}&team={}",

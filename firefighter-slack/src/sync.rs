@@ -16,15 +16,15 @@ use crate::users::member_row;
 use crate::{Result, Slack};
 
 /// Task names.
-pub const SYNC_USERS: &str = "slack.sync_users";
+pub(crate) const SYNC_USERS: &str = "slack.sync_users";
 /// Task names.
-pub const SYNC_USERGROUPS: &str = "slack.update_usergroups_members_from_slack";
+pub(crate) const SYNC_USERGROUPS: &str = "slack.update_usergroups_members_from_slack";
 /// Task names.
-pub const SYNC_CONVERSATIONS: &str = "slack.fetch_conversations_members_from_slack";
+pub(crate) const SYNC_CONVERSATIONS: &str = "slack.fetch_conversations_members_from_slack";
 /// Task names.
-pub const UPDATE_REMINDERS: &str = "slack.send_reminders";
+pub(crate) const UPDATE_REMINDERS: &str = "slack.send_reminders";
 /// Task names.
-pub const POSTMORTEM_REMINDERS: &str = "slack.send_postmortem_reminders";
+pub(crate) const POSTMORTEM_REMINDERS: &str = "slack.send_postmortem_reminders";
 
 /// Members per `users.list` page (Slack's recommendation).
 const USERS_PAGE: u32 = 200;
@@ -180,7 +180,7 @@ impl Slack {
     }
 
     /// Refreshes the known user groups (details and members) from Slack.
-    pub async fn sync_usergroups(&self) -> Result<(usize, usize)> {
+    pub(crate) async fn sync_usergroups(&self) -> Result<(usize, usize)> {
         let known: Vec<String> = self
             .store()
             .usergroups()
@@ -210,7 +210,7 @@ impl Slack {
 
     /// Refreshes the configured (non-incident) conversations and their members,
     /// and forgets Events API ids older than a day (Slack retries within minutes).
-    pub async fn sync_conversations(&self) -> Result<(usize, usize)> {
+    pub(crate) async fn sync_conversations(&self) -> Result<(usize, usize)> {
         self.store()
             .purge_events(chrono::Utc::now() - chrono::Duration::days(1))
             .await?;
@@ -229,7 +229,7 @@ impl Slack {
     }
 
     /// Reads one conversation and its members from Slack into our tables.
-    pub async fn refresh_conversation(&self, channel_id: &str) -> Result<()> {
+    pub(crate) async fn refresh_conversation(&self, channel_id: &str) -> Result<()> {
         let info = self.api().channel_info(channel_id).await?;
         let status = if info.is_archived {
             ConversationStatus::Archived
@@ -409,13 +409,13 @@ macro_rules! task {
     ($(#[$doc:meta])* $name:ident, $task_name:expr, $description:expr, $schedule:expr, $timeout:expr, |$slack:ident| $run:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone)]
-        pub struct $name {
+        pub(crate) struct $name {
             slack: Slack,
         }
 
         impl $name {
             /// The task for this integration.
-            pub fn new(slack: Slack) -> $name {
+            pub(crate) fn new(slack: Slack) -> $name {
                 $name { slack }
             }
         }

@@ -12,7 +12,7 @@ pub const PLATFORM: &str = "slack";
 
 impl Slack {
     /// The firefighter user id behind a Slack member (cached once linked).
-    pub async fn user_id_for(&self, slack_id: &str) -> Result<UserId> {
+    pub(crate) async fn user_id_for(&self, slack_id: &str) -> Result<UserId> {
         if let Some(id) = self
             .inner
             .user_ids
@@ -50,7 +50,7 @@ impl Slack {
     }
 
     /// Links (or creates) the firefighter user of a workspace member.
-    pub async fn link_member(&self, member: &Member) -> Result<User> {
+    pub(crate) async fn link_member(&self, member: &Member) -> Result<User> {
         if member.deleted {
             return Err(Error::BadRequest(format!(
                 "<@{}> is deactivated in this Slack workspace",
@@ -80,7 +80,7 @@ impl Slack {
     }
 
     /// The Slack id of a firefighter user, looked up by e-mail (and linked) when unknown.
-    pub async fn slack_id_of(&self, user: UserId) -> Result<Option<String>> {
+    pub(crate) async fn slack_id_of(&self, user: UserId) -> Result<Option<String>> {
         let Some(u) = self.core().user(user).await? else {
             return Ok(None);
         };
@@ -101,7 +101,7 @@ impl Slack {
     }
 
     /// How to mention a firefighter user in Slack (`<@U...>` or their name).
-    pub async fn mention(&self, user: UserId) -> String {
+    pub(crate) async fn mention(&self, user: UserId) -> String {
         match self.core().user(user).await {
             Ok(Some(u)) => match u.identity(PLATFORM) {
                 Some(id) => format!("<@{id}>"),

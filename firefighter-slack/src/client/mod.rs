@@ -8,7 +8,6 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 pub use http::{HttpSlackClient, ResponseObserver};
-pub use pacing::{Tier, tier_of};
 
 use crate::Result;
 use crate::models::api::{

@@ -11,7 +11,7 @@ use crate::{Result, Slack};
 
 impl Slack {
     /// Handles a click or a change (after the acknowledgement).
-    pub async fn handle_block_actions(&self, payload: BlockActions) -> Result<()> {
+    pub(crate) async fn handle_block_actions(&self, payload: BlockActions) -> Result<()> {
         let Some(action) = payload.actions.first() else {
             return Ok(());
         };

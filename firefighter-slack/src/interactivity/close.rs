@@ -11,7 +11,7 @@ use crate::{Result, Slack};
 
 impl Slack {
     /// Why closing is refused now, one sentence per reason (`None`: it can be closed).
-    pub async fn closing_refusal(&self, id: IncidentId) -> Result<Option<Vec<String>>> {
+    pub(crate) async fn closing_refusal(&self, id: IncidentId) -> Result<Option<Vec<String>>> {
         Ok(self
             .status_refusal(id, Status::Closed, None, Some("closing"), None)
             .await?

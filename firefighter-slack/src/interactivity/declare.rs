@@ -34,7 +34,11 @@ pub(super) fn wizard_state(
 
 impl Slack {
     /// The creation wizard for `user` (the review counts responders with a dry run).
-    pub async fn wizard_view(&self, state: &WizardState, creator: Option<UserId>) -> Result<Value> {
+    pub(crate) async fn wizard_view(
+        &self,
+        state: &WizardState,
+        creator: Option<UserId>,
+    ) -> Result<Value> {
         let app = self.app()?;
         let catalog = app.catalog().await?;
         let responders = match (state.suggested_priority(&catalog), state.category) {

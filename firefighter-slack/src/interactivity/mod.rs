@@ -10,7 +10,6 @@ use firefighter_core::IncidentId;
 use firefighter_core::lifecycle::Refusal;
 use serde_json::{Value, json};
 
-pub use crate::ids::action;
 use crate::models::inbound::View;
 use crate::views::{self};
 
@@ -30,7 +29,7 @@ mod update;
 
 /// The incident-scoped modals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// The update menu.
     Update,
     /// Update status.
@@ -68,7 +67,7 @@ impl Target {
     ];
 
     /// Its name in view metadata.
-    pub fn slug(self) -> &'static str {
+    pub(crate) fn slug(self) -> &'static str {
         match self {
             Target::Update => "update",
             Target::UpdateStatus => "update_status",

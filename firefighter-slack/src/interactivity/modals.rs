@@ -13,7 +13,7 @@ use crate::{Error, Result, Slack};
 impl Slack {
     /// The modal of `target` for an incident, for the Slack member
     /// `slack_user` ([`Error::NotMember`] when they may not see it).
-    pub async fn target_view(
+    pub(crate) async fn target_view(
         &self,
         target: Target,
         id: IncidentId,
@@ -127,7 +127,7 @@ impl Slack {
     }
 
     /// Active critical incidents `viewer` may see, newest first (the select-incident modal).
-    pub async fn active_critical_incidents(
+    pub(crate) async fn active_critical_incidents(
         &self,
         viewer: firefighter_core::Viewer,
     ) -> Result<Vec<firefighter_core::Incident>> {
@@ -151,7 +151,7 @@ impl Slack {
 
     /// The modal of `target` for `slack_user`: for the channel's incident,
     /// or the picker of the incidents they may see.
-    pub async fn scoped_view(
+    pub(crate) async fn scoped_view(
         &self,
         target: Target,
         channel_id: &str,

@@ -6,7 +6,10 @@ use crate::{Result, Slack};
 
 impl Slack {
     /// Post-mortem documents announced by backends (`PostMortemCreated` events).
-    pub async fn postmortem_documents(&self, id: IncidentId) -> Result<Vec<(String, String)>> {
+    pub(crate) async fn postmortem_documents(
+        &self,
+        id: IncidentId,
+    ) -> Result<Vec<(String, String)>> {
         Ok(self
             .core()
             .incident_events(id)

@@ -12,7 +12,7 @@ use crate::{Error, Result, Slack};
 
 impl Slack {
     /// Handles a modal submission; the answer goes in the HTTP response.
-    pub async fn handle_submission(&self, payload: ViewSubmission) -> Value {
+    pub(crate) async fn handle_submission(&self, payload: ViewSubmission) -> Value {
         match self.submission(&payload).await {
             Ok(v) => v,
             Err(Error::Core(firefighter_core::Error::NotFound { what, id })) => response_notice(

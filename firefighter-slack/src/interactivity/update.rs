@@ -17,7 +17,7 @@ use crate::{Result, Slack};
 impl Slack {
     /// The lifecycle's answer to a status change, from core's dry run (the
     /// same facts the command decides from; it decides again when it writes).
-    pub async fn status_refusal(
+    pub(crate) async fn status_refusal(
         &self,
         id: IncidentId,
         to: Status,

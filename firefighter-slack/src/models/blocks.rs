@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 /// Cuts `text` to `max` characters, ending with `…` when cut.
-pub fn truncate(text: &str, max: usize) -> String {
+pub(crate) fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
     }
@@ -14,87 +14,82 @@ pub fn truncate(text: &str, max: usize) -> String {
 }
 
 /// Escapes `&`, `<` and `>` for mrkdwn.
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
 
 /// A plain text object.
-pub fn plain(text: &str, max: usize) -> Value {
+pub(crate) fn plain(text: &str, max: usize) -> Value {
     json!({"type": "plain_text", "text": truncate(text, max), "emoji": true})
 }
 
 /// A mrkdwn text object.
-pub fn mrkdwn(text: &str) -> Value {
+pub(crate) fn mrkdwn(text: &str) -> Value {
     json!({"type": "mrkdwn", "text": truncate(text, 3000)})
 }
 
 /// A header block.
-pub fn header(text: &str) -> Value {
+pub(crate) fn header(text: &str) -> Value {
     json!({"type": "header", "text": plain(text, 150)})
 }
 
 /// A section of mrkdwn text.
-pub fn section(text: &str) -> Value {
+pub(crate) fn section(text: &str) -> Value {
     json!({"type": "section", "text": mrkdwn(text)})
 }
 
 /// A section of mrkdwn text with an id.
-pub fn section_id(block_id: &str, text: &str) -> Value {
+pub(crate) fn section_id(block_id: &str, text: &str) -> Value {
     json!({"type": "section", "block_id": block_id, "text": mrkdwn(text)})
 }
 
-/// A section with a button (or another element) on the right.
-pub fn section_accessory(text: &str, accessory: Value) -> Value {
-    json!({"type": "section", "text": mrkdwn(text), "accessory": accessory})
-}
-
 /// A section of up to 10 two-column fields.
-pub fn fields(items: &[String]) -> Value {
+pub(crate) fn fields(items: &[String]) -> Value {
     let fields: Vec<Value> = items.iter().take(10).map(|f| mrkdwn(f)).collect();
     json!({"type": "section", "fields": fields})
 }
 
 /// A context block (small grey text).
-pub fn context(text: &str) -> Value {
+pub(crate) fn context(text: &str) -> Value {
     json!({"type": "context", "elements": [mrkdwn(text)]})
 }
 
 /// A divider.
-pub fn divider() -> Value {
+pub(crate) fn divider() -> Value {
     json!({"type": "divider"})
 }
 
 /// An actions block.
-pub fn actions(block_id: &str, elements: Vec<Value>) -> Value {
+pub(crate) fn actions(block_id: &str, elements: Vec<Value>) -> Value {
     json!({"type": "actions", "block_id": block_id, "elements": elements})
 }
 
 /// A button sending `value` with `action_id`.
-pub fn button(text: &str, action_id: &str, value: &str) -> Value {
+pub(crate) fn button(text: &str, action_id: &str, value: &str) -> Value {
     json!({"type": "button", "text": plain(text, 75), "action_id": action_id, "value": value})
 }
 
 /// A primary (green) button.
-pub fn primary_button(text: &str, action_id: &str, value: &str) -> Value {
+pub(crate) fn primary_button(text: &str, action_id: &str, value: &str) -> Value {
     let mut b = button(text, action_id, value);
     b["style"] = json!("primary");
     b
 }
 
 /// A button opening a URL.
-pub fn url_button(text: &str, url: &str) -> Value {
+pub(crate) fn url_button(text: &str, url: &str) -> Value {
     json!({"type": "button", "text": plain(text, 75), "action_id": "open_link", "url": url})
 }
 
 /// An option of a select.
-pub fn option(text: &str, value: &str) -> Value {
+pub(crate) fn option(text: &str, value: &str) -> Value {
     json!({"text": plain(text, 75), "value": value})
 }
 
 /// An option with a description below it.
-pub fn option_described(text: &str, value: &str, description: &str) -> Value {
+pub(crate) fn option_described(text: &str, value: &str, description: &str) -> Value {
     let mut o = option(text, value);
     if !description.trim().is_empty() {
         o["description"] = plain(description, 75);
@@ -103,12 +98,12 @@ pub fn option_described(text: &str, value: &str, description: &str) -> Value {
 }
 
 /// A group of options.
-pub fn option_group(label: &str, options: Vec<Value>) -> Value {
+pub(crate) fn option_group(label: &str, options: Vec<Value>) -> Value {
     json!({"label": plain(label, 75), "options": options})
 }
 
 /// A static select; `initial` must be one of `options`.
-pub fn static_select(
+pub(crate) fn static_select(
     action_id: &str,
     placeholder: &str,
     options: Vec<Value>,
@@ -127,7 +122,7 @@ pub fn static_select(
 }
 
 /// A static select with option groups.
-pub fn grouped_select(
+pub(crate) fn grouped_select(
     action_id: &str,
     placeholder: &str,
     groups: Vec<Value>,
@@ -146,7 +141,7 @@ pub fn grouped_select(
 }
 
 /// A multi-select.
-pub fn multi_select(
+pub(crate) fn multi_select(
     action_id: &str,
     placeholder: &str,
     options: Vec<Value>,
@@ -165,7 +160,11 @@ pub fn multi_select(
 }
 
 /// A user picker.
-pub fn users_select(action_id: &str, placeholder: &str, initial_user: Option<&str>) -> Value {
+pub(crate) fn users_select(
+    action_id: &str,
+    placeholder: &str,
+    initial_user: Option<&str>,
+) -> Value {
     let mut s = json!({
         "type": "users_select",
         "action_id": action_id,
@@ -178,7 +177,7 @@ pub fn users_select(action_id: &str, placeholder: &str, initial_user: Option<&st
 }
 
 /// A text input.
-pub fn text_input(
+pub(crate) fn text_input(
     action_id: &str,
     multiline: bool,
     initial: Option<&str>,
@@ -199,7 +198,7 @@ pub fn text_input(
 }
 
 /// A date and time picker (Unix seconds).
-pub fn datetimepicker(action_id: &str, initial: Option<i64>) -> Value {
+pub(crate) fn datetimepicker(action_id: &str, initial: Option<i64>) -> Value {
     let mut s = json!({"type": "datetimepicker", "action_id": action_id});
     if let Some(t) = initial {
         s["initial_date_time"] = json!(t);
@@ -207,17 +206,8 @@ pub fn datetimepicker(action_id: &str, initial: Option<i64>) -> Value {
     s
 }
 
-/// A radio group.
-pub fn radio_buttons(action_id: &str, options: Vec<Value>, initial: Option<Value>) -> Value {
-    let mut s = json!({"type": "radio_buttons", "action_id": action_id, "options": options});
-    if let Some(i) = initial {
-        s["initial_option"] = i;
-    }
-    s
-}
-
 /// An input block.
-pub fn input(
+pub(crate) fn input(
     block_id: &str,
     label: &str,
     element: Value,
@@ -238,13 +228,13 @@ pub fn input(
 }
 
 /// Makes an input block send a block action on change (for live recomputation).
-pub fn dispatching(mut block: Value) -> Value {
+pub(crate) fn dispatching(mut block: Value) -> Value {
     block["dispatch_action"] = json!(true);
     block
 }
 
 /// A modal view.
-pub fn modal(
+pub(crate) fn modal(
     callback_id: &str,
     title: &str,
     submit: Option<&str>,
@@ -268,7 +258,7 @@ pub fn modal(
 }
 
 /// A home tab view.
-pub fn home(blocks: Vec<Value>) -> Value {
+pub(crate) fn home(blocks: Vec<Value>) -> Value {
     json!({"type": "home", "blocks": blocks})
 }
 

@@ -6,9 +6,10 @@ use serde::Deserialize;
 
 /// A slash command (form-encoded).
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct SlashCommand {
+pub(crate) struct SlashCommand {
     /// The workspace.
     #[serde(default)]
+    #[expect(dead_code, reason = "part of the payload; nothing reads it yet")]
     pub team_id: String,
     /// Where the command was typed.
     #[serde(default)]
@@ -30,31 +31,32 @@ pub struct SlashCommand {
 
 /// A reference to a user.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct UserRef {
+pub(crate) struct UserRef {
     /// `U...`.
     pub id: String,
     /// The workspace.
     #[serde(default)]
+    #[expect(dead_code, reason = "part of the payload; nothing reads it yet")]
     pub team_id: Option<String>,
 }
 
 /// A reference to a channel.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct ChannelRef {
+pub(crate) struct ChannelRef {
     /// `C...`.
     pub id: String,
 }
 
 /// A selected option.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct SelectedOption {
+pub(crate) struct SelectedOption {
     /// Its value.
     pub value: String,
 }
 
 /// The value of one input element in a view's state (or of an action).
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct ElementValue {
+pub(crate) struct ElementValue {
     /// Text inputs.
     #[serde(default)]
     pub value: Option<String>,
@@ -69,12 +71,13 @@ pub struct ElementValue {
     pub selected_user: Option<String>,
     /// Date and time pickers (Unix seconds).
     #[serde(default)]
+    #[expect(dead_code, reason = "part of the payload; nothing reads it yet")]
     pub selected_date_time: Option<i64>,
 }
 
 impl ElementValue {
     /// The chosen value of a select, or the text of an input, trimmed; `None` when empty.
-    pub fn single(&self) -> Option<String> {
+    pub(crate) fn single(&self) -> Option<String> {
         self.selected_option
             .as_ref()
             .map(|o| o.value.clone())
@@ -85,7 +88,7 @@ impl ElementValue {
     }
 
     /// The chosen values of a multi-select.
-    pub fn many(&self) -> Vec<String> {
+    pub(crate) fn many(&self) -> Vec<String> {
         self.selected_options
             .as_ref()
             .map(|o| o.iter().map(|o| o.value.clone()).collect())
@@ -95,7 +98,7 @@ impl ElementValue {
 
 /// The values entered in a view: block id → action id → value.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct ViewState {
+pub(crate) struct ViewState {
     /// The values.
     #[serde(default)]
     pub values: HashMap<String, HashMap<String, ElementValue>>,
@@ -103,17 +106,17 @@ pub struct ViewState {
 
 impl ViewState {
     /// The value of the (first) element of a block.
-    pub fn get(&self, block_id: &str) -> Option<&ElementValue> {
+    pub(crate) fn get(&self, block_id: &str) -> Option<&ElementValue> {
         self.values.get(block_id).and_then(|b| b.values().next())
     }
 
     /// The single value of a block (select or text input).
-    pub fn single(&self, block_id: &str) -> Option<String> {
+    pub(crate) fn single(&self, block_id: &str) -> Option<String> {
         self.get(block_id).and_then(ElementValue::single)
     }
 
     /// The values of a multi-select block.
-    pub fn many(&self, block_id: &str) -> Vec<String> {
+    pub(crate) fn many(&self, block_id: &str) -> Vec<String> {
         self.get(block_id)
             .map(ElementValue::many)
             .unwrap_or_default()
@@ -122,7 +125,7 @@ impl ViewState {
 
 /// A view (modal) as Slack sends it back.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct View {
+pub(crate) struct View {
     /// Its id (stable while the modal is open).
     pub id: String,
     /// For `views.update` races.
@@ -144,7 +147,7 @@ pub struct View {
 
 /// One action of a `block_actions` payload.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Action {
+pub(crate) struct Action {
     /// Which element.
     pub action_id: String,
     /// Its block.
@@ -163,7 +166,7 @@ pub struct Action {
 
 impl Action {
     /// The button value or the selected option.
-    pub fn chosen(&self) -> Option<String> {
+    pub(crate) fn chosen(&self) -> Option<String> {
         self.value
             .clone()
             .or_else(|| self.selected_option.as_ref().map(|o| o.value.clone()))
@@ -172,7 +175,7 @@ impl Action {
 
 /// A click or a change in a message, a modal or the home tab.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct BlockActions {
+pub(crate) struct BlockActions {
     /// Who.
     pub user: UserRef,
     /// Opens or pushes a modal within 3 seconds.
@@ -194,20 +197,21 @@ pub struct BlockActions {
 
 /// A modal submitted.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct ViewSubmission {
+pub(crate) struct ViewSubmission {
     /// Who.
     pub user: UserRef,
     /// The modal.
     pub view: View,
     /// Pushes a modal.
     #[serde(default)]
+    #[expect(dead_code, reason = "part of the payload; nothing reads it yet")]
     pub trigger_id: Option<String>,
 }
 
 /// An interactivity payload (the `payload` field of the form).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum Interaction {
+pub(crate) enum Interaction {
     /// Buttons, selects, pickers.
     BlockActions(BlockActions),
     /// A modal submitted.
@@ -215,6 +219,7 @@ pub enum Interaction {
     /// A modal closed.
     ViewClosed {
         /// Who.
+        #[expect(dead_code, reason = "part of the payload; nothing reads it yet")]
         user: UserRef,
     },
     /// A global shortcut.
@@ -234,7 +239,7 @@ pub enum Interaction {
 /// The Events API envelope.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum Envelope {
+pub(crate) enum Envelope {
     /// The endpoint check when the URL is configured.
     UrlVerification {
         /// Echoed back.
@@ -246,6 +251,7 @@ pub enum Envelope {
         event_id: String,
         /// The workspace.
         #[serde(default)]
+        #[expect(dead_code, reason = "part of the payload; nothing reads it yet")]
         team_id: String,
         /// The event.
         event: serde_json::Value,
@@ -260,7 +266,7 @@ pub enum Envelope {
 
 /// A channel in rename events.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct RenamedChannel {
+pub(crate) struct RenamedChannel {
     /// Id.
     pub id: String,
     /// New name.
@@ -270,7 +276,7 @@ pub struct RenamedChannel {
 
 /// What a reaction was added to.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct ReactionItem {
+pub(crate) struct ReactionItem {
     /// `message`...
     #[serde(rename = "type", default)]
     pub kind: String,
@@ -285,7 +291,7 @@ pub struct ReactionItem {
 /// The events firefighter handles.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum Event {
+pub(crate) enum Event {
     /// Someone opened the app's home.
     AppHomeOpened {
         /// Who.

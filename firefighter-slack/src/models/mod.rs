@@ -1,7 +1,7 @@
 //! Wire types: the only types that mirror Slack's JSON. Web API answers
-//! ([`api`]), inbound payloads ([`inbound`]) and Block Kit builders
-//! ([`blocks`]). They read only the fields firefighter uses and tolerate the rest.
+//! ([`api`], public: the [`crate::SlackApi`] trait speaks it), inbound
+//! payloads (`inbound`) and Block Kit builders (`blocks`). They read only the fields firefighter uses and tolerate the rest.
 
 pub mod api;
-pub mod blocks;
-pub mod inbound;
+pub(crate) mod blocks;
+pub(crate) mod inbound;

@@ -38,7 +38,7 @@ impl ConversationKind {
     }
 
     /// From the `channel_type` of member events (`C`, `G`).
-    pub fn from_channel_type(t: &str) -> ConversationKind {
+    pub(crate) fn from_channel_type(t: &str) -> ConversationKind {
         match t {
             "C" => ConversationKind::Public,
             "G" => ConversationKind::Private,
@@ -48,7 +48,7 @@ impl ConversationKind {
     }
 
     /// From a `conversations.*` answer.
-    pub fn of(channel: &crate::models::api::Channel) -> ConversationKind {
+    pub(crate) fn of(channel: &crate::models::api::Channel) -> ConversationKind {
         if channel.is_im {
             ConversationKind::Direct
         } else if channel.is_mpim {
@@ -266,7 +266,7 @@ impl SlackStore {
     }
 
     /// Sets a conversation's state.
-    pub async fn set_conversation_status(
+    pub(crate) async fn set_conversation_status(
         &self,
         channel_id: &str,
         status: ConversationStatus,
@@ -277,21 +277,25 @@ impl SlackStore {
     }
 
     /// Renames a conversation.
-    pub async fn rename_conversation(&self, channel_id: &str, name: &str) -> Result<()> {
+    pub(crate) async fn rename_conversation(&self, channel_id: &str, name: &str) -> Result<()> {
         on_pool!(self, pool => sqlx::query("UPDATE slack_conversations SET name = $2, updated_at = $3 WHERE channel_id = $1")
             .bind(channel_id).bind(name).bind(now()).execute(pool).await?.rows_affected());
         Ok(())
     }
 
     /// Sets whether a conversation is shared.
-    pub async fn set_conversation_shared(&self, channel_id: &str, shared: bool) -> Result<()> {
+    pub(crate) async fn set_conversation_shared(
+        &self,
+        channel_id: &str,
+        shared: bool,
+    ) -> Result<()> {
         on_pool!(self, pool => sqlx::query("UPDATE slack_conversations SET is_shared = $2, updated_at = $3 WHERE channel_id = $1")
             .bind(channel_id).bind(shared).bind(now()).execute(pool).await?.rows_affected());
         Ok(())
     }
 
     /// Sets a conversation's kind (member events tell it).
-    pub async fn set_conversation_kind(
+    pub(crate) async fn set_conversation_kind(
         &self,
         channel_id: &str,
         kind: ConversationKind,
@@ -351,7 +355,7 @@ impl SlackStore {
     }
 
     /// Adds members to a conversation.
-    pub async fn add_conversation_members(
+    pub(crate) async fn add_conversation_members(
         &self,
         channel_id: &str,
         members: &[String],
@@ -366,7 +370,11 @@ impl SlackStore {
     }
 
     /// Removes a member from a conversation.
-    pub async fn remove_conversation_member(&self, channel_id: &str, member: &str) -> Result<()> {
+    pub(crate) async fn remove_conversation_member(
+        &self,
+        channel_id: &str,
+        member: &str,
+    ) -> Result<()> {
         on_pool!(self, pool => sqlx::query("DELETE FROM slack_conversation_members WHERE channel_id = $1 AND slack_id = $2")
             .bind(channel_id).bind(member).execute(pool).await?.rows_affected());
         Ok(())

@@ -26,7 +26,7 @@ impl SlackStore {
 
     /// Records the latest result under `key`, replacing an earlier one (state
     /// kept between task runs, such as the last topic set).
-    pub async fn replace_effect(&self, key: &str, result: &str) -> Result<()> {
+    pub(crate) async fn replace_effect(&self, key: &str, result: &str) -> Result<()> {
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO slack_effects (effect_key, result, created_at) VALUES ($1, $2, $3) ON CONFLICT (effect_key) DO UPDATE SET result = excluded.result, created_at = excluded.created_at",
         )
@@ -44,7 +44,7 @@ impl SlackStore {
     }
 
     /// Frees an event id taken by [`SlackStore::claim_event`] (the event could not be recorded).
-    pub async fn release_event(&self, event_id: &str) -> Result<()> {
+    pub(crate) async fn release_event(&self, event_id: &str) -> Result<()> {
         on_pool!(self, pool => sqlx::query("DELETE FROM slack_events WHERE event_id = $1").bind(event_id).execute(pool).await?.rows_affected());
         Ok(())
     }
@@ -70,7 +70,7 @@ impl SlackStore {
     }
 
     /// Gives a `:mega:` claim back (the timeline entry could not be written).
-    pub async fn release_reaction(&self, channel_id: &str, ts: &str) -> Result<()> {
+    pub(crate) async fn release_reaction(&self, channel_id: &str, ts: &str) -> Result<()> {
         on_pool!(self, pool => sqlx::query("DELETE FROM slack_reactions WHERE channel_id = $1 AND message_ts = $2")
             .bind(channel_id).bind(ts).execute(pool).await?.rows_affected());
         Ok(())

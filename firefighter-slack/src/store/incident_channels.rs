@@ -49,7 +49,7 @@ impl SlackStore {
     }
 
     /// Every incident channel: incident → channel id.
-    pub async fn incident_channels(&self) -> Result<HashMap<IncidentId, String>> {
+    pub(crate) async fn incident_channels(&self) -> Result<HashMap<IncidentId, String>> {
         let rows: Vec<(i64, String)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT incident_id, channel_id FROM slack_incident_channels",
         )

@@ -60,18 +60,8 @@ impl SlackStore {
         .await?))
     }
 
-    /// Every message posted for an incident, oldest first.
-    pub async fn incident_messages(&self, incident: IncidentId) -> Result<Vec<StoredMessage>> {
-        on_pool!(self, pool => Ok(sqlx::query_as::<_, StoredMessage>(
-            "SELECT channel_id, ts, kind, incident_id, created_at FROM slack_messages WHERE incident_id = $1 ORDER BY created_at, ts",
-        )
-        .bind(incident.0)
-        .fetch_all(pool)
-        .await?))
-    }
-
     /// Forgets a message (deleted).
-    pub async fn forget_message(&self, channel_id: &str, ts: &str) -> Result<()> {
+    pub(crate) async fn forget_message(&self, channel_id: &str, ts: &str) -> Result<()> {
         on_pool!(self, pool => sqlx::query("DELETE FROM slack_messages WHERE channel_id = $1 AND ts = $2")
             .bind(channel_id).bind(ts).execute(pool).await?.rows_affected());
         Ok(())

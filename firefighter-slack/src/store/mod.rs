@@ -82,7 +82,7 @@ impl SlackStore {
 
     /// The tables, with writes on the acknowledgement path queued on
     /// `writer` (see `Store::write_database`).
-    pub fn with_writer(pool: DatabasePool, writer: DatabasePool) -> SlackStore {
+    pub(crate) fn with_writer(pool: DatabasePool, writer: DatabasePool) -> SlackStore {
         SlackStore { pool, writer }
     }
 

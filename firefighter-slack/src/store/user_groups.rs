@@ -102,7 +102,7 @@ impl SlackStore {
     }
 
     /// Every user group.
-    pub async fn usergroups(&self) -> Result<Vec<StoredUserGroup>> {
+    pub(crate) async fn usergroups(&self) -> Result<Vec<StoredUserGroup>> {
         self.usergroups_where("", None).await
     }
 

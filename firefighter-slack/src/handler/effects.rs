@@ -1,0 +1,70 @@
+//! Effect-once bookkeeping: every Slack side effect of a delivery is
+//! recorded under the delivery's idempotency key and a step name, so a
+//! retried delivery skips what it already did.
+
+use std::future::Future;
+
+use firefighter_core::{IncidentId, UpdateId};
+
+use crate::messages::Strategy;
+use crate::models::api::NewMessage;
+use crate::{Result, Slack};
+
+impl Slack {
+    /// Runs a side effect once per `key` and `step`, returning its recorded result.
+    pub(crate) async fn once<F, Fut>(&self, key: &str, step: &str, f: F) -> Result<String>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<String>>,
+    {
+        let k = format!("{key}:{step}");
+        if let Some(done) = self.store().effect(&k).await? {
+            return Ok(done);
+        }
+        let result = f().await?;
+        self.store().record_effect(&k, &result).await?;
+        Ok(result)
+    }
+
+    /// Posts a message once per `key` and `step`; returns `"<channel> <ts>"`.
+    pub(super) async fn post_once(
+        &self,
+        key: &str,
+        step: &str,
+        (incident, update): (IncidentId, Option<UpdateId>),
+        kind: &str,
+        message: NewMessage,
+        strategy: Strategy,
+    ) -> Result<String> {
+        self.once(key, step, || async {
+            let posted = self
+                .post(Some(incident), kind, message, strategy, update)
+                .await?;
+            Ok(format!("{} {}", posted.channel, posted.ts))
+        })
+        .await
+    }
+
+    /// Pins a message posted by [`Slack::post_once`] (its recorded
+    /// `"<channel> <ts>"`) in `channel`, once per `key` and `step`.
+    pub(super) async fn pin_once(
+        &self,
+        key: &str,
+        step: &str,
+        channel: &str,
+        posted: &str,
+    ) -> Result<()> {
+        let ts = posted
+            .split_once(' ')
+            .map(|(_, ts)| ts.to_owned())
+            .unwrap_or_default();
+        self.once(key, step, || async {
+            match self.api().pin(channel, &ts).await {
+                Err(e) if e.is_code("already_pinned") => Ok(String::new()),
+                other => other.map(|_| String::new()),
+            }
+        })
+        .await
+        .map(drop)
+    }
+}

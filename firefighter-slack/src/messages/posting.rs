@@ -1,0 +1,108 @@
+//! How messages are posted: appended, updated in place or replacing older
+//! ones, each one recorded so later posts find it.
+
+use firefighter_core::{IncidentId, UpdateId};
+
+use super::tag;
+use crate::models::api::{NewMessage, Posted};
+use crate::{Result, Slack};
+
+/// How a message relates to earlier ones of the same kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Strategy {
+    /// Post a new message.
+    Append,
+    /// Edit the latest message of this kind in place (post one if none).
+    Update,
+    /// Post a new message and delete the older ones of these kinds.
+    Replace(&'static [&'static str]),
+}
+
+impl Slack {
+    /// Posts a message with a strategy and records it. Returns where it landed.
+    pub(crate) async fn post(
+        &self,
+        incident: Option<IncidentId>,
+        kind: &str,
+        message: NewMessage,
+        strategy: Strategy,
+        update: Option<UpdateId>,
+    ) -> Result<Posted> {
+        let channel = message.channel.clone();
+        let message = message.kind(kind);
+        if let (Strategy::Update, Some(incident)) = (strategy, incident) {
+            let existing = self
+                .store()
+                .messages(incident, kind)
+                .await?
+                .into_iter()
+                .rev()
+                .find(|m| m.channel_id == channel);
+            if let Some(m) = existing {
+                match self
+                    .api()
+                    .update_message(&m.channel_id, &m.ts, &message)
+                    .await
+                {
+                    Ok(()) => {
+                        return Ok(Posted {
+                            channel: m.channel_id,
+                            ts: m.ts,
+                        });
+                    }
+                    Err(e)
+                        if e.is_code("message_not_found") || e.is_code("cant_update_message") =>
+                    {
+                        self.store().forget_message(&m.channel_id, &m.ts).await?;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let posted = self.api().post_message(&message).await?;
+        self.store()
+            .record_message(&posted.channel, &posted.ts, kind, incident, update)
+            .await?;
+        if let (Strategy::Replace(kinds), Some(incident)) = (strategy, incident) {
+            for k in kinds.iter().copied().chain(std::iter::once(kind)) {
+                for old in self.store().messages(incident, k).await? {
+                    if old.ts == posted.ts && old.channel_id == posted.channel {
+                        continue;
+                    }
+                    match self.api().delete_message(&old.channel_id, &old.ts).await {
+                        Ok(()) => {}
+                        Err(e)
+                            if e.is_code("message_not_found") || e.is_code("channel_not_found") => {
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not delete a replaced message");
+                            continue;
+                        }
+                    }
+                    self.store()
+                        .forget_message(&old.channel_id, &old.ts)
+                        .await?;
+                }
+            }
+        }
+        Ok(posted)
+    }
+
+    /// The channel with a tag, if configured.
+    pub(crate) async fn tagged_channel(&self, tag: &str) -> Result<Option<String>> {
+        Ok(self
+            .store()
+            .conversation_by_tag(tag)
+            .await?
+            .filter(|c| c.status != crate::store::ConversationStatus::Archived)
+            .map(|c| c.channel_id))
+    }
+
+    /// The help footer: where to get help with the bot.
+    pub(crate) async fn support_line(&self) -> String {
+        match self.tagged_channel(tag::DEV_FIREFIGHTER).await {
+            Ok(Some(c)) => format!("Questions about the bot? Ask in <#{c}>."),
+            _ => "Questions about the bot? Ask your incident management team.".to_owned(),
+        }
+    }
+}
