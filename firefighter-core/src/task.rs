@@ -385,7 +385,7 @@ impl TaskRunner {
         let mut silent: Option<Vec<String>> = None;
         for schedule in self.store.task_schedules().await? {
             // Disabled tasks have no next run, unless someone asked for one.
-            if !schedule.next_run_at.is_some_and(|t| t <= at)
+            if schedule.next_run_at.is_none_or(|t| t > at)
                 || !self.tasks.contains_key(&schedule.name)
             {
                 continue;
