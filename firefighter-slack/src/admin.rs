@@ -242,14 +242,32 @@ struct Notice {
 
 const HOME: &str = "/admin/slack/";
 
-fn back(result: Result<String>) -> Response {
+/// The back-office page's address under the server's mount prefix (the
+/// caller's layout says where the server is mounted), for redirects.
+pub(crate) struct Home(String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Home {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        let caller = parts.extensions.get::<firefighter_core::plugin::Caller>();
+        Ok(Home(
+            caller.map_or_else(|| HOME.to_owned(), |c| c.layout.link(HOME)),
+        ))
+    }
+}
+
+fn back(home: &Home, result: Result<String>) -> Response {
     let (text, error) = match result {
         Ok(t) => (t, false),
         Err(e) => (e.to_string(), true),
     };
     let q = serde_urlencoded::to_string([("notice", text), ("error", error.to_string())])
         .unwrap_or_default();
-    Redirect::to(&format!("{HOME}?{q}")).into_response()
+    Redirect::to(&format!("{}?{q}", home.0)).into_response()
 }
 
 fn form(body: &Bytes) -> Vec<(String, String)> {
@@ -295,10 +313,11 @@ async fn page(
     }
 }
 
-async fn add_conversation(State(slack): State<Slack>, body: Bytes) -> Response {
+async fn add_conversation(home: Home, State(slack): State<Slack>, body: Bytes) -> Response {
     let f = form(&body);
     let id = field(&f, "channel_id");
     back(
+        &home,
         slack
             .add_conversation(&id)
             .await
@@ -307,12 +326,14 @@ async fn add_conversation(State(slack): State<Slack>, body: Bytes) -> Response {
 }
 
 async fn tag_conversation(
+    home: Home,
     State(slack): State<Slack>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
     let tag = field(&form(&body), "tag");
     back(
+        &home,
         slack
             .store()
             .set_conversation_tag(&id, Some(&tag))
@@ -322,12 +343,14 @@ async fn tag_conversation(
 }
 
 async fn link_conversation(
+    home: Home,
     State(slack): State<Slack>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
     let cats = fields(&form(&body), "category_id");
     back(
+        &home,
         slack
             .link_conversation(&id, &cats)
             .await
@@ -335,23 +358,28 @@ async fn link_conversation(
     )
 }
 
-async fn add_usergroup(State(slack): State<Slack>, body: Bytes) -> Response {
+async fn add_usergroup(home: Home, State(slack): State<Slack>, body: Bytes) -> Response {
     let wanted = field(&form(&body), "usergroup");
-    back(slack.add_usergroup(&wanted).await.map(|g| {
-        format!(
-            "User group @{} added with {} members.",
-            g.handle, g.member_count
-        )
-    }))
+    back(
+        &home,
+        slack.add_usergroup(&wanted).await.map(|g| {
+            format!(
+                "User group @{} added with {} members.",
+                g.handle, g.member_count
+            )
+        }),
+    )
 }
 
 async fn tag_usergroup(
+    home: Home,
     State(slack): State<Slack>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
     let tag = field(&form(&body), "tag");
     back(
+        &home,
         slack
             .store()
             .set_usergroup_tag(&id, Some(&tag))
@@ -361,12 +389,14 @@ async fn tag_usergroup(
 }
 
 async fn link_usergroup(
+    home: Home,
     State(slack): State<Slack>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
     let cats = fields(&form(&body), "category_id");
     back(
+        &home,
         slack
             .link_usergroup(&id, &cats)
             .await
@@ -374,8 +404,13 @@ async fn link_usergroup(
     )
 }
 
-async fn delete_usergroup(State(slack): State<Slack>, Path(id): Path<String>) -> Response {
+async fn delete_usergroup(
+    home: Home,
+    State(slack): State<Slack>,
+    Path(id): Path<String>,
+) -> Response {
     back(
+        &home,
         slack
             .store()
             .delete_usergroup(&id)
@@ -384,7 +419,7 @@ async fn delete_usergroup(State(slack): State<Slack>, Path(id): Path<String>) ->
     )
 }
 
-async fn add_sos(State(slack): State<Slack>, body: Bytes) -> Response {
+async fn add_sos(home: Home, State(slack): State<Slack>, body: Bytes) -> Response {
     let f = form(&body);
     let group = field(&f, "usergroup_id");
     let result = slack
@@ -395,11 +430,16 @@ async fn add_sos(State(slack): State<Slack>, body: Bytes) -> Response {
             Some(group.as_str()).filter(|g| !g.is_empty()),
         )
         .await;
-    back(result.map(|s| format!("SOS {} added.", s.name)))
+    back(&home, result.map(|s| format!("SOS {} added.", s.name)))
 }
 
-async fn delete_sos(State(slack): State<Slack>, Path(id): Path<uuid::Uuid>) -> Response {
+async fn delete_sos(
+    home: Home,
+    State(slack): State<Slack>,
+    Path(id): Path<uuid::Uuid>,
+) -> Response {
     back(
+        &home,
         slack
             .store()
             .delete_sos(id)
@@ -408,8 +448,13 @@ async fn delete_sos(State(slack): State<Slack>, Path(id): Path<uuid::Uuid>) -> R
     )
 }
 
-async fn requeue_submission(State(slack): State<Slack>, Path(id): Path<uuid::Uuid>) -> Response {
+async fn requeue_submission(
+    home: Home,
+    State(slack): State<Slack>,
+    Path(id): Path<uuid::Uuid>,
+) -> Response {
     back(
+        &home,
         slack
             .inbox()
             .requeue(id)
@@ -425,7 +470,7 @@ async fn requeue_submission(State(slack): State<Slack>, Path(id): Path<uuid::Uui
     )
 }
 
-async fn sync_now(State(slack): State<Slack>, Path(what): Path<String>) -> Response {
+async fn sync_now(home: Home, State(slack): State<Slack>, Path(what): Path<String>) -> Response {
     let result = match what.as_str() {
         "usergroups" => slack
             .sync_usergroups()
@@ -437,7 +482,7 @@ async fn sync_now(State(slack): State<Slack>, Path(what): Path<String>) -> Respo
             .map(|(d, f)| format!("{d} conversations refreshed, {f} failed.")),
         other => Err(Error::BadRequest(format!("nothing to sync called {other}"))),
     };
-    back(result)
+    back(&home, result)
 }
 
 /// The back-office pages under `/admin/slack/` (**staff only**: mount behind the server's staff auth).

@@ -106,3 +106,46 @@ async fn an_integration_page_links_under_the_mount_prefix() {
         }
     }
 }
+
+/// The Slack back-office nested under `/incidents`: after a form, people are
+/// sent back to the page under the prefix, not to the host's `/admin/slack/`.
+#[cfg(feature = "slack")]
+#[tokio::test]
+async fn an_integration_form_redirects_under_the_mount_prefix() {
+    use firefighter::slack::{HttpSlackClient, Slack, SlackConfig};
+    let app = super::support::spawn_app_customized(|state| {
+        let config = SlackConfig::new("xoxb-test", "8f742231b10e8888abcd99yyyzzz85a5");
+        // Nothing reaches Slack: re-queueing a request that is not parked calls nobody.
+        let api = std::sync::Arc::new(HttpSlackClient::new(&config).expect("client"));
+        let slack = Slack::new(
+            config,
+            api,
+            state.app.settings().clone(),
+            state.app.store().clone(),
+        )
+        .expect("slack");
+        state.with_slack(Some(slack))
+    })
+    .await;
+    let token = app.admin_token().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let service = example::service(app.state.clone());
+    tokio::spawn(async move { axum::serve(listener, service).await });
+    let r = client()
+        .post(format!(
+            "http://{addr}/incidents/admin/slack/submissions/{}/requeue",
+            uuid::Uuid::new_v4()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let location = r.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with("/incidents/admin/slack/?notice="),
+        "{location}"
+    );
+    assert!(location.contains("not+parked"), "{location}");
+}
