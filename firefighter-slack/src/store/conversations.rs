@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use firefighter_core::store::DatabasePool;
 use firefighter_core::{CategoryId, IncidentId};
 use serde::Serialize;
 use uuid::Uuid;

@@ -1,7 +1,6 @@
 //! Idempotency keys: work done once per key.
 
 use chrono::{DateTime, Utc};
-use firefighter_core::store::DatabasePool;
 use firefighter_core::{IncidentId, UserId};
 
 use crate::Result;

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 
 use firefighter_core::IncidentId;
-use firefighter_core::store::DatabasePool;
 
 use crate::Result;
 

@@ -1,6 +1,5 @@
 //! Who was invited to which incident.
 
-use firefighter_core::store::DatabasePool;
 use firefighter_core::{CategoryId, UserId};
 use uuid::Uuid;
 

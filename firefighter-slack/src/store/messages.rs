@@ -1,7 +1,6 @@
 //! Messages we posted, by kind (`slack_messages`).
 
 use chrono::{DateTime, Utc};
-use firefighter_core::store::DatabasePool;
 use firefighter_core::{IncidentId, UpdateId};
 use serde::Serialize;
 

@@ -15,28 +15,13 @@ const BATCH: usize = 500;
 /// Runs this crate's migrations on the database, after core's (a
 /// connected store has run them): they move rows into core's `inbox`.
 pub async fn migrate(pool: &DatabasePool) -> Result<()> {
-    match pool {
-        DatabasePool::Sqlite(p) => {
-            let mut m = sqlx::migrate!("./migrations/sqlite");
-            m.dangerous_set_table_name(MIGRATIONS_TABLE);
-            m.run(p).await?;
-        }
-        DatabasePool::Postgres(p) => {
-            let mut m = sqlx::migrate!("./migrations/postgres");
-            m.dangerous_set_table_name(MIGRATIONS_TABLE);
-            m.run(p).await?;
-        }
-    }
-    Ok(())
+    Ok(firefighter_core::migrate_integration!(pool, MIGRATIONS_TABLE).await?)
 }
 
-/// Runs the same code on either pool.
+/// Runs the same code on either pool of a store (core's `on_pool!`).
 macro_rules! on_pool {
     ($store:expr, $pool:ident => $body:expr) => {
-        match &$store.pool {
-            DatabasePool::Sqlite($pool) => $body,
-            DatabasePool::Postgres($pool) => $body,
-        }
+        firefighter_core::on_pool!(&$store.pool, $pool => $body)
     };
 }
 

@@ -1,7 +1,6 @@
 //! SOS targets: where to ask for help.
 
 use chrono::{DateTime, Utc};
-use firefighter_core::store::DatabasePool;
 use serde::Serialize;
 use uuid::Uuid;
 

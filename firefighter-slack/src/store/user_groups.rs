@@ -1,7 +1,6 @@
 //! User groups and their members (`slack_usergroups`, `slack_usergroup_members`).
 
 use firefighter_core::CategoryId;
-use firefighter_core::store::DatabasePool;
 use serde::Serialize;
 use uuid::Uuid;
 

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use firefighter_core::UserId;
-use firefighter_core::store::DatabasePool;
 use serde::Serialize;
 use uuid::Uuid;
 
