@@ -5,8 +5,6 @@
 //! `list` shows the records of a kind, `form` builds the form of one
 //! record and `saving` reads a submitted form and stores it.
 
-use firefighter_core::store::Catalog;
-
 use crate::server::web::page::WebError;
 
 mod form;
