@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
+use crate::models::{BodyWrite, Page, PageUpdate, PageWire, VersionWrite};
+use crate::{ConfluenceConfig, Error, Result};
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
-use crate::models::{BodyWrite, Page, PageUpdate, PageWire, VersionWrite};
-use crate::{ConfluenceConfig, Error, Result};
 
 /// How hard the client tries before giving up.
 #[derive(Debug, Clone)]

@@ -89,7 +89,11 @@ impl ConfluenceConfig {
         }
         let [url, username, key] = match vars.required(
             "ENABLE_CONFLUENCE",
-            ["CONFLUENCE_URL", "CONFLUENCE_USERNAME", "CONFLUENCE_API_KEY"],
+            [
+                "CONFLUENCE_URL",
+                "CONFLUENCE_USERNAME",
+                "CONFLUENCE_API_KEY",
+            ],
         ) {
             Ok(values) => values,
             Err(why) => return Ok(Err(why)),

@@ -185,7 +185,12 @@ mod tests {
             v.seconds("X_SECS").unwrap_err().0,
             "X_SECS must be a positive whole number (got \"0\")"
         );
-        assert!(http_url("X_URL", "example.com").unwrap_err().0.contains("X_URL"));
+        assert!(
+            http_url("X_URL", "example.com")
+                .unwrap_err()
+                .0
+                .contains("X_URL")
+        );
         assert_eq!(
             vars(&[]).required("ENABLE_X", ["X_KEY"]).unwrap_err(),
             "ENABLE_X is set but X_KEY is missing"

@@ -123,9 +123,8 @@ impl PagerDutyConfig {
             config.timeout = timeout;
         }
         if let Some(r) = vars.positive("PAGERDUTY_REQUESTS_PER_MINUTE")? {
-            config.requests_per_minute = u32::try_from(r).map_err(|_| {
-                Error::Config("PAGERDUTY_REQUESTS_PER_MINUTE is too large".into())
-            })?;
+            config.requests_per_minute = u32::try_from(r)
+                .map_err(|_| Error::Config("PAGERDUTY_REQUESTS_PER_MINUTE is too large".into()))?;
         }
         Ok(Ok(config))
     }
