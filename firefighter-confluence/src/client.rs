@@ -4,29 +4,11 @@
 
 use std::time::Duration;
 
+use crate::models::{BodyWrite, Page, PageUpdate, PageWire, VersionWrite};
+use crate::{ConfluenceConfig, Error, Result};
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
-
-use crate::{ConfluenceConfig, Error, Result};
-
-/// A page with its storage-format body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
-    /// Page id.
-    pub id: String,
-    /// Title.
-    pub title: String,
-    /// `current`, `draft`...
-    pub status: String,
-    /// Version number.
-    pub version: i64,
-    /// The message of that version.
-    pub version_message: String,
-    /// The body, in storage format (XHTML).
-    pub body: String,
-}
 
 /// How hard the client tries before giving up.
 #[derive(Debug, Clone)]
@@ -65,80 +47,6 @@ impl std::fmt::Debug for ConfluenceClient {
             .field("site", &self.site)
             .field("username", &self.username)
             .finish_non_exhaustive()
-    }
-}
-
-#[derive(Deserialize)]
-struct PageWire {
-    id: serde_json::Value,
-    #[serde(default)]
-    title: String,
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    version: Option<VersionWire>,
-    #[serde(default)]
-    body: Option<BodyWire>,
-}
-
-#[derive(Deserialize)]
-struct VersionWire {
-    #[serde(default)]
-    number: i64,
-    #[serde(default)]
-    message: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct BodyWire {
-    #[serde(default)]
-    storage: Option<StorageWire>,
-}
-
-#[derive(Deserialize)]
-struct StorageWire {
-    #[serde(default)]
-    value: Option<String>,
-}
-
-#[derive(Serialize)]
-struct PageUpdate<'a> {
-    id: &'a str,
-    status: &'a str,
-    title: &'a str,
-    body: BodyWrite<'a>,
-    version: VersionWrite<'a>,
-}
-
-#[derive(Serialize)]
-struct BodyWrite<'a> {
-    representation: &'static str,
-    value: &'a str,
-}
-
-#[derive(Serialize)]
-struct VersionWrite<'a> {
-    number: i64,
-    message: &'a str,
-}
-
-impl PageWire {
-    fn into_page(self) -> Page {
-        Page {
-            id: match self.id {
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
-            },
-            title: self.title,
-            status: self.status.unwrap_or_else(|| "current".into()),
-            version: self.version.as_ref().map_or(0, |v| v.number),
-            version_message: self.version.and_then(|v| v.message).unwrap_or_default(),
-            body: self
-                .body
-                .and_then(|b| b.storage)
-                .and_then(|s| s.value)
-                .unwrap_or_default(),
-        }
     }
 }
 

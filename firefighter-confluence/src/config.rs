@@ -9,14 +9,12 @@
 //! | `CONFLUENCE_ON_CALL_PAGE_ID` | none | page the on-call roster is exported to; unset: the export is skipped |
 //! | `CONFLUENCE_TIMEOUT_SECS` | `15` | timeout of one HTTP request |
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use figment::{Figment, providers::Env};
 use secrecy::SecretString;
-use serde::Deserialize;
 
-use firefighter_core::config::{EnvValue, flag_is_on};
+use firefighter_core::env_vars::{EnvVars, LogOnce, http_url, status_of};
 use firefighter_core::plugin::IntegrationStatus;
 
 use crate::{Error, Result};
@@ -73,52 +71,36 @@ impl ConfluenceConfig {
 
     /// Reads the configuration from a figment.
     pub fn from_figment(figment: Figment) -> Result<Option<ConfluenceConfig>> {
-        Ok(ConfluenceConfig::read(figment)?
-            .inspect_err(|why| log_once(&format!("Confluence is switched off: {why}")))
+        Ok(ConfluenceConfig::read(&figment)?
+            .inspect_err(|why| SWITCHED_OFF.info(&format!("Confluence is switched off: {why}")))
             .ok())
     }
 
     /// Whether Confluence is on in `figment`'s environment, and why not.
     pub fn status(figment: Figment) -> IntegrationStatus {
-        match ConfluenceConfig::read(figment) {
-            Ok(Ok(_)) => IntegrationStatus::on(NAME),
-            Ok(Err(why)) => IntegrationStatus::off(NAME, why),
-            Err(e) => IntegrationStatus::off(NAME, e.to_string()),
-        }
+        status_of(NAME, ConfluenceConfig::read(&figment))
     }
 
     /// The configuration, or why the integration is off (`Ok(Err(why))`).
-    fn read(figment: Figment) -> Result<std::result::Result<ConfluenceConfig, &'static str>> {
-        let raw: Raw = figment
-            .extract()
-            .map_err(|e| Error::Config(e.to_string()))?;
-        if !flag_is_on("ENABLE_CONFLUENCE", raw.enable_confluence.as_ref())
-            .map_err(|e| Error::Config(e.to_string()))?
-        {
-            return Ok(Err("ENABLE_CONFLUENCE is not set to yes"));
+    fn read(figment: &Figment) -> Result<std::result::Result<ConfluenceConfig, String>> {
+        let vars = EnvVars::read(figment, VARIABLES)?;
+        if !vars.flag("ENABLE_CONFLUENCE")? {
+            return Ok(Err("ENABLE_CONFLUENCE is not set to yes".into()));
         }
-        let text = |t: Option<EnvValue>| {
-            t.map(EnvValue::into_string)
-                .filter(|s| !s.trim().is_empty())
+        let [url, username, key] = match vars.required(
+            "ENABLE_CONFLUENCE",
+            [
+                "CONFLUENCE_URL",
+                "CONFLUENCE_USERNAME",
+                "CONFLUENCE_API_KEY",
+            ],
+        ) {
+            Ok(values) => values,
+            Err(why) => return Ok(Err(why)),
         };
-        let (Some(url), Some(username), Some(key)) = (
-            text(raw.confluence_url),
-            text(raw.confluence_username),
-            text(raw.confluence_api_key),
-        ) else {
-            return Ok(Err(
-                "ENABLE_CONFLUENCE is set but CONFLUENCE_URL, CONFLUENCE_USERNAME or CONFLUENCE_API_KEY is missing",
-            ));
-        };
-        let url = url.trim();
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(Error::Config(format!(
-                "CONFLUENCE_URL must start with https:// or http:// (got \"{url}\")"
-            )));
-        }
-        let mut config = ConfluenceConfig::new(url, username.trim(), key.trim());
-        if let Some(id) = text(raw.confluence_on_call_page_id) {
-            let id = id.trim().to_owned();
+        let url = http_url("CONFLUENCE_URL", &url)?;
+        let mut config = ConfluenceConfig::new(&url, username, key);
+        if let Some(id) = vars.optional("CONFLUENCE_ON_CALL_PAGE_ID") {
             if !id.chars().all(|c| c.is_ascii_digit()) {
                 return Err(Error::Config(format!(
                     "CONFLUENCE_ON_CALL_PAGE_ID must be a page id (digits), got \"{id}\""
@@ -126,13 +108,8 @@ impl ConfluenceConfig {
             }
             config.oncall_page_id = Some(id);
         }
-        if let Some(t) = text(raw.confluence_timeout_secs) {
-            let secs: u64 = t.trim().parse().ok().filter(|s| *s > 0).ok_or_else(|| {
-                Error::Config(format!(
-                    "CONFLUENCE_TIMEOUT_SECS must be a positive whole number (got \"{t}\")"
-                ))
-            })?;
-            config.timeout = Duration::from_secs(secs);
+        if let Some(timeout) = vars.seconds("CONFLUENCE_TIMEOUT_SECS")? {
+            config.timeout = timeout;
         }
         Ok(Ok(config))
     }
@@ -150,23 +127,7 @@ fn site_root(url: &str) -> String {
     url
 }
 
-static LOGGED: AtomicBool = AtomicBool::new(false);
-
-fn log_once(why: &str) {
-    if !LOGGED.swap(true, Ordering::Relaxed) {
-        tracing::info!("{why}");
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct Raw {
-    enable_confluence: Option<EnvValue>,
-    confluence_url: Option<EnvValue>,
-    confluence_username: Option<EnvValue>,
-    confluence_api_key: Option<EnvValue>,
-    confluence_on_call_page_id: Option<EnvValue>,
-    confluence_timeout_secs: Option<EnvValue>,
-}
+static SWITCHED_OFF: LogOnce = LogOnce::new();
 
 #[cfg(test)]
 mod tests {

@@ -66,5 +66,11 @@ impl Error {
     }
 }
 
+impl From<firefighter_core::env_vars::SettingError> for Error {
+    fn from(error: firefighter_core::env_vars::SettingError) -> Error {
+        Error::Config(error.0)
+    }
+}
+
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -18,11 +18,13 @@
 mod client;
 pub mod config;
 mod error;
+pub mod models;
 mod oncall;
 
-pub use client::{ConfluenceClient, Page, RetryPolicy};
+pub use client::{ConfluenceClient, RetryPolicy};
 pub use config::ConfluenceConfig;
 pub use error::{Error, Result};
+pub use models::Page;
 pub use oncall::{
     ExportOncallTask, ExportOutcome, TASK_EXPORT_ONCALL, export_oncall, export_roster,
     render_oncall_page,

@@ -56,6 +56,7 @@ pub mod category;
 pub mod clock;
 pub mod config;
 pub mod cost;
+pub mod env_vars;
 pub mod environment;
 mod error;
 pub mod event;

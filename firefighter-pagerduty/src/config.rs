@@ -12,14 +12,12 @@
 //! | `PAGERDUTY_REQUESTS_PER_MINUTE` | `900` | client-side pacing of REST calls (PagerDuty allows about 960 per minute per key) |
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use figment::{Figment, providers::Env};
 use secrecy::SecretString;
-use serde::Deserialize;
 
-use firefighter_core::config::{EnvValue, flag_is_on};
+use firefighter_core::env_vars::{EnvVars, LogOnce, http_url, status_of};
 use firefighter_core::plugin::IntegrationStatus;
 
 use crate::{Error, Result};
@@ -89,63 +87,44 @@ impl PagerDutyConfig {
 
     /// Reads the configuration from a figment (tests use `Serialized` values).
     pub fn from_figment(figment: Figment) -> Result<Option<PagerDutyConfig>> {
-        Ok(PagerDutyConfig::read(figment)?
-            .inspect_err(|why| log_once(&format!("PagerDuty is switched off: {why}")))
+        Ok(PagerDutyConfig::read(&figment)?
+            .inspect_err(|why| SWITCHED_OFF.info(&format!("PagerDuty is switched off: {why}")))
             .ok())
     }
 
     /// Whether PagerDuty is on in `figment`'s environment, and why not.
     pub fn status(figment: Figment) -> IntegrationStatus {
-        match PagerDutyConfig::read(figment) {
-            Ok(Ok(_)) => IntegrationStatus::on(NAME),
-            Ok(Err(why)) => IntegrationStatus::off(NAME, why),
-            Err(e) => IntegrationStatus::off(NAME, e.to_string()),
-        }
+        status_of(NAME, PagerDutyConfig::read(&figment))
     }
 
     /// The configuration, or why the integration is off (`Ok(Err(why))`).
-    fn read(figment: Figment) -> Result<std::result::Result<PagerDutyConfig, &'static str>> {
-        let raw: Raw = figment
-            .extract()
-            .map_err(|e| Error::Config(e.to_string()))?;
-        if !flag_is_on("ENABLE_PAGERDUTY", raw.enable_pagerduty.as_ref())
-            .map_err(|e| Error::Config(e.to_string()))?
-        {
-            return Ok(Err("ENABLE_PAGERDUTY is not set to yes"));
+    fn read(figment: &Figment) -> Result<std::result::Result<PagerDutyConfig, String>> {
+        let vars = EnvVars::read(figment, VARIABLES)?;
+        if !vars.flag("ENABLE_PAGERDUTY")? {
+            return Ok(Err("ENABLE_PAGERDUTY is not set to yes".into()));
         }
-        let (Some(key), Some(email)) = (
-            raw.pagerduty_api_key
-                .map(EnvValue::into_string)
-                .filter(|k| !k.trim().is_empty()),
-            raw.pagerduty_account_email
-                .map(EnvValue::into_string)
-                .filter(|e| !e.trim().is_empty()),
-        ) else {
-            return Ok(Err(
-                "ENABLE_PAGERDUTY is set but PAGERDUTY_API_KEY or PAGERDUTY_ACCOUNT_EMAIL is missing",
-            ));
+        let [key, email] = match vars.required(
+            "ENABLE_PAGERDUTY",
+            ["PAGERDUTY_API_KEY", "PAGERDUTY_ACCOUNT_EMAIL"],
+        ) {
+            Ok(values) => values,
+            Err(why) => return Ok(Err(why)),
         };
         let mut config = PagerDutyConfig::new(
-            key.trim(),
-            email.trim(),
-            base_url("PAGERDUTY_URL", raw.pagerduty_url, DEFAULT_API_URL)?,
+            key,
+            email,
+            base_url(&vars, "PAGERDUTY_URL", DEFAULT_API_URL)?,
         );
-        config.events_url = base_url(
-            "PAGERDUTY_EVENTS_URL",
-            raw.pagerduty_events_url,
-            DEFAULT_EVENTS_URL,
-        )?;
-        if let Some(keys) = raw.pagerduty_routing_keys {
-            config.routing_keys = parse_routing_keys(&keys.into_string())?;
+        config.events_url = base_url(&vars, "PAGERDUTY_EVENTS_URL", DEFAULT_EVENTS_URL)?;
+        if let Some(keys) = vars.optional("PAGERDUTY_ROUTING_KEYS") {
+            config.routing_keys = parse_routing_keys(&keys)?;
         }
-        if let Some(t) = raw.pagerduty_timeout_secs {
-            config.timeout = Duration::from_secs(positive("PAGERDUTY_TIMEOUT_SECS", &t)?);
+        if let Some(timeout) = vars.seconds("PAGERDUTY_TIMEOUT_SECS")? {
+            config.timeout = timeout;
         }
-        if let Some(r) = raw.pagerduty_requests_per_minute {
-            config.requests_per_minute =
-                u32::try_from(positive("PAGERDUTY_REQUESTS_PER_MINUTE", &r)?).map_err(|_| {
-                    Error::Config("PAGERDUTY_REQUESTS_PER_MINUTE is too large".into())
-                })?;
+        if let Some(r) = vars.positive("PAGERDUTY_REQUESTS_PER_MINUTE")? {
+            config.requests_per_minute = u32::try_from(r)
+                .map_err(|_| Error::Config("PAGERDUTY_REQUESTS_PER_MINUTE is too large".into()))?;
         }
         Ok(Ok(config))
     }
@@ -156,52 +135,12 @@ impl PagerDutyConfig {
     }
 }
 
-static LOGGED: AtomicBool = AtomicBool::new(false);
+static SWITCHED_OFF: LogOnce = LogOnce::new();
 
-fn log_once(why: &str) {
-    if !LOGGED.swap(true, Ordering::Relaxed) {
-        tracing::info!("{why}");
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct Raw {
-    enable_pagerduty: Option<EnvValue>,
-    pagerduty_api_key: Option<EnvValue>,
-    pagerduty_account_email: Option<EnvValue>,
-    pagerduty_url: Option<EnvValue>,
-    pagerduty_events_url: Option<EnvValue>,
-    pagerduty_routing_keys: Option<EnvValue>,
-    pagerduty_timeout_secs: Option<EnvValue>,
-    pagerduty_requests_per_minute: Option<EnvValue>,
-}
-
-fn base_url(name: &str, value: Option<EnvValue>, default: &str) -> Result<String> {
-    let url = value
-        .map(EnvValue::into_string)
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| default.to_owned());
-    let url = url.trim().trim_end_matches('/').to_owned();
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(Error::Config(format!(
-            "{name} must start with https:// or http:// (got \"{url}\")"
-        )));
-    }
-    Ok(url)
-}
-
-fn positive(name: &str, value: &EnvValue) -> Result<u64> {
-    let text = match value {
-        EnvValue::Int(i) => i.to_string(),
-        EnvValue::Text(s) => s.trim().to_owned(),
-        other => format!("{other:?}"),
-    };
-    match text.parse::<u64>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(Error::Config(format!(
-            "{name} must be a positive whole number (got \"{text}\")"
-        ))),
-    }
+/// A base URL: `name`'s value or `default`, without trailing slash.
+fn base_url(vars: &EnvVars, name: &str, default: &str) -> Result<String> {
+    let url = vars.optional(name).unwrap_or_else(|| default.to_owned());
+    Ok(http_url(name, url.trim_end_matches('/'))?)
 }
 
 /// Parses `SERVICE_ID=key,SERVICE_ID=key` (spaces and newlines allowed).

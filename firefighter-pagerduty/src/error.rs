@@ -69,6 +69,12 @@ pub enum Error {
     Migration(#[from] sqlx::migrate::MigrateError),
 }
 
+impl From<firefighter_core::env_vars::SettingError> for Error {
+    fn from(error: firefighter_core::env_vars::SettingError) -> Error {
+        Error::Config(error.0)
+    }
+}
+
 impl Error {
     /// How to react to this error.
     pub fn retry(&self) -> Retry {
