@@ -138,3 +138,13 @@ mod tests {
         assert!(Error::Transport("reset".into()).is_retryable());
     }
 }
+
+impl firefighter_core::Retryable for Error {
+    fn is_retryable(&self) -> bool {
+        Error::is_retryable(self)
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        Error::retry_after(self)
+    }
+}

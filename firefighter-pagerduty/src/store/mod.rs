@@ -14,27 +14,12 @@ use crate::Result;
 /// Rows per multi-row `INSERT` (far below both databases' parameter limits).
 const CHUNK: usize = 400;
 
-/// Expands `$body` once per backend, with `$pool` the pool, `$Db` the
-/// database type and `$begin` the statement opening a write transaction
-/// (SQLite takes the write lock up front so it never fails midway with BUSY).
+/// Expands `$body` once per backend (core's `on_pool!`), with `$pool` the
+/// pool, `$Db` the database type and `$begin` the statement opening a write
+/// transaction (SQLite takes the write lock up front so it never fails midway with BUSY).
 macro_rules! on_pool {
     ($store:expr, |$pool:ident, $Db:ident, $begin:ident| $body:block) => {
-        match $store {
-            PagerDutyStore::Sqlite($pool) => {
-                #[allow(dead_code)]
-                type $Db = sqlx::Sqlite;
-                #[allow(dead_code)]
-                const $begin: &str = "BEGIN IMMEDIATE";
-                $body
-            }
-            PagerDutyStore::Postgres($pool) => {
-                #[allow(dead_code)]
-                type $Db = sqlx::Postgres;
-                #[allow(dead_code)]
-                const $begin: &str = "BEGIN";
-                $body
-            }
-        }
+        firefighter_core::on_pool!(&$store.pool, |$pool, $Db, $begin| $body)
     };
 }
 
@@ -65,36 +50,19 @@ pub(crate) use users::{TeamRecord, UserRecord, UserSnapshot};
 
 /// Access to the integration's tables.
 #[derive(Debug, Clone)]
-pub(crate) enum PagerDutyStore {
-    Sqlite(sqlx::SqlitePool),
-    Postgres(sqlx::PgPool),
+pub(crate) struct PagerDutyStore {
+    pool: DatabasePool,
 }
 
 /// Runs the integration's migrations (its own migrations table).
 pub(crate) async fn migrate(pool: DatabasePool) -> Result<()> {
-    const TABLE: &str = "_ff_pagerduty_migrations";
-    match pool {
-        DatabasePool::Sqlite(pool) => {
-            let mut m = sqlx::migrate!("./migrations/sqlite");
-            m.dangerous_set_table_name(TABLE);
-            m.run(&pool).await?;
-        }
-        DatabasePool::Postgres(pool) => {
-            let mut m = sqlx::migrate!("./migrations/postgres");
-            m.dangerous_set_table_name(TABLE);
-            m.run(&pool).await?;
-        }
-    }
-    Ok(())
+    Ok(firefighter_core::migrate_integration!(&pool, "_ff_pagerduty_migrations").await?)
 }
 
 impl PagerDutyStore {
     /// The store on a core database.
     pub(crate) fn new(pool: DatabasePool) -> PagerDutyStore {
-        match pool {
-            DatabasePool::Sqlite(p) => PagerDutyStore::Sqlite(p),
-            DatabasePool::Postgres(p) => PagerDutyStore::Postgres(p),
-        }
+        PagerDutyStore { pool }
     }
 
     /// When a sync (`oncalls`, `services`, `users`) last succeeded.
