@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use firefighter_core::oncall::Roster;
 use firefighter_core::plugin::AppHandle;
-use firefighter_core::task::{PeriodicTask, Schedule, TaskRegistration};
+use firefighter_core::task::{PeriodicTask, Schedule, TaskError, TaskRegistration, TaskReport};
 use firefighter_core::{Firefighter, UserId, register_task};
 use sha2::{Digest, Sha256};
 
@@ -229,14 +229,14 @@ impl PeriodicTask for ExportOncallTask {
         Some(Schedule::every(Duration::from_secs(600)))
     }
 
-    async fn run(&self) -> std::result::Result<String, String> {
+    async fn run(&self) -> std::result::Result<TaskReport, TaskError> {
         let Some(app) = self.app.get() else {
-            return Err("the application is not running".into());
+            return Err(TaskError::failed("the application is not running"));
         };
         export_oncall(&app, &self.client, &self.config)
             .await
-            .map(|o| o.to_string())
-            .map_err(|e| e.to_string())
+            .map(|o| TaskReport::note(o.to_string()))
+            .map_err(TaskError::failed)
     }
 }
 

@@ -110,6 +110,6 @@ pub use postmortem::PostMortemProvider;
 pub use priority::{Priority, ResponseType};
 pub use role::{RoleAssignment, RoleType};
 pub use store::Store;
-pub use task::PeriodicTask;
+pub use task::{PeriodicTask, TaskError, TaskReport};
 pub use timeline::{FieldChange, TimelineEntry};
 pub use user::{Email, NewUser, User};

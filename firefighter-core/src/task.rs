@@ -163,6 +163,81 @@ impl TaskRun {
     }
 }
 
+/// What a run did, kept in the run history: what it counted, and a note.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TaskReport {
+    /// Counts, in the order they read best (`("applied", 3)`).
+    pub counts: Vec<(String, u64)>,
+    /// Anything else worth saying.
+    pub note: Option<String>,
+}
+
+impl TaskReport {
+    /// A report of these counts.
+    pub fn counted<S: Into<String>>(counts: impl IntoIterator<Item = (S, u64)>) -> TaskReport {
+        TaskReport {
+            counts: counts
+                .into_iter()
+                .map(|(what, n)| (what.into(), n))
+                .collect(),
+            note: None,
+        }
+    }
+
+    /// A report that is only a note.
+    pub fn note(text: impl Into<String>) -> TaskReport {
+        TaskReport {
+            counts: Vec::new(),
+            note: Some(text.into()),
+        }
+    }
+
+    /// This report with a note.
+    pub fn with_note(mut self, text: impl Into<String>) -> TaskReport {
+        self.note = Some(text.into());
+        self
+    }
+
+    /// The count of `what`, if counted.
+    pub fn count(&self, what: &str) -> Option<u64> {
+        self.counts.iter().find(|(w, _)| w == what).map(|(_, n)| *n)
+    }
+}
+
+/// `3 applied, 0 to retry; <note>`.
+impl std::fmt::Display for TaskReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let counts: Vec<String> = self
+            .counts
+            .iter()
+            .map(|(what, n)| format!("{n} {what}"))
+            .collect();
+        match (counts.is_empty(), &self.note) {
+            (true, Some(note)) => f.write_str(note),
+            (false, Some(note)) => write!(f, "{}; {note}", counts.join(", ")),
+            (_, None) => f.write_str(&counts.join(", ")),
+        }
+    }
+}
+
+/// Why a run failed (recorded in the run history; the task runs again at its next time).
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// Core failed (the database, most often).
+    #[error(transparent)]
+    Core(#[from] Error),
+    /// The task failed, for the reason given (a vendor's error, most often).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl TaskError {
+    /// A failure with this reason.
+    pub fn failed(reason: impl std::fmt::Display) -> TaskError {
+        TaskError::Failed(reason.to_string())
+    }
+}
+
 /// A periodic task.
 #[cfg_attr(any(test, feature = "test-util"), mockall::automock)]
 #[async_trait]
@@ -177,8 +252,8 @@ pub trait PeriodicTask: Send + Sync + 'static {
     fn timeout(&self) -> Duration {
         Duration::from_secs(180)
     }
-    /// Runs once. Returns a short summary of what it did.
-    async fn run(&self) -> std::result::Result<String, String>;
+    /// Runs once; what it did, or why it failed.
+    async fn run(&self) -> std::result::Result<TaskReport, TaskError>;
 }
 
 /// Static registration of a periodic task.
@@ -214,9 +289,30 @@ macro_rules! register_task {
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
-
     use super::*;
+
+    #[test]
+    fn a_report_reads_as_its_counts_then_its_note() {
+        let report = TaskReport::counted([("applied", 3), ("parked", 0)]);
+        assert_eq!(report.to_string(), "3 applied, 0 parked");
+        assert_eq!(report.count("applied"), Some(3));
+        assert_eq!(report.count("sent"), None);
+        assert_eq!(
+            report.with_note("one page skipped").to_string(),
+            "3 applied, 0 parked; one page skipped"
+        );
+        assert_eq!(
+            TaskReport::note("nothing to do").to_string(),
+            "nothing to do"
+        );
+        assert_eq!(TaskReport::default().to_string(), "");
+        assert_eq!(
+            TaskError::failed("the vendor answered 503").to_string(),
+            "the vendor answered 503"
+        );
+    }
+
+    use chrono::TimeZone;
 
     #[test]
     fn parses_intervals_and_cron() {
@@ -338,8 +434,8 @@ impl TaskRunner {
         let run_id = self.store.start_task_run(name, trigger, at).await?;
         let outcome = tokio::time::timeout(task.timeout(), task.run()).await;
         let (error, summary) = match outcome {
-            Ok(Ok(summary)) => (None, Some(summary)),
-            Ok(Err(e)) => (Some(e), None),
+            Ok(Ok(report)) => (None, Some(report.to_string())),
+            Ok(Err(e)) => (Some(e.to_string()), None),
             Err(_) => (Some(format!("timed out after {:?}", task.timeout())), None),
         };
         let end = crate::store::now();

@@ -114,6 +114,16 @@ impl Error {
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl firefighter_core::Retryable for Error {
+    fn is_retryable(&self) -> bool {
+        Error::is_retryable(self)
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        Error::retry_after(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,15 +146,5 @@ mod tests {
         assert!(limited.is_retryable());
         assert!(!Error::UnknownService("PX".into()).is_retryable());
         assert!(Error::Transport("reset".into()).is_retryable());
-    }
-}
-
-impl firefighter_core::Retryable for Error {
-    fn is_retryable(&self) -> bool {
-        Error::is_retryable(self)
-    }
-
-    fn retry_after(&self) -> Option<Duration> {
-        Error::retry_after(self)
     }
 }

@@ -13,7 +13,7 @@ use firefighter_core::oncall::{
     self, OnCall, OnCallError, OnCallRegistration, PageReceipt, PageRequest, PageableService,
 };
 use firefighter_core::plugin::{AppHandle, PluginContext, SchemaRegistration};
-use firefighter_core::task::{PeriodicTask, Schedule, TaskRegistration};
+use firefighter_core::task::{PeriodicTask, Schedule, TaskError, TaskRegistration, TaskReport};
 use firefighter_core::{
     IncidentId, register_invite_provider, register_oncall, register_schema, register_task,
 };
@@ -155,22 +155,34 @@ impl PeriodicTask for PagerDutyTask {
         }
     }
 
-    async fn run(&self) -> Result<String, String> {
+    async fn run(&self) -> Result<TaskReport, TaskError> {
         let report = match self.job {
-            Job::Oncalls => self.pagerduty.sync_oncalls().await.map(|r| r.summary),
-            Job::Services => self.pagerduty.sync_services().await.map(|r| r.summary),
-            Job::Users => self.pagerduty.sync_users().await.map(|r| r.summary),
+            Job::Oncalls => self
+                .pagerduty
+                .sync_oncalls()
+                .await
+                .map(|r| TaskReport::note(r.summary)),
+            Job::Services => self
+                .pagerduty
+                .sync_services()
+                .await
+                .map(|r| TaskReport::note(r.summary)),
+            Job::Users => self
+                .pagerduty
+                .sync_users()
+                .await
+                .map(|r| TaskReport::note(r.summary)),
             Job::Pages => {
                 let Some(app) = self.app.get() else {
-                    return Err("the application is not running".into());
+                    return Err(TaskError::failed("the application is not running"));
                 };
                 self.pagerduty
                     .deliver_pending(&app)
                     .await
-                    .map(|r| r.to_string())
+                    .map(|r| TaskReport::note(r.to_string()))
             }
         };
-        report.map_err(|e| e.to_string())
+        report.map_err(TaskError::failed)
     }
 }
 

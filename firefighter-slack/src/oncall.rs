@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use firefighter_core::oncall::{OnCall, PageRequest, PageableService, Roster};
 use firefighter_core::plugin::PluginContext;
-use firefighter_core::task::{PeriodicTask, Schedule, TaskRegistration};
+use firefighter_core::task::{PeriodicTask, Schedule, TaskError, TaskRegistration, TaskReport};
 use firefighter_core::{Incident, IncidentId, UserId};
 use serde_json::{Value, json};
 
@@ -253,26 +253,28 @@ impl Slack {
 
     /// Puts the current on-call roster in the topic of the conversation
     /// tagged `tech_incidents`, unless it is already there. Returns what it did.
-    pub(crate) async fn update_oncall_topic(&self) -> std::result::Result<String, String> {
-        let app = self.app().map_err(|e| e.to_string())?;
+    pub(crate) async fn update_oncall_topic(&self) -> std::result::Result<TaskReport, TaskError> {
+        let app = self.app().map_err(TaskError::failed)?;
         let Some(oncall) = app.oncall().cloned() else {
-            return Ok("skipped: no on-call vendor is switched on".into());
+            return Ok(TaskReport::note(
+                "skipped: no on-call vendor is switched on",
+            ));
         };
         let Some(channel) = self
             .tagged_channel(tag::TECH_INCIDENTS)
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(TaskError::failed)?
         else {
-            return Ok(format!(
+            return Ok(TaskReport::note(format!(
                 "skipped: no conversation is tagged {}",
                 tag::TECH_INCIDENTS
-            ));
+            )));
         };
         let roster = oncall
             .roster()
             .await
-            .map_err(|e| format!("could not read the on-call roster: {e}"))?;
-        let slack_ids = self.slack_ids(&roster).await.map_err(|e| e.to_string())?;
+            .map_err(|e| TaskError::failed(format!("could not read the on-call roster: {e}")))?;
+        let slack_ids = self.slack_ids(&roster).await.map_err(TaskError::failed)?;
         let text = topic_text(
             &roster,
             &slack_ids,
@@ -280,21 +282,23 @@ impl Slack {
             TOPIC_MAX_CHARS,
         );
         let key = format!("oncall_topic:{channel}");
-        let last = self.store().effect(&key).await.map_err(|e| e.to_string())?;
+        let last = self.store().effect(&key).await.map_err(TaskError::failed)?;
         if last.as_deref() == Some(text.as_str()) {
-            return Ok(format!(
+            return Ok(TaskReport::note(format!(
                 "unchanged: the topic of {channel} already shows the on-call"
-            ));
+            )));
         }
         self.api()
             .set_topic(&channel, &text)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(TaskError::failed)?;
         self.store()
             .replace_effect(&key, &text)
             .await
-            .map_err(|e| e.to_string())?;
-        Ok(format!("topic of {channel} set to the on-call roster"))
+            .map_err(TaskError::failed)?;
+        Ok(TaskReport::note(format!(
+            "topic of {channel} set to the on-call roster"
+        )))
     }
 }
 
@@ -329,7 +333,7 @@ impl PeriodicTask for UpdateOncallTopic {
         Duration::from_secs(120)
     }
 
-    async fn run(&self) -> std::result::Result<String, String> {
+    async fn run(&self) -> std::result::Result<TaskReport, TaskError> {
         self.slack.update_oncall_topic().await
     }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use firefighter_core::inbox::{InboxFailure, InboxHandler, InboxItem};
-use firefighter_core::task::{PeriodicTask, Schedule};
+use firefighter_core::task::{PeriodicTask, Schedule, TaskError, TaskReport};
 use firefighter_core::{Declaration, IncidentId, Update};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -347,23 +347,24 @@ impl PeriodicTask for ReplaySubmissions {
         Duration::from_secs(600)
     }
 
-    async fn run(&self) -> std::result::Result<String, String> {
+    async fn run(&self) -> std::result::Result<TaskReport, TaskError> {
         let r = self
             .slack
             .replay_submissions(Utc::now())
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(TaskError::failed)?;
         // Done submissions are kept a week for inspection.
         let purged = self
             .slack
             .inbox()
             .purge(Utc::now() - chrono::Duration::days(7))
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(format!(
-            "{} applied, {} to retry, {} parked, {purged} old rows purged",
-            r.done, r.retried, r.parked
-        ))
+            .await?;
+        Ok(TaskReport::counted([
+            ("applied", r.done as u64),
+            ("to retry", r.retried as u64),
+            ("parked", r.parked as u64),
+            ("old rows purged", purged),
+        ]))
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use firefighter_core::store::UserUpsert;
-use firefighter_core::task::{PeriodicTask, Schedule};
+use firefighter_core::task::{PeriodicTask, Schedule, TaskError, TaskReport};
 use firefighter_core::{Email, IncidentFilter, Status, User, UserId};
 
 use crate::messages::{self, Strategy, kind, tag};
@@ -438,9 +438,9 @@ macro_rules! task {
                 $timeout
             }
 
-            async fn run(&self) -> std::result::Result<String, String> {
+            async fn run(&self) -> std::result::Result<TaskReport, TaskError> {
                 let $slack = &self.slack;
-                $run.map_err(|e: crate::Error| e.to_string())
+                $run.map_err(|e: crate::Error| TaskError::failed(e))
             }
         }
     };
@@ -454,10 +454,14 @@ task!(
     Some(Schedule::every(Duration::from_secs(6 * 3600))),
     // 50,000 members are 250 pages at Slack's Tier 2 pace (about 13 minutes).
     Duration::from_secs(40 * 60),
-    |s| s.sync_users().await.map(|r| format!(
-        "{} members read in {} pages: {} users created, {} linked, {} updated, {} skipped",
-        r.read, r.pages, r.created, r.linked, r.updated, r.skipped
-    ))
+    |s| s.sync_users().await.map(|r| TaskReport::counted([
+        ("members read", r.read as u64),
+        ("pages", r.pages as u64),
+        ("users created", r.created as u64),
+        ("linked", r.linked as u64),
+        ("updated", r.updated as u64),
+        ("skipped", r.skipped as u64),
+    ]))
 );
 
 task!(
@@ -467,7 +471,10 @@ task!(
     "Refreshes the user groups added in the back-office (details and members) from Slack.",
     Some(Schedule::every(Duration::from_secs(3600))),
     Duration::from_secs(600),
-    |s| s.sync_usergroups().await.map(|(g, m)| format!("{g} user groups refreshed, {m} memberships"))
+    |s| s.sync_usergroups().await.map(|(g, m)| TaskReport::counted([
+        ("user groups refreshed", g as u64),
+        ("memberships", m as u64),
+    ]))
 );
 
 task!(
@@ -477,7 +484,10 @@ task!(
     "Refreshes the configured (non-incident) conversations and their members from Slack.",
     Some(Schedule::every(Duration::from_secs(3600))),
     Duration::from_secs(600),
-    |s| s.sync_conversations().await.map(|(d, f)| format!("{d} conversations refreshed, {f} failed"))
+    |s| s.sync_conversations().await.map(|(d, f)| TaskReport::counted([
+        ("conversations refreshed", d as u64),
+        ("failed", f as u64),
+    ]))
 );
 
 task!(
@@ -487,7 +497,7 @@ task!(
     "Reminds critical incidents without an update for their priority's reminder time (office hours).",
     Some(Schedule::every(Duration::from_secs(600))),
     Duration::from_secs(300),
-    |s| s.send_update_reminders(chrono::Utc::now()).await.map(|n| format!("{n} reminders sent"))
+    |s| s.send_update_reminders(chrono::Utc::now()).await.map(|n| TaskReport::counted([("reminders sent", n as u64)]))
 );
 
 task!(
@@ -497,5 +507,5 @@ task!(
     "Reminds mitigated incidents that their post-mortem is due (after each priority's post-mortem reminder time).",
     Schedule::cron("0 10,15 * * *").ok(),
     Duration::from_secs(300),
-    |s| s.send_postmortem_reminders(chrono::Utc::now()).await.map(|n| format!("{n} post-mortem reminders sent"))
+    |s| s.send_postmortem_reminders(chrono::Utc::now()).await.map(|n| TaskReport::counted([("post-mortem reminders sent", n as u64)]))
 );

@@ -365,7 +365,7 @@ async fn the_topic_task_sets_the_roster_once_and_skips_when_unchanged() {
     // No tech_incidents conversation yet: skipped, with a clear summary.
     let task = UpdateOncallTopic::new(t.slack.clone());
     assert_eq!(task.name(), UPDATE_ONCALL_TOPIC);
-    let summary = task.run().await.unwrap();
+    let summary = task.run().await.unwrap().to_string();
     assert!(summary.contains("skipped"), "{summary}");
 
     t.workspace().await;
@@ -379,13 +379,13 @@ async fn the_topic_task_sets_the_roster_once_and_skips_when_unchanged() {
         .unwrap();
     *vendor.on_call.lock().unwrap() = vec![("PA".into(), Some(jane.id)), ("Cid".into(), None)];
     t.fake.clear_calls();
-    let summary = task.run().await.unwrap();
+    let summary = task.run().await.unwrap().to_string();
     assert!(summary.contains("set"), "{summary}");
     let topic = t.fake.channel("CTECH").unwrap().topic;
     assert!(topic.contains("/oncall/|On-call>"), "{topic}");
     assert!(topic.contains("POLICY PA <@UJANE>"), "{topic}");
     assert!(topic.contains("POLICY CID Cid"), "{topic}");
-    let summary = task.run().await.unwrap();
+    let summary = task.run().await.unwrap().to_string();
     assert!(summary.contains("unchanged"), "{summary}");
     assert_eq!(t.fake.count("conversations.setTopic"), 1);
 }
@@ -429,7 +429,11 @@ async fn without_an_oncall_vendor_nothing_is_paged_hinted_or_put_in_the_topic() 
     assert!(a.to_string().contains("nothing was paged"), "{a}");
 
     t.fake.clear_calls();
-    let summary = UpdateOncallTopic::new(t.slack.clone()).run().await.unwrap();
+    let summary = UpdateOncallTopic::new(t.slack.clone())
+        .run()
+        .await
+        .unwrap()
+        .to_string();
     assert!(summary.contains("no on-call vendor"), "{summary}");
     assert_eq!(t.fake.count("conversations.setTopic"), 0);
 }

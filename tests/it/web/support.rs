@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use firefighter::core::event::{Delivery, HandlerError};
 use firefighter::core::store::Catalog;
-use firefighter::core::task::Schedule;
+use firefighter::core::task::{Schedule, TaskError, TaskReport};
 use firefighter::core::{
     Declaration, Email, EventHandler, Firefighter, IncidentId, NewUser, PeriodicTask, Settings,
     User,
@@ -42,8 +42,8 @@ impl PeriodicTask for CountThings {
     fn default_schedule(&self) -> Option<Schedule> {
         Some(Schedule::every(Duration::from_secs(3600)))
     }
-    async fn run(&self) -> Result<String, String> {
-        Ok("counted 3 things".into())
+    async fn run(&self) -> Result<TaskReport, TaskError> {
+        Ok(TaskReport::note("counted 3 things"))
     }
 }
 
@@ -60,8 +60,10 @@ impl PeriodicTask for CallBrokenVendor {
     fn default_schedule(&self) -> Option<Schedule> {
         None
     }
-    async fn run(&self) -> Result<String, String> {
-        Err("the vendor answered 503 Service Unavailable".into())
+    async fn run(&self) -> Result<TaskReport, TaskError> {
+        Err(TaskError::failed(
+            "the vendor answered 503 Service Unavailable",
+        ))
     }
 }
 

@@ -9,7 +9,7 @@ use firefighter_core::invite::{
     InviteCandidate, InviteContext, InviteProviderRegistration, ProviderError,
 };
 use firefighter_core::plugin::PluginContext;
-use firefighter_core::task::{PeriodicTask, Schedule, TaskRegistration};
+use firefighter_core::task::{PeriodicTask, Schedule, TaskError, TaskRegistration, TaskReport};
 use firefighter_core::{EventHandler, InviteProvider, InviteRegistry};
 
 use super::support::*;
@@ -49,8 +49,8 @@ impl PeriodicTask for Noop {
     fn default_schedule(&self) -> Option<Schedule> {
         None
     }
-    async fn run(&self) -> Result<String, String> {
-        Ok("nothing to do".into())
+    async fn run(&self) -> Result<TaskReport, TaskError> {
+        Ok(TaskReport::note("nothing to do"))
     }
 }
 

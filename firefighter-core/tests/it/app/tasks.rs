@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use firefighter_core::task::{PeriodicTask, Schedule, TaskRunner};
+use firefighter_core::task::{PeriodicTask, Schedule, TaskError, TaskReport, TaskRunner};
 use firefighter_core::{Error, Firefighter};
 
 use super::support::*;
@@ -27,13 +27,13 @@ impl PeriodicTask for Counting {
     fn default_schedule(&self) -> Option<Schedule> {
         self.schedule.clone()
     }
-    async fn run(&self) -> Result<String, String> {
+    async fn run(&self) -> Result<TaskReport, TaskError> {
         let n = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
         tokio::time::sleep(self.pause).await;
         if self.fail {
-            Err("the vendor answered 500".into())
+            Err(TaskError::failed("the vendor answered 500"))
         } else {
-            Ok(format!("run {n}"))
+            Ok(TaskReport::note(format!("run {n}")))
         }
     }
 }
