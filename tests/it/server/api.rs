@@ -499,6 +499,129 @@ async fn idempotency_key_replays_or_refuses() {
     assert_eq!(app.incident_count().await, 2);
 }
 
+/// The server applied a request and died before storing its answer: the
+/// key row is left without a response. While the instance may be alive the
+/// retry is told the key is in use; once it is presumed dead the retry takes
+/// the key over and gets what was applied, without applying it twice.
+#[tokio::test]
+async fn a_retry_after_the_server_died_mid_request_gets_what_was_applied() {
+    use firefighter::core::store::DatabasePool;
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let c = client();
+    let send = |url: String, body: Value| {
+        let (c, token) = (c.clone(), token.clone());
+        async move {
+            c.post(url)
+                .bearer_auth(token)
+                .header("Idempotency-Key", "retry-after-crash")
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let declared =
+        json!({"title": "Payments are slow to confirm", "incident_category_id": app.category()});
+    let first = send(app.api("incidents"), declared.clone()).await;
+    assert_eq!(first.status(), 201);
+    let id = first.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+
+    // As the crash leaves it: applied, no answer stored, owned by an instance that beat 5 s ago.
+    let Some(DatabasePool::Sqlite(pool)) = app.app.store().database() else {
+        panic!("the test server runs on SQLite");
+    };
+    let now = chrono::Utc::now();
+    let store = app.app.store();
+    store
+        .instance_alive("instance-killed", now, now - chrono::Duration::seconds(5))
+        .await
+        .unwrap();
+    let lose_the_answer = || async {
+        sqlx::query(
+            "UPDATE idempotency_keys SET response_status = NULL, response_type = NULL, response_body = NULL, \
+             owner = 'instance-killed', lease_until = $1",
+        )
+        .bind(now + chrono::Duration::minutes(1))
+        .execute(&pool)
+        .await
+        .unwrap();
+    };
+    lose_the_answer().await;
+    let in_use = send(app.api("incidents"), declared.clone()).await;
+    assert_eq!(in_use.status(), 409);
+    assert!(
+        in_use
+            .text()
+            .await
+            .unwrap()
+            .contains("idempotency_key_in_use")
+    );
+
+    // 20 s of silence: presumed dead. The retry gets the incident, and no second one exists.
+    store
+        .instance_alive("instance-killed", now, now - chrono::Duration::seconds(25))
+        .await
+        .unwrap();
+    let retried = send(app.api("incidents"), declared.clone()).await;
+    assert!(retried.status().is_success(), "{}", retried.status());
+    assert_eq!(
+        retried.json::<Value>().await.unwrap()["id"].as_i64(),
+        Some(id)
+    );
+    assert_eq!(app.incident_count().await, 1);
+    // The answer is stored now: the next retry replays it.
+    let replayed = send(app.api("incidents"), declared).await;
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+
+    // The same for a status change: applied once, whatever the retries.
+    let status = json!({"status": "investigating", "message": "Looking at the payment gateway"});
+    let url = app.api(&format!("incidents/{id}/status"));
+    let c2 = client();
+    let change = |key: &'static str| {
+        let (c, token, url, status) = (c2.clone(), token.clone(), url.clone(), status.clone());
+        async move {
+            c.post(url)
+                .bearer_auth(token)
+                .header("Idempotency-Key", key)
+                .json(&status)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(change("status-after-crash").await.status(), 200);
+    let timeline = app
+        .app
+        .timeline(firefighter::core::IncidentId(id))
+        .await
+        .unwrap()
+        .len();
+    sqlx::query(
+        "UPDATE idempotency_keys SET response_status = NULL, response_type = NULL, response_body = NULL, \
+         owner = 'instance-killed', lease_until = $1 WHERE idem_key = 'status-after-crash'",
+    )
+    .bind(now + chrono::Duration::minutes(1))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let retried = change("status-after-crash").await;
+    assert_eq!(retried.status(), 200);
+    assert_eq!(
+        retried.json::<Value>().await.unwrap()["status"],
+        "Investigating"
+    );
+    assert_eq!(
+        app.app
+            .timeline(firefighter::core::IncidentId(id))
+            .await
+            .unwrap()
+            .len(),
+        timeline,
+        "the status change was not applied a second time"
+    );
+}
+
 #[tokio::test]
 async fn private_incidents_are_shown_to_members_staff_and_the_right_tokens_only() {
     let app = spawn_app().await;

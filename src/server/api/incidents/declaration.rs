@@ -13,6 +13,8 @@ use crate::server::api::repr::Context;
 use crate::server::auth::{CurrentUser, SCOPE_INCIDENTS_WRITE, viewer};
 use crate::{Error, Problem, Result};
 
+use crate::server::api::idempotency::RequestKey;
+
 use super::{api_attrs, one, visible};
 
 /// The account of `created_by_email`, created if unknown (as the original does).
@@ -42,6 +44,7 @@ pub(in crate::server::api) async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
     versions: Versions,
+    request_key: Option<axum::Extension<RequestKey>>,
     body: Body,
 ) -> Result<Response> {
     user.require(SCOPE_INCIDENTS_WRITE)?;
@@ -116,6 +119,8 @@ pub(in crate::server::api) async fn create(
         dedup_viewer: Some(viewer(&user)),
         ignore,
         tags,
+        // With an Idempotency-Key: a retry whose first answer was lost gets the incident it declared.
+        request_key: request_key.map(|k| k.0.0),
         ..Declaration::default()
     };
     let creator = match &email {

@@ -4,13 +4,17 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::Utc;
-use firefighter_core::{CategoryId, ClosureReason, EnvironmentId, PriorityId, Status, Update};
+use firefighter_core::{
+    CategoryId, ClosureReason, EnvironmentId, IncidentId, PriorityId, Status, Update,
+};
 use serde_json::Value;
 
 use crate::server::AppState;
 use crate::server::api::input::{Body, Fields};
 use crate::server::auth::{CurrentUser, SCOPE_INCIDENTS_WRITE};
 use crate::{Problem, Result};
+
+use crate::server::api::idempotency::RequestKey;
 
 use super::{api_attrs, incident_id, one, visible};
 
@@ -84,6 +88,7 @@ pub(in crate::server::api) async fn change_status(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
+    request_key: Option<axum::Extension<RequestKey>>,
     body: Body,
 ) -> Result<Response> {
     user.require(SCOPE_INCIDENTS_WRITE)?;
@@ -99,22 +104,32 @@ pub(in crate::server::api) async fn change_status(
     let reference = f.string("closure_reference");
     let event_ts = f.instant("event_ts");
     f.finish()?;
-    state
-        .app
-        .update(
-            id,
-            Update {
-                by: Some(user.user.id),
-                status,
-                message,
-                closure_reason: reason,
-                closure_reference: reference,
-                event_ts,
-                ..Update::default()
-            },
-        )
-        .await?;
+    let update = Update {
+        by: Some(user.user.id),
+        status,
+        message,
+        closure_reason: reason,
+        closure_reference: reference,
+        event_ts,
+        ..Update::default()
+    };
+    update_under_key(&state, id, request_key, update).await?;
     one(&state, id, StatusCode::OK).await
+}
+
+/// Applies `update`; under the caller's Idempotency-Key when there is one,
+/// so a retry after a lost answer (or a crash) finds it applied.
+async fn update_under_key(
+    state: &AppState,
+    id: IncidentId,
+    request_key: Option<axum::Extension<RequestKey>>,
+    update: Update,
+) -> Result<()> {
+    match request_key {
+        Some(key) => state.app.update_once(id, &key.0.0, update).await?,
+        None => state.app.update(id, update).await?,
+    };
+    Ok(())
 }
 
 /// The body of `incidents/{id}/status`.
@@ -140,6 +155,7 @@ pub(in crate::server::api) async fn post_update(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
+    request_key: Option<axum::Extension<RequestKey>>,
     body: Body,
 ) -> Result<Response> {
     user.require(SCOPE_INCIDENTS_WRITE)?;
@@ -171,11 +187,9 @@ pub(in crate::server::api) async fn post_update(
         event_ts: f.instant("event_ts"),
     };
     f.finish()?;
-    state
-        .app
-        .update(id, update)
+    update_under_key(&state, id, request_key, update)
         .await
-        .map_err(|e| api_attrs(e.into(), UPDATE_NAMES))?;
+        .map_err(|e| api_attrs(e, UPDATE_NAMES))?;
     one(&state, id, StatusCode::OK).await
 }
 
