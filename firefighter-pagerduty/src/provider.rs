@@ -144,7 +144,9 @@ impl PeriodicTask for PagerDutyTask {
         Some(Schedule::every(match self.job {
             Job::Oncalls => Duration::from_secs(300),
             Job::Services | Job::Users => Duration::from_secs(3600),
-            Job::Pages => Duration::from_secs(60),
+            // Often: a page a crashed instance was sending goes out within
+            // seconds of its heartbeat stopping (a cheap indexed read when idle).
+            Job::Pages => Duration::from_secs(15),
         }))
     }
 

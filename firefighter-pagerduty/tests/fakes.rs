@@ -476,6 +476,76 @@ async fn concurrent_submissions_page_once() {
     );
 }
 
+/// `kill -9` while a page was being sent: its lease (90 s) belongs to a dead
+/// instance. It goes out as soon as that instance's heartbeat has been
+/// silent 20 s, not when the lease ends; not while the instance may be alive.
+#[tokio::test]
+async fn a_page_a_crashed_instance_was_sending_goes_out_without_waiting_for_its_lease() {
+    use firefighter_core::store::DatabasePool;
+    let (app, server, jane) = paging_fixture().await;
+    let incident = incident(&app, &jane, false).await;
+    Mock::given(method("POST"))
+        .and(path("/incidents"))
+        .respond_with(ResponseTemplate::new(502))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let pd = pagerduty(&app, &server.uri());
+    let request = PageRequest {
+        service_id: "SVC2".into(),
+        incident_id: Some(incident),
+        summary: "Search is slow".into(),
+        ..PageRequest::default()
+    };
+    let outcome = pd.trigger_oncall(&app, request.clone()).await.unwrap();
+    assert!(matches!(outcome, PageOutcome::Queued { .. }), "{outcome:?}");
+    // As the crash leaves it: due now, leased for 90 s to an instance that beat 2 s ago.
+    let Some(DatabasePool::Sqlite(pool)) = app.store().database() else {
+        panic!("the test app runs on SQLite");
+    };
+    let now = Utc::now();
+    app.store()
+        .instance_alive("instance-killed", now, now - chrono::Duration::seconds(2))
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE pd_pages SET next_attempt_at = $1, lease_until = $2, lease_owner = 'instance-killed'",
+    )
+    .bind(now - chrono::Duration::seconds(1))
+    .bind(now + chrono::Duration::seconds(90))
+    .execute(&pool)
+    .await
+    .unwrap();
+    Mock::given(method("POST"))
+        .and(path("/incidents"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(created_incident("PDI9", "k", "SVC2")),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    // It may still be sending it: nothing is sent twice.
+    let report = pd.deliver_due(&app, now).await.unwrap();
+    assert_eq!(report.sent, 0, "{report}");
+    let again = pd.trigger_oncall(&app, request).await.unwrap();
+    assert!(
+        again.message().contains("being paged"),
+        "{}",
+        again.message()
+    );
+    // Silent for 25 s: presumed dead; the page goes out once.
+    app.store()
+        .instance_alive("instance-killed", now, now - chrono::Duration::seconds(25))
+        .await
+        .unwrap();
+    let report = pd.deliver_due(&app, now).await.unwrap();
+    assert_eq!((report.sent, report.failed), (1, 0), "{report}");
+    assert_eq!(pd.deliver_due(&app, now).await.unwrap().sent, 0);
+    let pages = firefighter_pagerduty::pages(&app, incident).await.unwrap();
+    assert_eq!(pages[0].status, PageStatus::Sent);
+}
+
 #[tokio::test]
 async fn a_page_pagerduty_cannot_take_is_queued_and_sent_once_later() {
     let (app, server, jane) = paging_fixture().await;

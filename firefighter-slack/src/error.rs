@@ -9,7 +9,7 @@ use firefighter_core::event::HandlerError;
 #[non_exhaustive]
 pub enum Error {
     /// Slack answered `ok: false` with an error code (`channel_not_found`, `name_taken`...).
-    #[error("Slack {method} failed: {code}{}", needed.as_ref().map(|n| format!(" (needs scope {n})")).unwrap_or_default())]
+    #[error("Slack {method} failed: {code}{}{}", needed.as_ref().map(|n| format!(" (needs scope {n})")).unwrap_or_default(), final_reason(code))]
     Api {
         /// The Web API method.
         method: String,
@@ -89,6 +89,120 @@ const TRANSIENT_CODES: &[&str] = &[
     "ratelimited",
 ];
 
+/// Slack error codes that are final, and why trying again cannot help:
+/// the delivery is parked (visible in the back-office, re-queued by hand
+/// once the cause is fixed) or the step settles on what it found. Any code
+/// not in [`TRANSIENT_CODES`] is final; these are the ones we meet.
+const FINAL_CODES: &[(&str, &str)] = &[
+    (
+        "invalid_auth",
+        "the bot token is wrong: a person must fix SLACK_BOT_TOKEN",
+    ),
+    ("not_authed", "no token was sent: a configuration error"),
+    (
+        "token_revoked",
+        "the app was uninstalled or its token revoked: reinstall it",
+    ),
+    (
+        "account_inactive",
+        "the bot user was deactivated: reinstall the app",
+    ),
+    (
+        "missing_scope",
+        "the app lacks a permission: add the scope named in the error and reinstall",
+    ),
+    (
+        "not_allowed_token_type",
+        "a user token where a bot token is needed: a configuration error",
+    ),
+    (
+        "ekm_access_denied",
+        "the workspace's keys refuse access: an administrator decides",
+    ),
+    (
+        "team_access_not_granted",
+        "the token has no access to this workspace",
+    ),
+    (
+        "restricted_action",
+        "a workspace policy forbids it (creating channels, inviting)",
+    ),
+    (
+        "channel_not_found",
+        "the conversation was deleted or the bot cannot see it",
+    ),
+    (
+        "is_archived",
+        "the conversation is archived: nothing can be posted there any more",
+    ),
+    (
+        "already_archived",
+        "archiving again has nothing to do: the step is done",
+    ),
+    (
+        "not_in_channel",
+        "the bot was removed from the conversation: someone must invite it back",
+    ),
+    (
+        "name_taken",
+        "another conversation has the name: the set-up picks another one instead",
+    ),
+    (
+        "already_in_channel",
+        "the person is there already: the step is done",
+    ),
+    (
+        "cant_invite_self",
+        "the bot cannot invite itself: nothing to do",
+    ),
+    ("user_not_found", "the person left the workspace"),
+    (
+        "user_is_restricted",
+        "a guest account cannot be invited there",
+    ),
+    (
+        "invalid_blocks",
+        "our message does not match Slack's rules: a bug to fix, sending it again fails again",
+    ),
+    (
+        "msg_too_long",
+        "the text is over Slack's limit: sending it again fails again",
+    ),
+    ("no_text", "an empty message: a bug to fix"),
+    (
+        "invalid_arguments",
+        "a request Slack rejects as malformed: a bug to fix",
+    ),
+    (
+        "already_pinned",
+        "the message is pinned already: the step is done",
+    ),
+    ("not_pinnable", "this message cannot be pinned"),
+    (
+        "message_not_found",
+        "the message was deleted: nothing to update",
+    ),
+    (
+        "cant_update_message",
+        "the message is not the bot's or too old to change",
+    ),
+    (
+        "expired_trigger_id",
+        "the person's click is over 3 s old: they must click again",
+    ),
+    ("view_not_found", "the modal was closed: nothing to update"),
+];
+
+/// Why a final code is final, for the message a person reads in the
+/// back-office (` — the conversation is archived…`), or nothing.
+fn final_reason(code: &str) -> String {
+    FINAL_CODES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, why)| format!(" — {why}"))
+        .unwrap_or_default()
+}
+
 impl Error {
     /// Slack's error code, when Slack answered with one.
     pub fn code(&self) -> Option<&str> {
@@ -160,6 +274,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_final_code_is_final_and_says_why() {
+        for (code, why) in FINAL_CODES {
+            assert!(!TRANSIENT_CODES.contains(code), "{code} is listed as both");
+            assert!(!why.is_empty());
+            let e = Error::Api {
+                method: "chat.postMessage".into(),
+                code: (*code).into(),
+                needed: None,
+            };
+            assert!(!e.is_retryable(), "{code}");
+        }
+        for code in TRANSIENT_CODES {
+            let e = Error::Api {
+                method: "chat.postMessage".into(),
+                code: (*code).into(),
+                needed: None,
+            };
+            assert!(e.is_retryable(), "{code}");
+        }
+    }
+
+    #[test]
     fn classifies_errors() {
         let limited = Error::RateLimited {
             method: "chat.postMessage".into(),
@@ -198,5 +334,6 @@ mod tests {
             needed: Some("bookmarks:write".into()),
         };
         assert!(scope.to_string().contains("bookmarks:write"));
+        assert!(scope.to_string().contains("add the scope"), "{scope}");
     }
 }

@@ -178,8 +178,9 @@ impl PagerDutyStore {
         })
     }
 
-    /// Takes the right to send a pending page until `lease_until`; false
-    /// when it was sent, failed, or someone else is sending it.
+    /// Takes the right to send a pending page until `lease_until`, for this
+    /// instance; false when it was sent, failed, or someone else is sending
+    /// it (an instance whose heartbeat stopped is no one: its lease is free).
     pub(crate) async fn claim_page(
         &self,
         id: Uuid,
@@ -188,12 +189,15 @@ impl PagerDutyStore {
     ) -> Result<bool> {
         on_pool!(self, |pool, Db, BEGIN| {
             Ok(sqlx::query::<Db>(
-                "UPDATE pd_pages SET lease_until = $2, attempts = attempts + 1, updated_at = $3 \
-                 WHERE id = $1 AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3)",
+                "UPDATE pd_pages SET lease_until = $2, lease_owner = $4, attempts = attempts + 1, updated_at = $3 \
+                 WHERE id = $1 AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3 \
+                 OR lease_owner IN (SELECT i.id FROM instances i WHERE i.heartbeat_at < $5))",
             )
             .bind(id)
             .bind(lease_until)
             .bind(at)
+            .bind(firefighter_core::instance::id())
+            .bind(firefighter_core::instance::presumed_dead_before(at))
             .execute(pool)
             .await?
             .rows_affected()
@@ -210,7 +214,7 @@ impl PagerDutyStore {
     ) -> Result<()> {
         on_pool!(self, |pool, Db, BEGIN| {
             sqlx::query::<Db>(
-                "UPDATE pd_pages SET status = 'sent', lease_until = NULL, last_error = NULL, \
+                "UPDATE pd_pages SET status = 'sent', lease_until = NULL, lease_owner = NULL, last_error = NULL, \
                  pagerduty_incident_id = $2, incident_number = $3, pagerduty_status = $4, web_url = $5, \
                  api_url = $6, sent_at = $7, updated_at = $7 WHERE id = $1",
             )
@@ -237,7 +241,7 @@ impl PagerDutyStore {
     ) -> Result<()> {
         on_pool!(self, |pool, Db, BEGIN| {
             sqlx::query::<Db>(
-                "UPDATE pd_pages SET status = CASE WHEN $3 THEN 'pending' ELSE 'failed' END, lease_until = NULL, \
+                "UPDATE pd_pages SET status = CASE WHEN $3 THEN 'pending' ELSE 'failed' END, lease_until = NULL, lease_owner = NULL, \
                  last_error = $2, next_attempt_at = COALESCE($4, next_attempt_at), updated_at = $5 WHERE id = $1",
             )
             .bind(id)
@@ -267,12 +271,14 @@ impl PagerDutyStore {
     pub(crate) async fn due_pages(&self, at: DateTime<Utc>, limit: u32) -> Result<Vec<PageRow>> {
         on_pool!(self, |pool, Db, BEGIN| {
             Ok(sqlx::query_as::<Db, PageRow>(page_select!(
-                "WHERE (status = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < $1)) \
+                "WHERE (status = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < $1 \
+                 OR lease_owner IN (SELECT i.id FROM instances i WHERE i.heartbeat_at < $3))) \
                  OR (status = 'sent' AND incident_id IS NOT NULL AND NOT timeline_recorded) \
                  ORDER BY created_at, id LIMIT $2"
             ))
             .bind(at)
             .bind(i64::from(limit))
+            .bind(firefighter_core::instance::presumed_dead_before(at))
             .fetch_all(pool)
             .await?)
         })

@@ -323,6 +323,19 @@ impl SlackApi for HttpSlackClient {
         Ok(messages.into_iter().find(|m| m.ts == ts))
     }
 
+    async fn messages_since(&self, channel: &str, oldest: &str) -> Result<Vec<HistoryMessage>> {
+        let pairs = [
+            ("channel", channel),
+            ("oldest", oldest),
+            ("include_all_metadata", "true"),
+            ("limit", "100"),
+        ];
+        let mut v = self
+            .call("conversations.history", form(&pairs), None)
+            .await?;
+        take("conversations.history", &mut v, "messages")
+    }
+
     async fn open_dm(&self, user: &str) -> Result<String> {
         let body = Body::Json(json!({"users": user}));
         let mut v = self.call("conversations.open", body, None).await?;

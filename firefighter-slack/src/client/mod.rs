@@ -41,6 +41,9 @@ pub trait SlackApi: Send + Sync + 'static {
     async fn list_channels(&self, cursor: Option<String>) -> Result<Page<Channel>>;
     /// `conversations.history`: the one message at `ts`.
     async fn message_at(&self, channel: &str, ts: &str) -> Result<Option<HistoryMessage>>;
+    /// `conversations.history`: the latest messages (up to 100) since
+    /// `oldest` (a Slack timestamp), with their metadata.
+    async fn messages_since(&self, channel: &str, oldest: &str) -> Result<Vec<HistoryMessage>>;
     /// `conversations.open`: the DM channel with a user.
     async fn open_dm(&self, user: &str) -> Result<String>;
 

@@ -3,7 +3,7 @@
 //! steps side by side, then tell core the channel is ready.
 
 use firefighter_core::event::ChannelInfo;
-use firefighter_core::{Firefighter, IncidentId, Status};
+use firefighter_core::{Firefighter, IncidentId};
 
 use super::{CHANNEL_EVENT, settle};
 use crate::channel;
@@ -20,9 +20,11 @@ impl Slack {
     pub(crate) async fn set_up_channel(&self, id: IncidentId, key: &str) -> Result<()> {
         let app = self.app()?;
         let v = self.incident_view(id).await?;
-        if v.incident().status == Status::Closed {
-            return Ok(());
-        }
+        // Even when the incident closed meanwhile (a short incident whose
+        // set-up met a failure or a crash): it was declared, so it is
+        // announced and its channel set up. Its closing events are delivered
+        // after this one (one incident's deliveries run in commit order), so
+        // the channel is then archived and the closing posted after it.
         let Some((channel_id, name)) = self.incident_channel_or_create(&app, &v).await? else {
             return Ok(());
         };

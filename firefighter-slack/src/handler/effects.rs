@@ -36,9 +36,17 @@ impl Slack {
         message: NewMessage,
         strategy: Strategy,
     ) -> Result<String> {
+        let effect = format!("{key}:{step}");
         self.once(key, step, || async {
             let posted = self
-                .post(Some(incident), kind, message, strategy, update)
+                .post_keyed(
+                    Some(incident),
+                    kind,
+                    message,
+                    strategy,
+                    update,
+                    Some(&effect),
+                )
                 .await?;
             Ok(format!("{} {}", posted.channel, posted.ts))
         })

@@ -28,8 +28,32 @@ impl Slack {
         strategy: Strategy,
         update: Option<UpdateId>,
     ) -> Result<Posted> {
+        self.post_keyed(incident, kind, message, strategy, update, None)
+            .await
+    }
+
+    /// [`Slack::post`] for the effect `effect` (its idempotency key): the
+    /// message carries the key in its metadata, and the attempt is recorded
+    /// before the call, so an attempt after an unknown outcome (a timeout
+    /// after Slack applied the post, a crash before its answer was stored)
+    /// first looks in the channel's recent history for a message with the
+    /// key, and posts only when there is none. `chat.postMessage` has no
+    /// idempotency key of its own.
+    pub(crate) async fn post_keyed(
+        &self,
+        incident: Option<IncidentId>,
+        kind: &str,
+        message: NewMessage,
+        strategy: Strategy,
+        update: Option<UpdateId>,
+        effect: Option<&str>,
+    ) -> Result<Posted> {
         let channel = message.channel.clone();
-        let message = message.kind(kind);
+        let message = match effect {
+            Some(key) => message.effect(key),
+            None => message,
+        }
+        .kind(kind);
         if let (Strategy::Update, Some(incident)) = (strategy, incident) {
             let existing = self
                 .store()
@@ -59,7 +83,14 @@ impl Slack {
                 }
             }
         }
-        let posted = self.api().post_message(&message).await?;
+        let earlier = match effect {
+            Some(key) => self.posted_by_an_earlier_attempt(&channel, key).await?,
+            None => None,
+        };
+        let posted = match earlier {
+            Some(posted) => posted,
+            None => self.api().post_message(&message).await?,
+        };
         self.store()
             .record_message(&posted.channel, &posted.ts, kind, incident, update)
             .await?;
@@ -86,6 +117,41 @@ impl Slack {
             }
         }
         Ok(posted)
+    }
+
+    /// The message an earlier attempt at `effect` posted in `channel`, if
+    /// any; records this attempt first when it is the first one.
+    async fn posted_by_an_earlier_attempt(
+        &self,
+        channel: &str,
+        effect: &str,
+    ) -> Result<Option<Posted>> {
+        let attempt = format!("{effect}:attempt");
+        let Some(oldest) = self.store().effect(&attempt).await? else {
+            // A minute back: clocks differ, and Slack stamps the message, not us.
+            let since = chrono::Utc::now() - chrono::Duration::minutes(1);
+            let ts = format!("{}.000000", since.timestamp());
+            self.store().record_effect(&attempt, &ts).await?;
+            return Ok(None);
+        };
+        let found = self
+            .api()
+            .messages_since(channel, &oldest)
+            .await?
+            .into_iter()
+            .find(|m| {
+                m.metadata
+                    .as_ref()
+                    .and_then(|md| md["event_payload"]["effect"].as_str())
+                    == Some(effect)
+            });
+        if let Some(m) = &found {
+            tracing::info!(effect, channel, ts = %m.ts, "a message whose answer was lost was posted: not posting it again");
+        }
+        Ok(found.map(|m| Posted {
+            channel: channel.to_owned(),
+            ts: m.ts,
+        }))
     }
 
     /// The channel with a tag, if configured.

@@ -157,6 +157,9 @@ pub struct HistoryMessage {
     /// Subtype (`channel_topic`...).
     #[serde(default)]
     pub subtype: Option<String>,
+    /// Message metadata of the bot's own messages (`include_all_metadata`).
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
 }
 
 /// Where a posted message landed.
@@ -209,7 +212,25 @@ impl NewMessage {
 
     /// Tags the message with its kind (Slack message metadata).
     pub fn kind(mut self, kind: &str) -> NewMessage {
+        let effect = self
+            .metadata
+            .as_ref()
+            .and_then(|m| m["event_payload"]["effect"].as_str())
+            .map(str::to_owned);
         self.metadata = Some(serde_json::json!({"event_type": kind, "event_payload": {}}));
+        if let Some(effect) = effect {
+            self = self.effect(&effect);
+        }
+        self
+    }
+
+    /// Tags the message with the effect that posts it (its idempotency key),
+    /// so a retry can find it in the channel's history.
+    pub fn effect(mut self, key: &str) -> NewMessage {
+        let metadata = self.metadata.get_or_insert_with(
+            || serde_json::json!({"event_type": "ff_message", "event_payload": {}}),
+        );
+        metadata["event_payload"]["effect"] = serde_json::Value::String(key.to_owned());
         self
     }
 }

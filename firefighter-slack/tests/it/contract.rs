@@ -76,6 +76,7 @@ async fn every_request_shape_passes_the_slack_contract() {
         .await;
     let _ = c.list_channels(None).await;
     let _ = c.message_at("C0EAQDV4Z", "1503435956.000247").await;
+    let _ = c.messages_since("C0EAQDV4Z", "1503435956.000247").await;
     let _ = c.open_dm("U1").await;
     let _ = c.post_message(&message).await;
     let _ = c

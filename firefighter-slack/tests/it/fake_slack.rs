@@ -37,6 +37,7 @@ pub struct FakeMessage {
     pub text: String,
     pub blocks: Value,
     pub kind: Option<String>,
+    pub metadata: Value,
     pub user: String,
     pub deleted: bool,
     pub edits: u32,
@@ -62,6 +63,9 @@ pub struct FakeState {
     pub responses: Vec<Value>,
     pub calls: Vec<Call>,
     pub failures: HashMap<String, String>,
+    /// Methods whose next call is applied, then answered with an error (an
+    /// answer lost after Slack did the work).
+    pub lost_answers: HashMap<String, String>,
     pub delay: Duration,
     next: u64,
 }
@@ -134,6 +138,16 @@ impl FakeSlack {
         self.state.lock().unwrap().usergroups.push(json!({
             "id": id, "handle": handle, "name": format!("{handle} team"), "description": "", "is_external": false, "users": users
         }));
+    }
+
+    /// The next call of `method` is applied, but answered with `code` (as if
+    /// the answer was lost after Slack applied it).
+    pub fn lose_next_answer(&self, method: &str, code: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .lost_answers
+            .insert(method.into(), code.into());
     }
 
     /// The next call of `method` fails with `code`.
@@ -298,7 +312,13 @@ async fn api(
         let mut st = state.lock().unwrap();
         let answer = match st.failures.remove(&method) {
             Some(code) => err(&code),
-            None => handle(&mut st, &method, &body),
+            None => {
+                let answer = handle(&mut st, &method, &body);
+                match st.lost_answers.remove(&method) {
+                    Some(code) => err(&code),
+                    None => answer,
+                }
+            }
         };
         st.calls.push(Call {
             method: method.clone(),
@@ -411,11 +431,17 @@ fn handle(st: &mut FakeState, method: &str, b: &Value) -> Value {
         "conversations.history" => {
             let channel = s(b, "channel");
             let ts = s(b, "latest");
+            // One message (`latest`), or the latest ones (newest first; the
+            // fake's timestamps are not real times, so `oldest` is not applied).
             let found: Vec<Value> = st
                 .messages
                 .iter()
-                .filter(|m| m.channel == channel && m.ts == ts)
-                .map(|m| json!({"ts": m.ts, "text": m.text, "user": m.user}))
+                .rev()
+                .filter(|m| m.channel == channel && !m.deleted && (ts.is_empty() || m.ts == ts))
+                .take(100)
+                .map(
+                    |m| json!({"ts": m.ts, "text": m.text, "user": m.user, "metadata": m.metadata}),
+                )
                 .collect();
             ok(json!({"messages": found}))
         }
@@ -443,6 +469,7 @@ fn handle(st: &mut FakeState, method: &str, b: &Value) -> Value {
                 text: s(b, "text"),
                 blocks: b["blocks"].clone(),
                 kind: b["metadata"]["event_type"].as_str().map(str::to_owned),
+                metadata: b["metadata"].clone(),
                 user: BOT.into(),
                 deleted: false,
                 edits: 0,

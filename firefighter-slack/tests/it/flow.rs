@@ -470,6 +470,164 @@ async fn walk(t: crate::support::TestEnv) {
     let _ = IncidentId(0);
 }
 
+/// Slack applied a post but its answer was lost (an error after the work was
+/// done): the retried delivery finds the message by the key in its metadata
+/// and does not post it again. Every message of the set-up is there once.
+#[tokio::test]
+async fn a_post_whose_answer_was_lost_is_not_posted_again() {
+    use firefighter_core::store::DatabasePool;
+    let t = env().await;
+    t.workspace().await;
+    let checkout = t.category("Checkout").await;
+    let prd = t.env_id("PRD").await;
+    let values = vec![
+        ("impact:customers_impact", select("HI")),
+        ("category", select(checkout)),
+        ("environments", multi(&[prd.to_string()])),
+        ("title", text("Checkout fails for every card payment")),
+    ];
+    t.fake
+        .lose_next_answer("chat.postMessage", "internal_error");
+    t.submit("UJANE", "VLOST", "incident_open", json!({}), values)
+        .await;
+    t.drain().await;
+    let Some(DatabasePool::Sqlite(pool)) = t.app.store().database() else {
+        panic!("the test runs on SQLite");
+    };
+    let retried: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox_deliveries WHERE status = 'pending'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(
+        retried >= 1,
+        "the delivery whose post lost its answer is retried"
+    );
+    sqlx::query("UPDATE outbox_deliveries SET next_attempt_at = '2000-01-01T00:00:00Z' WHERE status = 'pending'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    t.drain().await;
+
+    let messages: Vec<_> = t
+        .fake
+        .state
+        .lock()
+        .unwrap()
+        .messages
+        .iter()
+        .filter(|m| m.user == crate::fake_slack::BOT && !m.deleted)
+        .map(|m| (m.channel.clone(), m.kind.clone(), m.text.clone()))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for m in &messages {
+        assert!(seen.insert(m.clone()), "posted twice: {m:?}");
+    }
+    assert!(
+        t.fake
+            .calls()
+            .iter()
+            .any(|c| c.method == "conversations.history"),
+        "the retry looked before posting"
+    );
+    assert_eq!(
+        t.fake
+            .messages_of_kind("CTECH", "ff_general_incident_declared")
+            .len(),
+        1
+    );
+}
+
+/// A short incident whose channel set-up met a Slack failure, closed before
+/// the retry: it is still announced in `tech_incidents` (its declaration and
+/// its closing), and its channel is set up and archived, in that order.
+#[tokio::test]
+async fn an_incident_closed_before_its_set_up_finished_is_still_announced() {
+    use firefighter_core::store::DatabasePool;
+    let t = env().await;
+    t.workspace().await;
+    let checkout = t.category("Checkout").await;
+    let prd = t.env_id("PRD").await;
+    t.fake.fail_next("conversations.create", "internal_error");
+    let values = vec![
+        ("impact:customers_impact", select("HI")),
+        ("category", select(checkout)),
+        ("environments", multi(&[prd.to_string()])),
+        ("title", text("Checkout fails for every card payment")),
+    ];
+    t.submit("UJANE", "VSHORT", "incident_open", json!({}), values)
+        .await;
+    t.drain().await;
+    let id = t
+        .app
+        .list_incidents(&IncidentFilter::default())
+        .await
+        .unwrap()[0]
+        .id;
+    assert!(
+        t.slack
+            .store()
+            .incident_channel(id)
+            .await
+            .unwrap()
+            .is_none(),
+        "the set-up failed once"
+    );
+    // Closed (a false alarm) before the set-up is tried again.
+    t.app
+        .update(
+            id,
+            firefighter_core::Update {
+                status: Some(firefighter_core::Status::Closed),
+                closure_reason: Some(firefighter_core::ClosureReason::FalsePositive),
+                message: Some("A false alarm: the payment provider's test mode".into()),
+                ..firefighter_core::Update::default()
+            },
+        )
+        .await
+        .unwrap();
+    let Some(DatabasePool::Sqlite(pool)) = t.app.store().database() else {
+        panic!("the test runs on SQLite");
+    };
+    sqlx::query("UPDATE outbox_deliveries SET next_attempt_at = '2000-01-01T00:00:00Z' WHERE status = 'pending'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    t.drain().await;
+
+    let channel = t
+        .slack
+        .store()
+        .incident_channel(id)
+        .await
+        .unwrap()
+        .expect("a channel was set up");
+    assert!(
+        t.fake.channel(&channel.channel_id).unwrap().archived,
+        "and archived"
+    );
+    let announced = t
+        .fake
+        .messages_of_kind("CTECH", "ff_general_incident_declared");
+    assert_eq!(announced.len(), 1, "declared once in tech_incidents");
+    let calls = t.fake.calls();
+    let archive = calls
+        .iter()
+        .position(|c| c.method == "conversations.archive")
+        .unwrap();
+    let announce = calls
+        .iter()
+        .position(|c| {
+            c.method == "chat.postMessage"
+                && c.body.to_string().contains("ff_general_incident_declared")
+        })
+        .unwrap();
+    assert!(announce < archive, "announced before the archive");
+    // Its closing shows there too: the announcement follows the status.
+    let shown = format!("{} {}", announced[0].text, announced[0].blocks);
+    assert!(shown.contains("Closed"), "{shown}");
+}
+
 #[tokio::test]
 async fn a_private_incident_never_gets_a_public_channel() {
     let t = env().await;

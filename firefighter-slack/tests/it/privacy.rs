@@ -458,6 +458,7 @@ fn said(t: &TestEnv, channel: &str, who: &str, text: &str) -> String {
         text: text.to_owned(),
         blocks: json!([]),
         kind: None,
+        metadata: Value::Null,
         user: who.to_owned(),
         deleted: false,
         edits: 0,
