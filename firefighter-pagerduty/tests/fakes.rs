@@ -487,7 +487,7 @@ async fn a_page_a_crashed_instance_was_sending_goes_out_without_waiting_for_its_
     Mock::given(method("POST"))
         .and(path("/incidents"))
         .respond_with(ResponseTemplate::new(502))
-        .up_to_n_times(1)
+        .up_to_n_times(3)
         .with_priority(1)
         .mount(&server)
         .await;

@@ -103,10 +103,17 @@ impl Slack {
                 let res = self
                     .once(key, &step, || async {
                         let dm = self.api().open_dm(&slack_id).await?;
-                        let posted = self
-                            .api()
-                            .post_message(&NewMessage::new(&dm, text, blocks).kind(kind::ROLE_DM))
-                            .await?;
+                        // Never twice, even after an answer lost once Slack had posted it.
+                        let effect = format!("{key}:{step}");
+                        let posted = match self.posted_by_an_earlier_attempt(&dm, &effect).await? {
+                            Some(posted) => posted,
+                            None => {
+                                let message = NewMessage::new(&dm, text, blocks)
+                                    .effect(&effect)
+                                    .kind(kind::ROLE_DM);
+                                self.api().post_message(&message).await?
+                            }
+                        };
                         self.store()
                             .record_role_notice(r.user_id, &r.slug, v.incident().id)
                             .await?;

@@ -121,7 +121,7 @@ impl Slack {
 
     /// The message an earlier attempt at `effect` posted in `channel`, if
     /// any; records this attempt first when it is the first one.
-    async fn posted_by_an_earlier_attempt(
+    pub(crate) async fn posted_by_an_earlier_attempt(
         &self,
         channel: &str,
         effect: &str,

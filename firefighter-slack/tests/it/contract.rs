@@ -101,7 +101,7 @@ async fn every_request_shape_passes_the_slack_contract() {
 
     let seen = seen.lock().unwrap().clone();
     let methods: Vec<&str> = seen.iter().map(|(m, _, _)| m.as_str()).collect();
-    assert_eq!(seen.len(), 26, "every call reached the mock: {methods:?}");
+    assert_eq!(seen.len(), 27, "every call reached the mock: {methods:?}");
     let mut problems = Vec::new();
     for (method, status, violations) in &seen {
         let bad = request_violations(violations);
