@@ -412,6 +412,19 @@ impl SlackApi for HttpSlackClient {
             .map(drop)
     }
 
+    async fn bookmark_links(&self, channel: &str) -> Result<Vec<String>> {
+        let body = Body::Json(json!({"channel_id": channel}));
+        let v = self.call("bookmarks.list", body, None).await?;
+        Ok(v["bookmarks"]
+            .as_array()
+            .map(|b| {
+                b.iter()
+                    .filter_map(|b| b["link"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     async fn open_view(&self, trigger_id: &str, view: &Value) -> Result<String> {
         let body = Body::Json(json!({"trigger_id": trigger_id, "view": view}));
         let v = self.call("views.open", body, None).await?;

@@ -65,6 +65,8 @@ pub trait SlackApi: Send + Sync + 'static {
         link: &str,
         emoji: Option<String>,
     ) -> Result<()>;
+    /// `bookmarks.list`: the links bookmarked in a channel.
+    async fn bookmark_links(&self, channel: &str) -> Result<Vec<String>>;
 
     /// `views.open`; returns the view id.
     async fn open_view(&self, trigger_id: &str, view: &Value) -> Result<String>;

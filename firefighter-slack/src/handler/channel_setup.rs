@@ -167,19 +167,14 @@ impl Slack {
 
     async fn bookmark_incident_page(&self, v: &IncidentView, key: &str, channel: &str) -> Step {
         let r = self
-            .once(key, "bookmark", || async {
-                self.api()
-                    .add_bookmark(
-                        channel,
-                        "Incident Page",
-                        &v.url,
-                        Some(":fire_extinguisher:".into()),
-                    )
-                    .await
-                    .map(|_| String::new())
-            })
+            .bookmark_once(
+                key,
+                "bookmark",
+                channel,
+                ("Incident Page", &v.url, Some(":fire_extinguisher:".into())),
+            )
             .await;
-        ("bookmark", r.map(drop))
+        ("bookmark", r)
     }
 
     /// The announcement in the channel, pinned.

@@ -75,4 +75,39 @@ impl Slack {
         .await
         .map(drop)
     }
+
+    /// Bookmarks `link` in `channel` once per `key` and `step`: an attempt
+    /// after an unknown outcome (the answer lost after Slack added it) first
+    /// looks at the channel's bookmarks, since `bookmarks.add` would add a
+    /// second one.
+    pub(super) async fn bookmark_once(
+        &self,
+        key: &str,
+        step: &str,
+        channel: &str,
+        (title, link, emoji): (&str, &str, Option<String>),
+    ) -> Result<()> {
+        let attempt = format!("{key}:{step}:attempt");
+        self.once(key, step, || async {
+            if self.store().effect(&attempt).await?.is_some() {
+                if self
+                    .api()
+                    .bookmark_links(channel)
+                    .await?
+                    .iter()
+                    .any(|l| l == link)
+                {
+                    return Ok(String::new());
+                }
+            } else {
+                self.store().record_effect(&attempt, "").await?;
+            }
+            self.api()
+                .add_bookmark(channel, title, link, emoji)
+                .await
+                .map(|_| String::new())
+        })
+        .await
+        .map(drop)
+    }
 }

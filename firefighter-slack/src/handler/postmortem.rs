@@ -24,15 +24,11 @@ impl Slack {
                 self.post_postmortem_link(&v, key, &channel, backend, url)
                     .await,
             ));
+            let title = format!("Post-mortem ({backend})");
             let r = self
-                .once(key, "pm_bookmark", || async {
-                    self.api()
-                        .add_bookmark(&channel, &format!("Post-mortem ({backend})"), url, None)
-                        .await
-                        .map(|_| String::new())
-                })
+                .bookmark_once(key, "pm_bookmark", &channel, (&title, url, None))
                 .await;
-            steps.push(("pm_bookmark", r.map(drop)));
+            steps.push(("pm_bookmark", r));
             steps.push(("declared", self.refresh_declared(&v).await));
         }
         self.announce_postmortem(&v, key, backend, url, &mut steps)

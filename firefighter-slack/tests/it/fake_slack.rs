@@ -526,6 +526,12 @@ fn handle(st: &mut FakeState, method: &str, b: &Value) -> Value {
             }
             None => err("channel_not_found"),
         },
+        "bookmarks.list" => match st.channels.get(&s(b, "channel_id")) {
+            Some(c) => ok(
+                json!({"bookmarks": c.bookmarks.iter().map(|(title, link)| json!({"title": title, "link": link})).collect::<Vec<_>>()}),
+            ),
+            None => err("channel_not_found"),
+        },
         "views.open" | "views.push" => {
             let id = format!("V{n:06}");
             st.views.push((
