@@ -208,7 +208,7 @@ impl Firefighter {
 
     /// Whether the request named `key` was applied already (to this
     /// incident; a key used for another incident is refused).
-    async fn already_applied(&self, id: IncidentId, key: &str) -> Result<bool> {
+    pub(super) async fn already_applied(&self, id: IncidentId, key: &str) -> Result<bool> {
         if key.is_empty() || key.chars().count() > 200 {
             return Err(Error::invalid(
                 "request_key",

@@ -160,7 +160,9 @@ pub(crate) fn notice(code: Option<&str>) -> Option<&'static str> {
         "requeued" => "Delivery re-queued.",
         "not_requeued" => "This delivery was not failed any more; nothing was re-queued.",
         "schedule" => "Schedule saved.",
-        "inbox_requeued" => "Request queued again: its integration applies it within a minute.",
+        "inbox_requeued" => {
+            "Request queued again: its integration applies it within a minute (while it is switched on)."
+        }
         "inbox_not_requeued" => "This request was not parked any more; nothing was re-queued.",
         _ => return None,
     })

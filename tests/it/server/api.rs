@@ -620,6 +620,44 @@ async fn a_retry_after_the_server_died_mid_request_gets_what_was_applied() {
         timeline,
         "the status change was not applied a second time"
     );
+
+    // And a cost: recorded once.
+    let cost_type = app.app.catalog().await.unwrap().cost_types[0].id.0;
+    let cost = json!({"cost_type_id": cost_type, "amount": "120.00", "details": "Refunds"});
+    let url = app.api(&format!("incidents/{id}/costs"));
+    let add = || {
+        let (c, token, url, cost) = (c2.clone(), token.clone(), url.clone(), cost.clone());
+        async move {
+            c.post(url)
+                .bearer_auth(token)
+                .header("Idempotency-Key", "cost-after-crash")
+                .json(&cost)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let first = add().await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    sqlx::query(
+        "UPDATE idempotency_keys SET response_status = NULL, response_type = NULL, response_body = NULL, \
+         owner = 'instance-killed', lease_until = $1 WHERE idem_key = 'cost-after-crash'",
+    )
+    .bind(now + chrono::Duration::minutes(1))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let again = add().await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.json::<Value>().await.unwrap()["id"], first["id"]);
+    let costs = app
+        .app
+        .incident_details(firefighter::core::IncidentId(id))
+        .await
+        .unwrap()
+        .costs;
+    assert_eq!(costs.len(), 1, "the cost was not added a second time");
 }
 
 #[tokio::test]

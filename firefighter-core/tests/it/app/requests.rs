@@ -274,6 +274,60 @@ async fn a_declaration_with_a_request_key_is_made_once(app: Firefighter) {
     );
 }
 
+/// A cost repeated with its request key: recorded once, the repeat gets it back.
+async fn a_cost_with_a_request_key_is_recorded_once(app: Firefighter) {
+    let alice = person(&app, "alice").await;
+    let id = app
+        .declare(declaration(&app, &alice, "P2", "PRD").await)
+        .await
+        .unwrap()
+        .incident
+        .id;
+    let cost_type = app.catalog().await.unwrap().cost_types[0].id;
+    let first = app
+        .add_cost_once(
+            id,
+            "api:cost-1",
+            Some(alice.id),
+            cost_type,
+            Some(12_000),
+            "Refunds",
+        )
+        .await
+        .unwrap();
+    let entries = app.timeline(id).await.unwrap().len();
+    let again = app
+        .add_cost_once(
+            id,
+            "api:cost-1",
+            Some(alice.id),
+            cost_type,
+            Some(12_000),
+            "Refunds",
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, first);
+    assert_eq!(app.incident_details(id).await.unwrap().costs.len(), 1);
+    assert_eq!(
+        app.timeline(id).await.unwrap().len(),
+        entries,
+        "no second timeline entry"
+    );
+    // Another key is another cost.
+    app.add_cost_once(
+        id,
+        "api:cost-2",
+        Some(alice.id),
+        cost_type,
+        Some(500),
+        "Support time",
+    )
+    .await
+    .unwrap();
+    assert_eq!(app.incident_details(id).await.unwrap().costs.len(), 2);
+}
+
 macro_rules! on_both {
     ($($name:ident),*) => {
         mod sqlite {
@@ -297,6 +351,7 @@ macro_rules! on_both {
 }
 
 on_both!(
+    a_cost_with_a_request_key_is_recorded_once,
     a_declaration_with_a_request_key_is_made_once,
     update_with_a_key_applies_once,
     concurrent_repeats_apply_once,

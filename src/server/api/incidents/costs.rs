@@ -12,6 +12,8 @@ use crate::server::api::context;
 use crate::server::api::input::{Body, Fields};
 use crate::server::auth::{CurrentUser, SCOPE_INCIDENTS_WRITE};
 
+use crate::server::api::idempotency::RequestKey;
+
 use super::{incident_id, visible};
 
 /// Record a cost (amount in EUR as `"12.30"`, or null when not known yet).
@@ -23,6 +25,7 @@ pub(in crate::server::api) async fn add_cost(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
+    request_key: Option<axum::Extension<RequestKey>>,
     body: Body,
 ) -> Result<Response> {
     user.require(SCOPE_INCIDENTS_WRITE)?;
@@ -36,16 +39,29 @@ pub(in crate::server::api) async fn add_cost(
     let amount = f.amount_cents("amount");
     let details = f.string("details").unwrap_or_default();
     f.finish()?;
-    let cost = state
-        .app
-        .add_cost(
-            id,
-            Some(user.user.id),
-            CostTypeId(cost_type.unwrap_or_default()),
-            amount,
-            &details,
-        )
-        .await?;
+    let cost_type = CostTypeId(cost_type.unwrap_or_default());
+    // Under the caller's Idempotency-Key: a retry after a lost answer adds nothing.
+    let cost = match request_key {
+        Some(key) => {
+            state
+                .app
+                .add_cost_once(
+                    id,
+                    &key.0.0,
+                    Some(user.user.id),
+                    cost_type,
+                    amount,
+                    &details,
+                )
+                .await?
+        }
+        None => {
+            state
+                .app
+                .add_cost(id, Some(user.user.id), cost_type, amount, &details)
+                .await?
+        }
+    };
     let ctx = context(&state, Vec::new()).await?;
     Ok((StatusCode::CREATED, Json(ctx.cost(&cost))).into_response())
 }

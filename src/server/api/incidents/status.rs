@@ -218,6 +218,7 @@ pub(in crate::server::api) async fn close(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
+    request_key: Option<axum::Extension<RequestKey>>,
     body: Body,
 ) -> Result<Response> {
     user.require(SCOPE_INCIDENTS_WRITE)?;
@@ -228,10 +229,16 @@ pub(in crate::server::api) async fn close(
     let message = f.string("message");
     let reference = f.string("closure_reference");
     f.finish()?;
-    state
-        .app
-        .close(id, Some(user.user.id), reason, message, reference)
-        .await?;
+    // A close is a status change: under the key like the others.
+    let update = Update {
+        by: Some(user.user.id),
+        status: Some(Status::Closed),
+        closure_reason: reason,
+        closure_reference: reference,
+        message,
+        ..Update::default()
+    };
+    update_under_key(&state, id, request_key, update).await?;
     one(&state, id, StatusCode::OK).await
 }
 
