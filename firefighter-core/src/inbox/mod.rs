@@ -252,6 +252,7 @@ impl Inbox {
     /// Records items as they are, in one transaction, due now (items
     /// received elsewhere; an id already recorded is left as it is).
     pub async fn insert(&self, items: &[NewInboxItem]) -> Result<()> {
+        // Whatever a previous process left in the journal goes in first.
         self.recorder().await?;
         self.store()
             .insert_inbox_items(&self.inner.source, items, Utc::now())

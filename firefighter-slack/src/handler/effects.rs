@@ -76,6 +76,22 @@ impl Slack {
         .map(drop)
     }
 
+    /// Whether an earlier attempt at `effect` was made, whose outcome is
+    /// unknown (it may have been applied): the Slack timestamp a minute
+    /// before it. When this is the first attempt, records it and answers `None`.
+    pub(crate) async fn earlier_attempt(&self, effect: &str) -> Result<Option<String>> {
+        let attempt = format!("{effect}:attempt");
+        if let Some(since) = self.store().effect(&attempt).await? {
+            return Ok(Some(since));
+        }
+        // A minute back: clocks differ, and Slack stamps the message, not us.
+        let since = chrono::Utc::now() - chrono::Duration::minutes(1);
+        self.store()
+            .record_effect(&attempt, &format!("{}.000000", since.timestamp()))
+            .await?;
+        Ok(None)
+    }
+
     /// Bookmarks `link` in `channel` once per `key` and `step`: an attempt
     /// after an unknown outcome (the answer lost after Slack added it) first
     /// looks at the channel's bookmarks, since `bookmarks.add` would add a
@@ -87,20 +103,17 @@ impl Slack {
         channel: &str,
         (title, link, emoji): (&str, &str, Option<String>),
     ) -> Result<()> {
-        let attempt = format!("{key}:{step}:attempt");
+        let effect = format!("{key}:{step}");
         self.once(key, step, || async {
-            if self.store().effect(&attempt).await?.is_some() {
-                if self
+            if self.earlier_attempt(&effect).await?.is_some()
+                && self
                     .api()
                     .bookmark_links(channel)
                     .await?
                     .iter()
                     .any(|l| l == link)
-                {
-                    return Ok(String::new());
-                }
-            } else {
-                self.store().record_effect(&attempt, "").await?;
+            {
+                return Ok(String::new());
             }
             self.api()
                 .add_bookmark(channel, title, link, emoji)

@@ -126,12 +126,7 @@ impl Slack {
         channel: &str,
         effect: &str,
     ) -> Result<Option<Posted>> {
-        let attempt = format!("{effect}:attempt");
-        let Some(oldest) = self.store().effect(&attempt).await? else {
-            // A minute back: clocks differ, and Slack stamps the message, not us.
-            let since = chrono::Utc::now() - chrono::Duration::minutes(1);
-            let ts = format!("{}.000000", since.timestamp());
-            self.store().record_effect(&attempt, &ts).await?;
+        let Some(oldest) = self.earlier_attempt(effect).await? else {
             return Ok(None);
         };
         let found = self

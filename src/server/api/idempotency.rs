@@ -68,7 +68,7 @@ pub(super) async fn idempotent(
         (AuthMethod::Token, Some(token)) => format!("token:{token}"),
         _ => format!("user:{}", auth.current.user.id),
     };
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let limit = state.config.body_limit_bytes;
     let bytes = match to_bytes(body, limit).await {
         Ok(b) => b,
@@ -113,7 +113,6 @@ pub(super) async fn idempotent(
             tracing::info!(%scope, "an idempotency key left unanswered (its instance died, or the request outlived its lease) is taken over by its retry");
         }
     }
-    let mut parts = parts;
     parts.extensions.insert(RequestKey(format!(
         "api:{}",
         sha256_hex(&format!("{scope}\n{key}"))

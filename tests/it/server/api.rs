@@ -537,17 +537,22 @@ async fn a_retry_after_the_server_died_mid_request_gets_what_was_applied() {
         .instance_alive("instance-killed", now, now - chrono::Duration::seconds(5))
         .await
         .unwrap();
-    let lose_the_answer = || async {
-        sqlx::query(
-            "UPDATE idempotency_keys SET response_status = NULL, response_type = NULL, response_body = NULL, \
-             owner = 'instance-killed', lease_until = $1",
-        )
-        .bind(now + chrono::Duration::minutes(1))
-        .execute(&pool)
-        .await
-        .unwrap();
+    // The key's row as the crash leaves it: no answer, owned by the dead instance.
+    let lose_the_answer = |key: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(
+                "UPDATE idempotency_keys SET response_status = NULL, response_type = NULL, response_body = NULL, \
+                 owner = 'instance-killed', lease_until = $1 WHERE idem_key = $2",
+            )
+            .bind(now + chrono::Duration::minutes(1))
+            .bind(key)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
     };
-    lose_the_answer().await;
+    lose_the_answer("retry-after-crash").await;
     let in_use = send(app.api("incidents"), declared.clone()).await;
     assert_eq!(in_use.status(), 409);
     assert!(
@@ -597,14 +602,7 @@ async fn a_retry_after_the_server_died_mid_request_gets_what_was_applied() {
         .await
         .unwrap()
         .len();
-    sqlx::query(
-        "UPDATE idempotency_keys SET response_status = NULL, response_type = NULL, response_body = NULL, \
-         owner = 'instance-killed', lease_until = $1 WHERE idem_key = 'status-after-crash'",
-    )
-    .bind(now + chrono::Duration::minutes(1))
-    .execute(&pool)
-    .await
-    .unwrap();
+    lose_the_answer("status-after-crash").await;
     let retried = change("status-after-crash").await;
     assert_eq!(retried.status(), 200);
     assert_eq!(
@@ -640,14 +638,7 @@ async fn a_retry_after_the_server_died_mid_request_gets_what_was_applied() {
     let first = add().await;
     assert_eq!(first.status(), 201);
     let first: Value = first.json().await.unwrap();
-    sqlx::query(
-        "UPDATE idempotency_keys SET response_status = NULL, response_type = NULL, response_body = NULL, \
-         owner = 'instance-killed', lease_until = $1 WHERE idem_key = 'cost-after-crash'",
-    )
-    .bind(now + chrono::Duration::minutes(1))
-    .execute(&pool)
-    .await
-    .unwrap();
+    lose_the_answer("cost-after-crash").await;
     let again = add().await;
     assert_eq!(again.status(), 201);
     assert_eq!(again.json::<Value>().await.unwrap()["id"], first["id"]);

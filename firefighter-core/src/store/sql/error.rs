@@ -25,16 +25,21 @@ pub(super) fn is_kind(e: &Error, kind: ErrorKind) -> bool {
 /// The insert lost against an open incident holding the same `dedup_key`
 /// in the same scope.
 pub(super) fn is_dedup_violation(e: &Error) -> bool {
-    const INDEX: &str = "incidents_open_dedup_key";
-    // A repeat of a declaration (same request key) racing the first.
-    const REQUEST_KEY: (&str, &str) = ("incident_requests_pkey", "incident_requests.request_key");
+    is_unique_violation_of(e, "incidents_open_dedup_key", "incidents_open_dedup_key")
+}
+
+/// The insert lost against a repeat of the same declaration (the same
+/// request key) committed first.
+pub(super) fn is_request_key_violation(e: &Error) -> bool {
+    is_unique_violation_of(e, "incident_requests_pkey", "incident_requests.request_key")
+}
+
+/// A unique violation of `constraint` (PostgreSQL names it; SQLite only
+/// writes `sqlite_text` in its message).
+fn is_unique_violation_of(e: &Error, constraint: &str, sqlite_text: &str) -> bool {
     db_error(e).is_some_and(|db| {
         db.kind() == ErrorKind::UniqueViolation
-            // SQLite names the index (or the column) in the message only.
-            && (db.constraint() == Some(INDEX)
-                || db.message().contains(INDEX)
-                || db.constraint() == Some(REQUEST_KEY.0)
-                || db.message().contains(REQUEST_KEY.1))
+            && (db.constraint() == Some(constraint) || db.message().contains(sqlite_text))
     })
 }
 

@@ -59,9 +59,10 @@ macro_rules! incident_sql {
                 for _ in 0..DEDUP_RACE_ATTEMPTS {
                     match self.write_declaration(record.clone()).await? {
                         Ok(declared) => return Ok(declared),
-                        // A concurrent declaration with the same key committed
-                        // first: the next attempt reads it by the same rule.
-                        Err(e) if is_dedup_violation(&e) => continue,
+                        // A concurrent declaration with the same key (dedup or
+                        // request key) committed first: the next attempt reads
+                        // it by the same rule.
+                        Err(e) if is_dedup_violation(&e) || is_request_key_violation(&e) => continue,
                         Err(e) => return Err(self.explain(e, ReferencedRow::of_record(&record)).await),
                     }
                 }
