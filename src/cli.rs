@@ -375,23 +375,35 @@ async fn bootstrap_admin(app: &Firefighter) -> Result<Option<String>> {
         }
     }
     let email = Email::parse(BOOTSTRAP_ADMIN)?;
-    let user = match store.user_by_email(email.as_str()).await? {
+    let existing = store.user_by_email(email.as_str()).await?;
+    let user = match existing {
         Some(u) => u,
-        None => {
-            store
-                .create_user(&NewUser {
-                    name: Some("Administrator".into()),
-                    is_staff: true,
-                    is_admin: true,
-                    ..NewUser::person(email)
-                })
+        None => match store
+            .create_user(&NewUser {
+                name: Some("Administrator".into()),
+                is_staff: true,
+                is_admin: true,
+                ..NewUser::person(email.clone())
+            })
+            .await
+        {
+            Ok(u) => u,
+            // Another instance started at the same moment created it.
+            Err(firefighter_core::Error::Conflict(_)) => store
+                .user_by_email(email.as_str())
                 .await?
-        }
+                .ok_or_else(|| firefighter_core::Error::not_found("user", BOOTSTRAP_ADMIN))?,
+            Err(e) => return Err(e.into()),
+        },
     };
     let secret = crate::server::auth::session::random_hex(10);
     let hash = password::hash_password(secret.clone()).await?;
-    store.set_password_hash(user.id, Some(&hash)).await?;
-    Ok(Some(secret))
+    // Only the instance whose password landed shows it: the other one's would not work.
+    if store.set_first_password_hash(user.id, &hash).await? {
+        Ok(Some(secret))
+    } else {
+        Ok(None)
+    }
 }
 
 async fn serve(

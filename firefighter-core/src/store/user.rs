@@ -61,6 +61,9 @@ pub trait UserStore: Send + Sync + std::fmt::Debug + 'static {
     async fn upsert_users(&self, users: &[UserUpsert]) -> Result<Vec<UserId>>;
     /// Sets (or clears) the password hash of a user.
     async fn set_password_hash<'a>(&self, user: UserId, hash: Option<&'a str>) -> Result<()>;
+    /// Sets the password hash of a user who has none; false when one was
+    /// already set (by another instance starting at the same time, say).
+    async fn set_first_password_hash(&self, user: UserId, hash: &str) -> Result<bool>;
     /// The password hash of a user.
     async fn password_hash(&self, user: UserId) -> Result<Option<String>>;
 }

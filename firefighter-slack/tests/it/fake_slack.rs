@@ -9,9 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
@@ -67,7 +68,71 @@ pub struct FakeState {
     /// answer lost after Slack did the work).
     pub lost_answers: HashMap<String, String>,
     pub delay: Duration,
+    /// Random faults on every Web API call, when set.
+    pub faults: Option<Faults>,
     next: u64,
+}
+
+/// What can go wrong with a Web API call, as production sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// HTTP 429 with `Retry-After: 1`; nothing applied.
+    RateLimited,
+    /// HTTP 500 or 503; nothing applied.
+    ServerError,
+    /// `ok: false` with a transient code; nothing applied.
+    Transient,
+    /// Applied, then the answer comes after `stall` (past the client's timeout).
+    StalledAfterApplying,
+    /// The connection drops before the answer; applied or not (at random).
+    DroppedConnection,
+}
+
+/// Random faults: one call in `one_in` fails with one of [`Fault`]'s kinds.
+#[derive(Debug, Clone)]
+pub struct Faults {
+    pub one_in: u64,
+    pub stall: Duration,
+    /// How many of each were injected.
+    pub injected: HashMap<Fault, u64>,
+    seed: u64,
+}
+
+impl Faults {
+    pub fn new(one_in: u64, stall: Duration, seed: u64) -> Faults {
+        Faults {
+            one_in: one_in.max(1),
+            stall,
+            injected: HashMap::new(),
+            seed: seed | 1,
+        }
+    }
+
+    /// splitmix64: a repeatable sequence from the seed.
+    fn next(&mut self) -> u64 {
+        self.seed = self.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// The fault for this call, if any, and a coin (a dropped call applied or
+    /// not, a 500 or a 503).
+    fn draw(&mut self) -> Option<(Fault, bool)> {
+        if self.next() % self.one_in != 0 {
+            return None;
+        }
+        let fault = match self.next() % 5 {
+            0 => Fault::RateLimited,
+            1 => Fault::ServerError,
+            2 => Fault::Transient,
+            3 => Fault::StalledAfterApplying,
+            _ => Fault::DroppedConnection,
+        };
+        *self.injected.entry(fault).or_default() += 1;
+        Some((fault, self.next() % 2 == 0))
+    }
 }
 
 #[derive(Clone)]
@@ -148,6 +213,22 @@ impl FakeSlack {
             .unwrap()
             .lost_answers
             .insert(method.into(), code.into());
+    }
+
+    /// From now on, one Web API call in `one_in` meets a random [`Fault`].
+    pub fn inject_faults(&self, faults: Option<Faults>) {
+        self.state.lock().unwrap().faults = faults;
+    }
+
+    /// How many faults of each kind were injected so far.
+    pub fn faults_injected(&self) -> HashMap<Fault, u64> {
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .as_ref()
+            .map(|f| f.injected.clone())
+            .unwrap_or_default()
     }
 
     /// The next call of `method` fails with `code`.
@@ -301,24 +382,34 @@ async fn api(
     Path(method): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> axum::Json<Value> {
+) -> Response {
     let start = Instant::now();
     let delay = state.lock().unwrap().delay;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
     let body = parse_body(&headers, &body);
-    let answer = {
+    let (answer, fault, coin, stall) = {
         let mut st = state.lock().unwrap();
+        let (fault, stall) = match st.faults.as_mut() {
+            Some(f) => (f.draw(), f.stall),
+            None => (None, Duration::ZERO),
+        };
+        let applies = match fault {
+            None | Some((Fault::StalledAfterApplying, _)) => true,
+            Some((Fault::DroppedConnection, applied)) => applied,
+            Some(_) => false,
+        };
         let answer = match st.failures.remove(&method) {
             Some(code) => err(&code),
-            None => {
+            None if applies => {
                 let answer = handle(&mut st, &method, &body);
                 match st.lost_answers.remove(&method) {
                     Some(code) => err(&code),
                     None => answer,
                 }
             }
+            None => err("internal_error"),
         };
         st.calls.push(Call {
             method: method.clone(),
@@ -326,9 +417,42 @@ async fn api(
             start,
             end: Instant::now(),
         });
-        answer
+        (
+            answer,
+            fault.map(|f| f.0),
+            fault.is_some_and(|f| f.1),
+            stall,
+        )
     };
-    axum::Json(answer)
+    match fault {
+        None => axum::Json(answer).into_response(),
+        Some(Fault::RateLimited) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            axum::Json(err("ratelimited")),
+        )
+            .into_response(),
+        Some(Fault::ServerError) => {
+            let code = if coin {
+                StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            (code, "upstream failure").into_response()
+        }
+        Some(Fault::Transient) => axum::Json(err("internal_error")).into_response(),
+        Some(Fault::StalledAfterApplying) => {
+            tokio::time::sleep(stall).await;
+            axum::Json(answer).into_response()
+        }
+        Some(Fault::DroppedConnection) => {
+            // Headers go out, then the body fails: the connection is cut.
+            let broken = futures::stream::once(async {
+                Err::<Bytes, _>(std::io::Error::other("connection dropped"))
+            });
+            Response::new(Body::from_stream(broken))
+        }
+    }
 }
 
 fn handle(st: &mut FakeState, method: &str, b: &Value) -> Value {

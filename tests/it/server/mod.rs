@@ -9,6 +9,7 @@ mod cache;
 mod cli;
 mod compat;
 mod embed;
+mod faults;
 mod formats;
 mod http;
 mod integrations;

@@ -336,6 +336,18 @@ macro_rules! user_sql {
                 Ok(())
             }
 
+            async fn set_first_password_hash(&self, user: UserId, hash: &str) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND password_hash IS NULL",
+                )
+                .bind(hash)
+                .bind(crate::clock::now())
+                .bind(user)
+                .execute(&self.writer)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn password_hash(&self, user: UserId) -> Result<Option<String>> {
                 let hash: Option<Option<String>> = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
                     .bind(user)
