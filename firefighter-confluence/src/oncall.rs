@@ -131,7 +131,10 @@ fn fingerprint(body: &str) -> String {
 
 /// Writes `roster` to the page unless it already shows it (same body, or
 /// the same fingerprint in the version message, as Confluence may
-/// reformat the XHTML it stores).
+/// reformat the XHTML it stores). A version conflict is answered by reading
+/// the page again: it shows our roster when an earlier attempt was applied
+/// but its answer lost (nothing more to write), else someone edited it
+/// meanwhile and the roster is written on top of their version.
 pub async fn export_roster(
     client: &ConfluenceClient,
     page_id: &str,
@@ -139,22 +142,41 @@ pub async fn export_roster(
     profile_links: &HashMap<UserId, String>,
     base_url: &str,
 ) -> Result<ExportOutcome> {
+    const ATTEMPTS: usize = 3;
     let body = render_oncall_page(roster, profile_links, base_url);
     let print = fingerprint(&body);
-    let page = client.page(page_id).await?;
-    if page.body == body || page.version_message.contains(&print) {
-        return Ok(ExportOutcome::Unchanged {
-            page_id: page.id,
-            version: page.version,
-        });
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let page = client.page(page_id).await?;
+        if page.body == body || page.version_message.contains(&print) {
+            // Written by an earlier attempt whose answer was lost, or by no one.
+            return Ok(if attempt == 1 {
+                ExportOutcome::Unchanged {
+                    page_id: page.id,
+                    version: page.version,
+                }
+            } else {
+                ExportOutcome::Updated {
+                    page_id: page.id,
+                    version: page.version,
+                }
+            });
+        }
+        match client
+            .update_page(&page, &body, &format!("{VERSION_MESSAGE} {print}"))
+            .await
+        {
+            Ok(updated) => {
+                return Ok(ExportOutcome::Updated {
+                    page_id: page.id,
+                    version: updated.version.max(page.version + 1),
+                });
+            }
+            Err(Error::VersionConflict { .. }) if attempt < ATTEMPTS => {}
+            Err(e) => return Err(e),
+        }
     }
-    let updated = client
-        .update_page(&page, &body, &format!("{VERSION_MESSAGE} {print}"))
-        .await?;
-    Ok(ExportOutcome::Updated {
-        page_id: page.id,
-        version: updated.version.max(page.version + 1),
-    })
 }
 
 /// Links to the Slack profiles of the roster's people whose account has a Slack id.

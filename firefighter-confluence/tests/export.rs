@@ -165,7 +165,8 @@ async fn a_missing_page_and_a_version_conflict_are_clear_errors() {
     Mock::given(method("PUT"))
         .and(path("/wiki/api/v2/pages/123456"))
         .respond_with(ResponseTemplate::new(409).set_body_json(json!({"errors": [{"status": 409, "title": "Version must be incremented on update. Current Version is: 4"}]})))
-        .expect(1)
+        // Read again and written on top of the version read, three times in all.
+        .expect(3)
         .mount(&server)
         .await;
     let c = client(&server.uri());
@@ -189,6 +190,59 @@ async fn a_missing_page_and_a_version_conflict_are_clear_errors() {
         .await
         .unwrap_err();
     assert!(matches!(bad, Error::Config(_)));
+}
+
+/// The page was updated but the answer was lost (a 500 after Confluence
+/// applied it): the retried PUT meets a version conflict, the page read again
+/// shows our roster, and nothing is written a second time.
+#[tokio::test]
+async fn an_update_whose_answer_was_lost_is_not_written_twice() {
+    let server = MockServer::start().await;
+    let ours = render_oncall_page(&roster(), &no_links(), "https://x");
+    Mock::given(method("GET"))
+        .and(path("/wiki/api/v2/pages/123456"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page_json(3, "<p>old</p>", "")))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/wiki/api/v2/pages/123456"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page_json(4, &ours, "")))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path("/wiki/api/v2/pages/123456"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path("/wiki/api/v2/pages/123456"))
+        .respond_with(ResponseTemplate::new(409).set_body_json(json!({"errors": [{"status": 409, "title": "Version must be incremented on update. Current Version is: 4"}]})))
+        .with_priority(2)
+        .expect(1)
+        .mount(&server)
+        .await;
+    let outcome = export_roster(
+        &client(&server.uri()),
+        "123456",
+        &roster(),
+        &no_links(),
+        "https://x",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        outcome,
+        ExportOutcome::Updated {
+            page_id: "123456".into(),
+            version: 4
+        }
+    );
 }
 
 #[tokio::test]
