@@ -209,10 +209,15 @@ impl Slack {
     }
 
     /// Refreshes the configured (non-incident) conversations and their members,
-    /// and forgets Events API ids older than a day (Slack retries within minutes).
+    /// and forgets Events API ids older than a day (Slack retries within
+    /// minutes) and the attempt markers of effects done a week ago.
     pub(crate) async fn sync_conversations(&self) -> Result<(usize, usize)> {
+        let now = chrono::Utc::now();
         self.store()
-            .purge_events(chrono::Utc::now() - chrono::Duration::days(1))
+            .purge_events(now - chrono::Duration::days(1))
+            .await?;
+        self.store()
+            .purge_attempt_markers(now - chrono::Duration::days(7))
             .await?;
         let mut done = 0;
         let mut failed = 0;

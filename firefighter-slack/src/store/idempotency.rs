@@ -54,6 +54,19 @@ impl SlackStore {
         Ok(r)
     }
 
+    /// Forgets the attempt markers (`<effect>:attempt`) older than `before`
+    /// of effects that completed: only an unfinished effect needs its marker
+    /// (to look for what its earlier attempt did).
+    pub async fn purge_attempt_markers(&self, before: DateTime<Utc>) -> Result<u64> {
+        let r = on_pool!(self, pool => sqlx::query(
+            "DELETE FROM slack_effects WHERE effect_key LIKE '%:attempt' AND created_at < $1 \
+             AND EXISTS (SELECT 1 FROM slack_effects done \
+                         WHERE done.effect_key = substr(slack_effects.effect_key, 1, length(slack_effects.effect_key) - 8))",
+        )
+        .bind(before).execute(pool).await?.rows_affected());
+        Ok(r)
+    }
+
     /// Takes a message for a `:mega:` timeline entry; false when already taken.
     pub async fn claim_reaction(
         &self,

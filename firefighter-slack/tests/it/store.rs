@@ -218,6 +218,16 @@ async fn exercise(pool: DatabasePool) {
             .unwrap()
             >= 1
     );
+
+    // Attempt markers go once their effect is done; an unfinished one stays.
+    s.record_effect("post:1", "C1/1.1").await.unwrap();
+    s.record_effect("post:1:attempt", "1.000000").await.unwrap();
+    s.record_effect("post:2:attempt", "1.000000").await.unwrap();
+    let later = chrono::Utc::now() + chrono::Duration::seconds(1);
+    assert_eq!(s.purge_attempt_markers(later).await.unwrap(), 1);
+    assert!(s.effect("post:1:attempt").await.unwrap().is_none());
+    assert!(s.effect("post:2:attempt").await.unwrap().is_some());
+    assert!(s.effect("post:1").await.unwrap().is_some());
 }
 
 #[tokio::test]
