@@ -44,6 +44,15 @@ pub struct Settings {
         deserialize_with = "deserialize_flag"
     )]
     pub workers: bool,
+    /// `FF_BUILTIN_POSTMORTEM`: firefighter holds a post-mortem itself,
+    /// written on the incident's page and marked ready there, which closing
+    /// an incident that needs one waits for.
+    #[serde(
+        default = "default_true",
+        rename = "ff_builtin_postmortem",
+        deserialize_with = "deserialize_flag"
+    )]
+    pub builtin_postmortem: bool,
 }
 
 fn default_database_url() -> SecretString {
@@ -81,6 +90,7 @@ pub const VARIABLES: &[&str] = &[
     "FF_OUTBOX_MAX_BACKOFF_SECS",
     "FF_OUTBOX_MAX_ATTEMPTS",
     "FF_WORKERS",
+    "FF_BUILTIN_POSTMORTEM",
 ];
 
 impl Default for Settings {
@@ -94,6 +104,7 @@ impl Default for Settings {
             outbox_max_backoff_secs: default_max_backoff(),
             outbox_max_attempts: default_max_attempts(),
             workers: true,
+            builtin_postmortem: true,
         }
     }
 }

@@ -85,7 +85,10 @@ pub mod user;
 pub use inventory as __inventory;
 
 pub use access::{ApiToken, ApiTokenId, Session, Viewer};
-pub use app::{Declaration, DeclareOutcome, Firefighter, FirefighterBuilder, Update};
+pub use app::{
+    Declaration, DeclareOutcome, Firefighter, FirefighterBuilder, PostMortemCreation,
+    PostMortemReport, Update,
+};
 pub use category::{Group, IncidentCategory};
 pub use config::Settings;
 pub use cost::{CostType, IncidentCost};

@@ -36,3 +36,169 @@ pub fn combine(states: Vec<PostMortemState>) -> PostMortemState {
     }
     result
 }
+
+/// The name of the post-mortem firefighter holds itself.
+pub const BUILT_IN: &str = "firefighter";
+
+/// One post-mortem document of an incident, in one backend.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PostMortem {
+    /// The incident.
+    pub incident_id: crate::IncidentId,
+    /// The backend that holds it ([`BUILT_IN`], `confluence`, `jira`).
+    pub backend: String,
+    /// The backend's id of the document (empty for the built-in one).
+    pub external_id: String,
+    /// Where people read it.
+    pub url: String,
+    /// Marked ready (the built-in one; other backends tell through their state).
+    pub ready: bool,
+    /// When it was created.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When it last changed.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The sections of the built-in post-mortem that people write (the rest is
+/// generated from the incident).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PostMortemNotes {
+    /// Who and what was affected, for how long.
+    pub impact: String,
+    /// Why it happened.
+    pub root_causes: String,
+    /// What went well.
+    pub went_well: String,
+    /// What went badly.
+    pub went_badly: String,
+    /// When they were last saved.
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Who saved them last.
+    pub updated_by: Option<crate::UserId>,
+}
+
+/// The longest a written section may be.
+pub const MAX_SECTION_CHARS: usize = 20_000;
+
+impl PostMortemNotes {
+    /// Checks the sections' lengths: a clear error per section that is too long.
+    pub fn validate(&self) -> crate::Result<()> {
+        let mut problems = crate::error::Validation::default();
+        for (field, text) in [
+            ("impact", &self.impact),
+            ("root_causes", &self.root_causes),
+            ("went_well", &self.went_well),
+            ("went_badly", &self.went_badly),
+        ] {
+            let n = text.chars().count();
+            if n > MAX_SECTION_CHARS {
+                problems.push(
+                    field,
+                    format!("at most {MAX_SECTION_CHARS} characters (got {n})"),
+                );
+            }
+        }
+        problems.finish()
+    }
+}
+
+/// A follow-up action of a post-mortem: something to do, by someone, by a date.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FollowUpAction {
+    /// Identifier.
+    pub id: uuid::Uuid,
+    /// The incident.
+    pub incident_id: crate::IncidentId,
+    /// What to do.
+    pub description: String,
+    /// Who does it (a name or an e-mail, as people write it).
+    pub owner: String,
+    /// By when.
+    pub due_on: chrono::NaiveDate,
+    /// Done.
+    pub done: bool,
+    /// When it was added.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A follow-up action to add, as a person typed it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NewFollowUpAction {
+    /// What to do (1 to 500 characters).
+    pub description: String,
+    /// Who does it (1 to 200 characters).
+    pub owner: String,
+    /// By when.
+    pub due_on: Option<chrono::NaiveDate>,
+}
+
+impl NewFollowUpAction {
+    /// Validates every field; the action to store.
+    pub fn validate(
+        self,
+        incident_id: crate::IncidentId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::Result<FollowUpAction> {
+        let description = self.description.trim().to_owned();
+        let owner = self.owner.trim().to_owned();
+        let mut problems = crate::error::Validation::default();
+        let length = |field: &'static str,
+                      text: &str,
+                      max: usize,
+                      problems: &mut crate::error::Validation| {
+            let n = text.chars().count();
+            if n == 0 {
+                problems.push(field, "this field is required");
+            } else if n > max {
+                problems.push(field, format!("at most {max} characters (got {n})"));
+            }
+        };
+        length("description", &description, 500, &mut problems);
+        length("owner", &owner, 200, &mut problems);
+        if self.due_on.is_none() {
+            problems.push("due_on", "a due date (YYYY-MM-DD) is required");
+        }
+        problems.finish()?;
+        Ok(FollowUpAction {
+            id: uuid::Uuid::now_v7(),
+            incident_id,
+            description,
+            owner,
+            due_on: self.due_on.unwrap_or_default(),
+            done: false,
+            created_at: now,
+        })
+    }
+}
+
+/// The built-in post-mortem as a backend: its readiness is the "ready" mark a
+/// person sets on the incident's post-mortem page.
+#[derive(Debug, Clone)]
+pub struct BuiltInPostMortems {
+    store: std::sync::Arc<dyn crate::Store>,
+}
+
+impl BuiltInPostMortems {
+    /// The backend over this store.
+    pub fn new(store: std::sync::Arc<dyn crate::Store>) -> BuiltInPostMortems {
+        BuiltInPostMortems { store }
+    }
+}
+
+#[async_trait]
+impl PostMortemProvider for BuiltInPostMortems {
+    fn name(&self) -> &str {
+        BUILT_IN
+    }
+
+    async fn state(&self, incident: &Incident) -> PostMortemState {
+        match self.store.postmortems(incident.id).await {
+            Ok(docs) => match docs.into_iter().find(|d| d.backend == BUILT_IN) {
+                None => PostMortemState::Missing,
+                Some(d) if d.ready => PostMortemState::Ready,
+                Some(_) => PostMortemState::NotReady("draft".into()),
+            },
+            Err(e) => PostMortemState::Unknown(e.to_string()),
+        }
+    }
+}

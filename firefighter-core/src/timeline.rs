@@ -52,6 +52,10 @@ pub mod event_type {
     pub const ONCALL_HINT: &str = "oncall_hint";
     /// An SOS was sent.
     pub const SEND_SOS: &str = "send_sos";
+    /// A post-mortem document was created.
+    pub const POSTMORTEM_CREATED: &str = "postmortem_created";
+    /// The built-in post-mortem was marked ready (or not ready again).
+    pub const POSTMORTEM_READY: &str = "postmortem_ready";
 }
 
 /// One change of one field.

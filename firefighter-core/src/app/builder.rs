@@ -201,6 +201,14 @@ impl FirefighterBuilder {
             store.ensure_task(t.name(), default.as_ref(), next).await?;
         }
         let subscribers: Arc<[String]> = handlers.iter().map(|h| h.name().to_owned()).collect();
+        let mut postmortem_backends = self.postmortem;
+        if settings.builtin_postmortem {
+            // First: it is the one every team has.
+            postmortem_backends.insert(
+                0,
+                Arc::new(crate::postmortem::BuiltInPostMortems::new(store.clone())),
+            );
+        }
         tracing::info!(
             backend = store.backend(),
             handlers = ?subscribers,
@@ -217,7 +225,7 @@ impl FirefighterBuilder {
                 handlers,
                 subscribers,
                 invites,
-                postmortem: self.postmortem,
+                postmortem: postmortem_backends,
                 oncall,
                 tasks,
                 catalog: RwLock::new(None),

@@ -34,6 +34,7 @@ mod costs;
 mod declare;
 mod invites;
 mod key_events;
+mod postmortems;
 mod publish;
 mod queries;
 mod roles;
@@ -42,6 +43,7 @@ mod update;
 
 pub use builder::FirefighterBuilder;
 pub use declare::{Declaration, DeclareOutcome};
+pub use postmortems::{PostMortemCreation, PostMortemReport};
 pub use update::Update;
 
 /// The application. Cheap to clone.

@@ -200,7 +200,17 @@ impl Firefighter {
                 "nothing to update: give a message or change at least one field",
             ));
         }
+        let creates_postmortem = match update.status {
+            Some(to) if to != before.status => {
+                self.creates_postmortem_on(&catalog, &edit.after, to)
+                    .await?
+            }
+            _ => false,
+        };
         record_update(&mut change, &details.key_events, update, edit, at, event_ts);
+        if creates_postmortem {
+            self.plan_builtin_postmortem(&mut change, update.by, at);
+        }
         let stored = self.inner.store.apply(change).await?;
         self.committed();
         Ok(stored)

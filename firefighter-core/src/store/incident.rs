@@ -67,6 +67,9 @@ pub struct IncidentChange {
     pub key_events_cleared: Vec<String>,
     /// Costs to add.
     pub costs_added: Vec<IncidentCost>,
+    /// Post-mortem documents created with the change (one that exists
+    /// already for that incident and backend is left as it is).
+    pub postmortems_added: Vec<crate::postmortem::PostMortem>,
     /// Timeline entries to append.
     pub timeline: Vec<TimelineEntry>,
     /// Events to publish.
@@ -92,6 +95,7 @@ impl IncidentChange {
             key_events_set: Vec::new(),
             key_events_cleared: Vec::new(),
             costs_added: Vec::new(),
+            postmortems_added: Vec::new(),
             timeline: Vec::new(),
             events: Vec::new(),
             subscribers,

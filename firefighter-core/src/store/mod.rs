@@ -1,6 +1,6 @@
 //! Storage: one [`Store`] made of area traits ([`DatabaseStore`],
 //! [`CatalogStore`], [`UserStore`], [`IncidentStore`], [`OutboxStore`],
-//! [`TaskStore`], [`AccessStore`], [`InboxStore`]), two backends (SQLite, the embedded
+//! [`TaskStore`], [`AccessStore`], [`InboxStore`], [`PostMortemStore`]), two backends (SQLite, the embedded
 //! default, and PostgreSQL for several instances sharing one database)
 //! generated from the same SQL, with the same schema and the same test suite.
 //!
@@ -23,6 +23,7 @@ mod inbox;
 mod incident;
 mod integration;
 mod outbox;
+mod postmortem;
 mod sql;
 mod task;
 mod user;
@@ -34,6 +35,7 @@ pub use inbox::InboxStore;
 pub use incident::{Declared, IncidentChange, IncidentStore, NewIncidentRecord};
 pub use integration::run_integration_migrations;
 pub use outbox::{DeliveryInfo, DeliveryStatus, OutboxStore};
+pub use postmortem::PostMortemStore;
 pub use sql::{PgStore, SqliteStore};
 pub use task::TaskStore;
 pub use user::{UserStore, UserUpsert};
@@ -44,14 +46,14 @@ pub use crate::clock::{now, truncate_micros};
 pub use {
     access::MockAccessStore, catalog::MockCatalogStore, database::MockDatabaseStore,
     inbox::MockInboxStore, incident::MockIncidentStore, outbox::MockOutboxStore,
-    task::MockTaskStore, user::MockUserStore,
+    postmortem::MockPostMortemStore, task::MockTaskStore, user::MockUserStore,
 };
 
 /// The area traits, for calling store methods on a concrete store.
 pub mod prelude {
     pub use super::{
-        AccessStore, CatalogStore, DatabaseStore, InboxStore, IncidentStore, OutboxStore, Store,
-        TaskStore, UserStore,
+        AccessStore, CatalogStore, DatabaseStore, InboxStore, IncidentStore, OutboxStore,
+        PostMortemStore, Store, TaskStore, UserStore,
     };
 }
 
@@ -66,6 +68,7 @@ pub trait Store:
     + TaskStore
     + AccessStore
     + InboxStore
+    + PostMortemStore
 {
 }
 
@@ -78,6 +81,7 @@ impl<T> Store for T where
         + TaskStore
         + AccessStore
         + InboxStore
+        + PostMortemStore
         + ?Sized
 {
 }

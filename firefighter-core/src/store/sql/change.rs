@@ -310,6 +310,7 @@ macro_rules! change_sql {
                     .execute(&mut *conn)
                     .await?;
                 }
+                Self::insert_postmortems(conn, &c.postmortems_added).await?;
                 Self::write_timeline(conn, id, &c.timeline).await?;
                 Self::write_events(conn, id, &c.events, &c.subscribers, i.updated_at).await?;
                 Self::incident_in(conn, id).await

@@ -59,6 +59,7 @@ mod declaration;
 mod inbox;
 mod incident;
 mod outbox;
+mod postmortem;
 mod task;
 mod user;
 

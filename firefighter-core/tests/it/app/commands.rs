@@ -225,8 +225,20 @@ async fn a_p1_in_production_walks_the_whole_lifecycle() {
     let Error::Refused(refusal) = err else {
         panic!("expected a refusal")
     };
-    assert_eq!(refusal.reasons.len(), 1, "{refusal}");
-    let RefusalReason::MissingKeyEvents { missing } = &refusal.reasons[0] else {
+    // The built-in post-mortem, created at mitigation, is a draft too.
+    assert_eq!(refusal.reasons.len(), 2, "{refusal}");
+    assert!(
+        refusal
+            .reasons
+            .contains(&RefusalReason::PostMortemNotReady {
+                current: "draft".into()
+            })
+    );
+    let Some(RefusalReason::MissingKeyEvents { missing }) = refusal
+        .reasons
+        .iter()
+        .find(|r| matches!(r, RefusalReason::MissingKeyEvents { .. }))
+    else {
         unreachable!()
     };
     let mut missing = missing.clone();
@@ -238,6 +250,9 @@ async fn a_p1_in_production_walks_the_whole_lifecycle() {
     key_events.insert("started".to_owned(), Some(now - Duration::minutes(30)));
     key_events.insert("detected".to_owned(), Some(now - Duration::minutes(20)));
     app.set_key_events(id, Some(jane.id), key_events)
+        .await
+        .unwrap();
+    app.mark_postmortem_ready(id, true, Some(jane.id))
         .await
         .unwrap();
 

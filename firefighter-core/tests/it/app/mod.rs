@@ -6,6 +6,7 @@ mod support;
 mod commands;
 mod oncall;
 mod outbox;
+mod postmortems;
 mod registry;
 mod requests;
 mod tasks;
