@@ -168,7 +168,8 @@ async fn status_postmortem_sos_and_oncall_modals_open() {
     assert!(v.to_string().contains("Commander"), "{v}");
     let v = open_view(&t, &channel, "post mortem").await;
     assert_eq!(v["callback_id"], "incident_postmortem");
-    assert!(v.to_string().contains("No post-mortem backend"), "{v}");
+    // The built-in post-mortem is the backend: it comes with mitigation.
+    assert!(v.to_string().contains("A post-mortem is required"), "{v}");
     let v = open_view(&t, &channel, "sos").await;
     assert!(v.to_string().contains("No SOS target"), "{v}");
     assert!(v.get("submit").is_none());

@@ -45,6 +45,22 @@ pub(crate) async fn env_with_oncall(oncall: Arc<dyn OnCall>) -> TestEnv {
 
 /// On a fresh PostgreSQL database of the server at `FIREFIGHTER_TEST_POSTGRES_URL`.
 pub(crate) async fn env_on_postgres() -> TestEnv {
+    build_on(postgres_store().await, FakeSlack::start().await, |_| {}).await
+}
+
+/// [`env_on_postgres`] without the built-in post-mortem.
+pub(crate) async fn env_on_postgres_without_builtin_postmortem() -> TestEnv {
+    build_with_settings(
+        postgres_store().await,
+        FakeSlack::start().await,
+        |_| {},
+        None,
+        false,
+    )
+    .await
+}
+
+async fn postgres_store() -> Arc<dyn Store> {
     let url =
         std::env::var("FIREFIGHTER_TEST_POSTGRES_URL").expect("FIREFIGHTER_TEST_POSTGRES_URL");
     let admin = sqlx::PgPool::connect(&url).await.unwrap();
@@ -57,12 +73,11 @@ pub(crate) async fn env_on_postgres() -> TestEnv {
         .rsplit_once('/')
         .map(|(b, _)| b.to_owned())
         .unwrap_or(url.clone());
-    let store: Arc<dyn Store> = Arc::new(
+    Arc::new(
         firefighter_core::store::PgStore::connect(&format!("{base}/{db}"))
             .await
             .unwrap(),
-    );
-    build_on(store, FakeSlack::start().await, |_| {}).await
+    )
 }
 
 /// On a SQLite file (separate reader and writer connections, as in production).
@@ -94,6 +109,23 @@ async fn build_with(
     tune: impl FnOnce(&mut SlackConfig),
     oncall: Option<Arc<dyn OnCall>>,
 ) -> TestEnv {
+    build_with_settings(store, fake, tune, oncall, true).await
+}
+
+/// Without the built-in post-mortem: post-mortems come from an external
+/// backend only (the test publishes its `PostMortemCreated`).
+pub(crate) async fn env_without_builtin_postmortem() -> TestEnv {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect("sqlite::memory:").await.unwrap());
+    build_with_settings(store, FakeSlack::start().await, |_| {}, None, false).await
+}
+
+async fn build_with_settings(
+    store: Arc<dyn Store>,
+    fake: FakeSlack,
+    tune: impl FnOnce(&mut SlackConfig),
+    oncall: Option<Arc<dyn OnCall>>,
+    builtin_postmortem: bool,
+) -> TestEnv {
     firefighter_slack::store::migrate(&store.database().unwrap())
         .await
         .unwrap();
@@ -105,6 +137,7 @@ async fn build_with(
     );
     let settings = Arc::new(Settings {
         base_url: "https://ff.example.com".into(),
+        builtin_postmortem,
         ..Settings::default()
     });
     let slack = Slack::new(config, api, settings.clone(), store.clone()).unwrap();

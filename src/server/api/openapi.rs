@@ -15,7 +15,8 @@ use super::{incidents, monitoring, reference};
     paths(
         incidents::list, incidents::retrieve, incidents::create, incidents::change_status,
         incidents::post_update, incidents::set_roles, incidents::set_key_events, incidents::close,
-        incidents::add_cost, reference::severities_doc, reference::environments_doc, reference::groups_doc,
+        incidents::add_cost, incidents::show_postmortem, incidents::create_postmortem,
+        incidents::edit_postmortem, reference::severities_doc, reference::environments_doc, reference::groups_doc,
         reference::categories_doc, reference::cost_types_doc, reference::costs_doc,
         monitoring::healthcheck, monitoring::readiness,
     ),

@@ -154,6 +154,14 @@ pub(crate) fn notice(code: Option<&str>) -> Option<&'static str> {
         "cost" => "Cost recorded.",
         "saved" => "Saved.",
         "created" => "Created.",
+        "postmortem_created" => "Post-mortem created.",
+        "postmortem_ready" => {
+            "Post-mortem marked ready: the incident can be closed once the rest allows it."
+        }
+        "postmortem_draft" => "Post-mortem back to draft.",
+        "no_postmortem" => {
+            "This incident has no post-mortem yet: create it below (from Mitigated on)."
+        }
         "password" => "Password set; the user's sessions were closed.",
         "revoked" => "Token revoked.",
         "already_revoked" => "This token was already revoked.",

@@ -540,6 +540,22 @@ impl Run {
         {
             return;
         }
+        if matches!(priority, "P1" | "P2") {
+            // Its built-in post-mortem, created at Mitigated, is marked ready.
+            let body = json!({"ready": true, "impact": format!("[L{i}] impact written")});
+            if self
+                .until_answered_by(
+                    reqwest::Method::PATCH,
+                    format!("incidents/{id}/postmortem"),
+                    body,
+                    format!("l{i}-postmortem-ready"),
+                )
+                .await
+                .is_none()
+            {
+                return;
+            }
+        }
         let body = json!({"closure_reason": "resolved", "message": format!("[L{i}] closing: fixed for good")});
         self.until_answered(format!("incidents/{id}/close"), body, format!("l{i}-close"))
             .await;

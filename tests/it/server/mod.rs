@@ -15,5 +15,6 @@ mod http;
 mod integrations;
 mod list_queries;
 mod openapi;
+mod postmortem;
 mod reference;
 mod support;

@@ -24,6 +24,7 @@ mod costs;
 mod declaration;
 mod key_events;
 mod list;
+mod postmortem;
 mod roles;
 mod status;
 
@@ -32,6 +33,10 @@ pub(super) use declaration::{__path_create, create};
 pub(super) use key_events::{__path_set_key_events, set_key_events};
 pub use list::DEFAULT_COLUMNS;
 pub(super) use list::{__path_list, __path_retrieve, list, retrieve};
+pub(super) use postmortem::{
+    __path_create_postmortem, __path_edit_postmortem, __path_show_postmortem, create_postmortem,
+    edit_postmortem, show_postmortem,
+};
 pub(super) use roles::{__path_set_roles, set_roles};
 pub(super) use status::{
     __path_change_status, __path_close, __path_post_update, change_status, close, post_update,
@@ -49,6 +54,12 @@ pub(in crate::server::api) fn router() -> Router<AppState> {
         .route("/incidents/{id}/key_events", put(set_key_events))
         .route("/incidents/{id}/close", post(close))
         .route("/incidents/{id}/costs", post(add_cost))
+        .route(
+            "/incidents/{id}/postmortem",
+            get(show_postmortem)
+                .post(create_postmortem)
+                .patch(edit_postmortem),
+        )
 }
 
 /// An incident id from the path; anything else is not found.

@@ -30,6 +30,7 @@ pub(super) struct Refused {
     pub(super) roles: Messages,
     pub(super) key_events: Messages,
     pub(super) cost: Messages,
+    pub(super) postmortem: Messages,
     /// The submitted form, to fill it again.
     pub(super) form: FormData,
 }
@@ -138,9 +139,32 @@ struct StatusForm {
     messages: Vec<String>,
 }
 
+/// A post-mortem document, on the incident page.
+#[derive(Debug, Clone)]
+struct DocumentView {
+    backend: String,
+    url: String,
+    /// The built-in one: written on its own page.
+    builtin: bool,
+    ready: bool,
+}
+
+/// The post-mortem card.
+#[derive(Debug, Clone)]
+struct PostMortemCard {
+    documents: Vec<DocumentView>,
+    /// A backend has none yet and the incident is mitigated: offer to create.
+    can_create: bool,
+    /// No backend is enabled at all.
+    no_backend: bool,
+    required: bool,
+    messages: Vec<String>,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "incidents/detail.html")]
 struct DetailPage {
+    postmortem: PostMortemCard,
     chrome: Chrome,
     notice: Option<&'static str>,
     facts: Facts,
@@ -166,6 +190,12 @@ struct DetailPage {
 #[derive(Debug, serde::Deserialize)]
 pub(super) struct NoticeQuery {
     notice: Option<String>,
+}
+
+impl NoticeQuery {
+    pub(super) fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
+    }
 }
 
 pub(super) async fn show(
@@ -211,6 +241,25 @@ pub(super) async fn visible_details(
         return Err(WebError::not_found());
     }
     Ok(details)
+}
+
+/// The incident page after a refused post-mortem creation.
+pub(super) async fn refused_postmortem(
+    state: &AppState,
+    chrome: Chrome,
+    id: IncidentId,
+    messages: Messages,
+) -> PageResult {
+    refused(
+        state,
+        chrome,
+        id,
+        Refused {
+            postmortem: messages,
+            ..Refused::default()
+        },
+    )
+    .await
 }
 
 /// The page after a refused form: 422 with the messages.
@@ -608,7 +657,28 @@ async fn render(
     };
     let cost_refused = submitted && !refused.cost.is_empty();
 
+    let documents = app.postmortems(incident.id).await?;
+    let backends = app.postmortem_backends();
+    let postmortem = PostMortemCard {
+        can_create: incident.status >= Status::Mitigated
+            && backends
+                .iter()
+                .any(|b| !documents.iter().any(|d| &d.backend == b)),
+        no_backend: backends.is_empty(),
+        required: app.postmortem_required(&catalog, incident),
+        documents: documents
+            .iter()
+            .map(|d| DocumentView {
+                backend: d.backend.clone(),
+                url: d.url.clone(),
+                builtin: d.backend == firefighter_core::postmortem::BUILT_IN,
+                ready: d.ready,
+            })
+            .collect(),
+        messages: refused.postmortem.all(),
+    };
     let page = DetailPage {
+        postmortem,
         chrome: chrome.in_section("incidents"),
         notice,
         closed: incident.status == Status::Closed,

@@ -14,6 +14,7 @@ use crate::server::AppState;
 mod declare;
 mod detail;
 pub(super) mod list;
+mod postmortem;
 mod update;
 
 /// The routes under `/incident`.
@@ -29,6 +30,21 @@ pub(super) fn router() -> Router<AppState> {
         .route("/incident/{id}/roles", post(update::roles))
         .route("/incident/{id}/key_events", post(update::key_events))
         .route("/incident/{id}/costs", post(update::cost))
+        .route(
+            "/incident/{id}/postmortem/",
+            get(postmortem::show).post(postmortem::save),
+        )
+        .route("/incident/{id}/postmortem/create", post(postmortem::create))
+        .route("/incident/{id}/postmortem/ready", post(postmortem::ready))
+        .route(
+            "/incident/{id}/postmortem/actions",
+            post(postmortem::add_action),
+        )
+        .route(
+            "/incident/{id}/postmortem/actions/{action}",
+            post(postmortem::change_action),
+        )
+        .route("/incident/{id}/postmortem.md", get(postmortem::markdown))
 }
 
 /// Names of reference data, looked up in the catalog.
