@@ -120,7 +120,7 @@ impl Faults {
     /// The fault for this call, if any, and a coin (a dropped call applied or
     /// not, a 500 or a 503).
     fn draw(&mut self) -> Option<(Fault, bool)> {
-        if self.next() % self.one_in != 0 {
+        if !self.next().is_multiple_of(self.one_in) {
             return None;
         }
         let fault = match self.next() % 5 {
@@ -131,7 +131,7 @@ impl Faults {
             _ => Fault::DroppedConnection,
         };
         *self.injected.entry(fault).or_default() += 1;
-        Some((fault, self.next() % 2 == 0))
+        Some((fault, self.next().is_multiple_of(2)))
     }
 }
 

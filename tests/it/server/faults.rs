@@ -695,8 +695,11 @@ async fn count(db: &DatabasePool, sql: &str) -> i64 {
     }
 }
 
-/// (incident id, title, status, channel) of every incident.
-async fn incidents(db: &DatabasePool) -> Vec<(i64, String, i16, Option<String>)> {
+/// An incident as the checks see it: id, title, status, its channel.
+type IncidentRow = (i64, String, i16, Option<String>);
+
+/// Every incident.
+async fn incidents(db: &DatabasePool) -> Vec<IncidentRow> {
     let sql = "SELECT i.id, i.title, i.status, c.channel_id FROM incidents i \
                LEFT JOIN slack_incident_channels c ON c.incident_id = i.id ORDER BY i.id";
     match db {
@@ -840,7 +843,7 @@ async fn check(run: &Run, db: &DatabasePool, fake: &FakeSlack) -> Checks {
     let seen = run.seen.lock().unwrap();
     checks.incidents = all.len();
     let marker = |title: &str| title.rsplit_once('[').map(|(_, m)| format!("[{m}"));
-    let mut by_marker: HashMap<String, Vec<&(i64, String, i16, Option<String>)>> = HashMap::new();
+    let mut by_marker: HashMap<String, Vec<&IncidentRow>> = HashMap::new();
     for row in &all {
         if let Some(m) = marker(&row.1) {
             by_marker.entry(m).or_default().push(row);
@@ -883,7 +886,7 @@ async fn check(run: &Run, db: &DatabasePool, fake: &FakeSlack) -> Checks {
 
     // Slack: what a person sees in the workspace.
     let state = fake.state.lock().unwrap();
-    let with_channel: Vec<&(i64, String, i16, Option<String>)> = all
+    let with_channel: Vec<&IncidentRow> = all
         .iter()
         .filter(|r| {
             let declared_as = marker(&r.1).and_then(|m| {
