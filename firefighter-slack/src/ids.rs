@@ -27,6 +27,8 @@ pub(crate) mod action {
     pub(crate) const OPEN_LINK: &str = "open_link";
     /// Opens the on-call modal (value: incident number), as `/incident oncall` does.
     pub(crate) const ONCALL: &str = "open_oncall";
+    /// Creates the incident's post-mortem now (value: incident number).
+    pub(crate) const CREATE_POSTMORTEM: &str = "create_postmortem";
 }
 
 /// Callback ids of our modals.

@@ -169,13 +169,17 @@ async fn interaction(slack: Slack, payload: &str) -> Response {
         }
         Interaction::BlockActions(p) => {
             // Actions that change data are recorded before the acknowledgement.
-            match slack.record_key_event(&p).await {
+            let recorded = match slack.record_key_event(&p).await {
+                Some(r) => Some(r),
+                None => slack.record_postmortem_creation(&p).await,
+            };
+            match recorded {
                 Some(Ok(row)) => {
                     slack.apply_submission_later(row);
                     return StatusCode::OK.into_response();
                 }
                 Some(Err(e)) => {
-                    tracing::warn!(error = %e, "could not record a key event");
+                    tracing::warn!(error = %e, "could not record a click");
                     return reject(StatusCode::SERVICE_UNAVAILABLE, "try again");
                 }
                 None => {}

@@ -42,6 +42,8 @@ pub mod kind {
     pub const KEY_EVENT: &str = "key_event";
     /// An Events API event (the payload is Slack's `event`).
     pub const EVENT: &str = "event";
+    /// "Create the post-mortem now".
+    pub const POSTMORTEM: &str = "postmortem";
 }
 
 /// The wizard's declaration (core's, as recorded), and what the outcome
@@ -71,6 +73,14 @@ pub(crate) struct KeyEventWork {
     pub slug: String,
     pub at: Option<DateTime<Utc>>,
     pub response_url: Option<String>,
+    pub channel: Option<String>,
+}
+
+/// "Create the post-mortem now" clicked (in the recap modal `view_id`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PostMortemWork {
+    pub incident: IncidentId,
+    pub view_id: Option<String>,
     pub channel: Option<String>,
 }
 
@@ -197,6 +207,32 @@ impl Slack {
                             &format!(":x: {e}"),
                         )
                         .await;
+                        Err(InboxFailure::Refused(e))
+                    }
+                    other => other,
+                }
+            }
+            kind::POSTMORTEM => {
+                let w: PostMortemWork = serde_json::from_str(&row.payload).map_err(bad)?;
+                match self
+                    .redo_postmortem_creation(&w, &row.actor)
+                    .await
+                    .map_err(classify)
+                {
+                    Err(InboxFailure::Refused(e)) => {
+                        let text = format!(":x: {e}");
+                        // The recap the click came from says why; else the channel.
+                        let shown = match &w.view_id {
+                            Some(view) => {
+                                let notice = views::notice("Post-mortem not created", &text);
+                                self.api().update_view(view, None, &notice).await.is_ok()
+                            }
+                            None => false,
+                        };
+                        if !shown {
+                            self.tell_user(None, w.channel.as_deref(), &row.actor, &text)
+                                .await;
+                        }
                         Err(InboxFailure::Refused(e))
                     }
                     other => other,

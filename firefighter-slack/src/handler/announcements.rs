@@ -128,7 +128,7 @@ impl Slack {
             return Ok(());
         }
         let opener = self.mention(v.incident().created_by).await;
-        let pms = self.postmortem_documents(v.incident().id).await?;
+        let pms = self.postmortem_links(v.incident().id).await?;
         let (text, blocks) = messages::declared(v, &opener, &pms);
         self.post(
             Some(v.incident().id),

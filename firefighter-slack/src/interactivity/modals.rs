@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use firefighter_core::lifecycle::PostMortemState;
 use firefighter_core::{IncidentFilter, IncidentId, IncidentOrder, Status};
 use serde_json::{Value, json};
 
@@ -94,16 +93,7 @@ impl Slack {
                     "No on-call integration is enabled: there is nobody to page from here.",
                 ),
             },
-            Target::Postmortem => {
-                let documents = self.postmortem_documents(id).await?;
-                let state = app.postmortem_state(&incident).await;
-                views::postmortem(
-                    &incident,
-                    app.postmortem_required(&catalog, &incident),
-                    &documents,
-                    state != PostMortemState::NoBackend,
-                )
-            }
+            Target::Postmortem => self.postmortem_view(id).await?,
             Target::Sos => views::sos(&incident, &self.store().sos_list().await?),
             Target::Downgrade => views::downgrade(&incident),
         })

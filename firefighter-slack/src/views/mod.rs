@@ -21,7 +21,7 @@ pub(crate) use crate::ids::callback;
 pub(crate) use close::{close, closure_reason};
 pub(crate) use declare::{WizardState, open_wizard};
 pub(crate) use downgrade::downgrade;
-pub(crate) use postmortem::postmortem;
+pub(crate) use postmortem::{DocumentLine, postmortem};
 pub(crate) use select_incident::select_incident;
 pub(crate) use sos::sos;
 pub(crate) use status::status;

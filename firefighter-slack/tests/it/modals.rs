@@ -256,3 +256,133 @@ async fn registrations_are_linked() {
         "{names:?}"
     );
 }
+
+/// Waits until no submission is left to apply (clicks are applied after the acknowledgement).
+async fn settled(t: &TestEnv) {
+    t.slack.idle().await;
+    t.drain().await;
+}
+
+#[tokio::test]
+async fn the_post_mortem_recap_shows_each_document_and_creates_one_on_demand() {
+    let t = env().await;
+    t.workspace().await;
+    let (id, channel) = p2(&t).await;
+    let by = t.app.incident(id).await.unwrap().created_by;
+    let v = open_view(&t, &channel, "postmortem").await;
+    assert!(
+        v.to_string()
+            .contains("It is created when the incident is mitigated"),
+        "{v}"
+    );
+    assert!(
+        !v.to_string().contains("create_postmortem"),
+        "no button before Mitigated"
+    );
+
+    // Not needed once it is a P3: mitigating creates none, and the recap offers it.
+    let p3 = t.priority("P3").await;
+    t.app
+        .update(
+            id,
+            firefighter_core::Update {
+                by: Some(by),
+                status: Some(Status::Mitigated),
+                priority_id: Some(p3),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    t.drain().await;
+    assert!(t.app.postmortems(id).await.unwrap().is_empty());
+    let v = open_view(&t, &channel, "postmortem").await;
+    assert!(v.to_string().contains("create_postmortem"), "{v}");
+
+    // The click: recorded, applied once however often it comes.
+    let click = json!({
+        "type": "block_actions", "user": {"id": "UJANE"}, "trigger_id": "t-pm",
+        "channel": {"id": channel},
+        "view": {"id": "VPM", "callback_id": "incident_postmortem", "private_metadata": json!({"incident": id.0}).to_string(), "state": {"values": {}}},
+        "actions": [{"action_id": "create_postmortem", "block_id": "postmortem_actions", "value": id.0.to_string(), "type": "button"}],
+    });
+    for _ in 0..2 {
+        let (status, _) = t.interaction(click.clone()).await;
+        assert_eq!(status, 200);
+    }
+    settled(&t).await;
+    let docs = t.app.postmortems(id).await.unwrap();
+    assert_eq!(docs.len(), 1, "{docs:?}");
+    let posted = t
+        .fake
+        .messages_of_kind(&channel, "ff_incident_postmortem_created");
+    assert_eq!(posted.len(), 1, "the link is posted once");
+    let ch = t.fake.channel(&channel).unwrap();
+    assert!(ch.pins.contains(&posted[0].ts), "and pinned");
+    assert!(
+        ch.bookmarks.iter().any(|(_, link)| *link == docs[0].url),
+        "and bookmarked: {:?}",
+        ch.bookmarks
+    );
+    let updated = t.fake.views("views.update");
+    let recap = updated.last().expect("the recap is refreshed").to_string();
+    assert!(
+        recap.contains(&docs[0].url) && recap.contains("draft"),
+        "{recap}"
+    );
+    assert!(
+        !recap.contains("create_postmortem"),
+        "nothing left to create"
+    );
+}
+
+#[tokio::test]
+async fn a_non_member_cannot_create_a_private_incident_s_post_mortem() {
+    let t = env().await;
+    t.workspace().await;
+    let (id, _channel) = p2(&t).await;
+    let by = t.app.incident(id).await.unwrap().created_by;
+    t.app
+        .update(
+            id,
+            firefighter_core::Update {
+                by: Some(by),
+                status: Some(Status::Mitigated),
+                priority_id: Some(t.priority("P3").await),
+                private: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    t.drain().await;
+    let click = json!({
+        "type": "block_actions", "user": {"id": "UBOB"}, "trigger_id": "t-pm",
+        "view": {"id": "VBOB", "callback_id": "incident_postmortem", "private_metadata": json!({"incident": id.0}).to_string(), "state": {"values": {}}},
+        "actions": [{"action_id": "create_postmortem", "block_id": "postmortem_actions", "value": id.0.to_string(), "type": "button"}],
+    });
+    let (status, _) = t.interaction(click.clone()).await;
+    assert_eq!(status, 200);
+    settled(&t).await;
+    assert!(
+        t.app.postmortems(id).await.unwrap().is_empty(),
+        "nothing created"
+    );
+    let told = t
+        .fake
+        .views("views.update")
+        .last()
+        .cloned()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        told.contains("Post-mortem not created") && told.contains(":x:"),
+        "the person is told why: {told}"
+    );
+    // The same click by a member creates it.
+    let mut by_member = click;
+    by_member["user"]["id"] = json!("UJANE");
+    t.interaction(by_member).await;
+    settled(&t).await;
+    assert_eq!(t.app.postmortems(id).await.unwrap().len(), 1);
+}
