@@ -60,6 +60,13 @@ pub enum IncidentEvent {
     Closed,
     /// Key events were set or cleared.
     KeyEventsUpdated,
+    /// A post-mortem document is wanted from an external backend (the
+    /// backend's event handler creates it, once, then records it with
+    /// [`crate::Firefighter::record_postmortem`]).
+    PostMortemRequested {
+        /// Which backend.
+        backend: String,
+    },
     /// A post-mortem document was created.
     PostMortemCreated {
         /// Which backend.
@@ -94,6 +101,7 @@ impl IncidentEvent {
             IncidentEvent::Updated { .. } => "updated",
             IncidentEvent::Closed => "closed",
             IncidentEvent::KeyEventsUpdated => "key_events_updated",
+            IncidentEvent::PostMortemRequested { .. } => "post_mortem_requested",
             IncidentEvent::PostMortemCreated { .. } => "post_mortem_created",
             IncidentEvent::ConversationRequested { .. } => "conversation_requested",
             IncidentEvent::ChannelReady { .. } => "channel_ready",

@@ -22,6 +22,9 @@ pub struct PostMortemCreation {
     pub documents: Vec<PostMortem>,
     /// The backends that created one now.
     pub created: Vec<String>,
+    /// The external backends asked to create one (through the outbox; each
+    /// records its document when it is there).
+    pub requested: Vec<String>,
     /// The backends that did not, and why.
     pub skipped: Vec<(String, String)>,
 }
@@ -99,22 +102,22 @@ impl Firefighter {
         let existing = self.inner.store.postmortems(id).await?;
         let mut change = IncidentChange::from(&incident, self.subscribers());
         let mut created = Vec::new();
+        let mut requested = Vec::new();
         let mut skipped = Vec::new();
         let at = now();
         for name in self.postmortem_backends() {
             if existing.iter().any(|d| d.backend == name) {
                 skipped.push((name, "already created".to_owned()));
             } else if name == BUILT_IN {
-                self.plan_builtin_postmortem(&mut change, by, at);
                 created.push(name);
             } else {
-                skipped.push((
-                    name,
-                    "this backend does not create documents from firefighter yet".to_owned(),
-                ));
+                // Created by the backend's event handler, from the outbox.
+                requested.push(name);
             }
         }
-        if !created.is_empty() {
+        let due: Vec<String> = created.iter().chain(&requested).cloned().collect();
+        self.plan_postmortems(&mut change, &due, by, at);
+        if !due.is_empty() {
             change.incident.updated_at = at;
             self.inner.store.apply(change).await?;
             self.committed();
@@ -122,6 +125,7 @@ impl Firefighter {
         Ok(PostMortemCreation {
             documents: self.inner.store.postmortems(id).await?,
             created,
+            requested,
             skipped,
         })
     }
@@ -167,22 +171,121 @@ impl Firefighter {
         });
     }
 
-    /// Whether reaching `to` creates the built-in post-mortem of `incident`
-    /// (it needs one, and has none yet).
-    pub(super) async fn creates_postmortem_on(
+    /// Records the document an external backend created for the incident,
+    /// with its timeline entry, the API's `postmortem_url` (when none is set
+    /// yet) and [`IncidentEvent::PostMortemCreated`], in one transaction.
+    /// False when the backend's document was recorded already (a retried
+    /// delivery): nothing is written twice.
+    pub async fn record_postmortem(
+        &self,
+        id: IncidentId,
+        backend: &str,
+        external_id: &str,
+        url: &str,
+    ) -> Result<bool> {
+        if backend == BUILT_IN || backend.trim().is_empty() {
+            return Err(Error::invalid(
+                "backend",
+                "an external backend's name is required",
+            ));
+        }
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(Error::invalid("url", format!("\"{url}\" is not a link")));
+        }
+        for _ in 0..5 {
+            let incident = self.incident(id).await?;
+            if self
+                .inner
+                .store
+                .postmortems(id)
+                .await?
+                .iter()
+                .any(|d| d.backend == backend)
+            {
+                return Ok(false);
+            }
+            let at = now();
+            let mut change = IncidentChange::from(&incident, self.subscribers());
+            change.incident.updated_at = at;
+            change.postmortems_added.push(PostMortem {
+                incident_id: id,
+                backend: backend.to_owned(),
+                external_id: external_id.to_owned(),
+                url: url.to_owned(),
+                ready: false,
+                created_at: at,
+                updated_at: at,
+            });
+            change
+                .incident
+                .custom_fields
+                .entry("postmortem_url")
+                .or_insert_with(|| serde_json::Value::String(url.to_owned()));
+            change.timeline.push(system_entry(
+                id,
+                None,
+                at,
+                event_type::POSTMORTEM_CREATED,
+                format!("Post-mortem created in {backend}: {url}"),
+            ));
+            change.events.push(IncidentEvent::PostMortemCreated {
+                backend: backend.to_owned(),
+                url: url.to_owned(),
+            });
+            match self.inner.store.apply(change).await {
+                Ok(_) => {
+                    self.committed();
+                    return Ok(true);
+                }
+                Err(Error::Conflict(m)) if m.contains(STALE_VERSION) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Conflict(format!(
+            "incident {id} {STALE_VERSION} too often; try again"
+        )))
+    }
+
+    /// The backends whose post-mortem reaching `to` creates: when the
+    /// incident needs one, each enabled backend that has none yet.
+    pub(super) async fn postmortems_due_on(
         &self,
         catalog: &crate::store::Catalog,
         incident: &Incident,
         to: Status,
-    ) -> Result<bool> {
+    ) -> Result<Vec<String>> {
         if !matches!(to, Status::Mitigated | Status::PostMortem)
-            || !self.inner.settings.builtin_postmortem
+            || self.inner.postmortem.is_empty()
             || !self.postmortem_required(catalog, incident)
         {
-            return Ok(false);
+            return Ok(Vec::new());
         }
         let existing = self.inner.store.postmortems(incident.id).await?;
-        Ok(!existing.iter().any(|d| d.backend == BUILT_IN))
+        Ok(self
+            .postmortem_backends()
+            .into_iter()
+            .filter(|b| !existing.iter().any(|d| &d.backend == b))
+            .collect())
+    }
+
+    /// Adds to `change` what creating these backends' post-mortems writes:
+    /// the built-in one itself, a request for each external one.
+    pub(super) fn plan_postmortems(
+        &self,
+        change: &mut IncidentChange,
+        backends: &[String],
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) {
+        for backend in backends {
+            if backend == BUILT_IN {
+                self.plan_builtin_postmortem(change, by, at);
+            } else {
+                change.events.push(IncidentEvent::PostMortemRequested {
+                    backend: backend.clone(),
+                });
+            }
+        }
     }
 
     /// The built-in post-mortem, or a clear error when there is none.

@@ -200,17 +200,16 @@ impl Firefighter {
                 "nothing to update: give a message or change at least one field",
             ));
         }
-        let creates_postmortem = match update.status {
+        // An incident that needs a post-mortem gets it on reaching Mitigated
+        // (or Post-mortem), in the same transaction as the status change.
+        let postmortems = match update.status {
             Some(to) if to != before.status => {
-                self.creates_postmortem_on(&catalog, &edit.after, to)
-                    .await?
+                self.postmortems_due_on(&catalog, &edit.after, to).await?
             }
-            _ => false,
+            _ => Vec::new(),
         };
         record_update(&mut change, &details.key_events, update, edit, at, event_ts);
-        if creates_postmortem {
-            self.plan_builtin_postmortem(&mut change, update.by, at);
-        }
+        self.plan_postmortems(&mut change, &postmortems, update.by, at);
         let stored = self.inner.store.apply(change).await?;
         self.committed();
         Ok(stored)

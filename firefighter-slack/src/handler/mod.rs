@@ -89,7 +89,9 @@ impl EventHandler for SlackEventHandler {
                 s.on_postmortem(id, &key, backend, url).await
             }
             IncidentEvent::OffHoursHint { hint } => s.on_off_hours_hint(id, &key, hint).await,
-            IncidentEvent::Created | IncidentEvent::ChannelReady { .. } => Ok(()),
+            IncidentEvent::Created
+            | IncidentEvent::ChannelReady { .. }
+            | IncidentEvent::PostMortemRequested { .. } => Ok(()),
         };
         match result {
             Ok(()) => Ok(()),

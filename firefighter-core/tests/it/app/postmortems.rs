@@ -330,3 +330,116 @@ async fn the_written_sections_and_actions_are_validated_saved_and_exported() {
     app.delete_follow_up_action(id, action.id).await.unwrap();
     assert!(app.postmortem_report(id).await.unwrap().actions.is_empty());
 }
+
+/// An external backend whose document is ready when `ready` says.
+struct Wiki {
+    ready: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl firefighter_core::PostMortemProvider for Wiki {
+    fn name(&self) -> &str {
+        "wiki"
+    }
+
+    async fn state(
+        &self,
+        _: &firefighter_core::Incident,
+    ) -> firefighter_core::lifecycle::PostMortemState {
+        if self.ready.load(std::sync::atomic::Ordering::SeqCst) {
+            firefighter_core::lifecycle::PostMortemState::Ready
+        } else {
+            firefighter_core::lifecycle::PostMortemState::NotReady("in review".into())
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_external_backend_is_asked_through_the_outbox_and_its_document_recorded_once() {
+    let wiki = std::sync::Arc::new(Wiki {
+        ready: std::sync::atomic::AtomicBool::new(false),
+    });
+    let settings = Settings {
+        builtin_postmortem: false,
+        ..Settings::default()
+    };
+    let app = Firefighter::builder(settings)
+        .store(sqlite_store().await)
+        .with_registered_plugins(false)
+        .postmortem_provider(wiki.clone())
+        .build()
+        .await
+        .unwrap();
+    let jane = person(&app, "jane").await;
+    let id = declared(&app, &jane, "P1").await;
+    walk(
+        &app,
+        id,
+        &jane,
+        &[Status::Investigating, Status::Mitigating, Status::Mitigated],
+    )
+    .await;
+    let requests = |kinds: &[String]| {
+        kinds
+            .iter()
+            .filter(|k| *k == "post_mortem_requested")
+            .count()
+    };
+    assert_eq!(
+        requests(&event_kinds(&app, id).await),
+        1,
+        "asked at mitigation"
+    );
+    assert!(
+        app.postmortems(id).await.unwrap().is_empty(),
+        "not there until the backend says"
+    );
+
+    // Asked on demand while still pending: asked again (the backend creates once).
+    let creation = app.create_postmortem(id, None).await.unwrap();
+    assert_eq!(creation.requested, vec!["wiki".to_owned()]);
+
+    // The backend's handler records what it created; a retried delivery records nothing more.
+    assert!(
+        app.record_postmortem(id, "wiki", "4242", "https://wiki.example.com/pm/4242")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !app.record_postmortem(id, "wiki", "4242", "https://wiki.example.com/pm/4242")
+            .await
+            .unwrap()
+    );
+    let docs = app.postmortems(id).await.unwrap();
+    assert_eq!(docs.len(), 1);
+    assert_eq!(
+        app.incident(id).await.unwrap().custom_fields["postmortem_url"],
+        "https://wiki.example.com/pm/4242"
+    );
+    assert_eq!(created_events(&event_kinds(&app, id).await), 1);
+    assert!(matches!(
+        app.record_postmortem(id, "wiki", "1", "javascript:alert(1)")
+            .await,
+        Err(Error::Invalid(_))
+    ));
+
+    // Readiness is the backend's.
+    walk(&app, id, &jane, &[Status::PostMortem]).await;
+    with_key_events(&app, id, &jane).await;
+    let Error::Refused(refusal) = app
+        .update(id, status(Status::Closed, &jane))
+        .await
+        .unwrap_err()
+    else {
+        panic!("expected a refusal")
+    };
+    assert!(refusal.to_string().contains("in review"), "{refusal}");
+    wiki.ready.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        app.update(id, status(Status::Closed, &jane))
+            .await
+            .unwrap()
+            .status,
+        Status::Closed
+    );
+}

@@ -55,6 +55,9 @@ pub(in crate::server::api) struct PostMortemRepr {
     documents: Vec<DocumentRepr>,
     /// The backends that created one with this request.
     created: Vec<String>,
+    /// The external backends asked to create one (it appears in
+    /// `documents` once they have).
+    requested: Vec<String>,
     /// The backends that did not, and why.
     skipped: Vec<SkippedRepr>,
     /// The built-in post-mortem's written sections (null without one).
@@ -80,9 +83,11 @@ pub(in crate::server::api) struct NotesRepr {
 async fn repr(
     state: &AppState,
     id: IncidentId,
-    created: Vec<String>,
-    skipped: Vec<(String, String)>,
+    creation: Option<firefighter_core::PostMortemCreation>,
 ) -> Result<PostMortemRepr> {
+    let (created, requested, skipped) = creation
+        .map(|c| (c.created, c.requested, c.skipped))
+        .unwrap_or_default();
     let documents = state.app.postmortems(id).await?;
     let builtin = documents
         .iter()
@@ -96,6 +101,7 @@ async fn repr(
     Ok(PostMortemRepr {
         documents: documents.iter().map(DocumentRepr::from).collect(),
         created,
+        requested,
         skipped: skipped
             .into_iter()
             .map(|(backend, reason)| SkippedRepr { backend, reason })
@@ -132,7 +138,7 @@ pub(in crate::server::api) async fn show_postmortem(
     user.require(SCOPE_INCIDENTS_READ)?;
     let id = incident_id(&id)?;
     visible(&state, &user, id).await?;
-    Ok(Json(repr(&state, id, Vec::new(), Vec::new()).await?).into_response())
+    Ok(Json(repr(&state, id, None).await?).into_response())
 }
 
 /// Create the post-mortem on every enabled backend that has none yet (from
@@ -150,12 +156,12 @@ pub(in crate::server::api) async fn create_postmortem(
     let id = incident_id(&id)?;
     visible(&state, &user, id).await?;
     let creation = state.app.create_postmortem(id, Some(user.user.id)).await?;
-    let status = if creation.created.is_empty() {
+    let status = if creation.created.is_empty() && creation.requested.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
-    let body = repr(&state, id, creation.created, creation.skipped).await?;
+    let body = repr(&state, id, Some(creation)).await?;
     Ok((status, Json(body)).into_response())
 }
 
@@ -251,5 +257,5 @@ pub(in crate::server::api) async fn edit_postmortem(
     if let Some(ready) = ready {
         state.app.mark_postmortem_ready(id, ready, by).await?;
     }
-    Ok(Json(repr(&state, id, Vec::new(), Vec::new()).await?).into_response())
+    Ok(Json(repr(&state, id, None).await?).into_response())
 }
