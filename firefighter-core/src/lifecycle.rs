@@ -247,7 +247,7 @@ pub struct StatusChange<'a> {
 pub enum RefusalReason {
     /// The lifecycle has no such step.
     NotAllowed,
-    /// Closed incidents are final.
+    /// A closed incident only goes back to Investigating or Mitigating (a reopening).
     AlreadyClosed,
     /// Closing before mitigation needs a closure reason.
     ClosureReasonRequired,
@@ -291,7 +291,7 @@ impl RefusalReason {
                 format!("An incident cannot go from {from} to {to}.")
             }
             RefusalReason::AlreadyClosed => {
-                "This incident is closed and closed incidents are final; declare a new incident instead.".to_owned()
+                "This incident is closed: it can only be reopened, to Investigating or Mitigating, with a message saying why.".to_owned()
             }
             RefusalReason::ClosureReasonRequired => format!(
                 "Closing an incident that is still {from} needs a closure reason (duplicate, false alarm, superseded, outside dependency or cancelled)."
@@ -383,7 +383,16 @@ pub fn check_transition(
         return Ok(());
     }
     if from == Closed {
-        return refuse(vec![RefusalReason::AlreadyClosed]);
+        // Reopening: back to work on an incident that recurs, with the reason.
+        if !matches!(to, Investigating | Mitigating) {
+            return refuse(vec![RefusalReason::AlreadyClosed]);
+        }
+        if message_chars(change.message) < REOPEN_MESSAGE_MIN_CHARS {
+            return refuse(vec![RefusalReason::ReopenMessageTooShort {
+                min_chars: REOPEN_MESSAGE_MIN_CHARS,
+            }]);
+        }
+        return Ok(());
     }
     match to {
         Open => refuse(vec![RefusalReason::NotAllowed]),

@@ -41,6 +41,11 @@ pub fn apply_transition(
             system.push(key_event::RESOLVED);
         }
     }
+    if from == Status::Closed && to != Status::Closed {
+        // Reopened: open again; the closing stays on the timeline.
+        incident.closed_at = None;
+        incident.closure_reason = None;
+    }
     incident.status = to;
     system
         .into_iter()

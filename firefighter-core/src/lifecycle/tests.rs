@@ -42,7 +42,11 @@ fn expected(
         return vec![];
     }
     if from == Closed {
-        return vec!["AlreadyClosed"];
+        return match to {
+            Investigating | Mitigating if long_enough => vec![],
+            Investigating | Mitigating => vec!["ReopenMessageTooShort"],
+            _ => vec!["AlreadyClosed"],
+        };
     }
     let forward_active = [Investigating, Mitigating, Mitigated].contains(&to) && to > from;
     if forward_active {
@@ -328,7 +332,7 @@ fn offered_statuses_follow_the_rules() {
     );
     assert_eq!(
         offered_statuses(&facts(Closed, 4, false, &pm, &[])),
-        vec![Closed]
+        vec![Investigating, Mitigating, Closed]
     );
 }
 
@@ -361,7 +365,8 @@ proptest! {
     /// Whatever commands are tried, an accepted sequence never reaches a state
     /// the rules forbid: a post-mortem incident in production is only closed
     /// after Post-mortem, nothing is closed before mitigation without a reason,
-    /// nothing leaves Closed and nothing returns to Open.
+    /// Closed is left only by a reopening (to Investigating or Mitigating,
+    /// with an explanation) and nothing returns to Open.
     #[test]
     fn no_command_sequence_reaches_a_forbidden_state(
         steps in prop::collection::vec((any_status(), any::<bool>(), 0usize..7, any::<bool>()), 1..40),
@@ -389,7 +394,12 @@ proptest! {
                 closure_reason: reason,
             };
             if check_transition(&facts, &change).is_ok() && target != model.status {
-                prop_assert!(model.status != Closed, "left Closed");
+                if model.status == Closed {
+                    prop_assert!(
+                        matches!(target, Investigating | Mitigating) && long_message,
+                        "left Closed other than by a reopening"
+                    );
+                }
                 prop_assert!(target != Open, "went back to Open");
                 if target == Closed {
                     if model.mitigated || model.status >= Mitigated {

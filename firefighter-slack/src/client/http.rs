@@ -259,6 +259,13 @@ impl SlackApi for HttpSlackClient {
             .map(drop)
     }
 
+    async fn unarchive_channel(&self, channel: &str) -> Result<()> {
+        let body = Body::Json(json!({"channel": channel}));
+        self.call("conversations.unarchive", body, None)
+            .await
+            .map(drop)
+    }
+
     async fn join_channel(&self, channel: &str) -> Result<()> {
         let body = Body::Json(json!({"channel": channel}));
         self.call("conversations.join", body, None).await.map(drop)

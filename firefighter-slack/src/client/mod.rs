@@ -29,6 +29,8 @@ pub trait SlackApi: Send + Sync + 'static {
     async fn set_topic(&self, channel: &str, topic: &str) -> Result<()>;
     /// `conversations.archive`.
     async fn archive_channel(&self, channel: &str) -> Result<()>;
+    /// `conversations.unarchive` (a reopened incident's channel).
+    async fn unarchive_channel(&self, channel: &str) -> Result<()>;
     /// `conversations.join` (public channels).
     async fn join_channel(&self, channel: &str) -> Result<()>;
     /// `conversations.invite` (up to 1,000 users at once).

@@ -62,6 +62,17 @@ impl Slack {
         event: UpdatedEvent<'_>,
     ) -> Result<()> {
         let u = self.read_update(id, key, event).await?;
+        // A reopening (this update took the incident out of Closed): the
+        // channel comes back before anything is posted to it.
+        let reopened = u.entry.as_ref().is_some_and(|e| {
+            e.changes.iter().any(|c| {
+                c.field == firefighter_core::timeline::field::STATUS
+                    && c.old.as_deref() == Some(Status::Closed.slug())
+            })
+        });
+        if reopened {
+            self.reopen_channel(id, key).await?;
+        }
 
         // An escalation into P1-P3 of an incident without a channel gets one now.
         if u.v.channel_id.is_none()

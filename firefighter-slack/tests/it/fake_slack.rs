@@ -503,6 +503,14 @@ fn handle(st: &mut FakeState, method: &str, b: &Value) -> Value {
             }
             None => err("channel_not_found"),
         },
+        "conversations.unarchive" => match st.channels.get_mut(&s(b, "channel")) {
+            Some(c) if !c.archived => err("not_archived"),
+            Some(c) => {
+                c.archived = false;
+                ok(json!({}))
+            }
+            None => err("channel_not_found"),
+        },
         "conversations.join" => match st.channels.get_mut(&s(b, "channel")) {
             Some(c) => {
                 c.members.insert(BOT.to_owned());

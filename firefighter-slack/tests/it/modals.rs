@@ -386,3 +386,63 @@ async fn a_non_member_cannot_create_a_private_incident_s_post_mortem() {
     settled(&t).await;
     assert_eq!(t.app.postmortems(id).await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_reopened_incident_gets_its_channel_back_and_the_reopening_posted_there() {
+    let t = env().await;
+    t.workspace().await;
+    let (id, channel) = p2(&t).await;
+    let by = t.app.incident(id).await.unwrap().created_by;
+    let change = |status: Status, message: &str| firefighter_core::Update {
+        by: Some(by),
+        status: Some(status),
+        message: Some(message.to_owned()),
+        ..Default::default()
+    };
+    t.app
+        .update(
+            id,
+            firefighter_core::Update {
+                priority_id: Some(t.priority("P3").await),
+                ..change(Status::Mitigated, "Rolled back")
+            },
+        )
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let mut key_events = std::collections::BTreeMap::new();
+    key_events.insert("started".to_owned(), Some(now - chrono::Duration::hours(1)));
+    key_events.insert(
+        "detected".to_owned(),
+        Some(now - chrono::Duration::minutes(50)),
+    );
+    t.app
+        .set_key_events(id, Some(by), key_events)
+        .await
+        .unwrap();
+    t.app
+        .update(id, change(Status::Closed, "Fixed"))
+        .await
+        .unwrap();
+    t.drain().await;
+    assert!(t.fake.channel(&channel).unwrap().archived);
+
+    t.app
+        .update(
+            id,
+            change(Status::Investigating, "The errors are back since 14:05"),
+        )
+        .await
+        .unwrap();
+    t.drain().await;
+    assert!(!t.fake.channel(&channel).unwrap().archived, "unarchived");
+    assert!(
+        t.fake.messages_in(&channel).iter().any(|m| m
+            .blocks
+            .to_string()
+            .contains("The errors are back since 14:05")
+            || m.text.contains("The errors are back since 14:05")),
+        "the reopening is posted in the channel"
+    );
+    assert_eq!(t.fake.count("conversations.unarchive"), 1);
+}

@@ -44,6 +44,7 @@ pub(crate) async fn env_with_oncall(oncall: Arc<dyn OnCall>) -> TestEnv {
 }
 
 /// On a fresh PostgreSQL database of the server at `FIREFIGHTER_TEST_POSTGRES_URL`.
+#[cfg_attr(not(feature = "postgres-tests"), allow(dead_code))]
 pub(crate) async fn env_on_postgres() -> TestEnv {
     build_on(postgres_store().await, FakeSlack::start().await, |_| {}).await
 }

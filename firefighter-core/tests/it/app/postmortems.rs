@@ -443,3 +443,79 @@ async fn an_external_backend_is_asked_through_the_outbox_and_its_document_record
         Status::Closed
     );
 }
+
+#[tokio::test]
+async fn a_closed_incident_is_reopened_with_a_reason_and_keeps_its_post_mortem() {
+    let app = app().await;
+    let jane = person(&app, "jane").await;
+    let id = declared(&app, &jane, "P1").await;
+    walk(
+        &app,
+        id,
+        &jane,
+        &[
+            Status::Investigating,
+            Status::Mitigating,
+            Status::Mitigated,
+            Status::PostMortem,
+        ],
+    )
+    .await;
+    with_key_events(&app, id, &jane).await;
+    app.mark_postmortem_ready(id, true, None).await.unwrap();
+    walk(&app, id, &jane, &[Status::Closed]).await;
+
+    let reopen = |message: &str| Update {
+        status: Some(Status::Investigating),
+        message: Some(message.to_owned()),
+        by: Some(jane.id),
+        ..Update::default()
+    };
+    let Error::Refused(refusal) = app.update(id, reopen("again")).await.unwrap_err() else {
+        panic!("expected a refusal")
+    };
+    assert!(matches!(
+        refusal.reasons[..],
+        [RefusalReason::ReopenMessageTooShort { .. }]
+    ));
+    assert_eq!(
+        app.incident(id).await.unwrap().status,
+        Status::Closed,
+        "nothing changed"
+    );
+    assert!(
+        matches!(
+            app.update(id, status(Status::Mitigated, &jane)).await,
+            Err(Error::Refused(_))
+        ),
+        "a reopening goes back to work, not straight to Mitigated"
+    );
+
+    let reopened = app
+        .update(id, reopen("The errors are back after the rollback"))
+        .await
+        .unwrap();
+    assert_eq!(reopened.status, Status::Investigating);
+    assert_eq!(reopened.closed_at, None);
+    assert_eq!(reopened.closure_reason, None);
+    let docs = app.postmortems(id).await.unwrap();
+    assert_eq!(docs.len(), 1, "its post-mortem stays attached");
+    assert!(docs[0].ready);
+    // It closes again only through mitigation.
+    assert!(matches!(
+        app.update(id, status(Status::Closed, &jane)).await,
+        Err(Error::Refused(_))
+    ));
+    walk(
+        &app,
+        id,
+        &jane,
+        &[Status::Mitigated, Status::PostMortem, Status::Closed],
+    )
+    .await;
+    assert_eq!(
+        app.postmortems(id).await.unwrap().len(),
+        1,
+        "no second post-mortem"
+    );
+}
