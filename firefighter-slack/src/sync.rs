@@ -377,12 +377,18 @@ impl Slack {
                     continue;
                 }
             }
+            // A post-mortem that is ready needs no more reminding.
+            if app.postmortem_state(&i).await == firefighter_core::lifecycle::PostMortemState::Ready
+            {
+                continue;
+            }
             let days = (now - mitigated).num_days();
+            let documents = self.postmortem_links(i.id).await?;
             let v = self.incident_view(i.id).await?;
             let Some(channel) = v.channel_id.clone() else {
                 continue;
             };
-            let (text, blocks) = messages::postmortem_overdue(&v, days, false);
+            let (text, blocks) = messages::postmortem_overdue(&v, days, false, &documents);
             self.post(
                 Some(i.id),
                 kind::PM_REMINDER_5D,
@@ -394,7 +400,7 @@ impl Slack {
             if v.announced()
                 && let Some(g) = &general
             {
-                let (text, blocks) = messages::postmortem_overdue(&v, days, true);
+                let (text, blocks) = messages::postmortem_overdue(&v, days, true, &documents);
                 self.post(
                     Some(i.id),
                     kind::PM_REMINDER_5D_ANNOUNCEMENT,

@@ -24,8 +24,12 @@ impl Slack {
         let app = self.app()?;
         let (text, blocks, k, other): (String, Value, &str, &'static [&'static str]) =
             if app.postmortem_required(&v.catalog, v.incident()) {
-                let (t, b) =
-                    messages::postmortem_reminder(v, self.config().postmortem_help_url.as_deref());
+                let documents = self.postmortem_links(u.id()).await?;
+                let (t, b) = messages::postmortem_reminder(
+                    v,
+                    self.config().postmortem_help_url.as_deref(),
+                    &documents,
+                );
                 (t, b, kind::PM_REMINDER, &[kind::NEXT_ACTIONS])
             } else {
                 let (t, b) = messages::next_actions(v);

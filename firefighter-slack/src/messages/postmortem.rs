@@ -6,9 +6,17 @@ use super::IncidentView;
 use crate::models::blocks::{self, button, escape, section, url_button};
 
 /// What to do about the post-mortem after mitigation.
-pub(crate) fn postmortem_reminder(v: &IncidentView, guide: Option<&str>) -> (String, Value) {
+pub(crate) fn postmortem_reminder(
+    v: &IncidentView,
+    guide: Option<&str>,
+    documents: &[(String, String)],
+) -> (String, Value) {
+    let write = match documents.first() {
+        Some((_, url)) => format!("Write the <{url}|post-mortem> and mark it ready"),
+        None => "Write the post-mortem".to_owned(),
+    };
     let mut b = vec![section(&format!(
-        ":memo: *Incident {} needs a post-mortem.*\n1. Move the incident to *Post-mortem* (`/incident update`).\n2. Write the post-mortem.\n3. Record the key events above.\n4. Close the incident (`/incident close`).",
+        ":memo: *Incident {} needs a post-mortem.*\n1. Move the incident to *Post-mortem* (`/incident update`).\n2. {write}.\n3. Record the key events above.\n4. Close the incident (`/incident close`).",
         v.incident().id
     ))];
     if let Some(g) = guide {
@@ -71,6 +79,7 @@ pub(crate) fn postmortem_overdue(
     v: &IncidentView,
     days: i64,
     announcement: bool,
+    documents: &[(String, String)],
 ) -> (String, Value) {
     let head = format!(
         ":hourglass: Incident {}{} was mitigated {days} days ago: its post-mortem must be completed.",
@@ -85,6 +94,17 @@ pub(crate) fn postmortem_overdue(
         section(&head),
         section(&format!("*{}*", escape(&v.incident().title))),
     ];
+    for (backend, url) in documents {
+        let name = if backend == firefighter_core::postmortem::BUILT_IN {
+            "in firefighter"
+        } else {
+            backend.as_str()
+        };
+        b.push(section(&format!(
+            ":memo: <{url}|The post-mortem> ({})",
+            escape(name)
+        )));
+    }
     if !announcement {
         b.push(blocks::actions(
             "pm_overdue",

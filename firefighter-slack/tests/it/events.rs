@@ -414,11 +414,27 @@ async fn postmortem_reminders_follow_the_priority_times() {
     t.app.store().upsert_priority(&p2).await.unwrap();
     t.app.invalidate_catalog();
     assert_eq!(sent_at(9 * 24).await, 1, "repeated after a day");
+    let reminders = t
+        .fake
+        .messages_of_kind(&channel, "ff_incident_postmortem_reminder_5days");
+    assert_eq!(reminders.len(), 2);
+    // They link the post-mortem (the built-in one, created at mitigation)...
+    let url = t.app.postmortems(id).await.unwrap()[0].url.clone();
+    assert!(
+        reminders[1].blocks.to_string().contains(&url),
+        "{:?}",
+        reminders[1].blocks
+    );
+    let at_mitigation = t
+        .fake
+        .messages_of_kind(&channel, "ff_incident_postmortem_reminder");
+    assert!(at_mitigation[0].blocks.to_string().contains(&url));
+    // ...and stop once it is ready.
+    t.app.mark_postmortem_ready(id, true, None).await.unwrap();
     assert_eq!(
-        t.fake
-            .messages_of_kind(&channel, "ff_incident_postmortem_reminder_5days")
-            .len(),
-        2
+        sent_at(11 * 24).await,
+        0,
+        "a ready post-mortem is not reminded"
     );
 }
 
