@@ -183,6 +183,28 @@ pub struct IncidentDetails {
     pub costs: Vec<IncidentCost>,
 }
 
+/// Where an incident's post-mortem stands, as a list filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostMortemFilter {
+    /// It needs one (a priority that needs a post-mortem, in production),
+    /// is mitigated, and has no document yet.
+    Missing,
+    /// It has a document that is not ready: the built-in one not marked
+    /// ready, or an external one (its backend says when it is ready).
+    NotReady,
+}
+
+impl PostMortemFilter {
+    /// `missing` or `not_ready`.
+    pub fn parse(text: &str) -> Option<PostMortemFilter> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "missing" => Some(PostMortemFilter::Missing),
+            "not_ready" | "draft" => Some(PostMortemFilter::NotReady),
+            _ => None,
+        }
+    }
+}
+
 /// Filters for listing incidents. Every field narrows the result.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IncidentFilter {
@@ -216,6 +238,8 @@ pub struct IncidentFilter {
     pub ignore: Option<bool>,
     /// Words that must appear in the title or description (or the id).
     pub search: Option<String>,
+    /// Only incidents whose post-mortem is in this state.
+    pub postmortem: Option<PostMortemFilter>,
     /// Private incidents are only listed when the viewer may see them:
     /// `None` lists all (staff, system), `Some(user)` lists public ones and
     /// private ones the user is a member of.

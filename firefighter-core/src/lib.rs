@@ -102,7 +102,7 @@ pub use id::{
 pub use impact::{ImpactLevel, ImpactLevelOption, ImpactType};
 pub use incident::{
     ClosureReference, DedupKey, Description, Incident, IncidentDetails, IncidentFilter,
-    IncidentOrder, Message, Tag, Title,
+    IncidentOrder, Message, PostMortemFilter, Tag, Title,
 };
 pub use invite::{InviteProvider, InviteRegistry};
 pub use key_event::{KeyEvent, MilestoneType};

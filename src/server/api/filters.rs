@@ -273,6 +273,15 @@ pub(crate) fn parse(
     if let Some(v) = last(query, "ignore") {
         f.ignore = boolean("ignore", v, problems);
     }
+    if let Some(v) = last(query, "postmortem") {
+        match firefighter_core::PostMortemFilter::parse(v) {
+            Some(pm) => f.postmortem = Some(pm),
+            None => problems.push(invalid(
+                "postmortem",
+                format!("\"{v}\" is not a post-mortem state (missing or not_ready)"),
+            )),
+        }
+    }
     if let Some(v) = last(query, "search") {
         if v.chars().count() > 200 {
             problems.push(invalid(

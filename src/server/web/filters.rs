@@ -19,6 +19,8 @@ const NOT_FILTERS: [&str; 2] = ["page", "format"];
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Selection {
     pub(crate) search: String,
+    /// `missing`, `not_ready` or empty.
+    pub(crate) postmortem: String,
     pub(crate) created_at: String,
     pub(crate) statuses: Vec<i16>,
     pub(crate) priorities: Vec<PriorityId>,
@@ -85,6 +87,7 @@ pub(crate) fn parse(
     }
     let selection = Selection {
         search: last(&filters, "search").to_owned(),
+        postmortem: last(&filters, "postmortem").to_owned(),
         created_at: last(&filters, "created_at").to_owned(),
         statuses: api_filters::values(&filters, "status")
             .into_iter()

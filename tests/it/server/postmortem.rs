@@ -359,3 +359,93 @@ async fn the_post_mortem_is_written_on_its_page_and_exported_as_markdown() {
     assert!(md.contains("- **Post-mortem:** ready"), "{md}");
     assert!(md.contains("## Follow-up actions\n\n_None yet._"), "{md}");
 }
+
+#[tokio::test]
+async fn the_list_filters_incidents_by_where_their_post_mortem_stands() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let drafted = mitigated_p1(&app, &token, false).await;
+    let ready = mitigated_p1(&app, &token, false).await;
+    let (status, _) = send(
+        &app,
+        &token,
+        reqwest::Method::PATCH,
+        &format!("incidents/{ready}/postmortem"),
+        json!({"ready": true}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let ids = |v: &Value| -> Vec<i64> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .iter()
+            .map(|i| i["id"].as_i64().unwrap())
+            .collect()
+    };
+    let (status, not_ready) = send(
+        &app,
+        &token,
+        reqwest::Method::GET,
+        "incidents/?postmortem=not_ready",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200, "{not_ready}");
+    assert_eq!(ids(&not_ready), vec![drafted]);
+    // A P3 mitigated (no post-mortem needed), then raised to P1: one is needed, none exists.
+    let raised = app.declare(&token, "Search is slow", json!({})).await["id"]
+        .as_i64()
+        .unwrap();
+    let (status, _) = send(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        &format!("incidents/{raised}/status"),
+        json!({"status": "mitigated"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = send(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        &format!("incidents/{raised}/updates"),
+        json!({"priority_id": app.priority("P1"), "message": "Worse than we thought"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, missing) = send(
+        &app,
+        &token,
+        reqwest::Method::GET,
+        "incidents/?postmortem=missing",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(ids(&missing), vec![raised]);
+    let (status, bad) = send(
+        &app,
+        &token,
+        reqwest::Method::GET,
+        "incidents/?postmortem=soon",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 400, "{bad}");
+    assert!(bad.to_string().contains("missing or not_ready"), "{bad}");
+
+    // The web list offers the same filter.
+    app.user("jane@example.com", "correct horse battery", false)
+        .await;
+    let web = log_in(&app, "jane@example.com", "correct horse battery").await;
+    let page = web
+        .get(app.url("/incident/?postmortem=not_ready"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&format!("/incident/{drafted}/")), "{page}");
+    assert!(!page.contains(&format!("/incident/{ready}/\"")), "{page}");
+}

@@ -135,6 +135,21 @@ pub(super) fn filter_clause(f: &IncidentFilter, like: &str, p: &mut Params) -> S
             conds.push(format!("({alternatives})"));
         }
     }
+    match f.postmortem {
+        None => {}
+        Some(crate::incident::PostMortemFilter::Missing) => conds.push(
+            // Needs one: its priority does and it touches production (the
+            // lifecycle's rule, `Firefighter::postmortem_required`).
+            "i.status >= 40 AND NOT EXISTS (SELECT 1 FROM postmortems pm WHERE pm.incident_id = i.id) \
+             AND EXISTS (SELECT 1 FROM priorities pr WHERE pr.id = i.priority_id AND pr.needs_postmortem) \
+             AND EXISTS (SELECT 1 FROM incident_environments ie JOIN environments e ON e.id = ie.environment_id \
+                         WHERE ie.incident_id = i.id AND UPPER(e.value) = 'PRD')"
+                .to_owned(),
+        ),
+        Some(crate::incident::PostMortemFilter::NotReady) => conds.push(
+            "EXISTS (SELECT 1 FROM postmortems pm WHERE pm.incident_id = i.id AND NOT pm.ready)".to_owned(),
+        ),
+    }
     if let Some(user) = f.visible_to {
         conds.push(format!(
             "(NOT i.private OR EXISTS (SELECT 1 FROM incident_members m WHERE m.incident_id = i.id AND m.user_id = {}))",

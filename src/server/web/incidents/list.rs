@@ -38,6 +38,7 @@ pub(crate) struct ChoiceGroup {
 #[derive(Debug, Clone)]
 pub(crate) struct FilterForm {
     pub(crate) search: String,
+    pub(crate) postmortems: Vec<Choice>,
     pub(crate) created_at: String,
     pub(crate) statuses: Vec<Choice>,
     pub(crate) priorities: Vec<Choice>,
@@ -51,6 +52,18 @@ impl FilterForm {
     pub(crate) fn new(catalog: &Catalog, s: &Selection, messages: Vec<String>) -> FilterForm {
         FilterForm {
             search: s.search.clone(),
+            postmortems: [
+                ("", "Any"),
+                ("missing", "Needed, not created"),
+                ("not_ready", "Not ready"),
+            ]
+            .into_iter()
+            .map(|(value, label)| Choice {
+                value: value.to_owned(),
+                label: label.to_owned(),
+                selected: s.postmortem == value,
+            })
+            .collect(),
             created_at: s.created_at.clone(),
             statuses: Status::ALL
                 .iter()
