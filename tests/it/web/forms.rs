@@ -195,10 +195,33 @@ async fn status_changes_follow_the_lifecycle_and_refusals_are_shown_inline() {
     let closed = app.app.incident(other).await.unwrap();
     assert_eq!(closed.status, Status::Closed);
     assert_eq!(closed.closure_reference, "#1");
-    // A closed incident offers no other status.
+    // A closed incident offers only a reopening, which needs its reason.
     let page = browser.get(&format!("/incident/{}/", other.0)).await;
     page.expect(200, &["Duplicate of another incident", "Closed (current)"]);
-    assert!(!page.body.contains("value=\"investigating\""));
+    assert!(page.body.contains("value=\"investigating\""));
+    assert!(!page.body.contains("value=\"post_mortem\""));
+    let path = format!("/incident/{}/status", other.0);
+    browser
+        .post(&path, &[("status", "investigating"), ("message", "again")])
+        .await
+        .expect(422, &["at least 10 characters"]);
+    assert_eq!(
+        app.app.incident(other).await.unwrap().status,
+        Status::Closed
+    );
+    browser
+        .post(
+            &path,
+            &[
+                ("status", "investigating"),
+                ("message", "Not a duplicate after all"),
+            ],
+        )
+        .await
+        .expect_redirect("/incident/");
+    let reopened = app.app.incident(other).await.unwrap();
+    assert_eq!(reopened.status, Status::Investigating);
+    assert_eq!(reopened.closed_at, None);
 }
 
 #[tokio::test]

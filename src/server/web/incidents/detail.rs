@@ -157,6 +157,8 @@ struct PostMortemCard {
     can_create: bool,
     /// No backend is enabled at all.
     no_backend: bool,
+    /// External backends asked to create one that have not yet.
+    pending: Vec<String>,
     required: bool,
     messages: Vec<String>,
 }
@@ -665,6 +667,22 @@ async fn render(
                 .iter()
                 .any(|b| !documents.iter().any(|d| &d.backend == b)),
         no_backend: backends.is_empty(),
+        pending: {
+            let mut pending: Vec<String> = events
+                .iter()
+                .filter_map(|e| match &e.event {
+                    firefighter_core::IncidentEvent::PostMortemRequested { backend }
+                        if !documents.iter().any(|d| &d.backend == backend) =>
+                    {
+                        Some(backend.clone())
+                    }
+                    _ => None,
+                })
+                .collect();
+            pending.sort();
+            pending.dedup();
+            pending
+        },
         required: app.postmortem_required(&catalog, incident),
         documents: documents
             .iter()
