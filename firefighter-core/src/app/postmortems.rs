@@ -158,10 +158,12 @@ impl Firefighter {
             .custom_fields
             .entry("postmortem_url")
             .or_insert_with(|| serde_json::Value::String(url.clone()));
+        // Just after the change that caused it, so timelines list it after.
+        let after = at + chrono::Duration::milliseconds(1);
         change.timeline.push(system_entry(
             id,
             by,
-            at,
+            after,
             event_type::POSTMORTEM_CREATED,
             format!("Post-mortem created: {url}"),
         ));

@@ -327,6 +327,10 @@ async fn the_written_sections_and_actions_are_validated_saved_and_exported() {
     ] {
         assert!(md.contains(expected), "missing {expected:?} in:\n{md}");
     }
+    assert!(
+        md.find("status Mitigated") < md.find("Post-mortem created: "),
+        "the timeline is in order:\n{md}"
+    );
     app.delete_follow_up_action(id, action.id).await.unwrap();
     assert!(app.postmortem_report(id).await.unwrap().actions.is_empty());
 }
