@@ -34,16 +34,35 @@ pub fn presumed_dead_before(now: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Beats for this instance until `shutdown` is cancelled, then says it
 /// stopped, so its leases (none, once its workers have finished) are free.
+///
+/// While it runs it also holds this process's liveness lock
+/// ([`crate::store::DatabaseStore::hold_liveness`]) and, at each beat, probes
+/// the locks of the other instances that hold one: an instance whose lock is
+/// free died (a `kill -9`, a crash), and what it held is taken over at once
+/// instead of after [`PRESUMED_DEAD_AFTER`] of silence.
 pub async fn keep_alive(store: Arc<dyn Store>, shutdown: CancellationToken) {
     let started = crate::store::now();
+    let mut hold = None;
     loop {
-        if let Err(e) = store
-            .instance_alive(id(), started, crate::store::now())
-            .await
-        {
+        let now = crate::store::now();
+        if let Err(e) = store.instance_alive(id(), started, now).await {
             // Missing beats only make others take over this instance's work sooner.
             tracing::warn!(error = %e, "could not record this instance's heartbeat");
+        } else if hold.is_none() {
+            match store.hold_liveness(id()).await {
+                Ok(Some(h)) => match store.instance_holds_lock(id()).await {
+                    Ok(()) => hold = Some(h),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not record this instance's liveness lock")
+                    }
+                },
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not take this instance's liveness lock")
+                }
+            }
         }
+        take_over_gone(store.as_ref(), now).await;
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = tokio::time::sleep(HEARTBEAT) => {}
@@ -51,5 +70,24 @@ pub async fn keep_alive(store: Arc<dyn Store>, shutdown: CancellationToken) {
     }
     if let Err(e) = store.instance_stopped(id()).await {
         tracing::warn!(error = %e, "could not record that this instance stopped");
+    }
+    drop(hold);
+}
+
+/// Marks the instances whose liveness lock is free as gone.
+async fn take_over_gone(store: &dyn Store, now: DateTime<Utc>) {
+    let dead = presumed_dead_before(now);
+    match store.gone_instances(id(), dead).await {
+        Ok(gone) if !gone.is_empty() => {
+            let at = dead - chrono::Duration::seconds(1);
+            match store.instances_gone(&gone, at).await {
+                Ok(()) => {
+                    tracing::info!(instances = ?gone, "instances gone (their liveness lock is free): their work is taken over now")
+                }
+                Err(e) => tracing::warn!(error = %e, "could not record gone instances"),
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not probe the other instances"),
     }
 }

@@ -47,6 +47,16 @@ pub struct DataVersions {
     pub access: i64,
 }
 
+/// A liveness lock held by this process (see [`DatabaseStore::hold_liveness`]):
+/// released when dropped, and by the system when the process dies.
+pub struct LivenessHold(pub Box<dyn std::any::Any + Send + Sync>);
+
+impl std::fmt::Debug for LivenessHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LivenessHold")
+    }
+}
+
 /// The database behind a store: backend, pools, health and [`DataVersions`].
 #[cfg_attr(any(test, feature = "test-util"), mockall::automock)]
 #[async_trait]
@@ -77,6 +87,37 @@ pub trait DatabaseStore: Send + Sync + std::fmt::Debug + 'static {
     async fn instance_stopped(&self, instance: &str) -> Result<()>;
     /// Instances whose last heartbeat is older than `before` (dead ones).
     async fn silent_instances(&self, before: chrono::DateTime<chrono::Utc>) -> Result<Vec<String>>;
+    /// Takes a lock that lives as long as this process: a PostgreSQL
+    /// advisory lock on a connection of its own, or a lock on a file beside
+    /// the SQLite database; `None` where there is none to take (an in-memory
+    /// database, a test double). Other instances probe it
+    /// ([`DatabaseStore::gone_instances`]) to know at once that this one died.
+    async fn hold_liveness(&self, _instance: &str) -> Result<Option<LivenessHold>> {
+        Ok(None)
+    }
+    /// Records that `instance` holds its liveness lock (probing it is then
+    /// exact; instances that do not hold one are only judged by their heartbeat).
+    async fn instance_holds_lock(&self, _instance: &str) -> Result<()> {
+        Ok(())
+    }
+    /// Instances other than `me` that beat after `since` and hold a liveness
+    /// lock, but whose lock is free: their process is gone.
+    async fn gone_instances(
+        &self,
+        _me: &str,
+        _since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    /// Records that these instances are gone, as if silent since `at`: what
+    /// they held is taken over at once.
+    async fn instances_gone(
+        &self,
+        _ids: &[String],
+        _at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        Ok(())
+    }
     /// The current data version ([`DataVersions::data`]): it changes with
     /// every write to incidents, users or reference data.
     async fn data_version(&self) -> Result<i64> {

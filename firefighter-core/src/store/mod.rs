@@ -30,7 +30,7 @@ mod user;
 
 pub use access::AccessStore;
 pub use catalog::{Catalog, CatalogStore};
-pub use database::{DataVersions, DatabasePool, DatabaseStore};
+pub use database::{DataVersions, DatabasePool, DatabaseStore, LivenessHold};
 pub use inbox::InboxStore;
 pub use incident::{Declared, IncidentChange, IncidentStore, NewIncidentRecord};
 pub use integration::run_integration_migrations;

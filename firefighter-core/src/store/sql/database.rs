@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::Result;
-use crate::store::{DataVersions, DatabasePool, DatabaseStore};
+use crate::store::{DataVersions, DatabasePool, DatabaseStore, LivenessHold};
 
 /// Implements [`DatabaseStore`] for a backend.
 macro_rules! database_sql {
@@ -69,12 +69,47 @@ macro_rules! database_sql {
             }
 
             async fn instance_stopped(&self, instance: &str) -> Result<()> {
-                // The epoch: silent for ever, so whatever it held is free now.
-                sqlx::query("UPDATE instances SET heartbeat_at = $1 WHERE id = $2")
-                    .bind(DateTime::<Utc>::UNIX_EPOCH)
+                // Silent just past the window: whatever it held is free now
+                // (and the row stays a day, as long as a lease could name it).
+                let at = crate::instance::presumed_dead_before(crate::clock::now())
+                    - chrono::Duration::seconds(1);
+                self.instances_gone(&[instance.to_owned()], at).await
+            }
+
+            async fn hold_liveness(&self, instance: &str) -> Result<Option<LivenessHold>> {
+                self.take_liveness_lock(instance).await
+            }
+
+            async fn instance_holds_lock(&self, instance: &str) -> Result<()> {
+                sqlx::query("UPDATE instances SET holds_lock = TRUE WHERE id = $1")
                     .bind(instance)
                     .execute(&self.writer)
                     .await?;
+                Ok(())
+            }
+
+            async fn gone_instances(&self, me: &str, since: DateTime<Utc>) -> Result<Vec<String>> {
+                let others: Vec<String> = sqlx::query_scalar(
+                    "SELECT id FROM instances WHERE id <> $1 AND holds_lock AND heartbeat_at >= $2 ORDER BY id",
+                )
+                .bind(me)
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+                if others.is_empty() {
+                    return Ok(others);
+                }
+                self.free_liveness_locks(others).await
+            }
+
+            async fn instances_gone(&self, ids: &[String], at: DateTime<Utc>) -> Result<()> {
+                for id in ids {
+                    sqlx::query("UPDATE instances SET heartbeat_at = $1 WHERE id = $2 AND heartbeat_at > $1")
+                        .bind(at)
+                        .bind(id)
+                        .execute(&self.writer)
+                        .await?;
+                }
                 Ok(())
             }
 

@@ -74,3 +74,57 @@ impl PgStore {
         &self.pool
     }
 }
+
+/// Liveness locks on PostgreSQL: a session advisory lock per instance, held
+/// on a connection of its own for the life of the process (the server
+/// releases it when that connection goes, as it does when the process dies).
+impl PgStore {
+    fn liveness_key(instance: &str) -> i64 {
+        // FNV-1a: stable across processes and versions.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in instance.bytes() {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        hash as i64
+    }
+
+    pub(super) async fn take_liveness_lock(
+        &self,
+        instance: &str,
+    ) -> Result<Option<crate::store::LivenessHold>> {
+        let mut conn = self.pool.acquire().await?.detach();
+        let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(Self::liveness_key(instance))
+            .fetch_one(&mut conn)
+            .await?;
+        if !taken {
+            tracing::warn!(
+                instance,
+                "this instance's liveness lock is taken; judged by its heartbeat alone"
+            );
+            return Ok(None);
+        }
+        Ok(Some(crate::store::LivenessHold(Box::new(conn))))
+    }
+
+    pub(super) async fn free_liveness_locks(&self, others: Vec<String>) -> Result<Vec<String>> {
+        let mut conn = self.pool.acquire().await?;
+        let mut gone = Vec::new();
+        for id in others {
+            let key = Self::liveness_key(&id);
+            let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(key)
+                .fetch_one(&mut *conn)
+                .await?;
+            if free {
+                sqlx::query("SELECT pg_advisory_unlock($1)")
+                    .bind(key)
+                    .execute(&mut *conn)
+                    .await?;
+                gone.push(id);
+            }
+        }
+        Ok(gone)
+    }
+}

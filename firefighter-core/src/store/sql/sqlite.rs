@@ -274,3 +274,88 @@ impl SqliteStore {
         &self.writer
     }
 }
+
+/// Liveness locks on a SQLite file: one lock file per instance in
+/// `<database>-instances/`, locked while the process lives.
+impl SqliteStore {
+    fn liveness_dir(&self) -> Option<std::path::PathBuf> {
+        let file = self.pool.connect_options().get_filename().to_owned();
+        let name = file.file_name()?.to_string_lossy().into_owned();
+        // In-memory databases (`:memory:`, sqlx's `file:sqlx-in-memory-…`) have no file beside them.
+        if name.is_empty()
+            || name.contains(":memory:")
+            || name.starts_with("file:")
+            || name.contains("sqlx-in-memory")
+        {
+            return None;
+        }
+        Some(file.with_file_name(format!("{name}-instances")))
+    }
+
+    fn liveness_file(dir: &std::path::Path, instance: &str) -> Option<std::path::PathBuf> {
+        // Instance ids are ours (`instance-<uuid>`); anything else names no file.
+        instance
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            .then(|| dir.join(format!("{instance}.lock")))
+    }
+
+    pub(super) async fn take_liveness_lock(
+        &self,
+        instance: &str,
+    ) -> Result<Option<crate::store::LivenessHold>> {
+        let Some(dir) = self.liveness_dir() else {
+            return Ok(None);
+        };
+        let Some(path) = Self::liveness_file(&dir, instance) else {
+            return Ok(None);
+        };
+        let taken = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+            std::fs::create_dir_all(&dir)?;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
+            file.try_lock().map_err(std::io::Error::other)?;
+            Ok(file)
+        })
+        .await
+        .map_err(|e| Error::Unavailable(format!("liveness lock: {e}")))?;
+        match taken {
+            Ok(file) => Ok(Some(crate::store::LivenessHold(Box::new(file)))),
+            Err(e) => {
+                // Without it, others judge this instance by its heartbeat alone.
+                tracing::warn!(error = %e, "could not take this instance's liveness lock");
+                Ok(None)
+            }
+        }
+    }
+
+    pub(super) async fn free_liveness_locks(&self, others: Vec<String>) -> Result<Vec<String>> {
+        let Some(dir) = self.liveness_dir() else {
+            return Ok(Vec::new());
+        };
+        tokio::task::spawn_blocking(move || {
+            others
+                .into_iter()
+                .filter(|id| {
+                    let Some(path) = Self::liveness_file(&dir, id) else {
+                        return false;
+                    };
+                    // A missing file says nothing (another host's instance).
+                    let Ok(file) = std::fs::OpenOptions::new().write(true).open(&path) else {
+                        return false;
+                    };
+                    let free = file.try_lock().is_ok();
+                    if free {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                    free
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| Error::Unavailable(format!("liveness probe: {e}")))
+    }
+}

@@ -4,6 +4,7 @@
 mod support;
 
 mod commands;
+mod liveness;
 mod oncall;
 mod outbox;
 mod postmortems;
