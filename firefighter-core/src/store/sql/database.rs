@@ -69,11 +69,13 @@ macro_rules! database_sql {
             }
 
             async fn instance_stopped(&self, instance: &str) -> Result<()> {
-                // Silent just past the window: whatever it held is free now
-                // (and the row stays a day, as long as a lease could name it).
-                let at = crate::instance::presumed_dead_before(crate::clock::now())
-                    - chrono::Duration::seconds(1);
-                self.instances_gone(&[instance.to_owned()], at).await
+                // The epoch: silent for ever, so whatever it held is free now.
+                sqlx::query("UPDATE instances SET heartbeat_at = $1 WHERE id = $2")
+                    .bind(DateTime::<Utc>::UNIX_EPOCH)
+                    .bind(instance)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(())
             }
 
             async fn hold_liveness(&self, instance: &str) -> Result<Option<LivenessHold>> {
@@ -103,6 +105,8 @@ macro_rules! database_sql {
             }
 
             async fn instances_gone(&self, ids: &[String], at: DateTime<Utc>) -> Result<()> {
+                // Just past the silence window, not the epoch: the row stays a
+                // day, as long as a lease could still name it.
                 for id in ids {
                     sqlx::query("UPDATE instances SET heartbeat_at = $1 WHERE id = $2 AND heartbeat_at > $1")
                         .bind(at)
