@@ -20,11 +20,13 @@ pub mod config;
 mod error;
 pub mod models;
 mod oncall;
+pub mod postmortem;
+pub mod render;
 
-pub use client::{ConfluenceClient, RetryPolicy};
-pub use config::ConfluenceConfig;
+pub use client::{ConfluenceClient, CreatedPage, RetryPolicy};
+pub use config::{ConfluenceConfig, PostMortemConfig};
 pub use error::{Error, Result};
-pub use models::Page;
+pub use models::{Page, PageSummary};
 pub use oncall::{
     ExportOncallTask, ExportOutcome, TASK_EXPORT_ONCALL, export_oncall, export_roster,
     render_oncall_page,
