@@ -88,8 +88,13 @@ impl ConfluenceClient {
         query: &[(&str, &str)],
         body: Option<&serde_json::Value>,
     ) -> Result<reqwest::Response> {
-        self.send_to(method, &format!("{}/wiki/api/v2{path}", self.site), query, body)
-            .await
+        self.send_to(
+            method,
+            &format!("{}/wiki/api/v2{path}", self.site),
+            query,
+            body,
+        )
+        .await
     }
 
     async fn send_to(
@@ -399,7 +404,9 @@ impl ConfluenceClient {
             },
         })
         .map_err(|e| Error::Decode(e.to_string()))?;
-        let response = self.send(Method::POST, "/pages", &[], Some(&create)).await?;
+        let response = self
+            .send(Method::POST, "/pages", &[], Some(&create))
+            .await?;
         let wire: PageWire = decode(response).await?;
         let webui = wire.links.as_ref().and_then(|l| l.webui.clone());
         let page = wire.into_page();

@@ -114,7 +114,10 @@ impl ConfluenceConfig {
             api_key: SecretString::from(api_key.into()),
             oncall_page_id: None,
             timeout: Duration::from_secs(15),
-            postmortems: Err("CONFLUENCE_POSTMORTEM_SPACE and CONFLUENCE_POSTMORTEM_FOLDER_ID are not set".into()),
+            postmortems: Err(
+                "CONFLUENCE_POSTMORTEM_SPACE and CONFLUENCE_POSTMORTEM_FOLDER_ID are not set"
+                    .into(),
+            ),
         }
     }
 
@@ -173,16 +176,15 @@ impl ConfluenceConfig {
 }
 
 /// The post-mortem settings, or why the backend is off (`Ok(Err(why))`).
-fn postmortem_config(
-    vars: &EnvVars,
-) -> Result<std::result::Result<PostMortemConfig, String>> {
+fn postmortem_config(vars: &EnvVars) -> Result<std::result::Result<PostMortemConfig, String>> {
     let space = vars.optional("CONFLUENCE_POSTMORTEM_SPACE");
     let folder = vars.optional("CONFLUENCE_POSTMORTEM_FOLDER_ID");
     let (space_key, folder_id) = match (space, folder) {
         (Some(space), Some(folder)) => (space, folder),
         (None, None) => {
             return Ok(Err(
-                "CONFLUENCE_POSTMORTEM_SPACE and CONFLUENCE_POSTMORTEM_FOLDER_ID are not set".into(),
+                "CONFLUENCE_POSTMORTEM_SPACE and CONFLUENCE_POSTMORTEM_FOLDER_ID are not set"
+                    .into(),
             ));
         }
         (Some(_), None) => {
@@ -198,7 +200,10 @@ fn postmortem_config(
             ));
         }
     };
-    let mut config = PostMortemConfig::new(space_key, page_id("CONFLUENCE_POSTMORTEM_FOLDER_ID", folder_id)?);
+    let mut config = PostMortemConfig::new(
+        space_key,
+        page_id("CONFLUENCE_POSTMORTEM_FOLDER_ID", folder_id)?,
+    );
     config.template_page_id = vars
         .optional("CONFLUENCE_POSTMORTEM_TEMPLATE_PAGE_ID")
         .map(|id| page_id("CONFLUENCE_POSTMORTEM_TEMPLATE_PAGE_ID", id))
@@ -299,7 +304,9 @@ mod tests {
             off.postmortems.unwrap_err(),
             "CONFLUENCE_POSTMORTEM_SPACE and CONFLUENCE_POSTMORTEM_FOLDER_ID are not set"
         );
-        let half = with(&[("confluence_postmortem_space", "PM")]).unwrap().unwrap();
+        let half = with(&[("confluence_postmortem_space", "PM")])
+            .unwrap()
+            .unwrap();
         assert!(
             half.postmortems
                 .unwrap_err()
@@ -343,7 +350,10 @@ mod tests {
             ("confluence_postmortem_folder_id", "folder"),
         ])
         .unwrap_err();
-        assert!(bad.to_string().contains("CONFLUENCE_POSTMORTEM_FOLDER_ID"), "{bad}");
+        assert!(
+            bad.to_string().contains("CONFLUENCE_POSTMORTEM_FOLDER_ID"),
+            "{bad}"
+        );
         // Confluence switched off: so is its post-mortem backend.
         assert!(
             ConfluenceConfig::from_figment(figment(&[

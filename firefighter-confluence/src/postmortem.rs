@@ -14,9 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use firefighter_core::event::{
-    Delivery, EventHandler, EventHandlerRegistration, HandlerError,
-};
+use firefighter_core::event::{Delivery, EventHandler, EventHandlerRegistration, HandlerError};
 use firefighter_core::lifecycle::PostMortemState;
 use firefighter_core::plugin::{AppHandle, PluginContext};
 use firefighter_core::postmortem::PostMortemRegistration;
@@ -104,10 +102,7 @@ pub fn postmortem_title(
     title: &str,
 ) -> String {
     shorten(
-        &format!(
-            "{}#{reference} ({priority}) {title}",
-            config.title_prefix()
-        ),
+        &format!("{}#{reference} ({priority}) {title}", config.title_prefix()),
         MAX_TITLE_CHARS,
     )
 }
@@ -183,7 +178,11 @@ async fn find_ours(
 
 /// Checks the folder is in the space (a folder proper cannot be checked:
 /// the API does not say its space; Confluence refuses the create then).
-async fn check_folder(client: &ConfluenceClient, config: &PostMortemConfig, space_id: &str) -> Result<()> {
+async fn check_folder(
+    client: &ConfluenceClient,
+    config: &PostMortemConfig,
+    space_id: &str,
+) -> Result<()> {
     match client.parent_space(&config.folder_id).await {
         Ok(Some(folder_space)) if folder_space != space_id => Err(Error::FolderInAnotherSpace {
             folder_id: config.folder_id.clone(),
@@ -215,7 +214,9 @@ async fn sort_first(client: &ConfluenceClient, config: &PostMortemConfig, page_i
     let newest = children
         .into_iter()
         .filter(|c| c.id != page_id)
-        .filter(|c| c.title.starts_with('#') || (!prefix.is_empty() && c.title.starts_with(&prefix)))
+        .filter(|c| {
+            c.title.starts_with('#') || (!prefix.is_empty() && c.title.starts_with(&prefix))
+        })
         .filter_map(|c| c.id.parse::<u64>().ok().map(|n| (n, c.id)))
         .max_by_key(|(n, _)| *n);
     if let Some((_, target)) = newest
@@ -233,7 +234,12 @@ pub async fn create_postmortem_page(
     config: &PostMortemConfig,
     id: IncidentId,
 ) -> Result<PostMortemOutcome> {
-    if app.postmortems(id).await?.iter().any(|d| d.backend == BACKEND) {
+    if app
+        .postmortems(id)
+        .await?
+        .iter()
+        .any(|d| d.backend == BACKEND)
+    {
         return Ok(PostMortemOutcome::AlreadyRecorded);
     }
     let facts = facts(app, id).await?;
@@ -276,6 +282,18 @@ pub async fn create_postmortem_page(
                         None => return Err(e),
                     }
                 }
+                Err(Error::Api {
+                    status: status @ (401 | 403),
+                    message,
+                }) => {
+                    return Err(Error::Api {
+                        status,
+                        message: format!(
+                            "{message} (CONFLUENCE_USERNAME needs the permission to add pages in space \"{}\" under {}; grant it, then re-queue this delivery)",
+                            config.space_key, config.folder_id
+                        ),
+                    });
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -299,8 +317,16 @@ pub struct PostMortemHandler {
 
 impl PostMortemHandler {
     /// The handler for this configuration.
-    pub fn new(client: ConfluenceClient, config: PostMortemConfig, app: AppHandle) -> PostMortemHandler {
-        PostMortemHandler { client, config, app }
+    pub fn new(
+        client: ConfluenceClient,
+        config: PostMortemConfig,
+        app: AppHandle,
+    ) -> PostMortemHandler {
+        PostMortemHandler {
+            client,
+            config,
+            app,
+        }
     }
 }
 
@@ -345,7 +371,11 @@ pub struct ConfluencePostMortems {
 
 impl ConfluencePostMortems {
     /// The backend over core's records in `store`.
-    pub fn new(client: ConfluenceClient, config: &PostMortemConfig, store: Arc<dyn Store>) -> ConfluencePostMortems {
+    pub fn new(
+        client: ConfluenceClient,
+        config: &PostMortemConfig,
+        store: Arc<dyn Store>,
+    ) -> ConfluencePostMortems {
         ConfluencePostMortems {
             client,
             ready_label: config.ready_label.to_lowercase(),
@@ -363,13 +393,17 @@ impl PostMortemProvider for ConfluencePostMortems {
     async fn state(&self, incident: &Incident) -> PostMortemState {
         let record = match self.store.postmortems(incident.id).await {
             Ok(docs) => docs.into_iter().find(|d| d.backend == BACKEND),
-            Err(e) => return PostMortemState::Unknown(format!("could not read the post-mortem records: {e}")),
+            Err(e) => {
+                return PostMortemState::Unknown(format!(
+                    "could not read the post-mortem records: {e}"
+                ));
+            }
         };
         let Some(record) = record else {
             return PostMortemState::Missing;
         };
         match self.client.labels(&record.external_id).await {
-            Ok(labels) if labels.iter().any(|l| *l == self.ready_label) => PostMortemState::Ready,
+            Ok(labels) if labels.contains(&self.ready_label) => PostMortemState::Ready,
             Ok(_) => PostMortemState::NotReady(format!("not labelled {}", self.ready_label)),
             Err(e) => PostMortemState::Unknown(format!(
                 "could not read the labels of the Confluence page {}: {e}",
@@ -379,12 +413,13 @@ impl PostMortemProvider for ConfluencePostMortems {
     }
 }
 
-static BACKEND_OFF: firefighter_core::env_vars::LogOnce = firefighter_core::env_vars::LogOnce::new();
+static BACKEND_OFF: firefighter_core::env_vars::LogOnce =
+    firefighter_core::env_vars::LogOnce::new();
 
 /// The Confluence configuration with the post-mortem backend on, if it is.
 fn postmortem_settings() -> firefighter_core::Result<Option<(ConfluenceClient, PostMortemConfig)>> {
-    let config = ConfluenceConfig::from_env()
-        .map_err(|e| firefighter_core::Error::Config(e.to_string()))?;
+    let config =
+        ConfluenceConfig::from_env().map_err(|e| firefighter_core::Error::Config(e.to_string()))?;
     let Some(config) = config else {
         return Ok(None);
     };
@@ -440,9 +475,16 @@ mod tests {
         config.env = "staging".into();
         let long = "word ".repeat(80);
         let title = postmortem_title(&config, "inc", "P2", &long);
-        assert!(title.starts_with("[IGNORE - TEST staging] #inc (P2) word"), "{title}");
+        assert!(
+            title.starts_with("[IGNORE - TEST staging] #inc (P2) word"),
+            "{title}"
+        );
         assert!(title.ends_with("word..."), "{title}");
-        assert!(title.chars().count() <= MAX_TITLE_CHARS, "{}", title.chars().count());
+        assert!(
+            title.chars().count() <= MAX_TITLE_CHARS,
+            "{}",
+            title.chars().count()
+        );
         assert_eq!(shorten("short", 10), "short");
         assert_eq!(shorten("aaaaaaaaaaaaaaa", 10), "aaaaaaa...");
         assert_eq!(shorten("one two three", 10), "one two...");

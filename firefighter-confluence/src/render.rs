@@ -251,7 +251,11 @@ impl Renderer<'_> {
             if what.is_empty() {
                 continue;
             }
-            let by = t.created_by.as_ref().map(|u| self.person(u)).unwrap_or_default();
+            let by = t
+                .created_by
+                .as_ref()
+                .map(|u| self.person(u))
+                .unwrap_or_default();
             let _ = write!(
                 rows,
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -397,7 +401,8 @@ pub fn render_postmortem(template: &str, facts: &PostMortemFacts, catalog: &Cata
             // Alone in its paragraph: the paragraph is replaced (a table may
             // not sit in a <p>).
             let before = &template[at..start];
-            let alone = before.trim_end().ends_with("<p>") && template[end..].trim_start().starts_with("</p>");
+            let alone = before.trim_end().ends_with("<p>")
+                && template[end..].trim_start().starts_with("</p>");
             if alone {
                 let p = at + before.trim_end().len() - "<p>".len();
                 out.push_str(&template[at..p]);
@@ -425,10 +430,15 @@ mod tests {
 
     #[test]
     fn placeholders_are_found_with_or_without_spaces() {
-        let found = placeholders("<p>{{ incident.title }}</p>{{incident.timeline}}{{ other }}{{ incident.Bad }}");
+        let found = placeholders(
+            "<p>{{ incident.title }}</p>{{incident.timeline}}{{ other }}{{ incident.Bad }}",
+        );
         let names: Vec<_> = found.iter().map(|f| f.2.as_str()).collect();
         assert_eq!(names, vec!["title", "timeline"]);
-        assert_eq!(escape("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
+        assert_eq!(
+            escape("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+        );
         let line = origin_line("Fire <Fighter>", 7, "https://ff.example.com/incident/7/");
         assert!(made_for(&line, "https://ff.example.com/incident/7/"));
         assert!(!made_for(&line, "https://ff.example.com/incident/70/"));

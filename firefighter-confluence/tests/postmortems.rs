@@ -88,7 +88,14 @@ async fn world(builtin: bool, channel: Option<&str>) -> World {
         .declare(Declaration {
             title: "Checkout <fails> & more".into(),
             description: "Customers get an error page.\n\nSince 10:00.".into(),
-            priority_id: Some(catalog.priorities.iter().find(|p| p.name == "P1").unwrap().id),
+            priority_id: Some(
+                catalog
+                    .priorities
+                    .iter()
+                    .find(|p| p.name == "P1")
+                    .unwrap()
+                    .id,
+            ),
             category_id: Some(
                 catalog
                     .categories
@@ -337,13 +344,19 @@ async fn the_page_is_created_once_with_fire_fighter_s_title_the_filled_template_
         body.contains("<h1>Post-mortem of Checkout &lt;fails&gt; &amp; more</h1>"),
         "{body}"
     );
-    assert!(body.contains("<h2>Root causes</h2><p>To write.</p>"), "{body}");
+    assert!(
+        body.contains("<h2>Root causes</h2><p>To write.</p>"),
+        "{body}"
+    );
     assert!(!body.contains("<fails>"), "{body}");
     assert!(!body.contains("{{"), "{body}");
     // The timeline replaced its paragraph, in order, in TIME_ZONE.
     assert!(!body.contains("<p><table>"), "{body}");
     assert!(body.contains("When (Europe/Paris)"), "{body}");
-    let at = |needle: &str| body.find(needle).unwrap_or_else(|| panic!("{needle} in {body}"));
+    let at = |needle: &str| {
+        body.find(needle)
+            .unwrap_or_else(|| panic!("{needle} in {body}"))
+    };
     assert!(at("now Investigating") < at("now Mitigating"));
     assert!(at("now Mitigating") < at("now Mitigated"));
     // The line that says whose page it is.
@@ -450,14 +463,9 @@ async fn the_same_lost_answer_met_by_confluence_s_title_check_is_adopted_too() {
     let made = format!("<p><a href=\"{}\">#</a></p>", w.incident_url());
     w.mount_page_titled(&title, NEW_PAGE, &made).await;
     w.mount_children().await;
-    let outcome = create_postmortem_page(
-        &w.app,
-        &client(&w.server.uri()),
-        &pm_config(),
-        w.id,
-    )
-    .await
-    .unwrap();
+    let outcome = create_postmortem_page(&w.app, &client(&w.server.uri()), &pm_config(), w.id)
+        .await
+        .unwrap();
     assert!(
         matches!(&outcome, PostMortemOutcome::Adopted(p) if p.id == NEW_PAGE),
         "{outcome:?}"
@@ -478,7 +486,9 @@ async fn a_missing_template_is_a_permanent_error_saying_what_to_fix() {
     w.mount_no_page_titled(None).await;
     Mock::given(method("GET"))
         .and(path(format!("/wiki/api/v2/pages/{FOLDER}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": FOLDER, "spaceId": SPACE_ID})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": FOLDER, "spaceId": SPACE_ID})),
+        )
         .mount(&w.server)
         .await;
     Mock::given(method("GET"))
@@ -522,7 +532,9 @@ async fn a_folder_of_another_space_or_a_title_held_by_another_page_are_permanent
     w.mount_no_page_titled(Some(1)).await;
     Mock::given(method("GET"))
         .and(path(format!("/wiki/api/v2/pages/{FOLDER}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": FOLDER, "spaceId": "999"})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": FOLDER, "spaceId": "999"})),
+        )
         .mount(&w.server)
         .await;
     Mock::given(method("POST"))
@@ -540,14 +552,18 @@ async fn a_folder_of_another_space_or_a_title_held_by_another_page_are_permanent
     assert!(message.contains("another space (id 999)"), "{message}");
 
     // A person's page holds the title (it does not link to the incident).
-    w.mount_page_titled(&title, "6000", "<p>Someone's notes</p>").await;
+    w.mount_page_titled(&title, "6000", "<p>Someone's notes</p>")
+        .await;
     let HandlerError::Permanent(message) =
         w.handler().handle(&w.request(2).await).await.unwrap_err()
     else {
         panic!("expected a permanent error")
     };
     assert!(message.contains("page 6000 is already titled"), "{message}");
-    assert!(message.contains(&format!("incident #{}", w.id.0)), "{message}");
+    assert!(
+        message.contains(&format!("incident #{}", w.id.0)),
+        "{message}"
+    );
     assert!(w.confluence_records().await.is_empty());
 }
 
@@ -559,13 +575,19 @@ async fn readiness_is_the_ready_label_on_the_recorded_page() {
         w.app.postmortem_backends(),
         vec!["firefighter".to_owned(), BACKEND.to_owned()]
     );
-    let provider = ConfluencePostMortems::new(client(&w.server.uri()), &pm_config(), w.store.clone());
+    let provider =
+        ConfluencePostMortems::new(client(&w.server.uri()), &pm_config(), w.store.clone());
     let incident = w.app.incident(w.id).await.unwrap();
     assert_eq!(provider.state(&incident).await, PostMortemState::Missing);
 
     assert!(
         w.app
-            .record_postmortem(w.id, BACKEND, NEW_PAGE, "https://x.atlassian.net/wiki/p/9001")
+            .record_postmortem(
+                w.id,
+                BACKEND,
+                NEW_PAGE,
+                "https://x.atlassian.net/wiki/p/9001"
+            )
             .await
             .unwrap()
     );
@@ -720,7 +742,10 @@ async fn postmortem_requests_conform() {
         "{space:?}"
     );
     let titled = c
-        .pages_titled("777", "[IGNORE - TEST dev] #20260101-1 (P1) Checkout & more")
+        .pages_titled(
+            "777",
+            "[IGNORE - TEST dev] #20260101-1 (P1) Checkout & more",
+        )
         .await;
     assert!(
         matches!(titled, Err(firefighter_confluence::Error::Decode(ref m)) if m.contains("next results")),
@@ -762,12 +787,17 @@ async fn postmortem_requests_conform() {
 
     let (statuses, violations) = answers(&log);
     assert_eq!(statuses.len(), 9, "{statuses:?}");
-    assert!(statuses.iter().all(|s| (200..300).contains(s)), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| (200..300).contains(s)),
+        "{statuses:?}"
+    );
     assert!(violations.is_empty(), "{violations:?}");
 
     // The recording does see a request breaking the contract.
     let bad = reqwest::Client::new()
-        .get(format!("{proxy}/wiki/api/v2/pages/{TEMPLATE}?body-format=html"))
+        .get(format!(
+            "{proxy}/wiki/api/v2/pages/{TEMPLATE}?body-format=html"
+        ))
         .basic_auth("bot@example.com", Some("token"))
         .send()
         .await

@@ -4,7 +4,7 @@
 mod list;
 mod page;
 
-pub use list::{PageSummary, PageSummaryLinks};
 pub(crate) use list::{LabelWire, MultiEntity, SpaceWire, id_to_string};
+pub use list::{PageSummary, PageSummaryLinks};
 pub use page::Page;
 pub(crate) use page::{BodyWrite, PageCreate, PageUpdate, PageWire, VersionWrite};

@@ -171,10 +171,9 @@ impl FirefighterBuilder {
                     None => tracing::info!(task = r.name, "task switched off"),
                 }
             }
-            let mut regs: Vec<&PostMortemRegistration> =
-                inventory::iter::<PostMortemRegistration>
-                    .into_iter()
-                    .collect();
+            let mut regs: Vec<&PostMortemRegistration> = inventory::iter::<PostMortemRegistration>
+                .into_iter()
+                .collect();
             regs.sort_by_key(|r| r.name);
             for r in regs {
                 match (r.build)(&ctx)? {
