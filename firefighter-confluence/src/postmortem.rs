@@ -6,9 +6,11 @@
 //! Exactly once: before creating, the page is looked up by its title in the
 //! space (Confluence titles are unique per space); a page found there that
 //! links to the incident (see [`crate::render`]) was made by an earlier
-//! attempt whose answer was lost, and is adopted instead. The create itself
-//! is never retried by the client; the delivery is, and starts with the
-//! look-up again.
+//! attempt whose answer was lost, and is adopted instead; when the title
+//! changed meanwhile (the incident's title or priority was edited between
+//! the two attempts), the folder's pages titled `#<reference> (` are
+//! looked at too. The create itself is never retried by the client; the
+//! delivery is, and starts with the look-up again.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -176,6 +178,33 @@ async fn find_ours(
     }))
 }
 
+/// A page of the folder made for the incident under an older title (its
+/// title or priority changed between an attempt whose answer was lost and
+/// this one): among the folder's children titled `#<reference> (`, the one
+/// linking to the incident. Only when the folder is a page (the v2 API lists
+/// a folder's children only for pages).
+async fn find_renamed(
+    client: &ConfluenceClient,
+    config: &PostMortemConfig,
+    facts: &PostMortemFacts,
+) -> Result<Option<CreatedPage>> {
+    let start = format!("{}#{} (", config.title_prefix(), facts.reference);
+    let Some(children) = client.children(&config.folder_id).await? else {
+        return Ok(None);
+    };
+    for child in children.into_iter().filter(|c| c.title.starts_with(&start)) {
+        let page = client.page(&child.id).await?;
+        if made_for(&page.body, &facts.incident_url) {
+            return Ok(Some(CreatedPage {
+                url: client.page_url(&child.id, child.links.webui.as_deref()),
+                id: child.id,
+                title: child.title,
+            }));
+        }
+    }
+    Ok(None)
+}
+
 /// Checks the folder is in the space (a folder proper cannot be checked:
 /// the API does not say its space; Confluence refuses the create then).
 async fn check_folder(
@@ -255,7 +284,11 @@ pub async fn create_postmortem_page(
         &facts.details.incident.title,
     );
     let space_id = client.space_id(&config.space_key).await?;
-    let outcome = match find_ours(client, config, &space_id, &title, &facts).await? {
+    let found = match find_ours(client, config, &space_id, &title, &facts).await? {
+        Some(page) => Some(page),
+        None => find_renamed(client, config, &facts).await?,
+    };
+    let outcome = match found {
         Some(page) => PostMortemOutcome::Adopted(page),
         None => {
             check_folder(client, config, &space_id).await?;

@@ -445,6 +445,90 @@ async fn a_retry_after_a_lost_answer_adopts_the_page_instead_of_creating_a_secon
 }
 
 #[tokio::test]
+async fn a_retry_after_a_lost_answer_finds_the_page_under_its_old_title() {
+    let w = world(false, Some("inc-checkout")).await;
+    let old_title = w.expected_title("inc-checkout");
+    w.mount_space_folder_template().await;
+    w.mount_no_page_titled(None).await;
+    // First attempt: the folder holds nothing of this incident; the answer
+    // to the create is lost.
+    Mock::given(method("GET"))
+        .and(path(format!("/wiki/api/v2/pages/{FOLDER}/children")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "results": [{"id": "8500", "title": "#inc-other (P2) Other", "status": "current"}],
+            "_links": {}
+        })))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&w.server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/wiki/api/v2/pages"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(1)
+        .mount(&w.server)
+        .await;
+    assert!(matches!(
+        w.handler().handle(&w.request(1).await).await,
+        Err(HandlerError::Retry { .. })
+    ));
+    // Meanwhile the incident became a P2: the title looked up is another.
+    let catalog = w.app.catalog().await.unwrap();
+    w.app
+        .update(
+            w.id,
+            Update {
+                priority_id: Some(
+                    catalog
+                        .priorities
+                        .iter()
+                        .find(|p| p.name == "P2")
+                        .unwrap()
+                        .id,
+                ),
+                ..Update::default()
+            },
+        )
+        .await
+        .unwrap();
+    Mock::given(method("GET"))
+        .and(path(format!("/wiki/api/v2/pages/{FOLDER}/children")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "results": [
+                {"id": "8500", "title": "#inc-other (P2) Other", "status": "current"},
+                {"id": NEW_PAGE, "title": old_title, "status": "current"}
+            ],
+            "_links": {}
+        })))
+        .with_priority(2)
+        .mount(&w.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/wiki/api/v2/pages/{NEW_PAGE}")))
+        .and(query_param("body-format", "storage"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": NEW_PAGE, "title": old_title, "status": "current", "version": {"number": 1},
+            "body": {"storage": {"representation": "storage",
+                "value": format!("<p><a href=\"{}\">#</a></p>", w.incident_url())}}
+        })))
+        .mount(&w.server)
+        .await;
+    w.handler().handle(&w.request(2).await).await.unwrap();
+    let docs = w.confluence_records().await;
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0].external_id, NEW_PAGE);
+    let posts = w
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .count();
+    assert_eq!(posts, 1, "no second page");
+}
+
+#[tokio::test]
 async fn the_same_lost_answer_met_by_confluence_s_title_check_is_adopted_too() {
     let w = world(false, Some("inc-checkout")).await;
     let title = w.expected_title("inc-checkout");
