@@ -558,6 +558,96 @@ async fn the_same_lost_answer_met_by_confluence_s_title_check_is_adopted_too() {
 }
 
 #[tokio::test]
+async fn without_a_template_the_page_holds_every_fact_escaped() {
+    let w = world(false, Some("inc-checkout")).await;
+    let catalog = w.app.catalog().await.unwrap();
+    let now = chrono::Utc::now();
+    let mut key_events = std::collections::BTreeMap::new();
+    key_events.insert(
+        "started".to_owned(),
+        Some(now - chrono::Duration::minutes(90)),
+    );
+    key_events.insert(
+        "detected".to_owned(),
+        Some(now - chrono::Duration::minutes(60)),
+    );
+    w.app.set_key_events(w.id, None, key_events).await.unwrap();
+    let lost_revenue = catalog
+        .cost_types
+        .iter()
+        .find(|c| c.name == "Lost revenue")
+        .unwrap()
+        .id;
+    w.app
+        .add_cost(w.id, None, lost_revenue, Some(123_456), "orders <lost>")
+        .await
+        .unwrap();
+    w.mount_space_folder_template().await;
+    w.mount_no_page_titled(None).await;
+    Mock::given(method("POST"))
+        .and(path("/wiki/api/v2/pages"))
+        .respond_with(created("x"))
+        .expect(1)
+        .mount(&w.server)
+        .await;
+    let mut config = pm_config();
+    config.template_page_id = None;
+    let outcome = create_postmortem_page(&w.app, &client(&w.server.uri()), &config, w.id)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, PostMortemOutcome::Created(_)),
+        "{outcome:?}"
+    );
+    let requests = w.server.received_requests().await.unwrap();
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.url.path() == format!("/wiki/api/v2/pages/{TEMPLATE}")),
+        "no template is read"
+    );
+    let post = requests
+        .iter()
+        .find(|r| r.method.as_str() == "POST")
+        .unwrap();
+    let sent: serde_json::Value = post.body_json().unwrap();
+    let body = sent["body"]["value"].as_str().unwrap();
+    for expected in [
+        "<tr><th>Priority</th><td>P1</td></tr>",
+        "<tr><th>Category</th><td>Checkout</td></tr>",
+        "<tr><th>Environments</th><td>PRD</td></tr>",
+        "<tr><th>Status</th><td>Mitigated</td></tr>",
+        "<h2>Summary</h2><p>Customers get an error page.</p><p>Since 10:00.</p>",
+        "<li><strong>Commander</strong>: jane</li>",
+        "<li><strong>Time to detect</strong>: 00:30:00</li>",
+        "<li><strong>Lost revenue</strong>: 1234.56 EUR — orders &lt;lost&gt;</li>",
+        "Checkout &lt;fails&gt; &amp; more",
+    ] {
+        assert!(body.contains(expected), "{expected} missing from {body}");
+    }
+    assert!(!body.contains("<lost>"), "{body}");
+}
+
+#[tokio::test]
+async fn a_rate_limit_is_retried_after_confluence_s_wait() {
+    let w = world(false, None).await;
+    Mock::given(method("GET"))
+        .and(path("/wiki/api/v2/spaces"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "30"))
+        .mount(&w.server)
+        .await;
+    let err = w.handler().handle(&w.request(1).await).await.unwrap_err();
+    assert_eq!(
+        err,
+        HandlerError::Retry {
+            message: "Confluence rate limit reached (retry in 30 s)".into(),
+            retry_after: Some(Duration::from_secs(30)),
+        }
+    );
+    assert!(w.confluence_records().await.is_empty());
+}
+
+#[tokio::test]
 async fn a_missing_template_is_a_permanent_error_saying_what_to_fix() {
     let w = world(false, None).await;
     Mock::given(method("GET"))
