@@ -55,6 +55,27 @@ struct World {
 /// backend, and a P1 in production walked to Mitigated: core has asked for
 /// the page.
 async fn world(builtin: bool, channel: Option<&str>) -> World {
+    world_with(builtin, channel, None).await
+}
+
+/// A handler named like Confluence's, whose body is given once the
+/// application exists (it needs the application's handle): core's outbox
+/// delivers to it.
+#[derive(Default)]
+struct Late(std::sync::OnceLock<PostMortemHandler>);
+
+#[async_trait::async_trait]
+impl EventHandler for Late {
+    fn name(&self) -> &str {
+        HANDLER_POSTMORTEMS
+    }
+
+    async fn handle(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+        self.0.get().unwrap().handle(delivery).await
+    }
+}
+
+async fn world_with(builtin: bool, channel: Option<&str>, handler: Option<Arc<Late>>) -> World {
     let server = MockServer::start().await;
     let store: Arc<dyn Store> = Arc::new(
         firefighter_core::store::SqliteStore::connect("sqlite::memory:")
@@ -62,7 +83,7 @@ async fn world(builtin: bool, channel: Option<&str>) -> World {
             .unwrap(),
     );
     let provider = ConfluencePostMortems::new(client(&server.uri()), &pm_config(), store.clone());
-    let app = Firefighter::builder(Settings {
+    let mut builder = Firefighter::builder(Settings {
         base_url: "https://ff.example.com".into(),
         time_zone: "Europe/Paris".into(),
         builtin_postmortem: builtin,
@@ -70,10 +91,18 @@ async fn world(builtin: bool, channel: Option<&str>) -> World {
     })
     .store(store.clone())
     .with_registered_plugins(false)
-    .postmortem_provider(Arc::new(provider))
-    .build()
-    .await
-    .unwrap();
+    .postmortem_provider(Arc::new(provider));
+    if let Some(late) = &handler {
+        builder = builder.event_handler(late.clone());
+    }
+    let app = builder.build().await.unwrap();
+    if let Some(late) = &handler {
+        let _ = late.0.set(PostMortemHandler::new(
+            client(&server.uri()),
+            pm_config(),
+            app.handle(),
+        ));
+    }
     let jane = app
         .store()
         .create_user(&NewUser::person(Email::parse("jane@example.com").unwrap()))
@@ -442,6 +471,64 @@ async fn a_retry_after_a_lost_answer_adopts_the_page_instead_of_creating_a_secon
         1
     );
     // `expect(1)` on the POST: verified when the server drops.
+}
+
+/// The whole path: core's outbox delivers the request to the handler, the
+/// create's answer is lost, the dispatcher retries, the page is adopted.
+#[tokio::test]
+async fn through_core_s_outbox_a_lost_answer_still_gives_one_page() {
+    let late = Arc::new(Late::default());
+    let w = world_with(false, Some("inc-checkout"), Some(late)).await;
+    let title = w.expected_title("inc-checkout");
+    w.mount_space_folder_template().await;
+    w.mount_no_page_titled(Some(1)).await;
+    Mock::given(method("POST"))
+        .and(path("/wiki/api/v2/pages"))
+        .respond_with(ResponseTemplate::new(502))
+        .expect(1)
+        .mount(&w.server)
+        .await;
+    let dispatcher = firefighter_core::outbox::Dispatcher::new(
+        w.app.store().clone(),
+        w.app.event_handlers(),
+        firefighter_core::outbox::DispatcherConfig {
+            base_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(5),
+            ..Default::default()
+        },
+        w.app.outbox_signal(),
+    );
+    // The handler sees the incident's events one at a time, in order (it
+    // ignores the others); the request's attempt fails.
+    let mut retried = 0;
+    for _ in 0..20 {
+        let pass = dispatcher.run_once().await.unwrap();
+        retried += pass.retried;
+        if pass.claimed == 0 || retried > 0 {
+            break;
+        }
+    }
+    assert_eq!(retried, 1);
+    assert!(w.confluence_records().await.is_empty());
+
+    let made = format!("<p><a href=\"{}\">#</a></p>", w.incident_url());
+    w.mount_page_titled(&title, NEW_PAGE, &made).await;
+    w.mount_children().await;
+    let mut passes = 0;
+    loop {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let pass = dispatcher.run_once().await.unwrap();
+        assert_eq!((pass.retried, pass.parked), (0, 0), "{pass:?}");
+        passes += 1;
+        if pass.claimed == 0 || passes > 20 {
+            break;
+        }
+    }
+    let docs = w.confluence_records().await;
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0].external_id, NEW_PAGE);
+    // Recording wrote PostMortemCreated, delivered to the handler too (and ignored).
+    assert_eq!(w.created_events().await, 1);
 }
 
 #[tokio::test]
