@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use crate::models::{BodyWrite, Page, PageUpdate, PageWire, VersionWrite};
+use crate::models::{
+    BodyWrite, LabelWire, MultiEntity, Page, PageCreate, PageSummary, PageUpdate, PageWire,
+    SpaceWire, VersionWrite, id_to_string,
+};
 use crate::{ConfluenceConfig, Error, Result};
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::{Method, StatusCode};
@@ -77,6 +80,7 @@ impl ConfluenceClient {
         self
     }
 
+    /// A call to the REST API v2 (`/wiki/api/v2{path}`).
     async fn send(
         &self,
         method: Method,
@@ -84,9 +88,25 @@ impl ConfluenceClient {
         query: &[(&str, &str)],
         body: Option<&serde_json::Value>,
     ) -> Result<reqwest::Response> {
+        self.send_to(
+            method,
+            &format!("{}/wiki/api/v2{path}", self.site),
+            query,
+            body,
+        )
+        .await
+    }
+
+    async fn send_to(
+        &self,
+        method: Method,
+        url: &str,
+        query: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<reqwest::Response> {
         let mut request = self
             .http
-            .request(method, format!("{}/wiki/api/v2{path}", self.site))
+            .request(method, url)
             .basic_auth(&self.username, Some(self.api_key.expose_secret()))
             .header(reqwest::header::ACCEPT, "application/json")
             .query(query);
@@ -251,6 +271,226 @@ impl ConfluenceClient {
             Ok(wire.into_page())
         })
         .await
+    }
+    /// The site's web address of a page: `_links.webui` under `/wiki`, or
+    /// the page's stable address when Confluence gave no link.
+    pub fn page_url(&self, id: &str, webui: Option<&str>) -> String {
+        match webui.filter(|w| w.starts_with('/')) {
+            Some(webui) => format!("{}/wiki{webui}", self.site),
+            None => format!("{}/wiki/pages/viewpage.action?pageId={id}", self.site),
+        }
+    }
+
+    /// Every result of a v2 list, following `_links.next` (the relative URL
+    /// of the next page of results) to the end.
+    async fn list<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Vec<T>> {
+        const MAX_PAGES: usize = 200;
+        let mut results = Vec::new();
+        let mut next: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let (path, query) = match &next {
+                None => (path.to_owned(), query),
+                Some(link) => (next_path(link)?, &[][..]),
+            };
+            let page: MultiEntity<T> = self
+                .retried(|| async {
+                    let response = match self.send(Method::GET, &path, query, None).await {
+                        Err(Error::Api { status: 404, .. }) => {
+                            return Err(Error::PageNotFound(path.clone()));
+                        }
+                        other => other?,
+                    };
+                    decode(response).await
+                })
+                .await?;
+            next = page.next().map(str::to_owned);
+            results.extend(page.results);
+            if next.is_none() {
+                return Ok(results);
+            }
+        }
+        Err(Error::Decode(format!(
+            "more than {MAX_PAGES} pages of results from {path}"
+        )))
+    }
+
+    /// The id of the space with this key (`GET /wiki/api/v2/spaces?keys=`).
+    pub async fn space_id(&self, key: &str) -> Result<String> {
+        let spaces: Vec<SpaceWire> = self.list("/spaces", &[("keys", key)]).await?;
+        spaces
+            .into_iter()
+            .find(|s| s.key == key)
+            .map(|s| id_to_string(s.id))
+            .ok_or_else(|| Error::SpaceNotFound(key.to_owned()))
+    }
+
+    /// The current pages of a space titled exactly `title`
+    /// (`GET /wiki/api/v2/spaces/{id}/pages?title=`, every page of results).
+    pub async fn pages_titled(&self, space_id: &str, title: &str) -> Result<Vec<PageSummary>> {
+        check_id(space_id)?;
+        let pages: Vec<PageSummary> = self
+            .list(
+                &format!("/spaces/{space_id}/pages"),
+                &[("title", title), ("status", "current"), ("limit", "250")],
+            )
+            .await
+            .map_err(|e| match e {
+                Error::PageNotFound(_) => Error::Api {
+                    status: 404,
+                    message: format!("space {space_id} not found"),
+                },
+                other => other,
+            })?;
+        Ok(pages.into_iter().filter(|p| p.title == title).collect())
+    }
+
+    /// The space of a page, or `None` when `id` is not a page
+    /// (`GET /wiki/api/v2/pages/{id}`); a folder has no space in the API, so
+    /// `Some(None)` says it is a folder (`GET /wiki/api/v2/folders/{id}`).
+    /// Neither: [`Error::PageNotFound`].
+    pub async fn parent_space(&self, id: &str) -> Result<Option<String>> {
+        check_id(id)?;
+        let page = format!("/pages/{id}");
+        let found: Option<Option<String>> = self
+            .retried(|| async {
+                match self.send(Method::GET, &page, &[], None).await {
+                    Err(Error::Api { status: 404, .. }) => Ok(None),
+                    Err(e) => Err(e),
+                    Ok(response) => {
+                        let wire: PageWire = decode(response).await?;
+                        Ok(Some(wire.space_id.map(id_to_string)))
+                    }
+                }
+            })
+            .await?;
+        if let Some(space) = found {
+            return Ok(space);
+        }
+        let folder = format!("/folders/{id}");
+        self.retried(|| async {
+            match self.send(Method::GET, &folder, &[], None).await {
+                Err(Error::Api { status: 404, .. }) => Err(Error::PageNotFound(id.to_owned())),
+                Err(e) => Err(e),
+                Ok(_) => Ok(None),
+            }
+        })
+        .await
+    }
+
+    /// Creates a published page (`POST /wiki/api/v2/pages`) with a storage
+    /// body. Sent once, never retried here: an answer lost after Confluence
+    /// created the page must be followed by a look-up, not a second create.
+    pub async fn create_page(
+        &self,
+        space_id: &str,
+        parent_id: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<CreatedPage> {
+        check_id(space_id)?;
+        check_id(parent_id)?;
+        let create = serde_json::to_value(PageCreate {
+            space_id,
+            status: "current",
+            title,
+            parent_id,
+            body: BodyWrite {
+                representation: "storage",
+                value: body,
+            },
+        })
+        .map_err(|e| Error::Decode(e.to_string()))?;
+        let response = self
+            .send(Method::POST, "/pages", &[], Some(&create))
+            .await?;
+        let wire: PageWire = decode(response).await?;
+        let webui = wire.links.as_ref().and_then(|l| l.webui.clone());
+        let page = wire.into_page();
+        Ok(CreatedPage {
+            url: self.page_url(&page.id, webui.as_deref()),
+            id: page.id,
+            title: page.title,
+        })
+    }
+
+    /// A page's labels (`GET /wiki/api/v2/pages/{id}/labels`, every page of
+    /// results), lower-cased.
+    pub async fn labels(&self, page_id: &str) -> Result<Vec<String>> {
+        check_id(page_id)?;
+        let labels: Vec<LabelWire> = self
+            .list(&format!("/pages/{page_id}/labels"), &[("limit", "250")])
+            .await
+            .map_err(|e| match e {
+                Error::PageNotFound(_) => Error::PageNotFound(page_id.to_owned()),
+                other => other,
+            })?;
+        Ok(labels.into_iter().map(|l| l.name.to_lowercase()).collect())
+    }
+
+    /// The child pages of a page (`GET /wiki/api/v2/pages/{id}/children`,
+    /// every page of results); `None` when `id` is not a page (a folder).
+    pub async fn children(&self, page_id: &str) -> Result<Option<Vec<PageSummary>>> {
+        check_id(page_id)?;
+        match self
+            .list(&format!("/pages/{page_id}/children"), &[("limit", "250")])
+            .await
+        {
+            Ok(children) => Ok(Some(children)),
+            Err(Error::PageNotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Moves a page just before `target`, under the same parent
+    /// (`PUT /wiki/rest/api/content/{pageId}/move/before/{targetId}`, REST API v1).
+    pub async fn move_before(&self, page_id: &str, target_id: &str) -> Result<()> {
+        check_id(page_id)?;
+        check_id(target_id)?;
+        let url = format!(
+            "{}/wiki/rest/api/content/{page_id}/move/before/{target_id}",
+            self.site
+        );
+        self.retried(|| async {
+            self.send_to(Method::PUT, &url, &[], None).await?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// A page just created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedPage {
+    /// Page id.
+    pub id: String,
+    /// Its title, as Confluence stored it.
+    pub title: String,
+    /// Where people read it.
+    pub url: String,
+}
+
+/// Reads a JSON answer.
+async fn decode<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T> {
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| Error::Transport(e.without_url().to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Decode(e.to_string()))
+}
+
+/// The v2 path (with its query) of a `_links.next`: Confluence gives it
+/// relative to the site (`/wiki/api/v2/...`); nothing else is followed.
+fn next_path(link: &str) -> Result<String> {
+    let rest = link.strip_prefix("/wiki").unwrap_or(link);
+    match rest.strip_prefix("/api/v2") {
+        Some(path) if path.starts_with('/') && !path.contains("..") => Ok(path.to_owned()),
+        _ => Err(Error::Decode(format!(
+            "unexpected link to the next results: \"{link}\""
+        ))),
     }
 }
 

@@ -8,6 +8,11 @@
 //! | `CONFLUENCE_API_KEY` | required | its API token |
 //! | `CONFLUENCE_ON_CALL_PAGE_ID` | none | page the on-call roster is exported to; unset: the export is skipped |
 //! | `CONFLUENCE_TIMEOUT_SECS` | `15` | timeout of one HTTP request |
+//! | `CONFLUENCE_POSTMORTEM_SPACE` | none | key of the space post-mortem pages are created in; with the folder, switches the post-mortem backend on |
+//! | `CONFLUENCE_POSTMORTEM_FOLDER_ID` | none | the page (or folder) post-mortem pages are created under |
+//! | `CONFLUENCE_POSTMORTEM_TEMPLATE_PAGE_ID` | none | page whose storage body every post-mortem starts from; unset: the generated facts alone |
+//! | `CONFLUENCE_POSTMORTEM_READY_LABEL` | `postmortem-ready` | the label that marks a post-mortem page ready (closing waits for it) |
+//! | `ENV` | `dev` | FireFighter's environment name: outside `prod` and `support`, post-mortem titles start with `[IGNORE - TEST <ENV>] ` |
 
 use std::time::Duration;
 
@@ -30,7 +35,54 @@ pub const VARIABLES: &[&str] = &[
     "CONFLUENCE_API_KEY",
     "CONFLUENCE_ON_CALL_PAGE_ID",
     "CONFLUENCE_TIMEOUT_SECS",
+    "CONFLUENCE_POSTMORTEM_SPACE",
+    "CONFLUENCE_POSTMORTEM_FOLDER_ID",
+    "CONFLUENCE_POSTMORTEM_TEMPLATE_PAGE_ID",
+    "CONFLUENCE_POSTMORTEM_READY_LABEL",
+    "ENV",
 ];
+
+/// The default of `CONFLUENCE_POSTMORTEM_READY_LABEL`.
+pub const DEFAULT_READY_LABEL: &str = "postmortem-ready";
+
+/// Where and how post-mortem pages are created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostMortemConfig {
+    /// Key of the space (`CONFLUENCE_POSTMORTEM_SPACE`).
+    pub space_key: String,
+    /// The parent page or folder (`CONFLUENCE_POSTMORTEM_FOLDER_ID`).
+    pub folder_id: String,
+    /// The template page (`CONFLUENCE_POSTMORTEM_TEMPLATE_PAGE_ID`).
+    pub template_page_id: Option<String>,
+    /// The label that marks a page ready.
+    pub ready_label: String,
+    /// FireFighter's `ENV` (`dev` when unset).
+    pub env: String,
+}
+
+impl PostMortemConfig {
+    /// Post-mortems in `space_key` under `folder_id`, without template, in `ENV=dev`.
+    pub fn new(space_key: impl Into<String>, folder_id: impl Into<String>) -> PostMortemConfig {
+        PostMortemConfig {
+            space_key: space_key.into(),
+            folder_id: folder_id.into(),
+            template_page_id: None,
+            ready_label: DEFAULT_READY_LABEL.to_owned(),
+            env: "dev".to_owned(),
+        }
+    }
+
+    /// What titles start with in this environment: nothing in `prod` and
+    /// `support` (FireFighter's rule, on the raw `ENV`), else
+    /// `[IGNORE - TEST <ENV>] `.
+    pub fn title_prefix(&self) -> String {
+        if matches!(self.env.as_str(), "prod" | "support") {
+            String::new()
+        } else {
+            format!("[IGNORE - TEST {}] ", self.env)
+        }
+    }
+}
 
 /// The Confluence integration's settings.
 #[derive(Debug, Clone)]
@@ -45,6 +97,8 @@ pub struct ConfluenceConfig {
     pub oncall_page_id: Option<String>,
     /// Timeout of one HTTP request.
     pub timeout: Duration,
+    /// The post-mortem backend's settings, or why it is off.
+    pub postmortems: std::result::Result<PostMortemConfig, String>,
 }
 
 impl ConfluenceConfig {
@@ -60,7 +114,17 @@ impl ConfluenceConfig {
             api_key: SecretString::from(api_key.into()),
             oncall_page_id: None,
             timeout: Duration::from_secs(15),
+            postmortems: Err(
+                "CONFLUENCE_POSTMORTEM_SPACE and CONFLUENCE_POSTMORTEM_FOLDER_ID are not set"
+                    .into(),
+            ),
         }
+    }
+
+    /// The same configuration with the post-mortem backend on.
+    pub fn with_postmortems(mut self, postmortems: PostMortemConfig) -> ConfluenceConfig {
+        self.postmortems = Ok(postmortems);
+        self
     }
 
     /// Reads the configuration from the process environment; `Ok(None)` when
@@ -101,17 +165,72 @@ impl ConfluenceConfig {
         let url = http_url("CONFLUENCE_URL", &url)?;
         let mut config = ConfluenceConfig::new(&url, username, key);
         if let Some(id) = vars.optional("CONFLUENCE_ON_CALL_PAGE_ID") {
-            if !id.chars().all(|c| c.is_ascii_digit()) {
-                return Err(Error::Config(format!(
-                    "CONFLUENCE_ON_CALL_PAGE_ID must be a page id (digits), got \"{id}\""
-                )));
-            }
-            config.oncall_page_id = Some(id);
+            config.oncall_page_id = Some(page_id("CONFLUENCE_ON_CALL_PAGE_ID", id)?);
         }
         if let Some(timeout) = vars.seconds("CONFLUENCE_TIMEOUT_SECS")? {
             config.timeout = timeout;
         }
+        config.postmortems = postmortem_config(&vars)?;
         Ok(Ok(config))
+    }
+}
+
+/// The post-mortem settings, or why the backend is off (`Ok(Err(why))`).
+fn postmortem_config(vars: &EnvVars) -> Result<std::result::Result<PostMortemConfig, String>> {
+    let space = vars.optional("CONFLUENCE_POSTMORTEM_SPACE");
+    let folder = vars.optional("CONFLUENCE_POSTMORTEM_FOLDER_ID");
+    let (space_key, folder_id) = match (space, folder) {
+        (Some(space), Some(folder)) => (space, folder),
+        (None, None) => {
+            return Ok(Err(
+                "CONFLUENCE_POSTMORTEM_SPACE and CONFLUENCE_POSTMORTEM_FOLDER_ID are not set"
+                    .into(),
+            ));
+        }
+        (Some(_), None) => {
+            return Ok(Err(
+                "CONFLUENCE_POSTMORTEM_SPACE is set but CONFLUENCE_POSTMORTEM_FOLDER_ID is missing"
+                    .into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Ok(Err(
+                "CONFLUENCE_POSTMORTEM_FOLDER_ID is set but CONFLUENCE_POSTMORTEM_SPACE is missing"
+                    .into(),
+            ));
+        }
+    };
+    let mut config = PostMortemConfig::new(
+        space_key,
+        page_id("CONFLUENCE_POSTMORTEM_FOLDER_ID", folder_id)?,
+    );
+    config.template_page_id = vars
+        .optional("CONFLUENCE_POSTMORTEM_TEMPLATE_PAGE_ID")
+        .map(|id| page_id("CONFLUENCE_POSTMORTEM_TEMPLATE_PAGE_ID", id))
+        .transpose()?;
+    if let Some(label) = vars.optional("CONFLUENCE_POSTMORTEM_READY_LABEL") {
+        // Confluence stores labels lower-cased, without spaces.
+        if label.chars().any(char::is_whitespace) {
+            return Err(Error::Config(format!(
+                "CONFLUENCE_POSTMORTEM_READY_LABEL must be one label, without spaces, got \"{label}\""
+            )));
+        }
+        config.ready_label = label.to_lowercase();
+    }
+    if let Some(env) = vars.optional("ENV") {
+        config.env = env;
+    }
+    Ok(Ok(config))
+}
+
+/// A page id setting: digits only.
+fn page_id(name: &str, id: String) -> Result<String> {
+    if id.chars().all(|c| c.is_ascii_digit()) {
+        Ok(id)
+    } else {
+        Err(Error::Config(format!(
+            "{name} must be a page id (digits), got \"{id}\""
+        )))
     }
 }
 
@@ -166,6 +285,84 @@ mod tests {
         .unwrap();
         assert_eq!(c.oncall_page_id.as_deref(), Some("123456"));
         assert!(!format!("{c:?}").contains("secret-token"));
+    }
+
+    #[test]
+    fn the_post_mortem_backend_needs_the_space_and_the_folder() {
+        let base = [
+            ("enable_confluence", "yes"),
+            ("confluence_url", "https://x.atlassian.net"),
+            ("confluence_username", "u"),
+            ("confluence_api_key", "k"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let pairs: Vec<(&str, &str)> = base.iter().chain(extra).copied().collect();
+            ConfluenceConfig::from_figment(figment(&pairs))
+        };
+        let off = with(&[]).unwrap().unwrap();
+        assert_eq!(
+            off.postmortems.unwrap_err(),
+            "CONFLUENCE_POSTMORTEM_SPACE and CONFLUENCE_POSTMORTEM_FOLDER_ID are not set"
+        );
+        let half = with(&[("confluence_postmortem_space", "PM")])
+            .unwrap()
+            .unwrap();
+        assert!(
+            half.postmortems
+                .unwrap_err()
+                .contains("CONFLUENCE_POSTMORTEM_FOLDER_ID is missing")
+        );
+        let on = with(&[
+            ("confluence_postmortem_space", "PM"),
+            ("confluence_postmortem_folder_id", "42"),
+            ("confluence_postmortem_template_page_id", "43"),
+            ("confluence_postmortem_ready_label", "Reviewed"),
+            ("env", "prod"),
+        ])
+        .unwrap()
+        .unwrap()
+        .postmortems
+        .unwrap();
+        assert_eq!(on.space_key, "PM");
+        assert_eq!(on.folder_id, "42");
+        assert_eq!(on.template_page_id.as_deref(), Some("43"));
+        assert_eq!(on.ready_label, "reviewed");
+        assert_eq!(on.title_prefix(), "");
+        let defaults = with(&[
+            ("confluence_postmortem_space", "PM"),
+            ("confluence_postmortem_folder_id", "42"),
+        ])
+        .unwrap()
+        .unwrap()
+        .postmortems
+        .unwrap();
+        assert_eq!(defaults.ready_label, DEFAULT_READY_LABEL);
+        assert_eq!(defaults.template_page_id, None);
+        assert_eq!(defaults.title_prefix(), "[IGNORE - TEST dev] ");
+        let mut support = defaults.clone();
+        support.env = "support".into();
+        assert_eq!(support.title_prefix(), "");
+        // FireFighter's rule is on the raw value: `prd` is not `prod`.
+        support.env = "prd".into();
+        assert_eq!(support.title_prefix(), "[IGNORE - TEST prd] ");
+        let bad = with(&[
+            ("confluence_postmortem_space", "PM"),
+            ("confluence_postmortem_folder_id", "folder"),
+        ])
+        .unwrap_err();
+        assert!(
+            bad.to_string().contains("CONFLUENCE_POSTMORTEM_FOLDER_ID"),
+            "{bad}"
+        );
+        // Confluence switched off: so is its post-mortem backend.
+        assert!(
+            ConfluenceConfig::from_figment(figment(&[
+                ("confluence_postmortem_space", "PM"),
+                ("confluence_postmortem_folder_id", "42"),
+            ]))
+            .unwrap()
+            .is_none()
+        );
     }
 
     #[test]

@@ -22,6 +22,49 @@ pub enum Error {
         /// The version we tried to write.
         version: i64,
     },
+    /// The post-mortem template page cannot be read.
+    #[error(
+        "the post-mortem template page {0} (CONFLUENCE_POSTMORTEM_TEMPLATE_PAGE_ID) does not exist or is not visible to CONFLUENCE_USERNAME: fix the setting or the page's permissions, then re-queue this delivery"
+    )]
+    TemplateMissing(String),
+    /// The post-mortem space does not exist.
+    #[error(
+        "the Confluence space \"{0}\" (CONFLUENCE_POSTMORTEM_SPACE) does not exist or is not visible to CONFLUENCE_USERNAME: fix the setting (a space key, not its name) or the space's permissions, then re-queue this delivery"
+    )]
+    SpaceNotFound(String),
+    /// The post-mortem folder does not exist.
+    #[error(
+        "the post-mortem folder {0} (CONFLUENCE_POSTMORTEM_FOLDER_ID) is neither a page nor a folder visible to CONFLUENCE_USERNAME: fix the setting or its permissions, then re-queue this delivery"
+    )]
+    FolderNotFound(String),
+    /// The post-mortem folder is in another space than the post-mortem space.
+    #[error(
+        "the post-mortem folder {folder_id} (CONFLUENCE_POSTMORTEM_FOLDER_ID) is in another space (id {folder_space_id}) than CONFLUENCE_POSTMORTEM_SPACE \"{space_key}\" (id {space_id}): set a folder of that space, or that folder's space, then re-queue this delivery"
+    )]
+    FolderInAnotherSpace {
+        /// The folder.
+        folder_id: String,
+        /// Its space.
+        folder_space_id: String,
+        /// The configured space.
+        space_key: String,
+        /// Its id.
+        space_id: String,
+    },
+    /// A page with the post-mortem's title exists and was not made for this incident.
+    #[error(
+        "the Confluence page {page_id} is already titled \"{title}\" in space \"{space_key}\" but was not made for incident #{incident}: rename or move that page, then re-queue this delivery"
+    )]
+    TitleTaken {
+        /// The title.
+        title: String,
+        /// The page holding it.
+        page_id: String,
+        /// The space.
+        space_key: String,
+        /// The incident.
+        incident: i64,
+    },
     /// Confluence answered 429 (or 503 with `Retry-After`).
     #[error("Confluence rate limit reached{}", match .retry_after { Some(d) => format!(" (retry in {} s)", d.as_secs_f64()), None => String::new() })]
     RateLimited {
@@ -45,6 +88,9 @@ pub enum Error {
     /// Reading firefighter's data failed.
     #[error("{0}")]
     Source(String),
+    /// A firefighter command or query failed (retried when it is transient).
+    #[error("{0}")]
+    Core(#[from] firefighter_core::Error),
 }
 
 impl Error {
@@ -53,6 +99,7 @@ impl Error {
         match self {
             Error::RateLimited { .. } | Error::Transport(_) => true,
             Error::Api { status, .. } => *status >= 500 || *status == 408,
+            Error::Core(e) => e.is_transient(),
             _ => false,
         }
     }

@@ -1,13 +1,32 @@
 //! # firefighter-confluence
 //!
-//! Confluence for firefighter. This first part exports the on-call roster
-//! (from core's on-call vendor, [`firefighter_core::Firefighter::oncall`],
-//! whichever integration provides it) to the page
-//! `CONFLUENCE_ON_CALL_PAGE_ID`, updating it only when the roster changed.
+//! Confluence for firefighter:
+//!
+//! - **post-mortem pages**: Confluence is a post-mortem backend (`confluence`,
+//!   core's [`firefighter_core::PostMortemProvider`]). When core asks for an
+//!   incident's post-mortem (an incident that needs one reaching Mitigated
+//!   or Post-mortem, or someone asking), the handler creates its page once,
+//!   from the template page, in the space and under the folder configured,
+//!   titled as FireFighter titles it, and records it in core; closing the
+//!   incident waits until the page carries the ready label. See
+//!   [`postmortem`] and [`render`].
+//! - **the on-call roster** (from core's on-call vendor,
+//!   [`firefighter_core::Firefighter::oncall`], whichever integration
+//!   provides it) exported to the page `CONFLUENCE_ON_CALL_PAGE_ID`,
+//!   updated only when the roster changed.
 //!
 //! | Kind | Name | What |
 //! |---|---|---|
+//! | post-mortem backend | `confluence` (when `CONFLUENCE_POSTMORTEM_SPACE` and `CONFLUENCE_POSTMORTEM_FOLDER_ID` are set) | ready when the recorded page carries `CONFLUENCE_POSTMORTEM_READY_LABEL` (`GET /pages/{id}/labels`); not labelled: not ready; no page recorded: missing; Confluence not answering: unknown, with the error |
+//! | event handler | `confluence.postmortems` (same condition) | on `PostMortemRequested { backend: "confluence" }`: finds the space id from its key, looks the title up in the space (every page of results) and adopts a page found there that links to the incident (made by an attempt whose answer was lost), else checks the folder is in the space, reads the template's storage body, creates the page (`POST /wiki/api/v2/pages`, never retried by the client), moves it before the newest earlier post-mortem of the folder (v1 `PUT /content/{id}/move/before/{target}`; only when the folder is a page; a failure is logged), then `record_postmortem` (once). A missing template, space or folder, a folder of another space, a title held by a page not made for the incident, a refused permission: permanent errors saying what to fix (the back-office's failed deliveries); 429, 5xx, time-outs: retried |
 //! | task | `confluence.export_oncall` (every 10 min, when an on-call vendor is on) | renders the roster to storage-format XHTML and updates the page (version + 1) when it changed; skipped, and says so, when `CONFLUENCE_ON_CALL_PAGE_ID` is unset |
+//!
+//! Post-mortem title: `[IGNORE - TEST <ENV>] ` unless `ENV` is `prod` or
+//! `support` (FireFighter's rule), then `#<Slack channel name> (<Px>)
+//! <title>`, the channel's name taken from the incident's
+//! `custom_fields["slack_channel_name"]`, or the incident's canonical name
+//! (`YYYYMMDD-<id>` in `TIME_ZONE`) when it has none; shortened to 250
+//! characters on a word boundary, ending with `...`.
 //!
 //! Configuration: see [`config`].
 //!
@@ -20,11 +39,13 @@ pub mod config;
 mod error;
 pub mod models;
 mod oncall;
+pub mod postmortem;
+pub mod render;
 
-pub use client::{ConfluenceClient, RetryPolicy};
-pub use config::ConfluenceConfig;
+pub use client::{ConfluenceClient, CreatedPage, RetryPolicy};
+pub use config::{ConfluenceConfig, PostMortemConfig};
 pub use error::{Error, Result};
-pub use models::Page;
+pub use models::{Page, PageSummary};
 pub use oncall::{
     ExportOncallTask, ExportOutcome, TASK_EXPORT_ONCALL, export_oncall, export_roster,
     render_oncall_page,

@@ -16,6 +16,38 @@ pub trait PostMortemProvider: Send + Sync + 'static {
     async fn state(&self, incident: &Incident) -> PostMortemState;
 }
 
+/// Static registration of a post-mortem backend, submitted with
+/// [`crate::register_postmortem_provider!`]. Only constant data and function
+/// pointers can be submitted (an `inventory` rule).
+#[derive(Debug)]
+pub struct PostMortemRegistration {
+    /// The backend's name (the one its provider answers in
+    /// [`PostMortemProvider::name`]).
+    pub name: &'static str,
+    /// Builds the provider; `Ok(None)` when its integration is switched off.
+    pub build: crate::plugin::PluginBuilder<dyn PostMortemProvider>,
+}
+
+inventory::collect!(PostMortemRegistration);
+
+/// Names of every statically registered post-mortem backend, built or not (sorted).
+pub fn registered_names() -> Vec<&'static str> {
+    let mut names: Vec<_> = inventory::iter::<PostMortemRegistration>
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    names.sort_unstable();
+    names
+}
+
+/// Registers a post-mortem backend from any crate.
+#[macro_export]
+macro_rules! register_postmortem_provider {
+    ($registration:expr) => {
+        $crate::__inventory::submit! { $registration }
+    };
+}
+
 /// Combines the states of several backends: every enabled backend must be ready.
 pub fn combine(states: Vec<PostMortemState>) -> PostMortemState {
     if states.is_empty() {
@@ -200,5 +232,106 @@ impl PostMortemProvider for BuiltInPostMortems {
             },
             Err(e) => PostMortemState::Unknown(e.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::plugin::PluginContext;
+    use crate::{Firefighter, Settings};
+
+    /// Only on in the applications of these tests, so no other test of the
+    /// crate meets a backend it did not ask for.
+    const MARK: &str = "postmortem-registration-test";
+
+    struct Registered;
+
+    #[async_trait]
+    impl PostMortemProvider for Registered {
+        fn name(&self) -> &str {
+            "registered-test"
+        }
+
+        async fn state(&self, _: &Incident) -> PostMortemState {
+            PostMortemState::Missing
+        }
+    }
+
+    fn build(ctx: &PluginContext) -> crate::Result<Option<Arc<dyn PostMortemProvider>>> {
+        Ok((ctx.settings.app_display_name == MARK)
+            .then(|| Arc::new(Registered) as Arc<dyn PostMortemProvider>))
+    }
+
+    crate::register_postmortem_provider!(PostMortemRegistration {
+        name: "registered-test",
+        build,
+    });
+
+    async fn backends(settings: Settings, registered: bool) -> crate::Result<Vec<String>> {
+        let store = crate::store::SqliteStore::connect("sqlite::memory:").await?;
+        let app = Firefighter::builder(settings)
+            .store(Arc::new(store))
+            .with_registered_plugins(registered)
+            .build()
+            .await?;
+        Ok(app.postmortem_backends())
+    }
+
+    #[tokio::test]
+    async fn registered_backends_are_built_after_the_built_in_one() {
+        assert!(registered_names().contains(&"registered-test"));
+        let on = Settings {
+            app_display_name: MARK.into(),
+            ..Settings::default()
+        };
+        assert_eq!(
+            backends(on.clone(), true).await.unwrap(),
+            vec![BUILT_IN.to_owned(), "registered-test".to_owned()]
+        );
+        assert_eq!(
+            backends(
+                Settings {
+                    builtin_postmortem: false,
+                    ..on.clone()
+                },
+                true
+            )
+            .await
+            .unwrap(),
+            vec!["registered-test".to_owned()]
+        );
+        // Switched off (its build answers None), or registrations not used.
+        assert_eq!(
+            backends(Settings::default(), true).await.unwrap(),
+            vec![BUILT_IN.to_owned()]
+        );
+        assert_eq!(
+            backends(on, false).await.unwrap(),
+            vec![BUILT_IN.to_owned()]
+        );
+    }
+
+    #[tokio::test]
+    async fn two_backends_with_one_name_are_refused() {
+        let store = crate::store::SqliteStore::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let err = Firefighter::builder(Settings {
+            app_display_name: MARK.into(),
+            ..Settings::default()
+        })
+        .store(Arc::new(store))
+        .postmortem_provider(Arc::new(Registered))
+        .build()
+        .await
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("two post-mortem backends are named \"registered-test\""),
+            "{err}"
+        );
     }
 }

@@ -24,6 +24,10 @@ pub struct Page {
 #[derive(Deserialize)]
 pub(crate) struct PageWire {
     id: serde_json::Value,
+    #[serde(default, rename = "spaceId")]
+    pub(crate) space_id: Option<serde_json::Value>,
+    #[serde(default, rename = "_links")]
+    pub(crate) links: Option<PageLinksWire>,
     #[serde(default)]
     title: String,
     #[serde(default)]
@@ -32,6 +36,13 @@ pub(crate) struct PageWire {
     version: Option<VersionWire>,
     #[serde(default)]
     body: Option<BodyWire>,
+}
+
+/// A page's links (`AbstractPageLinks`): the web address, relative to the site's `/wiki`.
+#[derive(Deserialize)]
+pub(crate) struct PageLinksWire {
+    #[serde(default)]
+    pub(crate) webui: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -52,6 +63,18 @@ struct BodyWire {
 struct StorageWire {
     #[serde(default)]
     value: Option<String>,
+}
+
+/// A new page, as Confluence takes it (`POST /pages`).
+#[derive(Serialize)]
+pub(crate) struct PageCreate<'a> {
+    #[serde(rename = "spaceId")]
+    pub(crate) space_id: &'a str,
+    pub(crate) status: &'static str,
+    pub(crate) title: &'a str,
+    #[serde(rename = "parentId")]
+    pub(crate) parent_id: &'a str,
+    pub(crate) body: BodyWrite<'a>,
 }
 
 /// A page's new version, as Confluence takes it.
@@ -79,10 +102,7 @@ pub(crate) struct VersionWrite<'a> {
 impl PageWire {
     pub(crate) fn into_page(self) -> Page {
         Page {
-            id: match self.id {
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
-            },
+            id: super::list::id_to_string(self.id),
             title: self.title,
             status: self.status.unwrap_or_else(|| "current".into()),
             version: self.version.as_ref().map_or(0, |v| v.number),

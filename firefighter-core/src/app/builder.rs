@@ -11,6 +11,7 @@ use crate::event::EventHandlerRegistration;
 use crate::invite::InviteRegistry;
 use crate::oncall::{OnCall, OnCallRegistration};
 use crate::plugin::PluginContext;
+use crate::postmortem::PostMortemRegistration;
 use crate::store::now;
 use crate::task::{PeriodicTask, TaskRegistration};
 use crate::{Error, EventHandler, InviteProvider, PostMortemProvider, Result, Settings, Store};
@@ -142,6 +143,7 @@ impl FirefighterBuilder {
         let mut invites = InviteRegistry::new()
             .with_timeout(Duration::from_secs(settings.invite_provider_timeout_secs));
         let mut tasks = Vec::new();
+        let mut postmortem_backends = Vec::new();
         if self.use_inventory {
             let mut regs: Vec<&EventHandlerRegistration> =
                 inventory::iter::<EventHandlerRegistration>
@@ -167,6 +169,16 @@ impl FirefighterBuilder {
                 match (r.build)(&ctx)? {
                     Some(t) => tasks.push(t),
                     None => tracing::info!(task = r.name, "task switched off"),
+                }
+            }
+            let mut regs: Vec<&PostMortemRegistration> = inventory::iter::<PostMortemRegistration>
+                .into_iter()
+                .collect();
+            regs.sort_by_key(|r| r.name);
+            for r in regs {
+                match (r.build)(&ctx)? {
+                    Some(p) => postmortem_backends.push(p),
+                    None => tracing::info!(backend = r.name, "post-mortem backend switched off"),
                 }
             }
         }
@@ -201,7 +213,7 @@ impl FirefighterBuilder {
             store.ensure_task(t.name(), default.as_ref(), next).await?;
         }
         let subscribers: Arc<[String]> = handlers.iter().map(|h| h.name().to_owned()).collect();
-        let mut postmortem_backends = self.postmortem;
+        postmortem_backends.extend(self.postmortem);
         if settings.builtin_postmortem {
             // First: it is the one every team has.
             postmortem_backends.insert(
@@ -209,12 +221,22 @@ impl FirefighterBuilder {
                 Arc::new(crate::postmortem::BuiltInPostMortems::new(store.clone())),
             );
         }
+        let mut seen = HashSet::new();
+        for p in &postmortem_backends {
+            if !seen.insert(p.name().to_owned()) {
+                return Err(Error::Config(format!(
+                    "two post-mortem backends are named \"{}\"",
+                    p.name()
+                )));
+            }
+        }
         tracing::info!(
             backend = store.backend(),
             handlers = ?subscribers,
             invite_providers = ?invites.names(),
             oncall = oncall.as_ref().map(|o| o.name()),
             tasks = ?tasks.iter().map(|t| t.name()).collect::<Vec<_>>(),
+            postmortem_backends = ?postmortem_backends.iter().map(|p| p.name()).collect::<Vec<_>>(),
             "firefighter core ready"
         );
         let app = Firefighter {
