@@ -777,6 +777,21 @@ async fn a_missing_template_is_a_permanent_error_saying_what_to_fix() {
     );
     assert!(message.contains("re-queue"), "{message}");
     assert!(w.confluence_records().await.is_empty());
+    // The responders are told, in the incident's conversation and timeline.
+    let events = w.app.store().incident_events(w.id).await.unwrap();
+    let notice = events.iter().find_map(|e| match &e.event {
+        firefighter_core::IncidentEvent::Notice { text } => Some(text.clone()),
+        _ => None,
+    });
+    let notice = notice.expect("a notice for the chat integrations");
+    assert!(notice.contains("template page 5555"), "{notice}");
+    let timeline = w.app.timeline(w.id).await.unwrap();
+    assert!(
+        timeline
+            .iter()
+            .any(|t| t.message.as_deref() == Some(notice.as_str())),
+        "and on the incident's timeline"
+    );
 }
 
 #[tokio::test]

@@ -84,6 +84,13 @@ pub enum IncidentEvent {
         /// The channel.
         channel: ChannelInfo,
     },
+    /// Something the incident's responders must know, said where they work
+    /// (chat integrations post it in the incident's conversation): an
+    /// integration that could not do its part and says what to fix.
+    Notice {
+        /// What to tell, for a person.
+        text: String,
+    },
     /// The incident's conversation opened outside office hours while an
     /// on-call vendor is on (at most once per incident): chat integrations
     /// offer to page the on-call.
@@ -106,6 +113,7 @@ impl IncidentEvent {
             IncidentEvent::ConversationRequested { .. } => "conversation_requested",
             IncidentEvent::ChannelReady { .. } => "channel_ready",
             IncidentEvent::OffHoursHint { .. } => "off_hours_hint",
+            IncidentEvent::Notice { .. } => "notice",
         }
     }
 }

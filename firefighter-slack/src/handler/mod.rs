@@ -89,6 +89,7 @@ impl EventHandler for SlackEventHandler {
                 s.on_postmortem(id, &key, backend, url).await
             }
             IncidentEvent::OffHoursHint { hint } => s.on_off_hours_hint(id, &key, hint).await,
+            IncidentEvent::Notice { text } => s.on_notice(id, &key, text).await,
             IncidentEvent::Created
             | IncidentEvent::ChannelReady { .. }
             | IncidentEvent::PostMortemRequested { .. } => Ok(()),

@@ -72,4 +72,26 @@ impl Slack {
         .await
         .map(drop)
     }
+
+    /// An integration's notice (`Notice`), posted once in the incident's channel.
+    pub(super) async fn on_notice(&self, id: IncidentId, key: &str, text: &str) -> Result<()> {
+        let v = self.incident_view(id).await?;
+        let Some(channel) = v.channel_id.clone() else {
+            return Ok(());
+        };
+        let blocks = serde_json::json!([crate::models::blocks::section(&format!(
+            ":warning: {}",
+            crate::models::blocks::escape(text)
+        ))]);
+        self.post_once(
+            key,
+            kind::INTEGRATION_NOTICE,
+            (id, None),
+            kind::INTEGRATION_NOTICE,
+            NewMessage::new(&channel, text, blocks),
+            Strategy::Append,
+        )
+        .await
+        .map(drop)
+    }
 }

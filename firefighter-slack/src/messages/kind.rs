@@ -39,3 +39,5 @@ pub(crate) const SOS: &str = "ff_sos";
 pub(crate) const ONCALL_PAGED: &str = "ff_oncall_paged";
 /// The incident started outside office hours: page the on-call? (event `OffHoursHint`).
 pub(crate) const ONCALL_HINT: &str = "ff_oncall_hint";
+/// A notice an integration asked to post (`IncidentEvent::Notice`).
+pub(crate) const INTEGRATION_NOTICE: &str = "ff_integration_notice";

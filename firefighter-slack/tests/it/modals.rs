@@ -446,3 +446,29 @@ async fn a_reopened_incident_gets_its_channel_back_and_the_reopening_posted_ther
     );
     assert_eq!(t.fake.count("conversations.unarchive"), 1);
 }
+
+#[tokio::test]
+async fn an_integration_s_notice_is_posted_once_in_the_incident_channel() {
+    let t = env().await;
+    t.workspace().await;
+    let (id, channel) = p2(&t).await;
+    let text =
+        "The Confluence post-mortem could not be created: the template page 123 does not exist.";
+    t.app
+        .publish(
+            id,
+            vec![firefighter_core::IncidentEvent::Notice { text: text.into() }],
+            Some((text, None)),
+        )
+        .await
+        .unwrap();
+    t.drain().await;
+    t.drain().await;
+    let notices = t.fake.messages_of_kind(&channel, "ff_integration_notice");
+    assert_eq!(notices.len(), 1);
+    assert!(
+        notices[0].blocks.to_string().contains("template page 123"),
+        "{:?}",
+        notices[0].blocks
+    );
+}
