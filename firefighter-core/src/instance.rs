@@ -37,35 +37,24 @@ pub fn presumed_dead_before(now: DateTime<Utc>) -> DateTime<Utc> {
 ///
 /// While it runs it also holds this process's liveness lock
 /// ([`crate::store::DatabaseStore::hold_liveness`]) and, at each beat, probes
-/// the locks of the other instances that hold one: an instance whose lock is
-/// free died (a `kill -9`, a crash), and what it held is taken over at once
-/// instead of after [`PRESUMED_DEAD_AFTER`] of silence.
+/// the locks of the other instances that hold one, every second: an instance
+/// that has not beaten for 7.5 s and whose lock is free died (a `kill -9`, a
+/// crash), and what it held is taken over then instead of after
+/// [`PRESUMED_DEAD_AFTER`] of silence.
 pub async fn keep_alive(store: Arc<dyn Store>, shutdown: CancellationToken) {
     let started = crate::store::now();
-    let mut hold = None;
+    let mut hold: Option<crate::store::LivenessHold> = None;
+    let mut last_beat: Option<std::time::Instant> = None;
     loop {
         let now = crate::store::now();
-        if let Err(e) = store.instance_alive(id(), started, now).await {
-            // Missing beats only make others take over this instance's work sooner.
-            tracing::warn!(error = %e, "could not record this instance's heartbeat");
-        } else if hold.is_none() {
-            match store.hold_liveness(id()).await {
-                Ok(Some(h)) => match store.instance_holds_lock(id()).await {
-                    Ok(()) => hold = Some(h),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not record this instance's liveness lock")
-                    }
-                },
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not take this instance's liveness lock")
-                }
-            }
+        if last_beat.is_none_or(|at| at.elapsed() >= HEARTBEAT) {
+            last_beat = Some(std::time::Instant::now());
+            beat(store.as_ref(), started, now, &mut hold).await;
         }
         take_over_gone(store.as_ref(), now).await;
         tokio::select! {
             () = shutdown.cancelled() => break,
-            () = tokio::time::sleep(HEARTBEAT) => {}
+            () = tokio::time::sleep(PROBE_EVERY) => {}
         }
     }
     if let Err(e) = store.instance_stopped(id()).await {
@@ -74,10 +63,53 @@ pub async fn keep_alive(store: Arc<dyn Store>, shutdown: CancellationToken) {
     drop(hold);
 }
 
+/// How often the other instances' liveness locks are probed.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// An instance is only judged by its lock once it has not beaten for this
+/// long: one that just lost its lock's connection takes it again at its next beat.
+const QUIET_BEFORE_PROBED: Duration = Duration::from_millis(7_500);
+
+/// One heartbeat, keeping this process's liveness lock (taken again if lost).
+async fn beat(
+    store: &dyn Store,
+    started: DateTime<Utc>,
+    now: DateTime<Utc>,
+    hold: &mut Option<crate::store::LivenessHold>,
+) {
+    if let Some(h) = hold.as_mut()
+        && !store.liveness_held(h).await
+    {
+        tracing::warn!("this instance lost its liveness lock; taking it again");
+        *hold = None;
+        if let Err(e) = store.instance_holds_lock(id(), false).await {
+            tracing::warn!(error = %e, "could not record that this instance lost its liveness lock");
+        }
+    }
+    if let Err(e) = store.instance_alive(id(), started, now).await {
+        // Missing beats only make others take over this instance's work sooner.
+        tracing::warn!(error = %e, "could not record this instance's heartbeat");
+        return;
+    }
+    if hold.is_none() {
+        match store.hold_liveness(id()).await {
+            Ok(Some(h)) => match store.instance_holds_lock(id(), true).await {
+                Ok(()) => *hold = Some(h),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not record this instance's liveness lock")
+                }
+            },
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not take this instance's liveness lock"),
+        }
+    }
+}
+
 /// Marks the instances whose liveness lock is free as gone.
 async fn take_over_gone(store: &dyn Store, now: DateTime<Utc>) {
     let dead = presumed_dead_before(now);
-    match store.gone_instances(id(), dead).await {
+    let quiet = now - chrono::Duration::from_std(QUIET_BEFORE_PROBED).unwrap_or_default();
+    match store.gone_instances(id(), dead, quiet).await {
         Ok(gone) if !gone.is_empty() => {
             let at = dead - chrono::Duration::seconds(1);
             match store.instances_gone(&gone, at).await {

@@ -95,17 +95,25 @@ pub trait DatabaseStore: Send + Sync + std::fmt::Debug + 'static {
     async fn hold_liveness(&self, _instance: &str) -> Result<Option<LivenessHold>> {
         Ok(None)
     }
-    /// Records that `instance` holds its liveness lock (probing it is then
+    /// Whether this process still holds `hold` (a PostgreSQL connection can
+    /// drop, and its advisory lock with it).
+    async fn liveness_held(&self, _hold: &mut LivenessHold) -> bool {
+        true
+    }
+    /// Records whether `instance` holds its liveness lock (probing it is then
     /// exact; instances that do not hold one are only judged by their heartbeat).
-    async fn instance_holds_lock(&self, _instance: &str) -> Result<()> {
+    async fn instance_holds_lock(&self, _instance: &str, _holds: bool) -> Result<()> {
         Ok(())
     }
-    /// Instances other than `me` that beat after `since` and hold a liveness
-    /// lock, but whose lock is free: their process is gone.
+    /// Instances other than `me` that beat after `since` but not since
+    /// `quiet_since`, and hold a liveness lock that is free: their process is
+    /// gone. (The quiet condition keeps an instance that just lost its lock's
+    /// connection, and takes it again at its next beat, from being judged dead.)
     async fn gone_instances(
         &self,
         _me: &str,
         _since: chrono::DateTime<chrono::Utc>,
+        _quiet_since: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<String>> {
         Ok(Vec::new())
     }

@@ -82,20 +82,32 @@ macro_rules! database_sql {
                 self.take_liveness_lock(instance).await
             }
 
-            async fn instance_holds_lock(&self, instance: &str) -> Result<()> {
-                sqlx::query("UPDATE instances SET holds_lock = TRUE WHERE id = $1")
+            async fn liveness_held(&self, hold: &mut LivenessHold) -> bool {
+                Self::still_holds(hold).await
+            }
+
+            async fn instance_holds_lock(&self, instance: &str, holds: bool) -> Result<()> {
+                sqlx::query("UPDATE instances SET holds_lock = $1 WHERE id = $2")
+                    .bind(holds)
                     .bind(instance)
                     .execute(&self.writer)
                     .await?;
                 Ok(())
             }
 
-            async fn gone_instances(&self, me: &str, since: DateTime<Utc>) -> Result<Vec<String>> {
+            async fn gone_instances(
+                &self,
+                me: &str,
+                since: DateTime<Utc>,
+                quiet_since: DateTime<Utc>,
+            ) -> Result<Vec<String>> {
                 let others: Vec<String> = sqlx::query_scalar(
-                    "SELECT id FROM instances WHERE id <> $1 AND holds_lock AND heartbeat_at >= $2 ORDER BY id",
+                    "SELECT id FROM instances WHERE id <> $1 AND holds_lock \
+                     AND heartbeat_at >= $2 AND heartbeat_at < $3 ORDER BY id",
                 )
                 .bind(me)
                 .bind(since)
+                .bind(quiet_since)
                 .fetch_all(&self.pool)
                 .await?;
                 if others.is_empty() {

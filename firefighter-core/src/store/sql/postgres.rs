@@ -108,6 +108,16 @@ impl PgStore {
         Ok(Some(crate::store::LivenessHold(Box::new(conn))))
     }
 
+    /// The advisory lock lasts as long as its session: the connection must
+    /// still answer. (A transaction-mode pooler between us and PostgreSQL
+    /// would break session locks; connect directly, or through a session pooler.)
+    pub(super) async fn still_holds(hold: &mut crate::store::LivenessHold) -> bool {
+        let Some(conn) = hold.0.downcast_mut::<sqlx::PgConnection>() else {
+            return false;
+        };
+        sqlx::query("SELECT 1").execute(&mut *conn).await.is_ok()
+    }
+
     pub(super) async fn free_liveness_locks(&self, others: Vec<String>) -> Result<Vec<String>> {
         let mut conn = self.pool.acquire().await?;
         let mut gone = Vec::new();

@@ -332,6 +332,11 @@ impl SqliteStore {
         }
     }
 
+    /// A file lock lasts as long as its file is open.
+    pub(super) async fn still_holds(_hold: &mut crate::store::LivenessHold) -> bool {
+        true
+    }
+
     pub(super) async fn free_liveness_locks(&self, others: Vec<String>) -> Result<Vec<String>> {
         let Some(dir) = self.liveness_dir() else {
             return Ok(Vec::new());

@@ -9,18 +9,21 @@ use firefighter_core::instance::presumed_dead_before;
 
 async fn dies_and_is_known_at_once(a: Arc<dyn Store>, b: Arc<dyn Store>) {
     let now = Utc::now();
-    a.instance_alive("instance-aaa", now, now).await.unwrap();
-    let hold = a
+    // It last beat 8 s ago (more than one beat and a half).
+    let beat = now - chrono::Duration::seconds(8);
+    a.instance_alive("instance-aaa", beat, beat).await.unwrap();
+    let mut hold = a
         .hold_liveness("instance-aaa")
         .await
         .unwrap()
         .expect("a lock to hold");
-    a.instance_holds_lock("instance-aaa").await.unwrap();
+    assert!(a.liveness_held(&mut hold).await);
+    a.instance_holds_lock("instance-aaa", true).await.unwrap();
     b.instance_alive("instance-bbb", now, now).await.unwrap();
-    // Without a lock of its own, an instance is judged by its heartbeat alone.
     let since = presumed_dead_before(now);
+    let quiet = now - chrono::Duration::milliseconds(7_500);
     assert!(
-        b.gone_instances("instance-bbb", since)
+        b.gone_instances("instance-bbb", since, quiet)
             .await
             .unwrap()
             .is_empty(),
@@ -29,7 +32,18 @@ async fn dies_and_is_known_at_once(a: Arc<dyn Store>, b: Arc<dyn Store>) {
     assert!(b.silent_instances(since).await.unwrap().is_empty());
 
     drop(hold); // what the system does when the process dies
-    let gone = b.gone_instances("instance-bbb", since).await.unwrap();
+    // An instance that beat just now is not judged by its lock yet (it may
+    // be taking it again after losing its connection).
+    assert!(
+        b.gone_instances("instance-bbb", since, beat - chrono::Duration::seconds(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let gone = b
+        .gone_instances("instance-bbb", since, quiet)
+        .await
+        .unwrap();
     assert_eq!(gone, vec!["instance-aaa".to_owned()]);
     b.instances_gone(&gone, since - chrono::Duration::seconds(1))
         .await
@@ -39,9 +53,9 @@ async fn dies_and_is_known_at_once(a: Arc<dyn Store>, b: Arc<dyn Store>) {
         vec!["instance-aaa".to_owned()],
         "its leases are taken over now, without 20 s of silence"
     );
-    // A restarted process with a new id is alive again; the old one stays gone.
+    // Once gone, it is not reported again.
     assert!(
-        b.gone_instances("instance-bbb", since)
+        b.gone_instances("instance-bbb", since, quiet)
             .await
             .unwrap()
             .is_empty()
@@ -80,6 +94,20 @@ async fn a_dead_instance_on_postgres_is_known_at_once() {
         firefighter_core::store::DatabasePool::Sqlite(_) => unreachable!(),
     });
     let pool = sqlx::PgPool::connect_with(url.unwrap()).await.unwrap();
-    let b: Arc<dyn Store> = Arc::new(firefighter_core::store::PgStore::from_pool(pool));
-    dies_and_is_known_at_once(a, b).await;
+    let b: Arc<dyn Store> = Arc::new(firefighter_core::store::PgStore::from_pool(pool.clone()));
+    dies_and_is_known_at_once(a.clone(), b).await;
+
+    // A lock whose connection dropped is known to be lost by its holder.
+    let mut hold = a.hold_liveness("instance-ccc").await.unwrap().unwrap();
+    let conn = hold.0.downcast_mut::<sqlx::PgConnection>().unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(!a.liveness_held(&mut hold).await);
 }
