@@ -189,8 +189,8 @@ pub enum PostMortemFilter {
     /// It needs one (a priority that needs a post-mortem, in production),
     /// is mitigated, and has no document yet.
     Missing,
-    /// It has a document that is not ready: the built-in one not marked
-    /// ready, or an external one (its backend says when it is ready).
+    /// Its built-in post-mortem is not marked ready (external backends tell
+    /// their documents' readiness when asked, not in a list query).
     NotReady,
 }
 

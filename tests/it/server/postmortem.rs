@@ -144,6 +144,30 @@ async fn a_p1_gets_its_post_mortem_at_mitigation_and_closes_once_it_is_marked_re
     )
     .await;
     assert_eq!(pm["notes"]["impact"], "", "nothing saved");
+    for bad in [
+        json!({"impact": "written", "add_action": {"description": "", "owner": "jane", "due_on": "2027-01-01"}}),
+        json!({"impact": "written", "done_actions": [uuid::Uuid::new_v4()]}),
+        json!({"impact": "x".repeat(20_001)}),
+    ] {
+        let (status, body) = send(
+            &app,
+            &token,
+            reqwest::Method::PATCH,
+            &format!("incidents/{id}/postmortem"),
+            bad.clone(),
+        )
+        .await;
+        assert_eq!(status, 400, "{bad} -> {body}");
+        let (_, pm) = send(
+            &app,
+            &token,
+            reqwest::Method::GET,
+            &format!("incidents/{id}/postmortem"),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(pm["notes"]["impact"], "", "{bad} changed nothing");
+    }
 
     let (status, pm) = send(
         &app,

@@ -147,7 +147,9 @@ pub(super) fn filter_clause(f: &IncidentFilter, like: &str, p: &mut Params) -> S
                 .to_owned(),
         ),
         Some(crate::incident::PostMortemFilter::NotReady) => conds.push(
-            "EXISTS (SELECT 1 FROM postmortems pm WHERE pm.incident_id = i.id AND NOT pm.ready)".to_owned(),
+            // The ready mark is the built-in document's; external backends say
+            // theirs when asked (a label, a status), not in this table.
+            "EXISTS (SELECT 1 FROM postmortems pm WHERE pm.incident_id = i.id AND pm.backend = 'firefighter' AND NOT pm.ready)".to_owned(),
         ),
     }
     if let Some(user) = f.visible_to {

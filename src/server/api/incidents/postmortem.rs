@@ -230,17 +230,46 @@ pub(in crate::server::api) async fn edit_postmortem(
         }
     };
     f.finish()?;
+    // Everything is checked before anything is written: bad input changes nothing.
+    let report = state.app.postmortem_report(id).await?;
+    let current = report.notes.clone();
+    let [impact, root_causes, went_well, went_badly] = sections;
+    let notes =
+        (impact.is_some() || root_causes.is_some() || went_well.is_some() || went_badly.is_some())
+            .then(|| PostMortemNotes {
+                impact: impact.unwrap_or(current.impact),
+                root_causes: root_causes.unwrap_or(current.root_causes),
+                went_well: went_well.unwrap_or(current.went_well),
+                went_badly: went_badly.unwrap_or(current.went_badly),
+                ..PostMortemNotes::default()
+            });
+    if let Some(n) = &notes {
+        n.validate()?;
+    }
+    if let Some(a) = &add {
+        a.clone().validate(id, chrono::Utc::now())?;
+    }
+    let known: std::collections::HashSet<uuid::Uuid> =
+        report.actions.iter().map(|a| a.id).collect();
+    let unknown: Vec<String> = done
+        .iter()
+        .chain(&undone)
+        .chain(&removed)
+        .filter(|a| !known.contains(a))
+        .map(ToString::to_string)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(crate::Error::Invalid(vec![crate::Problem::field(
+            "actions",
+            "does_not_exist",
+            format!(
+                "this post-mortem has no follow-up action {}",
+                unknown.join(", ")
+            ),
+        )]));
+    }
     let by = Some(user.user.id);
-    if sections.iter().any(Option::is_some) {
-        let current = state.app.postmortem_report(id).await?.notes;
-        let [impact, root_causes, went_well, went_badly] = sections;
-        let notes = PostMortemNotes {
-            impact: impact.unwrap_or(current.impact),
-            root_causes: root_causes.unwrap_or(current.root_causes),
-            went_well: went_well.unwrap_or(current.went_well),
-            went_badly: went_badly.unwrap_or(current.went_badly),
-            ..PostMortemNotes::default()
-        };
+    if let Some(notes) = notes {
         state.app.save_postmortem_notes(id, notes, by).await?;
     }
     if let Some(action) = add {
