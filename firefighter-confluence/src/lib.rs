@@ -41,8 +41,10 @@ pub mod models;
 mod oncall;
 pub mod postmortem;
 pub mod render;
+pub mod routes;
+pub mod runbooks;
 
-pub use client::{ConfluenceClient, CreatedPage, RetryPolicy};
+pub use client::{ConfluenceClient, CreatedPage, MovePosition, RetryPolicy};
 pub use config::{ConfluenceConfig, PostMortemConfig};
 pub use error::{Error, Result};
 pub use models::{Page, PageSummary};

@@ -1,0 +1,1 @@
+//! Web page and API of the runbooks.
