@@ -308,3 +308,11 @@ async fn the_tasks_skip_without_the_folder_and_sorting_is_a_dry_run_by_default()
             .is_empty()
     );
 }
+
+#[test]
+fn the_tasks_are_registered() {
+    let names = firefighter_core::task::registered_names();
+    for task in [TASK_SYNC_RUNBOOKS, TASK_SORT_RUNBOOKS] {
+        assert!(names.contains(&task), "{task} is not registered: {names:?}");
+    }
+}

@@ -18,6 +18,9 @@ pub(crate) struct Integrations {
     pub(crate) slack: Option<firefighter_slack::Slack>,
     #[cfg(feature = "pagerduty")]
     pub(crate) pagerduty: Option<firefighter_pagerduty::PagerDuty>,
+    /// Confluence's settings when it is on (its runbook page and API).
+    #[cfg(feature = "confluence")]
+    pub(crate) confluence: Option<firefighter_confluence::ConfluenceConfig>,
 }
 
 impl std::fmt::Debug for Integrations {
@@ -60,6 +63,14 @@ impl Integrations {
                 Ok(pd) => pd,
                 Err(e) => {
                     tracing::error!(error = %e, "PagerDuty is misconfigured and switched off");
+                    None
+                }
+            },
+            #[cfg(feature = "confluence")]
+            confluence: match firefighter_confluence::ConfluenceConfig::from_env() {
+                Ok(config) => config,
+                Err(e) => {
+                    tracing::error!(error = %e, "Confluence is misconfigured and switched off");
                     None
                 }
             },
@@ -230,7 +241,7 @@ impl Integration for PagerDutyAdapter {
     }
 }
 
-/// Confluence serves no pages: it only exports the on-call roster.
+/// Confluence serves the runbooks' page and API when it is on.
 #[cfg(feature = "confluence")]
 struct ConfluenceAdapter;
 
@@ -238,6 +249,20 @@ struct ConfluenceAdapter;
 impl Integration for ConfluenceAdapter {
     fn status(&self, env: &figment::Figment) -> IntegrationStatus {
         firefighter_confluence::ConfluenceConfig::status(env.clone())
+    }
+
+    fn routes(&self, state: &AppState) -> Router {
+        match state.integrations.confluence {
+            Some(_) => firefighter_confluence::routes::routes(state.app.store().clone()),
+            None => Router::new(),
+        }
+    }
+
+    fn nav_links(&self, state: &AppState) -> Vec<(&'static str, &'static str)> {
+        match state.integrations.confluence {
+            Some(_) => vec![("Runbooks", firefighter_confluence::routes::RUNBOOK_PATH)],
+            None => Vec::new(),
+        }
     }
 }
 
