@@ -37,6 +37,7 @@
 mod client;
 pub mod config;
 mod error;
+pub mod housekeeping;
 pub mod models;
 mod oncall;
 pub mod postmortem;

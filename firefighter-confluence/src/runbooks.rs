@@ -518,13 +518,24 @@ pub fn sort_name(title: &str) -> Option<String> {
     Some(rest.trim().to_lowercase())
 }
 
-/// The moves that put `pages` (id, key) in the order of their keys, as
-/// FireFighter sorts: none when already in order, else each page after the
-/// one before it in the sorted order.
+/// The moves that put `pages` (id, title, key) in the order of their keys,
+/// as FireFighter sorts: none when already in order, else each page after
+/// the one before it in the sorted order.
 pub fn sort_moves(pages: &[(String, String, String)]) -> Vec<PlannedMove> {
     let mut sorted: Vec<&(String, String, String)> = pages.iter().collect();
     sorted.sort_by(|a, b| a.2.cmp(&b.2));
-    if sorted.iter().map(|p| &p.0).eq(pages.iter().map(|p| &p.0)) {
+    let strip = |v: &mut dyn Iterator<Item = &(String, String, String)>| -> Vec<(String, String)> {
+        v.map(|(id, title, _)| (id.clone(), title.clone()))
+            .collect()
+    };
+    order_moves(&strip(&mut pages.iter()), &strip(&mut sorted.into_iter()))
+}
+
+/// The moves that turn the order `current` (id, title) into `sorted`:
+/// none when they are the same, else each page of `sorted` after the one
+/// before it (FireFighter's `sort_pages`).
+pub fn order_moves(current: &[(String, String)], sorted: &[(String, String)]) -> Vec<PlannedMove> {
+    if current.iter().map(|p| &p.0).eq(sorted.iter().map(|p| &p.0)) {
         return Vec::new();
     }
     sorted
