@@ -316,3 +316,53 @@ fn the_tasks_are_registered() {
         assert!(names.contains(&task), "{task} is not registered: {names:?}");
     }
 }
+
+/// Every new request shape (runbook bodies by id, v1 descendants, v1 moves
+/// after / append / before, a page created with an empty body) against the
+/// Prism mock of Confluence's official contract: all answered 2xx, with no
+/// violation reported.
+#[tokio::test]
+#[cfg_attr(
+    not(feature = "contract-tests"),
+    ignore = "needs the contract mocks: ../shared/contract-mocks/start-mocks.sh"
+)]
+async fn housekeeping_requests_conform() {
+    use firefighter_confluence::MovePosition;
+    let url = std::env::var("FF_CONTRACT_CONFLUENCE_URL")
+        .unwrap_or_else(|_| "http://127.0.0.1:4013".into());
+    let (proxy, log) = fake::proxy::recording_proxy(&url).await;
+    let c = client(&proxy);
+    // The mock answers its examples (a "string" next link): what matters
+    // here is what was sent, and the first answer is read.
+    let decoded_or_followed = |r: Result<(), Error>| match r {
+        Ok(()) => {}
+        Err(Error::Decode(m)) if m.contains("next results") => {}
+        Err(e) => panic!("{e}"),
+    };
+    decoded_or_followed(
+        c.pages_with_bodies(&["201".into(), "202".into()])
+            .await
+            .map(|_| ()),
+    );
+    decoded_or_followed(c.descendant_pages("500").await.map(|_| ()));
+    for position in [
+        MovePosition::After,
+        MovePosition::Append,
+        MovePosition::Before,
+    ] {
+        c.move_page("601", position, "610").await.unwrap();
+    }
+    let created = c
+        .create_page("777", "500", "Q4 2026 Postmortems", "")
+        .await
+        .unwrap();
+    assert!(!created.id.is_empty());
+
+    let (statuses, violations) = fake::proxy::answers(&log);
+    assert_eq!(statuses.len(), 6, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| (200..300).contains(s)),
+        "{statuses:?}"
+    );
+    assert!(violations.is_empty(), "{violations:?}");
+}

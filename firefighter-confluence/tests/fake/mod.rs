@@ -7,6 +7,8 @@
 
 use std::sync::{Arc, Mutex};
 
+pub mod proxy;
+
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
