@@ -254,11 +254,11 @@ pub async fn archive_and_sort_postmortems(
         .with_timezone(&app.time_zone())
         .date_naive();
     let current = quarter_of(today);
-    if !bins.contains_key(&current) {
+    if let std::collections::btree_map::Entry::Vacant(slot) = bins.entry(current) {
         let title = quarter_title(current);
         outcome.created.push(format!("\"{title}\" in {folder_id}"));
         if dry_run {
-            bins.insert(current, format!("(new \"{title}\")"));
+            slot.insert(format!("(new \"{title}\")"));
         } else {
             let space_id = client.space_id(space_key).await?;
             let page = client.create_page(&space_id, folder_id, &title, "").await?;
@@ -273,7 +273,7 @@ pub async fn archive_and_sort_postmortems(
                     target_id: first.clone(),
                 });
             }
-            bins.insert(current, page.id);
+            slot.insert(page.id);
         }
     }
     // Post-mortems of incidents closed long enough, into their quarter.
@@ -308,7 +308,7 @@ pub async fn archive_and_sort_postmortems(
             .filter_map(|c| parse_postmortem_title(&c.title).map(|t| (c.id, c.title, t.date)))
             .collect();
         let mut sorted = current.clone();
-        sorted.sort_by(|a, b| b.2.cmp(&a.2));
+        sorted.sort_by_key(|p| std::cmp::Reverse(p.2));
         let strip = |v: &[(String, String, NaiveDate)]| -> Vec<(String, String)> {
             v.iter()
                 .map(|(id, title, _)| (id.clone(), title.clone()))

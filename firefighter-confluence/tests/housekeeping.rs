@@ -286,7 +286,7 @@ async fn archiving_is_a_dry_run_by_default_then_moves_and_sorts() {
             t.child_titles(FOLDER),
         )
     });
-    assert_eq!(created, [current.clone()]);
+    assert_eq!(created, std::slice::from_ref(&current));
     // The new quarter folder before the first existing one, the old
     // post-mortem into Q4 2025, then the sort.
     assert_eq!(moves[0].1, "before");
