@@ -122,7 +122,10 @@ register_schema!(SchemaRegistration {
 /// The table `confluence_runbooks`.
 #[derive(Debug, Clone)]
 pub struct RunbookStore {
+    /// Reads.
     pool: DatabasePool,
+    /// Writes (on SQLite, the store's one writer connection).
+    writer: DatabasePool,
 }
 
 type Row = (
@@ -167,17 +170,20 @@ fn from_row(r: Row) -> Runbook {
 impl RunbookStore {
     /// The table on this database.
     pub fn new(pool: DatabasePool) -> RunbookStore {
-        RunbookStore { pool }
+        RunbookStore {
+            writer: pool.clone(),
+            pool,
+        }
     }
 
-    /// The table on a core store's database.
+    /// The table on a core store's database (its writes queued with core's).
     pub fn of(store: &dyn firefighter_core::Store) -> Result<RunbookStore> {
-        store
-            .write_database()
-            .map(RunbookStore::new)
-            .ok_or_else(|| {
-                Error::Config("runbooks need core's SQL store (SQLite or PostgreSQL)".into())
-            })
+        match (store.database(), store.write_database()) {
+            (Some(pool), Some(writer)) => Ok(RunbookStore { pool, writer }),
+            _ => Err(Error::Config(
+                "runbooks need core's SQL store (SQLite or PostgreSQL)".into(),
+            )),
+        }
     }
 
     /// Every runbook, by service type then name.
@@ -259,7 +265,7 @@ impl RunbookStore {
              body_storage = excluded.body_storage, version = excluded.version, \
              updated_at = excluded.updated_at"
         );
-        firefighter_core::on_pool!(&self.pool, |p, Db, BEGIN| {
+        firefighter_core::on_pool!(&self.writer, |p, Db, BEGIN| {
             let mut conn = p.acquire().await?;
             sqlx::query(BEGIN).execute(&mut *conn).await?;
             let result: std::result::Result<(), sqlx::Error> = async {
@@ -300,7 +306,7 @@ impl RunbookStore {
     pub async fn delete(&self, page_ids: &[String]) -> Result<u64> {
         let mut deleted = 0;
         for id in page_ids {
-            deleted += firefighter_core::on_pool!(&self.pool, p => {
+            deleted += firefighter_core::on_pool!(&self.writer, p => {
                 sqlx::query("DELETE FROM confluence_runbooks WHERE page_id = $1")
                     .bind(id.clone())
                     .execute(p)
