@@ -330,3 +330,69 @@ pub(crate) fn backoffice_sections(state: &AppState) -> Vec<(&'static str, &'stat
         .flat_map(|i| i.backoffice_sections(state))
         .collect()
 }
+
+#[cfg(all(test, feature = "confluence"))]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// The runbooks' page and API exist only when Confluence is on; the
+    /// navigation entry with them.
+    #[tokio::test]
+    async fn confluence_serves_the_runbooks_only_when_on() {
+        let store = firefighter_core::store::SqliteStore::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let app = firefighter_core::Firefighter::builder(firefighter_core::Settings::default())
+            .store(Arc::new(store))
+            .with_registered_plugins(false)
+            .build()
+            .await
+            .unwrap();
+        let base = AppState::new(app, super::super::config::ServerConfig::default());
+        let with = |config: Option<firefighter_confluence::ConfluenceConfig>| {
+            let mut state = base.clone();
+            let mut integrations = (*state.integrations).clone();
+            integrations.confluence = config;
+            state.integrations = Arc::new(integrations);
+            state
+        };
+        let status = |state: AppState, uri: &'static str| async move {
+            ConfluenceAdapter
+                .routes(&state)
+                .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+                .await
+                .unwrap()
+                .status()
+        };
+        let off = with(None);
+        for uri in ["/runbook/", "/api/v2/firefighter/runbooks/"] {
+            assert_eq!(
+                status(off.clone(), uri).await,
+                StatusCode::NOT_FOUND,
+                "{uri}"
+            );
+        }
+        assert!(!nav_links(&off).contains(&("Runbooks", "/runbook/")));
+
+        let on = with(Some(firefighter_confluence::ConfluenceConfig::new(
+            "https://acme.atlassian.net",
+            "bot@example.com",
+            "token",
+        )));
+        // Served, and refused without the server's caller (not logged in).
+        for uri in ["/runbook/", "/api/v2/firefighter/runbooks/"] {
+            assert_eq!(
+                status(on.clone(), uri).await,
+                StatusCode::UNAUTHORIZED,
+                "{uri}"
+            );
+        }
+        assert!(nav_links(&on).contains(&("Runbooks", "/runbook/")));
+    }
+}
