@@ -25,6 +25,8 @@ use crate::{ConfluenceClient, ConfluenceConfig, Error, Result};
 pub const TASK_SYNC_RUNBOOKS: &str = "confluence.sync_runbooks";
 /// Name of the sorting task.
 pub const TASK_SORT_RUNBOOKS: &str = "confluence.sort_runbooks";
+/// Name of the content refresh task.
+pub const TASK_SYNC_PAGES_CONTENT: &str = "confluence.sync_pages_content";
 /// FireFighter's service types; any other is `other`.
 pub const SERVICE_TYPES: &[&str] = &[
     "ms", "front", "infra", "app", "other", "task", "stream", "site", "msf", "data", "gw", "nbk",
@@ -302,6 +304,27 @@ impl RunbookStore {
         Ok((created, updated))
     }
 
+    /// Replaces the body and version of runbooks (by page id); how many changed.
+    pub async fn update_content(&self, pages: &[(String, String, i64)]) -> Result<u64> {
+        let mut changed = 0;
+        for (page_id, body, version) in pages {
+            changed += firefighter_core::on_pool!(&self.writer, p => {
+                sqlx::query(
+                    "UPDATE confluence_runbooks SET body_storage = $1, version = $2, updated_at = $3 \
+                     WHERE page_id = $4 AND (body_storage <> $1 OR version <> $2)",
+                )
+                .bind(body.clone())
+                .bind(*version)
+                .bind(firefighter_core::clock::now())
+                .bind(page_id.clone())
+                .execute(p)
+                .await?
+                .rows_affected()
+            });
+        }
+        Ok(changed)
+    }
+
     /// Deletes these runbooks (by page id); how many were.
     pub async fn delete(&self, page_ids: &[String]) -> Result<u64> {
         let mut deleted = 0;
@@ -433,6 +456,52 @@ pub async fn sync_runbooks(
         outcome.deleted = store.delete(&ids).await?;
     }
     Ok(outcome)
+}
+
+/// What a content refresh did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContentOutcome {
+    /// Pages read.
+    pub read: u64,
+    /// Runbooks whose body or version changed.
+    pub updated: u64,
+    /// Runbooks deleted: their page answered 404.
+    pub deleted: u64,
+}
+
+/// FireFighter's `confluence.sync_pages_content` over the pages firefighter
+/// keeps (the runbooks): each body and version refreshed (250 pages a
+/// request); a page the bulk read left out is asked for alone, and its
+/// runbook deleted only when Confluence answers 404 for it.
+pub async fn sync_pages_content(
+    client: &ConfluenceClient,
+    store: &RunbookStore,
+) -> Result<ContentOutcome> {
+    let runbooks = store.all().await?;
+    let ids: Vec<String> = runbooks.iter().map(|r| r.page_id.clone()).collect();
+    let pages = client.pages_with_bodies(&ids).await?;
+    let found: HashSet<&str> = pages.iter().map(|(p, _)| p.id.as_str()).collect();
+    let mut gone = Vec::new();
+    let mut contents: Vec<(String, String, i64)> = pages
+        .iter()
+        .map(|(p, _)| (p.id.clone(), p.body.clone(), p.version))
+        .collect();
+    for id in ids.iter().filter(|id| !found.contains(id.as_str())) {
+        match client.page(id).await {
+            Ok(page) => contents.push((page.id, page.body, page.version)),
+            Err(Error::PageNotFound(_)) => gone.push(id.clone()),
+            Err(e) => return Err(e),
+        }
+    }
+    let updated = store.update_content(&contents).await?;
+    if !gone.is_empty() {
+        tracing::warn!(pages = ?gone, "runbook pages answer 404: their runbooks are deleted");
+    }
+    Ok(ContentOutcome {
+        read: contents.len() as u64,
+        updated,
+        deleted: store.delete(&gone).await?,
+    })
 }
 
 /// A move a sorting task makes (or would make, in a dry run).
@@ -603,7 +672,8 @@ pub struct RunbookTask {
 }
 
 impl RunbookTask {
-    /// The task `name` ([`TASK_SYNC_RUNBOOKS`] or [`TASK_SORT_RUNBOOKS`]).
+    /// The task `name` ([`TASK_SYNC_RUNBOOKS`], [`TASK_SORT_RUNBOOKS`] or
+    /// [`TASK_SYNC_PAGES_CONTENT`]).
     pub fn new(
         name: &'static str,
         config: ConfluenceConfig,
@@ -631,7 +701,9 @@ impl PeriodicTask for RunbookTask {
     }
 
     fn description(&self) -> &str {
-        if self.name == TASK_SYNC_RUNBOOKS {
+        if self.name == TASK_SYNC_PAGES_CONTENT {
+            "Refreshes the body and version of every runbook page from Confluence; deletes the runbooks whose page answers 404"
+        } else if self.name == TASK_SYNC_RUNBOOKS {
             "Syncs the runbooks (pages titled <type>.<service> [RUNBOOK], two levels under CONFLUENCE_RUNBOOKS_FOLDER_ID) from Confluence; deletes at most 4 that disappeared"
         } else {
             "Sorts the runbooks of each folder under CONFLUENCE_RUNBOOKS_FOLDER_ID alphabetically; only says what it would move while CONFLUENCE_HOUSEKEEPING_DRY_RUN is yes"
@@ -639,7 +711,9 @@ impl PeriodicTask for RunbookTask {
     }
 
     fn default_schedule(&self) -> Option<Schedule> {
-        if self.name == TASK_SYNC_RUNBOOKS {
+        if self.name == TASK_SYNC_PAGES_CONTENT {
+            Some(Schedule::every(Duration::from_secs(24 * 3600)))
+        } else if self.name == TASK_SYNC_RUNBOOKS {
             Some(Schedule::every(Duration::from_secs(3600)))
         } else {
             None
@@ -651,6 +725,19 @@ impl PeriodicTask for RunbookTask {
     }
 
     async fn run(&self) -> std::result::Result<TaskReport, TaskError> {
+        if self.name == TASK_SYNC_PAGES_CONTENT {
+            let store = RunbookStore::of(self.store.as_ref()).map_err(TaskError::failed)?;
+            return sync_pages_content(&self.client, &store)
+                .await
+                .map(|o| {
+                    TaskReport::counted([
+                        ("read", o.read),
+                        ("updated", o.updated),
+                        ("deleted", o.deleted),
+                    ])
+                })
+                .map_err(TaskError::failed);
+        }
         let Some(folder) = &self.config.runbooks_folder_id else {
             return Ok(TaskReport::note(
                 "skipped: CONFLUENCE_RUNBOOKS_FOLDER_ID is not set",
@@ -693,6 +780,11 @@ register_task!(TaskRegistration {
 register_task!(TaskRegistration {
     name: TASK_SORT_RUNBOOKS,
     build: |ctx| build_task(TASK_SORT_RUNBOOKS, ctx),
+});
+
+register_task!(TaskRegistration {
+    name: TASK_SYNC_PAGES_CONTENT,
+    build: |ctx| build_task(TASK_SYNC_PAGES_CONTENT, ctx),
 });
 
 #[cfg(test)]

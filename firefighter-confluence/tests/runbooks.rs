@@ -366,3 +366,46 @@ async fn housekeeping_requests_conform() {
     );
     assert!(violations.is_empty(), "{violations:?}");
 }
+
+#[tokio::test]
+async fn page_content_refresh_updates_bodies_and_deletes_only_on_404() {
+    use firefighter_confluence::runbooks::{TASK_SYNC_PAGES_CONTENT, sync_pages_content};
+    let fake = Fake::start().await;
+    tree(&fake);
+    let (core, store) = store().await;
+    let client = client(&fake.uri);
+    sync_runbooks(&client, &store, ROOT).await.unwrap();
+    fake.with(|t| {
+        let p = t.pages.iter_mut().find(|p| p.id == "201").unwrap();
+        p.body = "<p>scale up first</p>".into();
+        p.version = 7;
+        // Left out of the bulk read, but there when asked alone: kept.
+        t.hidden.push("202".into());
+        // Gone: 404.
+        t.remove("203");
+    });
+    let outcome = sync_pages_content(&client, &store).await.unwrap();
+    assert_eq!((outcome.read, outcome.updated, outcome.deleted), (4, 1, 1));
+    let all = store.all().await.unwrap();
+    let checkout = all.iter().find(|r| r.page_id == "201").unwrap();
+    assert_eq!(
+        (checkout.body_storage.as_str(), checkout.version),
+        ("<p>scale up first</p>", 7)
+    );
+    assert!(all.iter().any(|r| r.page_id == "202"));
+    assert!(all.iter().all(|r| r.page_id != "203"));
+    assert!(fake.with(|t| t.requests.iter().any(|r| r == "GET /pages/202")));
+
+    // The task, registered and runnable without the runbooks' folder.
+    assert!(firefighter_core::task::registered_names().contains(&TASK_SYNC_PAGES_CONTENT));
+    let task = RunbookTask::new(
+        TASK_SYNC_PAGES_CONTENT,
+        ConfluenceConfig::new(&fake.uri, "bot@example.com", "token"),
+        core,
+    )
+    .unwrap()
+    .with_client(client);
+    let report = task.run().await.unwrap();
+    assert_eq!(report.count("updated"), Some(0), "{report}");
+    assert_eq!(report.count("read"), Some(4), "{report}");
+}

@@ -40,6 +40,9 @@ pub struct Tree {
     pub requests: Vec<String>,
     /// Answer 429 to this many requests first.
     pub throttle: usize,
+    /// Pages the bulk read (`GET /pages?id=`) leaves out, as Confluence
+    /// may; read alone they answer.
+    pub hidden: Vec<String>,
     next_id: u64,
 }
 
@@ -120,6 +123,7 @@ impl Fake {
         let app = Router::new()
             .route("/wiki/api/v2/pages/{id}/children", get(children))
             .route("/wiki/api/v2/pages", get(pages).post(create))
+            .route("/wiki/api/v2/pages/{id}", get(one_page))
             .route("/wiki/api/v2/spaces", get(spaces))
             .route(
                 "/wiki/rest/api/content/{id}/descendant/page",
@@ -261,7 +265,7 @@ async fn pages(State(tree): State<Shared>, RawQuery(query): RawQuery) -> Respons
     let items = t
         .pages
         .iter()
-        .filter(|p| ids.contains(&p.id))
+        .filter(|p| ids.contains(&p.id) && !t.hidden.contains(&p.id))
         .map(|p| page_json(p, body))
         .collect();
     let rest: String = ids.iter().map(|id| format!("id={id}&")).collect();
@@ -269,6 +273,17 @@ async fn pages(State(tree): State<Shared>, RawQuery(query): RawQuery) -> Respons
         format!("/wiki/api/v2/pages?{rest}body-format=storage&cursor={n}&limit=2")
     }))
     .into_response()
+}
+
+async fn one_page(State(tree): State<Shared>, Path(id): Path<String>) -> Response {
+    if let Some(r) = enter(&tree, format!("GET /pages/{id}")) {
+        return r;
+    }
+    let t = tree.lock().unwrap();
+    match t.pages.iter().find(|p| p.id == id) {
+        Some(p) => axum::Json(page_json(p, true)).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn create(State(tree): State<Shared>, axum::Json(body): axum::Json<Value>) -> Response {
