@@ -393,7 +393,17 @@ pub async fn sync_runbooks(
     folder_id: &str,
 ) -> Result<SyncOutcome> {
     let ids = runbook_pages(client, folder_id).await?;
-    let pages = client.pages_with_bodies(&ids).await?;
+    let mut pages = client.pages_with_bodies(&ids).await?;
+    // A page listed in the tree but left out of the bulk read is read
+    // alone: only a 404 makes it missing.
+    let read: HashSet<String> = pages.iter().map(|(p, _)| p.id.clone()).collect();
+    for id in ids.iter().filter(|id| !read.contains(*id)) {
+        match client.page(id).await {
+            Ok(page) => pages.push((page, None)),
+            Err(Error::PageNotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
     let now = firefighter_core::clock::now();
     let existing: std::collections::HashMap<String, Runbook> = store
         .all()
@@ -408,7 +418,11 @@ pub async fn sync_runbooks(
             let created_at = existing.get(&page.id).map_or(now, |r| r.created_at);
             Runbook {
                 id: runbook_id(&page.id),
-                page_url: client.page_url(&page.id, webui.as_deref()),
+                // Read alone, a page comes without its link: the one known is kept.
+                page_url: match (webui.as_deref(), existing.get(&page.id)) {
+                    (None, Some(known)) => known.page_url.clone(),
+                    (webui, _) => client.page_url(&page.id, webui),
+                },
                 page_edit_url: client.page_edit_url(&page.id),
                 page_id: page.id,
                 title: name.clone(),

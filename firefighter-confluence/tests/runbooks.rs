@@ -143,8 +143,10 @@ async fn sync_creates_updates_and_deletes_runbooks_across_pages_of_results() {
     let again = sync_runbooks(&client, &store, ROOT).await.unwrap();
     assert_eq!((again.created, again.updated, again.deleted), (0, 0, 0));
 
-    // A page renamed and edited, one removed.
+    // A page renamed and edited, one removed, one left out of the bulk
+    // read (read alone: kept).
     fake.with(|t| {
+        t.hidden.push("203".into());
         let p = t.pages.iter_mut().find(|p| p.id == "202").unwrap();
         p.title = "data.cart [RUNBOOK]".into();
         p.body = "<p>new</p>".into();
@@ -159,6 +161,7 @@ async fn sync_creates_updates_and_deletes_runbooks_across_pages_of_results() {
     let all = store.all().await.unwrap();
     assert_eq!(all.len(), 4);
     assert!(all.iter().all(|r| r.page_id != "301"));
+    assert!(all.iter().any(|r| r.page_id == "203"));
     let cart = all.iter().find(|r| r.page_id == "202").unwrap();
     assert_eq!((cart.service_type.as_str(), cart.version), ("data", 2));
     // Its id and creation time survive the update.
