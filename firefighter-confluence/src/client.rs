@@ -281,6 +281,11 @@ impl ConfluenceClient {
         }
     }
 
+    /// Where people edit a page.
+    pub fn page_edit_url(&self, id: &str) -> String {
+        format!("{}/wiki/pages/editpage.action?pageId={id}", self.site)
+    }
+
     /// Every result of a v2 list, following `_links.next` (the relative URL
     /// of the next page of results) to the end.
     async fn list<T: serde::de::DeserializeOwned>(
@@ -445,6 +450,89 @@ impl ConfluenceClient {
         }
     }
 
+    /// Pages with their storage body and web link
+    /// (`GET /wiki/api/v2/pages?id=..&body-format=storage`, 250 ids per
+    /// request, every page of results), in no particular order; ids that
+    /// are not (or no longer) pages are left out.
+    pub async fn pages_with_bodies(&self, ids: &[String]) -> Result<Vec<(Page, Option<String>)>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(250) {
+            for id in chunk {
+                check_id(id)?;
+            }
+            let mut query: Vec<(&str, &str)> = chunk.iter().map(|id| ("id", id.as_str())).collect();
+            query.extend([("body-format", "storage"), ("limit", "250")]);
+            let pages: Vec<PageWire> = self.list("/pages", &query).await?;
+            out.extend(pages.into_iter().map(|wire| {
+                let webui = wire.links.as_ref().and_then(|l| l.webui.clone());
+                (wire.into_page(), webui)
+            }));
+        }
+        Ok(out)
+    }
+
+    /// Every page below a page, at any depth (REST API v1
+    /// `GET /wiki/rest/api/content/{id}/descendant/page`, following
+    /// `_links.next` to the end).
+    pub async fn descendant_pages(&self, page_id: &str) -> Result<Vec<PageSummary>> {
+        const MAX_PAGES: usize = 200;
+        check_id(page_id)?;
+        let mut url = format!(
+            "{}/wiki/rest/api/content/{page_id}/descendant/page?limit=200&start=0",
+            self.site
+        );
+        let mut results = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let page: MultiEntity<PageSummary> = self
+                .retried(|| async {
+                    match self.send_to(Method::GET, &url, &[], None).await {
+                        Err(Error::Api { status: 404, .. }) => {
+                            Err(Error::PageNotFound(page_id.to_owned()))
+                        }
+                        Err(e) => Err(e),
+                        Ok(response) => decode(response).await,
+                    }
+                })
+                .await?;
+            let next = page.next().map(str::to_owned);
+            results.extend(page.results);
+            match next {
+                None => return Ok(results),
+                Some(link) => url = format!("{}{}", self.site, v1_next_path(&link)?),
+            }
+        }
+        Err(Error::Decode(format!(
+            "more than {MAX_PAGES} pages of descendants of {page_id}"
+        )))
+    }
+
+    /// Moves a page relative to `target` (REST API v1
+    /// `PUT /wiki/rest/api/content/{pageId}/move/{position}/{targetId}`):
+    /// [`MovePosition::Append`] makes it `target`'s last child, `Before` and
+    /// `After` put it beside `target`, under `target`'s parent.
+    pub async fn move_page(
+        &self,
+        page_id: &str,
+        position: MovePosition,
+        target_id: &str,
+    ) -> Result<()> {
+        check_id(page_id)?;
+        check_id(target_id)?;
+        let url = format!(
+            "{}/wiki/rest/api/content/{page_id}/move/{}/{target_id}",
+            self.site,
+            position.as_str()
+        );
+        self.retried(|| async {
+            match self.send_to(Method::PUT, &url, &[], None).await {
+                Err(Error::Api { status: 404, .. }) => Err(Error::PageNotFound(page_id.to_owned())),
+                Err(e) => Err(e),
+                Ok(_) => Ok(()),
+            }
+        })
+        .await
+    }
+
     /// Moves a page just before `target`, under the same parent
     /// (`PUT /wiki/rest/api/content/{pageId}/move/before/{targetId}`, REST API v1).
     pub async fn move_before(&self, page_id: &str, target_id: &str) -> Result<()> {
@@ -459,6 +547,28 @@ impl ConfluenceClient {
             Ok(())
         })
         .await
+    }
+}
+
+/// Where [`ConfluenceClient::move_page`] puts a page, relative to its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MovePosition {
+    /// Just before the target, under the target's parent.
+    Before,
+    /// Just after the target, under the target's parent.
+    After,
+    /// As the target's last child.
+    Append,
+}
+
+impl MovePosition {
+    /// The word in the path.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MovePosition::Before => "before",
+            MovePosition::After => "after",
+            MovePosition::Append => "append",
+        }
     }
 }
 
@@ -488,6 +598,19 @@ fn next_path(link: &str) -> Result<String> {
     let rest = link.strip_prefix("/wiki").unwrap_or(link);
     match rest.strip_prefix("/api/v2") {
         Some(path) if path.starts_with('/') && !path.contains("..") => Ok(path.to_owned()),
+        _ => Err(Error::Decode(format!(
+            "unexpected link to the next results: \"{link}\""
+        ))),
+    }
+}
+
+/// The path (under the site) of a v1 `_links.next`: Confluence gives it
+/// relative to `_links.base` (the site's `/wiki`), as `/rest/api/...`;
+/// nothing else is followed.
+fn v1_next_path(link: &str) -> Result<String> {
+    let rest = link.strip_prefix("/wiki").unwrap_or(link);
+    match rest.strip_prefix("/rest/api/") {
+        Some(path) if !path.contains("..") => Ok(format!("/wiki/rest/api/{path}")),
         _ => Err(Error::Decode(format!(
             "unexpected link to the next results: \"{link}\""
         ))),

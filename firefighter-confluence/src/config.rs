@@ -12,6 +12,8 @@
 //! | `CONFLUENCE_POSTMORTEM_FOLDER_ID` | none | the page (or folder) post-mortem pages are created under |
 //! | `CONFLUENCE_POSTMORTEM_TEMPLATE_PAGE_ID` | none | page whose storage body every post-mortem starts from; unset: the generated facts alone |
 //! | `CONFLUENCE_POSTMORTEM_READY_LABEL` | `postmortem-ready` | the label that marks a post-mortem page ready (closing waits for it) |
+//! | `CONFLUENCE_RUNBOOKS_FOLDER_ID` | none | the page whose sub-pages hold the runbooks (`<type>.<service> [RUNBOOK]`, two levels); unset: `confluence.sync_runbooks` and `confluence.sort_runbooks` are skipped, and say so |
+//! | `CONFLUENCE_HOUSEKEEPING_DRY_RUN` | yes | a yes/no word: while yes, `confluence.sort_runbooks` and `confluence.archive_and_sort_postmortems` move nothing and report what they would move (FireFighter's tasks' `dry_run` argument, which core's task runner has no place for) |
 //! | `ENV` | `dev` | FireFighter's environment name: outside `prod` and `support`, post-mortem titles start with `[IGNORE - TEST <ENV>] ` |
 
 use std::time::Duration;
@@ -39,6 +41,8 @@ pub const VARIABLES: &[&str] = &[
     "CONFLUENCE_POSTMORTEM_FOLDER_ID",
     "CONFLUENCE_POSTMORTEM_TEMPLATE_PAGE_ID",
     "CONFLUENCE_POSTMORTEM_READY_LABEL",
+    "CONFLUENCE_RUNBOOKS_FOLDER_ID",
+    "CONFLUENCE_HOUSEKEEPING_DRY_RUN",
     "ENV",
 ];
 
@@ -99,6 +103,11 @@ pub struct ConfluenceConfig {
     pub timeout: Duration,
     /// The post-mortem backend's settings, or why it is off.
     pub postmortems: std::result::Result<PostMortemConfig, String>,
+    /// The runbooks' root page (`CONFLUENCE_RUNBOOKS_FOLDER_ID`).
+    pub runbooks_folder_id: Option<String>,
+    /// Whether the sorting and archiving tasks only say what they would move
+    /// (`CONFLUENCE_HOUSEKEEPING_DRY_RUN`, default yes).
+    pub housekeeping_dry_run: bool,
 }
 
 impl ConfluenceConfig {
@@ -118,6 +127,8 @@ impl ConfluenceConfig {
                 "CONFLUENCE_POSTMORTEM_SPACE and CONFLUENCE_POSTMORTEM_FOLDER_ID are not set"
                     .into(),
             ),
+            runbooks_folder_id: None,
+            housekeeping_dry_run: true,
         }
     }
 
@@ -171,6 +182,12 @@ impl ConfluenceConfig {
             config.timeout = timeout;
         }
         config.postmortems = postmortem_config(&vars)?;
+        if let Some(id) = vars.optional("CONFLUENCE_RUNBOOKS_FOLDER_ID") {
+            config.runbooks_folder_id = Some(page_id("CONFLUENCE_RUNBOOKS_FOLDER_ID", id)?);
+        }
+        if vars.optional("CONFLUENCE_HOUSEKEEPING_DRY_RUN").is_some() {
+            config.housekeeping_dry_run = vars.flag("CONFLUENCE_HOUSEKEEPING_DRY_RUN")?;
+        }
         Ok(Ok(config))
     }
 }

@@ -65,6 +65,20 @@ pub enum Error {
         /// The incident.
         incident: i64,
     },
+    /// The runbook sync would delete more runbooks than it dares.
+    #[error(
+        "{missing} runbooks are no longer found under CONFLUENCE_RUNBOOKS_FOLDER_ID {folder_id} (at most {max} are deleted at once): none was deleted, as this looks like an API or configuration error rather than deleted pages; missing: {list}"
+    )]
+    TooManyMissingRunbooks {
+        /// How many are missing.
+        missing: usize,
+        /// The most deleted at once.
+        max: usize,
+        /// The root page.
+        folder_id: String,
+        /// `<page id> <name>` of each.
+        list: String,
+    },
     /// Confluence answered 429 (or 503 with `Retry-After`).
     #[error("Confluence rate limit reached{}", match .retry_after { Some(d) => format!(" (retry in {} s)", d.as_secs_f64()), None => String::new() })]
     RateLimited {
@@ -110,6 +124,12 @@ impl Error {
             Error::RateLimited { retry_after } => *retry_after,
             _ => None,
         }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Error {
+        Error::Core(firefighter_core::Error::Database(error))
     }
 }
 

@@ -18,6 +18,9 @@ pub(crate) struct Integrations {
     pub(crate) slack: Option<firefighter_slack::Slack>,
     #[cfg(feature = "pagerduty")]
     pub(crate) pagerduty: Option<firefighter_pagerduty::PagerDuty>,
+    /// Confluence's settings when it is on (its runbook page and API).
+    #[cfg(feature = "confluence")]
+    pub(crate) confluence: Option<firefighter_confluence::ConfluenceConfig>,
 }
 
 impl std::fmt::Debug for Integrations {
@@ -60,6 +63,14 @@ impl Integrations {
                 Ok(pd) => pd,
                 Err(e) => {
                     tracing::error!(error = %e, "PagerDuty is misconfigured and switched off");
+                    None
+                }
+            },
+            #[cfg(feature = "confluence")]
+            confluence: match firefighter_confluence::ConfluenceConfig::from_env() {
+                Ok(config) => config,
+                Err(e) => {
+                    tracing::error!(error = %e, "Confluence is misconfigured and switched off");
                     None
                 }
             },
@@ -230,7 +241,7 @@ impl Integration for PagerDutyAdapter {
     }
 }
 
-/// Confluence serves no pages: it only exports the on-call roster.
+/// Confluence serves the runbooks' page and API when it is on.
 #[cfg(feature = "confluence")]
 struct ConfluenceAdapter;
 
@@ -238,6 +249,20 @@ struct ConfluenceAdapter;
 impl Integration for ConfluenceAdapter {
     fn status(&self, env: &figment::Figment) -> IntegrationStatus {
         firefighter_confluence::ConfluenceConfig::status(env.clone())
+    }
+
+    fn routes(&self, state: &AppState) -> Router {
+        match state.integrations.confluence {
+            Some(_) => firefighter_confluence::routes::routes(state.app.store().clone()),
+            None => Router::new(),
+        }
+    }
+
+    fn nav_links(&self, state: &AppState) -> Vec<(&'static str, &'static str)> {
+        match state.integrations.confluence {
+            Some(_) => vec![("Runbooks", firefighter_confluence::routes::RUNBOOK_PATH)],
+            None => Vec::new(),
+        }
     }
 }
 
@@ -304,4 +329,70 @@ pub(crate) fn backoffice_sections(state: &AppState) -> Vec<(&'static str, &'stat
     ALL.iter()
         .flat_map(|i| i.backoffice_sections(state))
         .collect()
+}
+
+#[cfg(all(test, feature = "confluence"))]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// The runbooks' page and API exist only when Confluence is on; the
+    /// navigation entry with them.
+    #[tokio::test]
+    async fn confluence_serves_the_runbooks_only_when_on() {
+        let store = firefighter_core::store::SqliteStore::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let app = firefighter_core::Firefighter::builder(firefighter_core::Settings::default())
+            .store(Arc::new(store))
+            .with_registered_plugins(false)
+            .build()
+            .await
+            .unwrap();
+        let base = AppState::new(app, super::super::config::ServerConfig::default());
+        let with = |config: Option<firefighter_confluence::ConfluenceConfig>| {
+            let mut state = base.clone();
+            let mut integrations = (*state.integrations).clone();
+            integrations.confluence = config;
+            state.integrations = Arc::new(integrations);
+            state
+        };
+        let status = |state: AppState, uri: &'static str| async move {
+            ConfluenceAdapter
+                .routes(&state)
+                .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+                .await
+                .unwrap()
+                .status()
+        };
+        let off = with(None);
+        for uri in ["/runbook/", "/api/v2/firefighter/runbooks/"] {
+            assert_eq!(
+                status(off.clone(), uri).await,
+                StatusCode::NOT_FOUND,
+                "{uri}"
+            );
+        }
+        assert!(!nav_links(&off).contains(&("Runbooks", "/runbook/")));
+
+        let on = with(Some(firefighter_confluence::ConfluenceConfig::new(
+            "https://acme.atlassian.net",
+            "bot@example.com",
+            "token",
+        )));
+        // Served, and refused without the server's caller (not logged in).
+        for uri in ["/runbook/", "/api/v2/firefighter/runbooks/"] {
+            assert_eq!(
+                status(on.clone(), uri).await,
+                StatusCode::UNAUTHORIZED,
+                "{uri}"
+            );
+        }
+        assert!(nav_links(&on).contains(&("Runbooks", "/runbook/")));
+    }
 }
