@@ -175,7 +175,8 @@ impl Firefighter {
 
     /// Records the document an external backend created for the incident,
     /// with its timeline entry, the API's `postmortem_url` (when none is set
-    /// yet) and [`IncidentEvent::PostMortemCreated`], in one transaction.
+    /// yet) and [`IncidentEvent::PostMortemCreated`] (unless the incident is
+    /// closed), in one transaction.
     /// False when the backend's document was recorded already (a retried
     /// delivery): nothing is written twice.
     pub async fn record_postmortem(
@@ -230,10 +231,14 @@ impl Firefighter {
                 event_type::POSTMORTEM_CREATED,
                 format!("Post-mortem created in {backend}: {url}"),
             ));
-            change.events.push(IncidentEvent::PostMortemCreated {
-                backend: backend.to_owned(),
-                url: url.to_owned(),
-            });
+            // A document linked to a closed incident (an old page found by a
+            // sync) is recorded, not announced: nobody works on it any more.
+            if incident.status != Status::Closed {
+                change.events.push(IncidentEvent::PostMortemCreated {
+                    backend: backend.to_owned(),
+                    url: url.to_owned(),
+                });
+            }
             match self.inner.store.apply(change).await {
                 Ok(_) => {
                     self.committed();

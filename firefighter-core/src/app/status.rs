@@ -51,6 +51,19 @@ impl Firefighter {
             })
     }
 
+    /// What each enabled backend says of the incident's post-mortem, by name.
+    pub async fn postmortem_states(&self, incident: &Incident) -> Vec<(String, PostMortemState)> {
+        let states =
+            futures::future::join_all(self.inner.postmortem.iter().map(|p| p.state(incident)))
+                .await;
+        self.inner
+            .postmortem
+            .iter()
+            .map(|p| p.name().to_owned())
+            .zip(states)
+            .collect()
+    }
+
     /// The state of the incident's post-mortem across every enabled backend.
     pub async fn postmortem_state(&self, incident: &Incident) -> PostMortemState {
         let states =

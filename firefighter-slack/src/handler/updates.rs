@@ -70,8 +70,10 @@ impl Slack {
                     && c.old.as_deref() == Some(Status::Closed.slug())
             })
         });
-        if reopened {
-            self.reopen_channel(id, key).await?;
+        if reopened && let Err(e) = self.reopen_channel(id, key).await {
+            // Slack may refuse a bot the unarchive: the reopening is still
+            // recorded and shown everywhere else; the channel stays archived.
+            tracing::warn!(incident = id.0, error = %e, "the reopened incident's channel could not be unarchived");
         }
 
         // An escalation into P1-P3 of an incident without a channel gets one now.

@@ -17,34 +17,32 @@ impl Slack {
         let incident = app.incident(id).await?;
         let catalog = app.catalog().await?;
         let documents = app.postmortems(id).await?;
-        let state = app.postmortem_state(&incident).await;
+        let states = app.postmortem_states(&incident).await;
+        let state_of = |backend: &str| {
+            states
+                .iter()
+                .find(|(b, _)| b == backend)
+                .map(|(_, s)| match s {
+                    PostMortemState::Ready => "ready".to_owned(),
+                    PostMortemState::NotReady(s) => s.clone(),
+                    PostMortemState::Unknown(e) => format!("unknown ({e})"),
+                    PostMortemState::Missing => "not created yet".to_owned(),
+                    PostMortemState::NoBackend => "announced".to_owned(),
+                })
+                .unwrap_or_else(|| "announced".to_owned())
+        };
         let backends = app.postmortem_backends();
         let mut lines: Vec<DocumentLine> = documents
             .iter()
             .map(|d| DocumentLine {
                 backend: d.backend.clone(),
                 url: d.url.clone(),
-                state: if d.ready {
-                    "ready".into()
-                } else if d.backend == firefighter_core::postmortem::BUILT_IN {
-                    "draft".into()
-                } else {
-                    match &state {
-                        PostMortemState::Ready => "ready".into(),
-                        PostMortemState::NotReady(s) => s.clone(),
-                        PostMortemState::Unknown(e) => format!("unknown ({e})"),
-                        _ => "not ready".into(),
-                    }
-                },
+                state: state_of(&d.backend),
             })
             .collect();
         for (backend, url) in self.postmortem_links(id).await? {
             if !lines.iter().any(|l| l.backend == backend) {
-                let state = match &state {
-                    PostMortemState::Ready => "ready".to_owned(),
-                    PostMortemState::NotReady(s) => s.clone(),
-                    _ => "announced".to_owned(),
-                };
+                let state = state_of(&backend);
                 lines.push(DocumentLine {
                     backend,
                     url,

@@ -389,6 +389,15 @@ async fn a_non_member_cannot_create_a_private_incident_s_post_mortem() {
 
 #[tokio::test]
 async fn a_reopened_incident_gets_its_channel_back_and_the_reopening_posted_there() {
+    reopen_after_close(false).await;
+}
+
+#[tokio::test]
+async fn a_reopening_stands_when_slack_refuses_to_unarchive_the_channel() {
+    reopen_after_close(true).await;
+}
+
+async fn reopen_after_close(unarchive_refused: bool) {
     let t = env().await;
     t.workspace().await;
     let (id, channel) = p2(&t).await;

@@ -522,4 +522,18 @@ async fn a_closed_incident_is_reopened_with_a_reason_and_keeps_its_post_mortem()
         1,
         "no second post-mortem"
     );
+
+    // A page an external backend finds later for a closed incident is linked, not announced.
+    let before = created_events(&event_kinds(&app, id).await);
+    assert!(
+        app.record_postmortem(id, "wiki", "77", "https://wiki.example.com/pm/77")
+            .await
+            .unwrap()
+    );
+    assert_eq!(app.postmortems(id).await.unwrap().len(), 2);
+    assert_eq!(
+        created_events(&event_kinds(&app, id).await),
+        before,
+        "no announcement"
+    );
 }
