@@ -76,12 +76,21 @@ impl EventHandler for Late {
 }
 
 async fn world_with(builtin: bool, channel: Option<&str>, handler: Option<Arc<Late>>) -> World {
-    let server = MockServer::start().await;
     let store: Arc<dyn Store> = Arc::new(
         firefighter_core::store::SqliteStore::connect("sqlite::memory:")
             .await
             .unwrap(),
     );
+    world_on(store, MockServer::start().await, builtin, channel, handler).await
+}
+
+/// An application on `store` with Confluence (at `server`) as a backend.
+async fn app_on(
+    store: Arc<dyn Store>,
+    server: &MockServer,
+    builtin: bool,
+    handler: Option<Arc<Late>>,
+) -> Firefighter {
     let provider = ConfluencePostMortems::new(client(&server.uri()), &pm_config(), store.clone());
     let mut builder = Firefighter::builder(Settings {
         base_url: "https://ff.example.com".into(),
@@ -89,7 +98,7 @@ async fn world_with(builtin: bool, channel: Option<&str>, handler: Option<Arc<La
         builtin_postmortem: builtin,
         ..Settings::default()
     })
-    .store(store.clone())
+    .store(store)
     .with_registered_plugins(false)
     .postmortem_provider(Arc::new(provider));
     if let Some(late) = &handler {
@@ -103,6 +112,17 @@ async fn world_with(builtin: bool, channel: Option<&str>, handler: Option<Arc<La
             app.handle(),
         ));
     }
+    app
+}
+
+async fn world_on(
+    store: Arc<dyn Store>,
+    server: MockServer,
+    builtin: bool,
+    channel: Option<&str>,
+    handler: Option<Arc<Late>>,
+) -> World {
+    let app = app_on(store.clone(), &server, builtin, handler).await;
     let jane = app
         .store()
         .create_user(&NewUser::person(Email::parse("jane@example.com").unwrap()))
@@ -1084,4 +1104,87 @@ async fn postmortem_requests_conform() {
     assert!(!(200..300).contains(&statuses[9]), "{statuses:?}");
     assert_eq!(violations.len(), 1, "{violations:?}");
     assert!(violations[0].contains("body-format"), "{violations:?}");
+}
+
+/// Two instances on one PostgreSQL database, each with Confluence's handler
+/// and its dispatcher running: the page is created once, recorded once.
+#[tokio::test]
+#[cfg_attr(
+    not(feature = "postgres-tests"),
+    ignore = "needs FIREFIGHTER_TEST_POSTGRES_URL and --features postgres-tests"
+)]
+async fn two_instances_on_postgres_create_one_page() {
+    let admin =
+        std::env::var("FIREFIGHTER_TEST_POSTGRES_URL").expect("FIREFIGHTER_TEST_POSTGRES_URL");
+    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+    let db = format!("ff_confluence_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.clone(), |(b, _)| b.to_owned());
+    let url = format!("{base}/{db}");
+    let store_a: Arc<dyn Store> = Arc::new(
+        firefighter_core::store::PgStore::connect(&url)
+            .await
+            .unwrap(),
+    );
+    let store_b: Arc<dyn Store> = Arc::new(
+        firefighter_core::store::PgStore::connect(&url)
+            .await
+            .unwrap(),
+    );
+    let server = MockServer::start().await;
+    let b = app_on(store_b, &server, false, Some(Arc::new(Late::default()))).await;
+    let w = world_on(
+        store_a,
+        server,
+        false,
+        Some("inc-checkout"),
+        Some(Arc::new(Late::default())),
+    )
+    .await;
+    let title = w.expected_title("inc-checkout");
+    w.mount_space_folder_template().await;
+    w.mount_no_page_titled(None).await;
+    Mock::given(method("POST"))
+        .and(path("/wiki/api/v2/pages"))
+        .respond_with(created(&title))
+        .expect(1)
+        .mount(&w.server)
+        .await;
+    let dispatcher = |app: &Firefighter| {
+        firefighter_core::outbox::Dispatcher::new(
+            app.store().clone(),
+            app.event_handlers(),
+            firefighter_core::outbox::DispatcherConfig {
+                base_backoff: Duration::from_millis(1),
+                max_backoff: Duration::from_millis(5),
+                ..Default::default()
+            },
+            app.outbox_signal(),
+        )
+    };
+    let (da, db) = (dispatcher(&w.app), dispatcher(&b));
+    for _ in 0..30 {
+        let (x, y) = tokio::join!(da.run_once(), db.run_once());
+        let (x, y) = (x.unwrap(), y.unwrap());
+        assert_eq!((x.parked, y.parked), (0, 0));
+        if x.claimed == 0 && y.claimed == 0 && !w.confluence_records().await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let docs = w.confluence_records().await;
+    assert_eq!(docs.len(), 1, "{docs:?}");
+    assert_eq!(docs[0].external_id, NEW_PAGE);
+    assert_eq!(
+        b.postmortems(w.id).await.unwrap().len(),
+        1,
+        "the other instance sees the same record"
+    );
+    assert_eq!(w.created_events().await, 1);
+    // `expect(1)` on the POST: verified when the server drops.
 }
