@@ -436,6 +436,10 @@ async fn reopen_after_close(unarchive_refused: bool) {
     t.drain().await;
     assert!(t.fake.channel(&channel).unwrap().archived);
 
+    if unarchive_refused {
+        t.fake
+            .fail_next("conversations.unarchive", "not_authorized");
+    }
     t.app
         .update(
             id,
@@ -444,6 +448,23 @@ async fn reopen_after_close(unarchive_refused: bool) {
         .await
         .unwrap();
     t.drain().await;
+    if unarchive_refused {
+        // The reopening stands; nothing is left retrying or parked for it.
+        assert_eq!(
+            t.app.incident(id).await.unwrap().status,
+            Status::Investigating
+        );
+        let failed = t
+            .app
+            .store()
+            .list_deliveries(Some(firefighter_core::store::DeliveryStatus::Failed), 10)
+            .await
+            .unwrap();
+        assert!(failed.is_empty(), "{failed:?}");
+        assert!(t.fake.channel(&channel).unwrap().archived);
+        assert_eq!(t.fake.count("conversations.unarchive"), 1);
+        return;
+    }
     assert!(!t.fake.channel(&channel).unwrap().archived, "unarchived");
     assert!(
         t.fake.messages_in(&channel).iter().any(|m| m
