@@ -367,7 +367,23 @@ impl EventHandler for TicketHandler {
             }
             Err(e) => {
                 tracing::warn!(incident = id.0, error = %e, "Jira ticket not created");
-                Err(HandlerError::classify(&e))
+                let outcome = HandlerError::classify(&e);
+                if matches!(outcome, HandlerError::Permanent(_)) {
+                    // Retrying will not help: the responders are told what to
+                    // fix, in the incident's timeline and its conversation.
+                    let text = format!("The Jira ticket could not be created: {e}");
+                    if let Err(told) = app
+                        .publish(
+                            id,
+                            vec![IncidentEvent::Notice { text: text.clone() }],
+                            Some((&text, None)),
+                        )
+                        .await
+                    {
+                        tracing::warn!(incident = id.0, error = %told, "could not tell the responders");
+                    }
+                }
+                Err(outcome)
             }
         }
     }
