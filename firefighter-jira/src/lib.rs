@@ -13,7 +13,9 @@
 //! | table | `jira_users` | the Jira account of each firefighter user, looked up by e-mail (`GET /rest/api/3/user/search`) the first time only |
 //!
 //! Reporter: the creator's Jira account, else
-//! `RAID_DEFAULT_JIRA_QRAFT_USER_ID`.
+//! `RAID_DEFAULT_JIRA_QRAFT_USER_ID` (also when the look-up is refused, or
+//! Jira refuses the creator as reporter: the create is then sent once more
+//! with the default reporter). The reporter is added as watcher.
 //!
 //! Configuration: see [`config`].
 //!

@@ -266,8 +266,17 @@ pub async fn create_ticket(
         return Ok(TicketOutcome::NotWanted(priority));
     }
     let creator = app.store().user(incident.created_by).await?;
-    let reporter = match &creator {
-        Some(user) => account_of(client, users, user).await?,
+    let mut reporter = match &creator {
+        Some(user) => match account_of(client, users, user).await {
+            Ok(account) => account,
+            Err(e) if e.is_retryable() => return Err(e),
+            // Jira refused the look-up (a permission to browse users, ...):
+            // the default reporter stands in rather than no ticket at all.
+            Err(e) => {
+                tracing::warn!(incident = id.0, error = %e, "the creator's Jira account could not be looked up");
+                None
+            }
+        },
         None => None,
     }
     .unwrap_or_else(|| config.default_reporter.clone());
@@ -276,7 +285,19 @@ pub async fn create_ticket(
         Some(key) => TicketOutcome::Adopted(key),
         None => {
             let fields = issue_fields(config, &catalog, &incident, &reporter)?;
-            match client.create_issue(&fields).await {
+            let mut created = client.create_issue(&fields).await;
+            // The creator's account cannot report in this project: the
+            // default reporter does (FireFighter's fallback).
+            if let Err(e) = &created
+                && e.field("reporter").is_some()
+                && reporter != config.default_reporter
+            {
+                tracing::warn!(incident = id.0, error = %e, "Jira refused the creator as reporter; using RAID_DEFAULT_JIRA_QRAFT_USER_ID");
+                reporter = config.default_reporter.clone();
+                let fields = issue_fields(config, &catalog, &incident, &reporter)?;
+                created = client.create_issue(&fields).await;
+            }
+            match created {
                 Ok(issue) => TicketOutcome::Created(issue.key),
                 // Jira may have made it before failing: look again at once.
                 Err(e @ (Error::Unavailable { .. } | Error::Transport(_))) => {

@@ -537,3 +537,40 @@ async fn only_the_chosen_priorities_get_a_ticket() {
     assert_eq!(outcome, TicketOutcome::NotWanted("P4".into()));
     assert!(w.server.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_default_reporter_stands_in_when_jira_refuses_the_creator() {
+    let w = world().await;
+    let id = w.declare(&w.jane, "P2").await;
+    w.mount_users_and_extras("INC-4").await;
+    w.mount_search(&[], None, 5).await;
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/issue"))
+        .and(wiremock::matchers::body_partial_json(
+            json!({"fields": {"reporter": {"id": "acc-jane"}}}),
+        ))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "errorMessages": [], "errors": {"reporter": "The reporter specified is not a user."}
+        })))
+        .mount(&w.server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/issue"))
+        .and(wiremock::matchers::body_partial_json(
+            json!({"fields": {"reporter": {"id": DEFAULT_REPORTER}}}),
+        ))
+        .respond_with(created("INC-4"))
+        .mount(&w.server)
+        .await;
+    assert_eq!(
+        w.create(id).await.unwrap(),
+        TicketOutcome::Created("INC-4".into())
+    );
+    assert_eq!(w.requests("POST", "/rest/api/3/issue").await.len(), 2);
+    // The watcher is the reporter that stood in.
+    let watcher = &w.requests("POST", "/rest/api/3/issue/INC-4/watchers").await[0];
+    assert_eq!(
+        serde_json::from_slice::<Value>(&watcher.body).unwrap(),
+        json!(DEFAULT_REPORTER)
+    );
+}
