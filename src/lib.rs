@@ -20,6 +20,7 @@
 //! | `slack` | [`slack`]: the incident lifecycle from Slack (commands, modals, channels, announcements, invitations) | yes |
 //! | `pagerduty` | [`pagerduty`]: core's on-call vendor (roster for everyone, paging by anyone, on-call invitations); Slack and Confluence use it through core | yes |
 //! | `confluence` | [`confluence`]: the on-call roster of the on-call vendor exported to a Confluence page | yes |
+//! | `jira` | [`jira`]: an incident ticket in Jira for each declared incident, exactly once | yes |
 //! | `server` | [`server`]: the HTTP server (REST API, login, web UI, integration routes) | yes |
 //! | `cli` | [`cli`]: the command line (`serve`, `migrate`, `task`, `user`, `token`); implies `server` | yes |
 //! | `browser-tests` | runs the headless Chromium test of the web UI | no |
@@ -33,6 +34,8 @@
 #[cfg(feature = "confluence")]
 pub use firefighter_confluence as confluence;
 pub use firefighter_core as core;
+#[cfg(feature = "jira")]
+pub use firefighter_jira as jira;
 #[cfg(feature = "pagerduty")]
 pub use firefighter_pagerduty as pagerduty;
 #[cfg(feature = "slack")]

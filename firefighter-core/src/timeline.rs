@@ -56,6 +56,8 @@ pub mod event_type {
     pub const POSTMORTEM_CREATED: &str = "postmortem_created";
     /// The built-in post-mortem was marked ready (or not ready again).
     pub const POSTMORTEM_READY: &str = "postmortem_ready";
+    /// An integration recorded facts in `custom_fields` (a Jira ticket...).
+    pub const CUSTOM_FIELDS: &str = "custom_fields";
 }
 
 /// One change of one field.

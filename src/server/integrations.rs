@@ -123,8 +123,10 @@ static ALL: &[&dyn Integration] = &[
     &ConfluenceAdapter,
     #[cfg(not(feature = "confluence"))]
     &NotCompiled("confluence"),
-    // The original has one; this project does not yet.
-    &Unavailable("jira"),
+    #[cfg(feature = "jira")]
+    &JiraAdapter,
+    #[cfg(not(feature = "jira"))]
+    &NotCompiled("jira"),
 ];
 
 /// Whether each integration is on in this environment, and why not when off.
@@ -147,21 +149,6 @@ impl Integration for NotCompiled {
         IntegrationStatus::off(
             self.0,
             format!("feature not compiled (build with --features {})", self.0),
-        )
-    }
-}
-
-/// An integration of the original that this project does not have.
-struct Unavailable(&'static str);
-
-impl Integration for Unavailable {
-    fn status(&self, _: &figment::Figment) -> IntegrationStatus {
-        IntegrationStatus::off(
-            self.0,
-            format!(
-                "not available: firefighter has no {} integration yet",
-                self.0
-            ),
         )
     }
 }
@@ -263,6 +250,17 @@ impl Integration for ConfluenceAdapter {
             Some(_) => vec![("Runbooks", firefighter_confluence::routes::RUNBOOK_PATH)],
             None => Vec::new(),
         }
+    }
+}
+
+/// Jira creates incident tickets from the outbox; it serves no route yet.
+#[cfg(feature = "jira")]
+struct JiraAdapter;
+
+#[cfg(feature = "jira")]
+impl Integration for JiraAdapter {
+    fn status(&self, env: &figment::Figment) -> IntegrationStatus {
+        firefighter_jira::JiraConfig::status(env.clone())
     }
 }
 

@@ -31,6 +31,7 @@ const CONFLICT_ATTEMPTS: u32 = 50;
 
 mod builder;
 mod costs;
+mod custom_fields;
 mod declare;
 mod invites;
 mod key_events;

@@ -32,6 +32,8 @@ fn every_compiled_in_registration_is_linked() {
     assert!(tasks.contains(&"slack.update_oncall_topic"), "{tasks:?}");
     #[cfg(feature = "confluence")]
     assert!(tasks.contains(&"confluence.export_oncall"), "{tasks:?}");
+    #[cfg(feature = "jira")]
+    assert!(handlers.contains(&"jira.tickets"), "{handlers:?}");
     #[cfg(feature = "slack")]
     {
         for p in ["slack.category", "slack.public_p1_usergroups"] {
@@ -57,8 +59,11 @@ fn the_status_of_each_integration_says_why_it_is_off() {
     assert_eq!(names, vec!["slack", "pagerduty", "confluence", "jira"]);
     let jira = status.iter().find(|s| s.name == "jira").unwrap();
     assert!(!jira.on);
-    // There is no Jira integration to compile in: the reason must not offer one.
-    assert!(!jira.why.contains("--features"), "{}", jira.why);
+    // Off by default, and saying which variable switches it on.
+    #[cfg(feature = "jira")]
+    assert_eq!(jira.why, "ENABLE_JIRA is not set to yes");
+    #[cfg(not(feature = "jira"))]
+    assert!(jira.why.contains("--features jira"), "{}", jira.why);
     let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
         .expect("the package's Cargo.toml");
     let features = manifest

@@ -4,6 +4,7 @@
 mod support;
 
 mod commands;
+mod custom_fields;
 mod liveness;
 mod oncall;
 mod outbox;

@@ -1,0 +1,111 @@
+//! The one error type of firefighter-jira, classified for retries.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Everything that can go wrong in firefighter-jira.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is invalid.
+    #[error("Jira configuration: {0}")]
+    Config(String),
+    /// Jira refused the request's fields: what to fix, field by field.
+    #[error("Jira refused the request (HTTP {status}): {}", describe(.messages, .fields))]
+    Rejected {
+        /// The HTTP status (400, 401, 403, 404...).
+        status: u16,
+        /// `errorMessages`.
+        messages: Vec<String>,
+        /// `errors`: the message for each field.
+        fields: BTreeMap<String, String>,
+    },
+    /// Jira answered 429 (or 503 with `Retry-After`).
+    #[error("Jira rate limit reached{}", match .retry_after { Some(d) => format!(" (retry in {} s)", d.as_secs_f64()), None => String::new() })]
+    RateLimited {
+        /// What `Retry-After` said.
+        retry_after: Option<Duration>,
+    },
+    /// Jira failed (5xx, 408).
+    #[error("Jira answered HTTP {status}: {message}")]
+    Unavailable {
+        /// The HTTP status.
+        status: u16,
+        /// Jira's message.
+        message: String,
+    },
+    /// Jira could not be reached (or timed out).
+    #[error("could not reach Jira: {0}")]
+    Transport(String),
+    /// Jira's answer could not be read.
+    #[error("unexpected answer from Jira: {0}")]
+    Decode(String),
+    /// A value of the incident cannot be sent to Jira.
+    #[error("{0}")]
+    Invalid(String),
+    /// A firefighter command or query failed (retried when it is transient).
+    #[error("{0}")]
+    Core(#[from] firefighter_core::Error),
+}
+
+fn describe(messages: &[String], fields: &BTreeMap<String, String>) -> String {
+    let mut parts: Vec<String> = messages.to_vec();
+    parts.extend(fields.iter().map(|(f, m)| format!("field {f}: {m}")));
+    if parts.is_empty() {
+        "no explanation".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+impl Error {
+    /// Whether trying again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::RateLimited { .. } | Error::Transport(_) | Error::Unavailable { .. } => true,
+            Error::Core(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// The wait Jira asked for, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// What Jira said about `field`, when it refused it.
+    pub fn field(&self, field: &str) -> Option<&str> {
+        match self {
+            Error::Rejected { fields, .. } => fields.get(field).map(String::as_str),
+            _ => None,
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Error {
+        Error::Core(firefighter_core::Error::Database(error))
+    }
+}
+
+impl From<firefighter_core::env_vars::SettingError> for Error {
+    fn from(error: firefighter_core::env_vars::SettingError) -> Error {
+        Error::Config(error.0)
+    }
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl firefighter_core::Retryable for Error {
+    fn is_retryable(&self) -> bool {
+        Error::is_retryable(self)
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        Error::retry_after(self)
+    }
+}

@@ -1,0 +1,64 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// `CreatedIssue`: the answer to `POST /rest/api/3/issue`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CreatedIssue {
+    /// The issue id.
+    pub id: String,
+    /// The issue key (`INC-12`).
+    pub key: String,
+}
+
+/// An issue of search results (only its id and key are asked for).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct IssueSummary {
+    /// The issue id.
+    pub id: String,
+    /// The issue key.
+    pub key: String,
+}
+
+/// `SearchAndReconcileResults`: the answer to `GET /rest/api/3/search/jql`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchResults {
+    /// The issues found.
+    #[serde(default)]
+    pub issues: Vec<IssueSummary>,
+    /// The next page, when there is one.
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+}
+
+/// `ErrorCollection`: Jira's error answer.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorCollection {
+    /// General messages.
+    #[serde(default)]
+    pub error_messages: Vec<String>,
+    /// A message per field.
+    #[serde(default)]
+    pub errors: BTreeMap<String, String>,
+}
+
+/// `RemoteIssueLinkRequest`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteLink {
+    /// Identifies the link, so adding it again updates it instead.
+    pub global_id: String,
+    /// The linked object.
+    pub object: RemoteLinkObject,
+}
+
+/// `RemoteObject`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemoteLinkObject {
+    /// The link.
+    pub url: String,
+    /// Its title.
+    pub title: String,
+}

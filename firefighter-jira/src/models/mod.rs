@@ -1,0 +1,11 @@
+//! The serde types mirroring Jira Cloud's REST API v3: the only place that
+//! knows Jira's JSON.
+
+pub mod adf;
+mod issue;
+mod user;
+
+pub use issue::{
+    CreatedIssue, ErrorCollection, IssueSummary, RemoteLink, RemoteLinkObject, SearchResults,
+};
+pub use user::JiraUser;

@@ -1,0 +1,22 @@
+use serde::Deserialize;
+
+/// `User` (the fields used).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JiraUser {
+    /// The account id.
+    pub account_id: String,
+    /// The e-mail, when the account's privacy settings show it.
+    #[serde(default)]
+    pub email_address: Option<String>,
+    /// The name shown.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Whether the account is active.
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}

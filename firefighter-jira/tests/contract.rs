@@ -1,0 +1,170 @@
+//! Every request of the client, as it sends it, against the Prism mock of
+//! Jira Cloud's official REST v3 contract (`--features contract-tests`;
+//! `../shared/contract-mocks/start-mocks.sh jira`, `FF_CONTRACT_JIRA_URL`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use firefighter_jira::models::{RemoteLink, RemoteLinkObject, adf};
+use firefighter_jira::{JiraClient, JiraConfig, RetryPolicy};
+use serde_json::json;
+
+/// A pass-through between the client and the Prism mock that keeps every
+/// answer's status line and `sl-violations` header: the contract is checked
+/// on exactly the requests the client sends.
+async fn recording_proxy(upstream: &str) -> (String, Arc<std::sync::Mutex<Vec<u8>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = upstream
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let answers = log.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            let answers = answers.clone();
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let requests = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                    let _ = server_write.shutdown().await;
+                });
+                let mut buffer = vec![0u8; 16 * 1024];
+                loop {
+                    match server_read.read(&mut buffer).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            answers.lock().unwrap().extend_from_slice(&buffer[..n]);
+                            if client_write.write_all(&buffer[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                requests.abort();
+            });
+        }
+    });
+    (address, log)
+}
+
+/// The status lines and `sl-violations` headers the mock answered with.
+fn answers(log: &std::sync::Mutex<Vec<u8>>) -> (Vec<u16>, Vec<String>) {
+    let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+    let mut statuses = Vec::new();
+    let mut violations = Vec::new();
+    // A body does not end with a line break: the next answer's status line
+    // follows it on the same line.
+    for (at, _) in text.match_indices("HTTP/1.1 ") {
+        if let Ok(status) = text[at + 9..].chars().take(3).collect::<String>().parse() {
+            statuses.push(status);
+        }
+    }
+    for line in text.lines() {
+        if line.to_lowercase().starts_with("sl-violations:") {
+            violations.push(line.to_owned());
+        }
+    }
+    (statuses, violations)
+}
+
+/// Create, search by label, users by id and by e-mail, watcher, remote
+/// link: each answered 2xx with no violation of the request reported.
+#[tokio::test]
+#[cfg_attr(
+    not(feature = "contract-tests"),
+    ignore = "needs the contract mocks: ../shared/contract-mocks/start-mocks.sh jira"
+)]
+async fn ticket_requests_conform() {
+    let url =
+        std::env::var("FF_CONTRACT_JIRA_URL").unwrap_or_else(|_| "http://127.0.0.1:4012".into());
+    let (proxy, log) = recording_proxy(&url).await;
+    let c = JiraClient::new(&JiraConfig::new(
+        &proxy,
+        "bot@example.com",
+        "token",
+        "INC",
+        "557058:x",
+    ))
+    .unwrap()
+    .with_retry(RetryPolicy {
+        max_attempts: 1,
+        min_delay: Duration::from_millis(5),
+        max_wait: Duration::from_secs(1),
+    });
+    let mut fields = serde_json::Map::new();
+    fields.insert("project".into(), json!({"key": "INC"}));
+    fields.insert("issuetype".into(), json!({"name": "Incident"}));
+    fields.insert("summary".into(), json!("Checkout fails"));
+    fields.insert(
+        "description".into(),
+        adf::document("Customers get an error page.\n\nP1"),
+    );
+    fields.insert("reporter".into(), json!({"id": "557058:x"}));
+    fields.insert("labels".into(), json!(["ff-incident-12"]));
+    fields.insert("customfield_11064".into(), json!({"value": "1"}));
+    fields.insert("customfield_11049".into(), json!([{"value": "PRD"}]));
+    let created = c.create_issue(&fields).await.unwrap();
+    assert!(!created.key.is_empty());
+    // The mock answers its examples: what matters is what was sent.
+    let found = c
+        .search("project = \"INC\" AND labels = \"ff-incident-12\" ORDER BY created ASC")
+        .await;
+    let user = c.user("5b10a2844c20165700ede21g").await;
+    let users = c.search_users("jane@example.com").await;
+    eprintln!("search: {found:?}\nuser: {user:?}\nusers: {users:?}");
+    assert!(!found.unwrap().is_empty());
+    assert!(user.unwrap().is_some());
+    assert_eq!(users.unwrap().len(), 2);
+    c.add_watcher("INC-1", "5b10a2844c20165700ede21g")
+        .await
+        .unwrap();
+    c.add_remote_link(
+        "INC-1",
+        &RemoteLink {
+            global_id: "firefighter-incident-12".into(),
+            object: RemoteLinkObject {
+                url: "https://ff.example.com/incident/12/".into(),
+                title: "FireFighter incident #12".into(),
+            },
+        },
+    )
+    .await
+    .unwrap();
+
+    let (statuses, violations) = answers(&log);
+    assert!(statuses.len() >= 6, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| (200..300).contains(s)),
+        "{statuses:?}"
+    );
+    let request_violations: Vec<&String> = violations
+        .iter()
+        .filter(|v| v.contains("\"request"))
+        .collect();
+    assert!(request_violations.is_empty(), "{request_violations:?}");
+
+    // The recording does see a request breaking the contract.
+    let bad = reqwest::Client::new()
+        .post(format!("{proxy}/rest/api/3/issue?updateHistory=maybe"))
+        .header("content-type", "application/json")
+        .body(json!({"fields": {}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(bad.status().is_client_error(), "{}", bad.status());
+    let (_, violations) = answers(&log);
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.to_lowercase().contains("updatehistory")),
+        "{violations:?}"
+    );
+}
