@@ -5,6 +5,9 @@
 //! labels; and every new request against the Prism mock of the official
 //! contract (`--features contract-tests`).
 
+#[path = "fake/proxy.rs"]
+mod proxy;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -951,72 +954,6 @@ fn the_handler_and_the_backend_are_registered() {
     );
 }
 
-/// A pass-through between the client and the Prism mock that keeps every
-/// answer's status line and `sl-violations` header: the contract is checked
-/// on exactly the requests the client sends.
-async fn recording_proxy(upstream: &str) -> (String, Arc<std::sync::Mutex<Vec<u8>>>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let upstream = upstream
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let answers = log.clone();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let upstream = upstream.clone();
-            let answers = answers.clone();
-            tokio::spawn(async move {
-                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
-                    return;
-                };
-                let (mut client_read, mut client_write) = client.into_split();
-                let (mut server_read, mut server_write) = server.into_split();
-                let requests = tokio::spawn(async move {
-                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
-                    let _ = server_write.shutdown().await;
-                });
-                let mut buffer = vec![0u8; 16 * 1024];
-                loop {
-                    match server_read.read(&mut buffer).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            answers.lock().unwrap().extend_from_slice(&buffer[..n]);
-                            if client_write.write_all(&buffer[..n]).await.is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-                requests.abort();
-            });
-        }
-    });
-    (address, log)
-}
-
-/// The status lines and `sl-violations` headers the mock answered with.
-fn answers(log: &std::sync::Mutex<Vec<u8>>) -> (Vec<u16>, Vec<String>) {
-    let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
-    let mut statuses = Vec::new();
-    let mut violations = Vec::new();
-    // A body does not end with a line break: the next answer's status line
-    // follows it on the same line.
-    for (at, _) in text.match_indices("HTTP/1.1 ") {
-        if let Ok(status) = text[at + 9..].chars().take(3).collect::<String>().parse() {
-            statuses.push(status);
-        }
-    }
-    for line in text.lines() {
-        if line.to_lowercase().starts_with("sl-violations:") {
-            violations.push(line.to_owned());
-        }
-    }
-    (statuses, violations)
-}
-
 /// Every request of the post-mortem backend, as the client sends it,
 /// against the Prism mock of Confluence's official contract (v2 and the v1
 /// move): all answered 2xx, with no violation reported.
@@ -1028,7 +965,7 @@ fn answers(log: &std::sync::Mutex<Vec<u8>>) -> (Vec<u16>, Vec<String>) {
 async fn postmortem_requests_conform() {
     let url = std::env::var("FF_CONTRACT_CONFLUENCE_URL")
         .unwrap_or_else(|_| "http://127.0.0.1:4013".into());
-    let (proxy, log) = recording_proxy(&url).await;
+    let (proxy, log) = proxy::recording_proxy(&url).await;
     let c = client(&proxy);
     // The mock answers its examples ("string" ids and keys, a "string"
     // next link): what matters here is what was sent.
@@ -1081,7 +1018,7 @@ async fn postmortem_requests_conform() {
         .unwrap();
     assert!(folder.status().is_success());
 
-    let (statuses, violations) = answers(&log);
+    let (statuses, violations) = proxy::answers(&log);
     assert_eq!(statuses.len(), 9, "{statuses:?}");
     assert!(
         statuses.iter().all(|s| (200..300).contains(s)),
@@ -1099,7 +1036,7 @@ async fn postmortem_requests_conform() {
         .await
         .unwrap();
     assert!(bad.status().is_client_error());
-    let (statuses, violations) = answers(&log);
+    let (statuses, violations) = proxy::answers(&log);
     assert_eq!(statuses.len(), 10);
     assert!(!(200..300).contains(&statuses[9]), "{statuses:?}");
     assert_eq!(violations.len(), 1, "{violations:?}");
