@@ -431,19 +431,26 @@ impl Firefighter {
     /// times in `TIME_ZONE`) and the written sections.
     pub async fn postmortem_markdown(&self, id: IncidentId) -> Result<String> {
         let report = self.postmortem_report(id).await?;
+        self.postmortem_markdown_of(&report).await
+    }
+
+    /// [`Firefighter::postmortem_markdown`] of a report already read.
+    pub async fn postmortem_markdown_of(&self, report: &PostMortemReport) -> Result<String> {
         let catalog = self.catalog().await?;
-        let mut people = std::collections::HashMap::new();
         let mut ids: Vec<UserId> = report.details.roles.iter().map(|r| r.user_id).collect();
         ids.extend(report.timeline.iter().filter_map(|t| t.created_by));
         ids.push(report.details.incident.created_by);
-        for uid in ids {
-            if let std::collections::hash_map::Entry::Vacant(e) = people.entry(uid)
-                && let Some(u) = self.inner.store.user(uid).await?
-            {
-                e.insert(if u.name.is_empty() { u.email } else { u.name });
-            }
-        }
-        Ok(render_markdown(&report, &catalog, &people, self.inner.tz))
+        ids.sort();
+        ids.dedup();
+        let people = self
+            .inner
+            .store
+            .users(&ids)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, if u.name.is_empty() { u.email } else { u.name }))
+            .collect();
+        Ok(render_markdown(report, &catalog, &people, self.inner.tz))
     }
 }
 

@@ -52,7 +52,7 @@ async fn render(
 ) -> PageResult {
     let details = visible_details(state, &chrome, id).await?;
     let report = state.app.postmortem_report(id).await?;
-    let document = state.app.postmortem_markdown(id).await?;
+    let document = state.app.postmortem_markdown_of(&report).await?;
     let (notes, action_form) = typed.unwrap_or((report.notes, FormData::default()));
     let page = PostMortemPage {
         chrome,
@@ -105,7 +105,7 @@ pub(super) async fn show(
     Query(q): Query<NoticeQuery>,
 ) -> PageResult {
     let id = parse_id(&id)?;
-    visible_details(&state, &chrome, id).await?;
+    // `render` checks first that the viewer may see the incident (404 otherwise).
     match render(
         &state,
         chrome.clone(),
