@@ -91,6 +91,15 @@ pub enum IncidentEvent {
         /// What to tell, for a person.
         text: String,
     },
+    /// An integration linked a document of its own to the incident (a Jira
+    /// ticket): chat integrations bookmark it in the incident's
+    /// conversation and show it in the pinned announcement.
+    LinkAdded {
+        /// What it is, for people (`Jira ticket INC-42`).
+        title: String,
+        /// Where it is.
+        url: String,
+    },
     /// The incident's conversation opened outside office hours while an
     /// on-call vendor is on (at most once per incident): chat integrations
     /// offer to page the on-call.
@@ -114,6 +123,7 @@ impl IncidentEvent {
             IncidentEvent::ChannelReady { .. } => "channel_ready",
             IncidentEvent::OffHoursHint { .. } => "off_hours_hint",
             IncidentEvent::Notice { .. } => "notice",
+            IncidentEvent::LinkAdded { .. } => "link_added",
         }
     }
 }

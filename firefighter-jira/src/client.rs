@@ -88,7 +88,7 @@ impl JiraClient {
         format!("{}/browse/{key}", self.site)
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         path: &str,
@@ -119,7 +119,7 @@ impl JiraClient {
         Err(error_of(response).await)
     }
 
-    async fn retried<T, F, Fut>(&self, when: fn(&Error) -> bool, op: F) -> Result<T>
+    pub(crate) async fn retried<T, F, Fut>(&self, when: fn(&Error) -> bool, op: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -242,7 +242,7 @@ impl JiraClient {
 }
 
 /// An issue key or id fit for a path.
-fn segment(issue: &str) -> Result<&str> {
+pub(crate) fn segment(issue: &str) -> Result<&str> {
     if !issue.is_empty()
         && issue
             .chars()
@@ -256,7 +256,7 @@ fn segment(issue: &str) -> Result<&str> {
     }
 }
 
-async fn json<T: DeserializeOwned>(response: reqwest::Response) -> Result<T> {
+pub(crate) async fn json<T: DeserializeOwned>(response: reqwest::Response) -> Result<T> {
     let text = response
         .text()
         .await

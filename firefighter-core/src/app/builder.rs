@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 
 use crate::event::EventHandlerRegistration;
 use crate::invite::InviteRegistry;
+use crate::notify::{Notifier, NotifierRegistration};
 use crate::oncall::{OnCall, OnCallRegistration};
 use crate::plugin::PluginContext;
 use crate::postmortem::PostMortemRegistration;
@@ -26,6 +27,7 @@ pub struct FirefighterBuilder {
     invite_providers: Vec<Arc<dyn InviteProvider>>,
     postmortem: Vec<Arc<dyn PostMortemProvider>>,
     oncall: Vec<Arc<dyn OnCall>>,
+    notifiers: Vec<Arc<dyn Notifier>>,
     tasks: Vec<Arc<dyn PeriodicTask>>,
     use_inventory: bool,
     seed: bool,
@@ -66,6 +68,13 @@ impl FirefighterBuilder {
     /// statically or here: the build refuses two.
     pub fn oncall(mut self, vendor: Arc<dyn OnCall>) -> Self {
         self.oncall.push(vendor);
+        self
+    }
+
+    /// Uses this notifier (how people are told things outside an incident's
+    /// conversation). At most one may be on, registered statically or here.
+    pub fn notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifiers.push(notifier);
         self
     }
 
@@ -135,6 +144,27 @@ impl FirefighterBuilder {
             )));
         }
         let oncall = vendors.pop();
+        let mut notifiers = Vec::new();
+        if self.use_inventory {
+            let mut regs: Vec<&NotifierRegistration> =
+                inventory::iter::<NotifierRegistration>.into_iter().collect();
+            regs.sort_by_key(|r| r.name);
+            for r in regs {
+                match (r.build)(&ctx)? {
+                    Some(n) => notifiers.push(n),
+                    None => tracing::info!(notifier = r.name, "notifier switched off"),
+                }
+            }
+        }
+        notifiers.extend(self.notifiers);
+        if notifiers.len() > 1 {
+            let names: Vec<&str> = notifiers.iter().map(|n| n.name()).collect();
+            return Err(Error::Config(format!(
+                "only one notifier can be on, but these are: {}; switch all but one off",
+                names.join(", ")
+            )));
+        }
+        let notifier = notifiers.pop();
         if let Some(vendor) = &oncall {
             ctx = ctx.with_oncall(vendor.clone());
         }
@@ -235,6 +265,7 @@ impl FirefighterBuilder {
             handlers = ?subscribers,
             invite_providers = ?invites.names(),
             oncall = oncall.as_ref().map(|o| o.name()),
+            notifier = notifier.as_ref().map(|n| n.name()),
             tasks = ?tasks.iter().map(|t| t.name()).collect::<Vec<_>>(),
             postmortem_backends = ?postmortem_backends.iter().map(|p| p.name()).collect::<Vec<_>>(),
             "firefighter core ready"
@@ -249,6 +280,7 @@ impl FirefighterBuilder {
                 invites,
                 postmortem: postmortem_backends,
                 oncall,
+                notifier,
                 tasks,
                 catalog: RwLock::new(None),
                 outbox_signal: Arc::new(Notify::new()),
@@ -269,6 +301,7 @@ impl Firefighter {
             invite_providers: Vec::new(),
             postmortem: Vec::new(),
             oncall: Vec::new(),
+            notifiers: Vec::new(),
             tasks: Vec::new(),
             use_inventory: true,
             seed: true,

@@ -20,6 +20,20 @@ impl Firefighter {
         fields: serde_json::Map<String, serde_json::Value>,
         message: &str,
     ) -> Result<bool> {
+        self.set_custom_fields_and_publish(id, fields, message, Vec::new())
+            .await
+    }
+
+    /// [`Firefighter::set_custom_fields`] that also publishes `events` in the
+    /// same transaction (a [`crate::IncidentEvent::LinkAdded`] for chat
+    /// integrations to bookmark), only when something was written.
+    pub async fn set_custom_fields_and_publish(
+        &self,
+        id: IncidentId,
+        fields: serde_json::Map<String, serde_json::Value>,
+        message: &str,
+        events: Vec<crate::IncidentEvent>,
+    ) -> Result<bool> {
         if fields.is_empty() {
             return Err(Error::invalid("fields", "at least one field is required"));
         }
@@ -54,6 +68,7 @@ impl Firefighter {
                 status: None,
                 changes: Vec::new(),
             });
+            change.events = events.clone();
             match self.inner.store.apply(change).await {
                 Ok(_) => {
                     self.committed();

@@ -62,6 +62,7 @@ pub(crate) struct Inner {
     invites: InviteRegistry,
     postmortem: Vec<Arc<dyn PostMortemProvider>>,
     oncall: Option<Arc<dyn OnCall>>,
+    notifier: Option<Arc<dyn crate::notify::Notifier>>,
     tasks: Vec<Arc<dyn PeriodicTask>>,
     catalog: RwLock<Option<(Instant, Arc<Catalog>)>>,
     outbox_signal: Arc<Notify>,
@@ -129,6 +130,11 @@ impl Firefighter {
     /// The on-call vendor that is on (`None`: no on-call vendor is switched on).
     pub fn oncall(&self) -> Option<&Arc<dyn OnCall>> {
         self.inner.oncall.as_ref()
+    }
+
+    /// The notifier that is on (`None`: no chat integration reaches people).
+    pub fn notifier(&self) -> Option<&Arc<dyn crate::notify::Notifier>> {
+        self.inner.notifier.as_ref()
     }
 
     /// The periodic tasks.

@@ -156,6 +156,8 @@ pub struct ReplayReport {
 #[derive(Debug)]
 pub struct Recorded {
     item: NewInboxItem,
+    /// Recorded under a sender's key: an earlier copy may hold the row.
+    keyed: bool,
     /// Behind a journal: answered once the item is in the table, which must
     /// come before the attempt can mark it done.
     stored: Option<oneshot::Receiver<std::result::Result<(), String>>>,
@@ -246,7 +248,41 @@ impl Inbox {
             claim_owner: Some(crate::instance::id().to_owned()),
         };
         let stored = self.recorder().await?.record(item.clone()).await?;
-        Ok(Recorded { item, stored })
+        Ok(Recorded {
+            item,
+            stored,
+            keyed: false,
+        })
+    }
+
+    /// [`Inbox::record`] for a request its sender may send again (a webhook
+    /// redelivered after a lost answer): `key` is the sender's id of it
+    /// (Jira's `X-Atlassian-Webhook-Identifier`), and the item's id is made
+    /// from it, so a second copy finds the first one's row and is not
+    /// applied again ([`Inbox::apply_recorded`] answers `None` for it).
+    pub async fn record_keyed(
+        &self,
+        key: &str,
+        kind: &str,
+        payload: &impl Serialize,
+        actor: &str,
+    ) -> Result<Recorded> {
+        let item = NewInboxItem {
+            id: keyed_id(&self.inner.source, key),
+            kind: kind.to_owned(),
+            payload: serde_json::to_string(payload)
+                .map_err(|e| Error::invalid("payload", format!("cannot be recorded: {e}")))?,
+            actor: actor.to_owned(),
+            claim_token: Uuid::new_v4(),
+            claimed_until: Utc::now() + LEASE,
+            claim_owner: Some(crate::instance::id().to_owned()),
+        };
+        let stored = self.recorder().await?.record(item.clone()).await?;
+        Ok(Recorded {
+            item,
+            stored,
+            keyed: true,
+        })
     }
 
     /// Records items as they are, in one transaction, due now (items
@@ -266,7 +302,11 @@ impl Inbox {
         recorded: Recorded,
         handler: &dyn InboxHandler,
     ) -> Option<InboxEnd> {
-        let Recorded { item, stored } = recorded;
+        let Recorded {
+            item,
+            stored,
+            keyed,
+        } = recorded;
         if let Some(stored) = stored
             && !matches!(stored.await, Ok(Ok(())))
         {
@@ -274,6 +314,23 @@ impl Inbox {
             tracing::warn!(source = %self.inner.source, item = %item.id,
                 "a journaled inbox item is not in the database yet; left for the replay");
             return None;
+        }
+        if keyed {
+            // A copy received earlier holds the row (its lease, or its end):
+            // it is applied there, not here.
+            match self.store().inbox_item(item.id).await {
+                Ok(Some(row)) if row.claim_token == Some(item.claim_token) => {}
+                Ok(_) => {
+                    tracing::info!(source = %self.inner.source, item = %item.id,
+                        "a request received again was recorded before; not applied twice");
+                    return None;
+                }
+                Err(e) => {
+                    tracing::warn!(source = %self.inner.source, item = %item.id, error = %e,
+                        "could not read an inbox item back; left for the replay");
+                    return None;
+                }
+            }
         }
         let now = Utc::now();
         let item = InboxItem {
@@ -409,6 +466,11 @@ impl Inbox {
             .purge_inbox_items(&self.inner.source, before)
             .await
     }
+}
+
+/// The id of the item a sender keyed `key` (stable across copies).
+pub fn keyed_id(source: &str, key: &str) -> Uuid {
+    Uuid::new_v5(&Uuid::NAMESPACE_URL, format!("firefighter-inbox:{source}:{key}").as_bytes())
 }
 
 /// Wait before attempt `attempts + 1`: 30 s doubling, at most an hour.

@@ -91,6 +91,7 @@ impl EventHandler for SlackEventHandler {
             IncidentEvent::OffHoursHint { hint } => s.on_off_hours_hint(id, &key, hint).await,
             IncidentEvent::Notice { text } => s.on_notice(id, &key, text).await,
             IncidentEvent::Created
+            | IncidentEvent::LinkAdded { .. }
             | IncidentEvent::ChannelReady { .. }
             | IncidentEvent::PostMortemRequested { .. } => Ok(()),
         };
