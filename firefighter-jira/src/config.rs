@@ -21,6 +21,10 @@
 //! | `JIRA_FIELD_ZENDESK_TICKET` | `customfield_10895` | Zendesk ticket (from `custom_fields["zendesk_ticket"]`) |
 //! | `JIRA_FIELD_ZOHO_DESK_TICKET` | `customfield_10896` | Zoho Desk ticket (from `custom_fields["zoho_desk_ticket"]`) |
 //! | `JIRA_FIELD_SELLER_CONTRACT_ID` | `customfield_10908` | seller contract id (from `custom_fields["seller_contract_id"]`) |
+//! | `RAID_JIRA_WEBHOOK_SECRET` | unset | the secret Jira signs its webhooks with (`X-Hub-Signature: sha256=<HMAC-SHA256 of the body>`); unset: every webhook is refused (401) |
+//! | `RAID_WATCHER_EMAIL_EXCLUSIONS` | none | e-mails (comma-separated, any case) of watchers never told about a ticket's comments and changes |
+//! | `JIRA_SYNC_CACHE_TIMEOUT` | `60` | seconds a change firefighter pushed to Jira is remembered, so the webhook announcing it is not applied back (FireFighter's setting of the same name) |
+//! | `JIRA_WORKFLOW_NAME` | unset | the workflow of incident tickets, read to find the shortest path of transitions; unset: found through the project's workflow scheme, and when Jira does not show workflows to the account, only transitions offered from the ticket's current status are used |
 
 use std::time::Duration;
 
@@ -54,6 +58,10 @@ pub const VARIABLES: &[&str] = &[
     "JIRA_FIELD_ZENDESK_TICKET",
     "JIRA_FIELD_ZOHO_DESK_TICKET",
     "JIRA_FIELD_SELLER_CONTRACT_ID",
+    "RAID_JIRA_WEBHOOK_SECRET",
+    "RAID_WATCHER_EMAIL_EXCLUSIONS",
+    "JIRA_SYNC_CACHE_TIMEOUT",
+    "JIRA_WORKFLOW_NAME",
 ];
 
 /// The custom fields of incident tickets (FireFighter's hard-coded ids by default).
@@ -133,6 +141,14 @@ pub struct JiraConfig {
     pub timeout: Duration,
     /// The custom fields.
     pub fields: JiraFields,
+    /// The webhooks' signing secret (`None`: webhooks refused).
+    pub webhook_secret: Option<SecretString>,
+    /// Watchers never told (lower-case e-mails).
+    pub watcher_exclusions: Vec<String>,
+    /// How long a pushed change is remembered against its echo.
+    pub sync_marker_ttl: Duration,
+    /// The workflow of incident tickets, when set.
+    pub workflow_name: Option<String>,
 }
 
 impl JiraConfig {
@@ -154,6 +170,10 @@ impl JiraConfig {
             issue_type: "Incident".into(),
             timeout: Duration::from_secs(15),
             fields: JiraFields::default(),
+            webhook_secret: None,
+            watcher_exclusions: Vec::new(),
+            sync_marker_ttl: Duration::from_secs(60),
+            workflow_name: None,
         }
     }
 
@@ -239,6 +259,20 @@ impl JiraConfig {
             .optional("RAID_JIRA_INCIDENT_CATEGORY_FIELD")
             .map(|v| field_id("RAID_JIRA_INCIDENT_CATEGORY_FIELD", &v))
             .transpose()?;
+        config.webhook_secret = vars
+            .optional("RAID_JIRA_WEBHOOK_SECRET")
+            .map(SecretString::from);
+        if let Some(list) = vars.optional("RAID_WATCHER_EMAIL_EXCLUSIONS") {
+            config.watcher_exclusions = list
+                .split(',')
+                .map(|e| e.trim().to_lowercase())
+                .filter(|e| !e.is_empty())
+                .collect();
+        }
+        if let Some(ttl) = vars.seconds("JIRA_SYNC_CACHE_TIMEOUT")? {
+            config.sync_marker_ttl = ttl;
+        }
+        config.workflow_name = vars.optional("JIRA_WORKFLOW_NAME");
         Ok(Ok(config))
     }
 }

@@ -30,9 +30,13 @@
 mod client;
 pub mod config;
 mod error;
+pub mod ledger;
 pub mod models;
+pub mod sync;
 pub mod tickets;
 pub mod users;
+pub mod webhooks;
+pub mod workflow;
 
 pub use client::{JiraClient, RetryPolicy};
 pub use config::{JiraConfig, JiraFields, TicketPriorities};

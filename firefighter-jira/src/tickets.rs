@@ -27,8 +27,11 @@ use firefighter_core::{Firefighter, Incident, IncidentEvent, IncidentId};
 use serde_json::{Map, Value, json};
 
 use crate::config::JiraFields;
+use crate::ledger::SyncLedger;
 use crate::models::{RemoteLink, RemoteLinkObject, adf};
+use crate::sync::Pusher;
 use crate::users::{JiraUserStore, account_of};
+use crate::workflow::Mover;
 use crate::{Error, JiraClient, JiraConfig, Result};
 
 /// The event handler that creates the tickets.
@@ -255,6 +258,9 @@ pub async fn create_ticket(
         .get(KEY_FIELD)
         .and_then(Value::as_str)
     {
+        if let Ok(ledger) = SyncLedger::of(app.store().as_ref()) {
+            ledger.record_ticket(key, Some(id)).await?;
+        }
         return Ok(TicketOutcome::AlreadyRecorded(key.to_owned()));
     }
     let catalog = app.catalog().await?;
@@ -333,11 +339,24 @@ pub async fn create_ticket(
         tracing::warn!(incident = id.0, key, error = %e, "the link to the incident could not be added");
     }
     let url = client.browse_url(key);
+    // Before the incident shows the key: a webhook about the ticket then
+    // always finds its incident.
+    if let Ok(ledger) = SyncLedger::of(app.store().as_ref()) {
+        ledger.record_ticket(key, Some(id)).await?;
+    }
     let mut fields = Map::new();
     fields.insert(KEY_FIELD.into(), json!(key));
     fields.insert(URL_FIELD.into(), json!(url));
-    app.set_custom_fields(id, fields, &format!("Jira ticket {key} created: {url}"))
-        .await?;
+    app.set_custom_fields_and_publish(
+        id,
+        fields,
+        &format!("Jira ticket {key} created: {url}"),
+        vec![IncidentEvent::LinkAdded {
+            title: format!("Jira ticket {key}"),
+            url: url.clone(),
+        }],
+    )
+    .await?;
     Ok(outcome)
 }
 
@@ -347,6 +366,8 @@ pub struct TicketHandler {
     client: JiraClient,
     config: JiraConfig,
     users: JiraUserStore,
+    ledger: SyncLedger,
+    mover: Mover,
     app: AppHandle,
 }
 
@@ -356,13 +377,26 @@ impl TicketHandler {
         client: JiraClient,
         config: JiraConfig,
         users: JiraUserStore,
+        ledger: SyncLedger,
         app: AppHandle,
     ) -> TicketHandler {
         TicketHandler {
+            mover: Mover::new(config.workflow_name.clone()),
             client,
             config,
             users,
+            ledger,
             app,
+        }
+    }
+
+    fn pusher<'a>(&'a self, app: &'a Firefighter) -> Pusher<'a> {
+        Pusher {
+            app,
+            client: &self.client,
+            config: &self.config,
+            ledger: &self.ledger,
+            mover: &self.mover,
         }
     }
 }
@@ -374,13 +408,46 @@ impl EventHandler for TicketHandler {
     }
 
     async fn handle(&self, delivery: &Delivery) -> std::result::Result<(), HandlerError> {
-        if !matches!(delivery.event.event, IncidentEvent::Created) {
+        let id = delivery.event.incident_id;
+        let wanted = matches!(
+            delivery.event.event,
+            IncidentEvent::Created
+                | IncidentEvent::Updated { .. }
+                | IncidentEvent::ChannelReady { .. }
+        );
+        if !wanted {
             return Ok(());
         }
         let Some(app) = self.app.get() else {
             return Err(HandlerError::retry("the application is not running yet"));
         };
-        let id = delivery.event.incident_id;
+        // Changes and conversations reach the ticket after it exists: this
+        // handler's deliveries of one incident run in order.
+        match &delivery.event.event {
+            IncidentEvent::Updated {
+                update_id,
+                changed,
+                event_type,
+                ..
+            } => {
+                return self
+                    .pusher(&app)
+                    .push_update(id, *update_id, changed, event_type.as_deref())
+                    .await
+                    .map_err(|e| {
+                        tracing::warn!(incident = id.0, error = %e, "Jira sync failed");
+                        HandlerError::classify(&e)
+                    });
+            }
+            IncidentEvent::ChannelReady { channel } => {
+                return self
+                    .pusher(&app)
+                    .link_conversation(id, channel)
+                    .await
+                    .map_err(|e| HandlerError::classify(&e));
+            }
+            _ => {}
+        }
         match create_ticket(&app, &self.client, &self.users, &self.config, id).await {
             Ok(outcome) => {
                 tracing::info!(incident = id.0, ?outcome, "Jira ticket");
@@ -420,10 +487,13 @@ fn build_handler(ctx: &PluginContext) -> firefighter_core::Result<Option<Arc<dyn
         JiraClient::new(&config).map_err(|e| firefighter_core::Error::Config(e.to_string()))?;
     let users = JiraUserStore::of(&*ctx.store)
         .map_err(|e| firefighter_core::Error::Config(e.to_string()))?;
+    let ledger =
+        SyncLedger::of(&*ctx.store).map_err(|e| firefighter_core::Error::Config(e.to_string()))?;
     Ok(Some(Arc::new(TicketHandler::new(
         client,
         config,
         users,
+        ledger,
         ctx.app_handle(),
     ))))
 }

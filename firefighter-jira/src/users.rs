@@ -54,6 +54,15 @@ impl JiraUserStore {
         Ok(row.map(|r| r.0))
     }
 
+    /// The user of a Jira account, when mapped.
+    pub async fn user_of(&self, account_id: &str) -> Result<Option<UserId>> {
+        let sql = "SELECT user_id FROM jira_users WHERE account_id = $1";
+        let row: Option<(String,)> = firefighter_core::on_pool!(&self.pool, p => {
+            sqlx::query_as(sql).bind(account_id.to_owned()).fetch_optional(p).await?
+        });
+        Ok(row.and_then(|r| r.0.parse().ok()))
+    }
+
     /// Records the Jira account of a user (replacing an older one).
     pub async fn set_account(&self, user: UserId, email: &str, account_id: &str) -> Result<()> {
         let sql = "INSERT INTO jira_users (user_id, email, account_id, created_at) \

@@ -167,6 +167,7 @@ impl World {
             self.client(),
             self.config(),
             self.users.clone(),
+            firefighter_jira::ledger::SyncLedger::of(self.app.store().as_ref()).unwrap(),
             self.app.handle(),
         )
     }
