@@ -90,7 +90,10 @@ impl AppHandle {
             .map(Firefighter::from_inner)
     }
 
-    pub(crate) fn set(&self, app: &Firefighter) {
+    /// Points the handle at `app` (the builder does it for registered
+    /// plugins; a plugin made by hand before the build, to be added with
+    /// `event_handler`, is pointed after). A handle is set once.
+    pub fn set(&self, app: &Firefighter) {
         let _ = self.0.set(app.weak());
     }
 }

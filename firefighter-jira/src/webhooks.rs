@@ -460,13 +460,7 @@ impl Webhooks {
             return Ok(());
         }
         let author = hook.user.as_ref().and_then(|u| u.account_id.as_deref());
-        if self.is_own(author).await? {
-            tracing::debug!(
-                key = hook.issue.key,
-                "a webhook of our own change is ignored"
-            );
-            return Ok(());
-        }
+        let own = self.is_own(author).await?;
         let key = hook.issue.key.as_str();
         let incident = self.inner.ledger.incident_of(key).await?;
         let app = self.app().map_err(|e| Error::Invalid(format!("{e:?}")))?;
@@ -514,6 +508,10 @@ impl Webhooks {
                     );
                     continue;
                 }
+            }
+            if own {
+                tracing::debug!(key, field, "a change made by our own account is ignored");
+                continue;
             }
             let note = Notification::new(
                 format!("jira-change:{}:{n}", item.id),

@@ -21,6 +21,9 @@ pub(crate) struct Integrations {
     /// Confluence's settings when it is on (its runbook page and API).
     #[cfg(feature = "confluence")]
     pub(crate) confluence: Option<firefighter_confluence::ConfluenceConfig>,
+    /// Jira's webhooks when Jira is on.
+    #[cfg(feature = "jira")]
+    pub(crate) jira: Option<firefighter_jira::webhooks::Webhooks>,
 }
 
 impl std::fmt::Debug for Integrations {
@@ -71,6 +74,24 @@ impl Integrations {
                 Ok(config) => config,
                 Err(e) => {
                     tracing::error!(error = %e, "Confluence is misconfigured and switched off");
+                    None
+                }
+            },
+            #[cfg(feature = "jira")]
+            jira: match firefighter_jira::JiraConfig::from_env().and_then(|config| {
+                config
+                    .map(|c| {
+                        firefighter_jira::webhooks::Webhooks::new(
+                            app.handle(),
+                            app.store().clone(),
+                            c,
+                        )
+                    })
+                    .transpose()
+            }) {
+                Ok(webhooks) => webhooks,
+                Err(e) => {
+                    tracing::error!(error = %e, "Jira is misconfigured and switched off");
                     None
                 }
             },
@@ -253,7 +274,8 @@ impl Integration for ConfluenceAdapter {
     }
 }
 
-/// Jira creates incident tickets from the outbox; it serves no route yet.
+/// Jira creates incident tickets from the outbox and receives Jira's
+/// webhooks (signed: mounted outside the login).
 #[cfg(feature = "jira")]
 struct JiraAdapter;
 
@@ -261,6 +283,13 @@ struct JiraAdapter;
 impl Integration for JiraAdapter {
     fn status(&self, env: &figment::Figment) -> IntegrationStatus {
         firefighter_jira::JiraConfig::status(env.clone())
+    }
+
+    fn public_routes(&self, state: &AppState) -> Router {
+        match state.integrations.jira.clone() {
+            Some(webhooks) => firefighter_jira::webhooks::routes(webhooks),
+            None => Router::new(),
+        }
     }
 }
 
