@@ -60,6 +60,7 @@ use tokio::sync::OnceCell;
 
 use crate::client::{json as read_json, segment};
 use crate::ledger::{PRIORITY, STATUS, SyncLedger};
+use crate::models::{Watcher, Watchers};
 use crate::sync::{PRIORITY_SYNC, STATUS_SYNC, SYNC_WARNING, incident_status_of};
 use crate::users::JiraUserStore;
 use crate::{Error, JiraClient, JiraConfig, Result};
@@ -220,28 +221,6 @@ struct HookComment {
     author: Option<HookUser>,
     #[serde(default)]
     body: Value,
-}
-
-#[derive(Debug, Deserialize)]
-struct Watchers {
-    #[serde(default)]
-    watchers: Vec<Watcher>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Watcher {
-    account_id: String,
-    #[serde(default)]
-    account_type: Option<String>,
-    #[serde(default)]
-    email_address: Option<String>,
-    #[serde(default = "active")]
-    active: bool,
-}
-
-fn active() -> bool {
-    true
 }
 
 /// The text of a comment body: a string (wiki markup) or an ADF document.
@@ -834,8 +813,8 @@ pub fn routes(webhooks: Webhooks) -> Router {
 // ------------------------------------------------------------------ client calls
 
 impl JiraClient {
-    /// The watchers of an issue; none when the issue is not found.
-    async fn watchers(&self, key: &str) -> Result<Vec<Watcher>> {
+    /// The watchers of an issue (`GET /issue/{key}/watchers`); none when the issue is not found.
+    pub async fn watchers(&self, key: &str) -> Result<Vec<Watcher>> {
         let path = format!("/issue/{}/watchers", segment(key)?);
         let found: Result<Watchers> = self
             .retried(Error::is_retryable, || async {
@@ -850,7 +829,7 @@ impl JiraClient {
     }
 
     /// The account id of the API token's account (`GET /rest/api/3/myself`).
-    async fn myself(&self) -> Result<Option<String>> {
+    pub async fn myself(&self) -> Result<Option<String>> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Me {

@@ -128,7 +128,10 @@ struct IssueFields {
 
 #[derive(Debug, Deserialize)]
 struct IssueStatusFields {
-    status: NamedStatus,
+    // Always there when asked for; an answer without it is a ticket in no
+    // known status (every move then reads the workflow).
+    #[serde(default)]
+    status: Option<NamedStatus>,
     #[serde(default)]
     project: Option<IdOnly>,
     #[serde(default)]
@@ -316,7 +319,12 @@ impl Mover {
         Fut: Future<Output = Result<()>>,
     {
         let issue = client.issue_status(key).await?;
-        let current = issue.fields.status.name.clone();
+        let current = issue
+            .fields
+            .status
+            .as_ref()
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
         if current.eq_ignore_ascii_case(target.trim()) {
             return Ok(Moved::AlreadyThere);
         }
@@ -437,14 +445,17 @@ impl JiraClient {
 
     /// The status name of ticket `key` and whether it is terminal.
     pub async fn status_of(&self, key: &str) -> Result<(String, bool)> {
-        let issue = self.issue_status(key).await?;
-        let terminal = issue
+        let status = self
+            .issue_status(key)
+            .await?
             .fields
             .status
+            .ok_or_else(|| Error::Decode(format!("Jira did not tell the status of {key}")))?;
+        let terminal = status
             .status_category
             .as_ref()
             .is_some_and(|c| c.key == "done");
-        Ok((issue.fields.status.name, terminal))
+        Ok((status.name, terminal))
     }
 
     async fn transitions(&self, key: &str) -> Result<Vec<Offered>> {
@@ -494,7 +505,7 @@ impl JiraClient {
     }
 
     /// The workflow the project's scheme maps `issue_type` to (`None`: not shown).
-    async fn workflow_name(&self, project: &str, issue_type: &str) -> Result<Option<String>> {
+    pub async fn workflow_name(&self, project: &str, issue_type: &str) -> Result<Option<String>> {
         let query = [("projectId", project)];
         let found: SchemeAssociations = self
             .retried(Error::is_retryable, || async {
@@ -514,7 +525,8 @@ impl JiraClient {
         }))
     }
 
-    async fn workflow(&self, name: &str) -> Result<Option<Workflow>> {
+    /// The workflow named `name` (`GET /rest/api/3/workflows/search`, with its transitions).
+    pub async fn workflow(&self, name: &str) -> Result<Option<Workflow>> {
         let query = [
             ("queryString", name),
             ("expand", "values.transitions"),

@@ -105,3 +105,64 @@ async fn ticket_requests_conform() {
         "{violations:?}"
     );
 }
+
+/// The sync's requests: the ticket's status, the transitions offered and
+/// applied, the workflow scheme and the workflow (the documented endpoints,
+/// not the workflow designer), a field update, the watchers and the API
+/// token's account.
+#[tokio::test]
+#[cfg_attr(
+    not(feature = "contract-tests"),
+    ignore = "needs the contract mocks: ../shared/contract-mocks/start-mocks.sh jira"
+)]
+async fn sync_requests_conform() {
+    let url =
+        std::env::var("FF_CONTRACT_JIRA_URL").unwrap_or_else(|_| "http://127.0.0.1:4012".into());
+    let (proxy, log) = proxy::recording_proxy(&url).await;
+    let c = JiraClient::new(&JiraConfig::new(
+        &proxy,
+        "bot@example.com",
+        "token",
+        "INC",
+        "557058:x",
+    ))
+    .unwrap()
+    .with_retry(RetryPolicy {
+        max_attempts: 1,
+        min_delay: Duration::from_millis(5),
+        max_wait: Duration::from_secs(1),
+    });
+    let status = c.status_of("INC-1").await;
+    eprintln!("status: {status:?}");
+    let mut fields = serde_json::Map::new();
+    fields.insert("customfield_11064".into(), json!({"value": "2"}));
+    c.set_fields("INC-1", fields).await.unwrap();
+    // Through the scheme, then by name: the mock's examples decide where
+    // the moves end; what matters is what was sent.
+    for name in [None, Some("Incident workflow".to_owned())] {
+        let moved = firefighter_jira::workflow::Mover::new(name)
+            .move_to(&c, "INC-1", "Reporter validation", |_| async { Ok(()) })
+            .await;
+        eprintln!("moved: {moved:?}");
+    }
+    let scheme = c.workflow_name("10000", "10004").await;
+    let workflow = c.workflow("Incident workflow").await;
+    eprintln!("scheme: {scheme:?}\nworkflow: {workflow:?}");
+    assert!(scheme.is_ok() && workflow.is_ok());
+    let watchers = c.watchers("INC-1").await.unwrap();
+    assert!(!watchers.is_empty());
+    assert!(c.myself().await.unwrap().is_some());
+
+    let (statuses, violations) = proxy::answers(&log);
+    // status, set, (issue, transitions, scheme, workflows) twice at most, watchers, myself.
+    assert!(statuses.len() >= 8, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| (200..300).contains(s)),
+        "{statuses:?} {violations:?}"
+    );
+    let request_violations: Vec<&String> = violations
+        .iter()
+        .filter(|v| v.contains("\"request"))
+        .collect();
+    assert!(request_violations.is_empty(), "{request_violations:?}");
+}

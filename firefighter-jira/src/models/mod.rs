@@ -8,4 +8,4 @@ mod user;
 pub use issue::{
     CreatedIssue, ErrorCollection, IssueSummary, RemoteLink, RemoteLinkObject, SearchResults,
 };
-pub use user::JiraUser;
+pub use user::{JiraUser, Watcher, Watchers};
