@@ -423,3 +423,76 @@ mod tests {
         assert!(nav_links(&on).contains(&("Runbooks", "/runbook/")));
     }
 }
+
+#[cfg(all(test, feature = "jira"))]
+mod jira_tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// Jira's webhooks are served (outside the login: they are signed)
+    /// only when Jira is on, and refuse an unsigned request.
+    #[tokio::test]
+    async fn jira_webhooks_are_mounted_only_when_on_and_check_signatures() {
+        let store: Arc<dyn firefighter_core::Store> = Arc::new(
+            firefighter_core::store::SqliteStore::connect("sqlite::memory:")
+                .await
+                .unwrap(),
+        );
+        firefighter_jira::users::migrate(store.database().unwrap())
+            .await
+            .unwrap();
+        let app = firefighter_core::Firefighter::builder(firefighter_core::Settings::default())
+            .store(store.clone())
+            .with_registered_plugins(false)
+            .build()
+            .await
+            .unwrap();
+        let base = AppState::new(app.clone(), super::super::config::ServerConfig::default());
+        let with = |on: bool| {
+            let mut state = base.clone();
+            let mut integrations = (*state.integrations).clone();
+            integrations.jira = on.then(|| {
+                let mut config = firefighter_jira::JiraConfig::new(
+                    "https://acme.atlassian.net",
+                    "bot@example.com",
+                    "token",
+                    "INC",
+                    "557058:svc",
+                );
+                config.webhook_secret = Some("s".to_owned().into());
+                firefighter_jira::webhooks::Webhooks::new(app.handle(), store.clone(), config)
+                    .unwrap()
+            });
+            state.integrations = Arc::new(integrations);
+            state
+        };
+        let post = |state: AppState, uri: &'static str| async move {
+            public_router(&state)
+                .oneshot(
+                    Request::post(uri)
+                        .header("content-type", "application/json")
+                        .body(Body::from("{}"))
+                        .unwrap(),
+                )
+                .await
+                .unwrap()
+                .status()
+        };
+        for uri in [
+            firefighter_jira::webhooks::UPDATE_PATH,
+            firefighter_jira::webhooks::COMMENT_PATH,
+        ] {
+            assert_eq!(post(with(false), uri).await, StatusCode::NOT_FOUND, "{uri}");
+            assert_eq!(
+                post(with(true), uri).await,
+                StatusCode::UNAUTHORIZED,
+                "{uri}"
+            );
+        }
+    }
+}

@@ -140,6 +140,7 @@ macro_rules! store_tests {
                 inbox_items_claimed_once_ended_parked_requeued_and_purged,
                 concurrent_inbox_claimers_never_share_an_item,
                 inbox_applies_once_and_parks_after_repeated_failures,
+                a_keyed_request_received_twice_is_applied_once,
                 leases_of_a_silent_instance_are_taken_over_at_once,
             );
         }

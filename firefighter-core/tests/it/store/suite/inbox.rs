@@ -344,3 +344,43 @@ pub(crate) async fn inbox_applies_once_and_parks_after_repeated_failures(store: 
     );
     assert!(refused.done_at.is_some() && refused.parked_at.is_none());
 }
+
+/// A sender's redelivery (a webhook whose answer was lost) recorded under
+/// the same key: applied once, whether the first copy is done or still running.
+pub(crate) async fn a_keyed_request_received_twice_is_applied_once(store: S) {
+    let inbox = Inbox::new(store.clone(), "jira");
+    let handler = Handler::default();
+    let payload = serde_json::json!({"issue": {"key": "INC-1"}});
+    let first = inbox
+        .record_keyed("delivery-1", "update", &payload, "acc")
+        .await
+        .unwrap();
+    // The copy arrives while the first is recorded but not applied yet.
+    let second = inbox
+        .record_keyed("delivery-1", "update", &payload, "acc")
+        .await
+        .unwrap();
+    assert_eq!(first.id(), second.id());
+    assert_eq!(
+        inbox.apply_recorded(first, &handler).await,
+        Some(InboxEnd::Done(None))
+    );
+    assert_eq!(inbox.apply_recorded(second, &handler).await, None);
+    // And again once the first is done.
+    let third = inbox
+        .record_keyed("delivery-1", "update", &payload, "acc")
+        .await
+        .unwrap();
+    assert_eq!(inbox.apply_recorded(third, &handler).await, None);
+    assert_eq!(handler.applied.lock().unwrap().len(), 1);
+    // Another key is another item.
+    let other = inbox
+        .record_keyed("delivery-2", "update", &payload, "acc")
+        .await
+        .unwrap();
+    assert_eq!(
+        inbox.apply_recorded(other, &handler).await,
+        Some(InboxEnd::Done(None))
+    );
+    assert_eq!(handler.applied.lock().unwrap().len(), 2);
+}
