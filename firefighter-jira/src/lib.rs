@@ -31,6 +31,7 @@ mod client;
 pub mod config;
 mod error;
 pub mod models;
+pub mod postmortem;
 pub mod tickets;
 pub mod users;
 
