@@ -65,8 +65,8 @@ use firefighter_core::postmortem::{FollowUpAction, PostMortemNotes, PostMortemRe
 use firefighter_core::store::Catalog;
 use firefighter_core::timeline::field;
 use firefighter_core::{
-    Firefighter, Incident, IncidentDetails, IncidentEvent, IncidentId, PostMortemProvider,
-    Store, TimelineEntry, key_event, role,
+    Firefighter, Incident, IncidentDetails, IncidentEvent, IncidentId, PostMortemProvider, Store,
+    TimelineEntry, key_event, role,
 };
 use reqwest::Method;
 use serde_json::{Map, Value, json};
@@ -141,7 +141,10 @@ impl PostMortemFields {
     /// Each field with the setting that names it.
     fn settings(&self) -> [(&str, &'static str); 6] {
         [
-            (self.incident_summary.as_str(), "JIRA_FIELD_INCIDENT_SUMMARY"),
+            (
+                self.incident_summary.as_str(),
+                "JIRA_FIELD_INCIDENT_SUMMARY",
+            ),
             (self.timeline.as_str(), "JIRA_FIELD_TIMELINE"),
             (self.root_causes.as_str(), "JIRA_FIELD_ROOT_CAUSES"),
             (self.impact.as_str(), "JIRA_FIELD_IMPACT"),
@@ -384,7 +387,11 @@ impl PostMortemFacts {
     /// The due date: 40 business days after the declaration (its date in
     /// `TIME_ZONE`).
     pub fn due_date(&self) -> NaiveDate {
-        let declared = self.incident().created_at.with_timezone(&self.tz).date_naive();
+        let declared = self
+            .incident()
+            .created_at
+            .with_timezone(&self.tz)
+            .date_naive();
         add_business_days(declared, BUSINESS_DAYS_TO_DUE)
     }
 }
@@ -426,7 +433,9 @@ pub type TimelineRow = (chrono::DateTime<chrono::Utc>, String);
 /// order they happened. The `declared` key event is the first row itself.
 pub fn timeline_rows(facts: &PostMortemFacts) -> Vec<TimelineRow> {
     let incident = facts.incident();
-    let mut rows: Vec<TimelineRow> = Vec::new();
+    // Rows at the same time: status changes first, then key events in the
+    // catalog's order (recovered before mitigated).
+    let mut rows: Vec<(TimelineRow, usize)> = Vec::new();
     for entry in &facts.timeline {
         let Some(status) = entry.status else {
             continue;
@@ -436,7 +445,7 @@ pub fn timeline_rows(facts: &PostMortemFacts) -> Vec<TimelineRow> {
             .iter()
             .any(|c| c.field == field::STATUS && c.old.is_none());
         if !declaration {
-            rows.push((entry.event_ts, format!("Status changed to {status}")));
+            rows.push(((entry.event_ts, format!("Status changed to {status}")), 0));
         }
     }
     for key in facts
@@ -445,32 +454,38 @@ pub fn timeline_rows(facts: &PostMortemFacts) -> Vec<TimelineRow> {
         .iter()
         .filter(|k| k.event_type != key_event::DECLARED)
     {
-        let name = facts
+        let kind = facts
             .catalog
             .milestone_types
             .iter()
-            .find(|m| m.event_type == key.event_type)
-            .map_or_else(|| key.event_type.clone(), |m| m.name.clone());
+            .position(|m| m.event_type == key.event_type);
+        let name = kind.map_or_else(
+            || key.event_type.clone(),
+            |i| facts.catalog.milestone_types[i].name.clone(),
+        );
         let message = facts
             .timeline
             .iter()
             .rev()
             .filter(|t| t.event_type.as_deref() == Some(key.event_type.as_str()))
-            .find_map(|t| t.message.as_deref().map(str::trim).filter(|m| !m.is_empty()));
-        rows.push((
-            key.at,
-            match message {
-                Some(message) => format!("Key event: {name} ({message})"),
-                None => format!("Key event: {name}"),
-            },
-        ));
+            .find_map(|t| {
+                t.message
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|m| !m.is_empty())
+            });
+        let what = match message {
+            Some(message) => format!("Key event: {name} ({message})"),
+            None => format!("Key event: {name}"),
+        };
+        rows.push(((key.at, what), 1 + kind.unwrap_or(usize::MAX - 1)));
     }
-    rows.sort_by_key(|(at, _)| *at);
+    rows.sort_by_key(|((at, _), rank)| (*at, *rank));
     let mut all = vec![(
         incident.created_at,
         format!("Incident declared ({})", facts.priority_name()),
     )];
-    all.extend(rows);
+    all.extend(rows.into_iter().map(|(row, _)| row));
     all
 }
 
@@ -793,7 +808,11 @@ async fn assign_commander(
     let account = match account_of(client, users, &user).await {
         Ok(Some(account)) => account,
         Ok(None) => {
-            tracing::warn!(incident = id.0, key, "the commander has no Jira account; the post-mortem is not assigned");
+            tracing::warn!(
+                incident = id.0,
+                key,
+                "the commander has no Jira account; the post-mortem is not assigned"
+            );
             return Ok(());
         }
         Err(e) if e.is_retryable() => return Err(e),
@@ -915,15 +934,8 @@ impl PostMortemHandler {
     }
 
     async fn create(&self, app: &Firefighter, id: IncidentId) -> Result<(), HandlerError> {
-        match create_jira_postmortem(
-            app,
-            &self.client,
-            &self.users,
-            &self.jira,
-            &self.config,
-            id,
-        )
-        .await
+        match create_jira_postmortem(app, &self.client, &self.users, &self.jira, &self.config, id)
+            .await
         {
             Ok(outcome) => {
                 tracing::info!(incident = id.0, ?outcome, "Jira post-mortem");
@@ -970,7 +982,8 @@ impl EventHandler for PostMortemHandler {
 
     async fn handle(&self, delivery: &Delivery) -> std::result::Result<(), HandlerError> {
         let event = &delivery.event.event;
-        let wanted = matches!(event, IncidentEvent::PostMortemRequested { backend } if backend == BACKEND);
+        let wanted =
+            matches!(event, IncidentEvent::PostMortemRequested { backend } if backend == BACKEND);
         if !wanted && !changes_timeline(event) {
             return Ok(());
         }
@@ -1192,10 +1205,7 @@ mod tests {
             "[IGNORE - TEST dev] #inc-checkout (P1) Checkout fails"
         );
         config.env = "support".into();
-        assert_eq!(
-            postmortem_summary(&config, "inc", "P2", "x"),
-            "#inc (P2) x"
-        );
+        assert_eq!(postmortem_summary(&config, "inc", "P2", "x"), "#inc (P2) x");
         let long = postmortem_summary(&config, "inc", "P2", &"word ".repeat(80));
         assert_eq!(long.chars().count(), MAX_SUMMARY_CHARS);
         assert!(long.ends_with('…'), "{long}");

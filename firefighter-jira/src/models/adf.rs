@@ -152,10 +152,7 @@ mod tests {
 
     #[test]
     fn tables_have_a_header_row_and_no_empty_text() {
-        let t = table(
-            &["Time", "Event"],
-            &[vec!["10:00".into(), String::new()]],
-        );
+        let t = table(&["Time", "Event"], &[vec!["10:00".into(), String::new()]]);
         let rows = t["content"].as_array().unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0]["content"][0]["type"], "tableHeader");
