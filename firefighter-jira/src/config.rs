@@ -196,7 +196,7 @@ impl JiraConfig {
     }
 
     /// The configuration, or why the integration is off (`Ok(Err(why))`).
-    fn read(figment: &Figment) -> Result<std::result::Result<JiraConfig, String>> {
+    pub(crate) fn read(figment: &Figment) -> Result<std::result::Result<JiraConfig, String>> {
         let vars = EnvVars::read(figment, VARIABLES)?;
         if !vars.flag("ENABLE_JIRA")? {
             return Ok(Err("ENABLE_JIRA is not set to yes".into()));
@@ -219,15 +219,7 @@ impl JiraConfig {
                 "RAID_JIRA_API_URL must be the Jira site (https://x.atlassian.net), got \"{url}\""
             )));
         }
-        if !project
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-            || !project.starts_with(|c: char| c.is_ascii_uppercase())
-        {
-            return Err(Error::Config(format!(
-                "RAID_JIRA_PROJECT_KEY must be a project key (upper-case letters, digits, _; starting with a letter), got \"{project}\""
-            )));
-        }
+        let project = project_key("RAID_JIRA_PROJECT_KEY", &project)?;
         let mut config = JiraConfig::new(&url, user, password, project, reporter);
         if let Some(list) = vars.optional("JIRA_TICKET_PRIORITIES") {
             config.priorities = priorities(&list)?;
@@ -287,6 +279,22 @@ pub fn site_url(url: &str) -> String {
         url.to_owned()
     } else {
         format!("https://{url}")
+    }
+}
+
+/// A project key setting: upper-case letters, digits and `_`, starting
+/// with a letter.
+pub fn project_key(name: &str, value: &str) -> Result<String> {
+    if value
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && value.starts_with(|c: char| c.is_ascii_uppercase())
+    {
+        Ok(value.to_owned())
+    } else {
+        Err(Error::Config(format!(
+            "{name} must be a project key (upper-case letters, digits, _; starting with a letter), got \"{value}\""
+        )))
     }
 }
 

@@ -122,6 +122,34 @@ pub fn issue_fields(
     fields.insert("description".into(), adf::document(&description));
     fields.insert("reporter".into(), json!({ "id": reporter }));
     fields.insert("labels".into(), json!([incident_label(incident.id)]));
+    fields.extend(replicated_fields(f, catalog, incident)?);
+    if let (Some(field), Some(name)) = (&f.incident_category, category) {
+        fields.insert(field.clone(), json!({ "value": name }));
+    }
+    Ok(fields)
+}
+
+/// The incident's facts both its ticket and its Jira post-mortem carry, in
+/// the fields of `JIRA_FIELD_*`: priority (`{"value": "1".."5"}`, `-`
+/// without one), environments, platform (the first, `platform-` dropped),
+/// business impact (`N/A` left out), Zendesk and Zoho Desk tickets, seller
+/// contract. Empty ones are left out.
+pub fn replicated_fields(
+    f: &JiraFields,
+    catalog: &Catalog,
+    incident: &Incident,
+) -> Result<Map<String, Value>> {
+    let priority = catalog.priority(incident.priority_id);
+    let custom = &incident.custom_fields;
+    let text = |key: &str| {
+        custom
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let mut fields = Map::new();
     let value = match priority {
         Some(p) if (1..=5).contains(&p.value) => p.value.to_string(),
         Some(p) => {
@@ -141,9 +169,6 @@ pub fn issue_fields(
         .collect();
     if !environments.is_empty() {
         fields.insert(f.environments.clone(), Value::Array(environments));
-    }
-    if let (Some(field), Some(name)) = (&f.incident_category, category) {
-        fields.insert(field.clone(), json!({ "value": name }));
     }
     let platform = match custom.get("platform") {
         Some(Value::Array(items)) => items.iter().find_map(Value::as_str).map(str::to_owned),
@@ -177,6 +202,22 @@ pub fn issue_fields(
     Ok(fields)
 }
 
+/// The fields of [`replicated_fields`], each with the setting that names it.
+pub(crate) fn replicated_settings(f: &JiraFields) -> [(&str, &'static str); 7] {
+    [
+        (f.priority.as_str(), "JIRA_FIELD_PRIORITY"),
+        (f.environments.as_str(), "JIRA_FIELD_ENVIRONMENTS"),
+        (f.platform.as_str(), "JIRA_FIELD_PLATFORM"),
+        (f.business_impact.as_str(), "JIRA_FIELD_BUSINESS_IMPACT"),
+        (f.zendesk_ticket.as_str(), "JIRA_FIELD_ZENDESK_TICKET"),
+        (f.zoho_desk_ticket.as_str(), "JIRA_FIELD_ZOHO_DESK_TICKET"),
+        (
+            f.seller_contract_id.as_str(),
+            "JIRA_FIELD_SELLER_CONTRACT_ID",
+        ),
+    ]
+}
+
 /// A refusal of the create, with each field named by the setting behind it
 /// and what to do.
 fn explain(config: &JiraConfig, e: Error) -> Error {
@@ -189,17 +230,8 @@ fn explain(config: &JiraConfig, e: Error) -> Error {
         return e;
     };
     let f = &config.fields;
-    let settings = [
-        (f.priority.as_str(), "JIRA_FIELD_PRIORITY"),
-        (f.environments.as_str(), "JIRA_FIELD_ENVIRONMENTS"),
-        (f.platform.as_str(), "JIRA_FIELD_PLATFORM"),
-        (f.business_impact.as_str(), "JIRA_FIELD_BUSINESS_IMPACT"),
-        (f.zendesk_ticket.as_str(), "JIRA_FIELD_ZENDESK_TICKET"),
-        (f.zoho_desk_ticket.as_str(), "JIRA_FIELD_ZOHO_DESK_TICKET"),
-        (
-            f.seller_contract_id.as_str(),
-            "JIRA_FIELD_SELLER_CONTRACT_ID",
-        ),
+    let mut settings = replicated_settings(f).to_vec();
+    settings.extend([
         (
             f.incident_category.as_deref().unwrap_or("-"),
             "RAID_JIRA_INCIDENT_CATEGORY_FIELD",
@@ -210,7 +242,7 @@ fn explain(config: &JiraConfig, e: Error) -> Error {
             "RAID_DEFAULT_JIRA_QRAFT_USER_ID or the creator's Jira account",
         ),
         ("issuetype", "JIRA_ISSUE_TYPE"),
-    ];
+    ]);
     let fields = fields
         .into_iter()
         .map(|(field, message)| {

@@ -62,3 +62,71 @@ pub struct RemoteLinkObject {
     /// Its title.
     pub title: String,
 }
+
+/// `IssueBean`, with only the fields asked for (`?fields=status,issuelinks`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct IssueView {
+    /// The issue key.
+    #[serde(default)]
+    pub key: String,
+    /// The fields returned.
+    #[serde(default)]
+    pub fields: IssueViewFields,
+}
+
+/// The fields of [`IssueView`] that are read.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct IssueViewFields {
+    /// The workflow status.
+    #[serde(default)]
+    pub status: Option<IssueStatus>,
+    /// The issue's links to other issues.
+    #[serde(default)]
+    pub issuelinks: Vec<IssueLinkView>,
+}
+
+/// `StatusDetails` (its name).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct IssueStatus {
+    /// The status name (`Ready`, `In Progress`).
+    pub name: String,
+}
+
+/// `IssueLink`, as listed in an issue's `issuelinks`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssueLinkView {
+    /// The other issue, when it is the inward one.
+    #[serde(default)]
+    pub inward_issue: Option<LinkedIssueKey>,
+    /// The other issue, when it is the outward one.
+    #[serde(default)]
+    pub outward_issue: Option<LinkedIssueKey>,
+}
+
+/// `LinkedIssue` (its key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkedIssueKey {
+    /// The issue key.
+    pub key: String,
+}
+
+/// `LinkIssueRequestJsonBean`: links two issues with a link type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssueLinkRequest {
+    /// The link type, by name.
+    #[serde(rename = "type")]
+    pub link_type: IssueLinkTypeName,
+    /// The inward issue ("is related to", "is blocked by").
+    pub inward_issue: LinkedIssueKey,
+    /// The outward issue ("relates to", "blocks").
+    pub outward_issue: LinkedIssueKey,
+}
+
+/// `IssueLinkType`, named.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IssueLinkTypeName {
+    /// `Relates`, `Blocks`...
+    pub name: String,
+}

@@ -6,6 +6,8 @@ mod issue;
 mod user;
 
 pub use issue::{
-    CreatedIssue, ErrorCollection, IssueSummary, RemoteLink, RemoteLinkObject, SearchResults,
+    CreatedIssue, ErrorCollection, IssueLinkRequest, IssueLinkTypeName, IssueLinkView, IssueStatus,
+    IssueSummary, IssueView, IssueViewFields, LinkedIssueKey, RemoteLink, RemoteLinkObject,
+    SearchResults,
 };
 pub use user::{JiraUser, Watcher, Watchers};
