@@ -318,7 +318,7 @@ impl Mover {
         F: FnMut(String) -> Fut,
         Fut: Future<Output = Result<()>>,
     {
-        let issue = client.issue_status(key).await?;
+        let issue = client.issue_workflow_state(key).await?;
         let current = issue
             .fields
             .status
@@ -434,7 +434,7 @@ struct Offered {
 }
 
 impl JiraClient {
-    async fn issue_status(&self, key: &str) -> Result<IssueFields> {
+    async fn issue_workflow_state(&self, key: &str) -> Result<IssueFields> {
         let path = format!("/issue/{}", segment(key)?);
         let query = [("fields", "status,project,issuetype")];
         self.retried(Error::is_retryable, || async {
@@ -446,7 +446,7 @@ impl JiraClient {
     /// The status name of ticket `key` and whether it is terminal.
     pub async fn status_of(&self, key: &str) -> Result<(String, bool)> {
         let status = self
-            .issue_status(key)
+            .issue_workflow_state(key)
             .await?
             .fields
             .status
