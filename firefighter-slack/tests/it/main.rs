@@ -7,6 +7,7 @@ mod contract;
 mod events;
 mod fake_slack;
 mod flow;
+mod links;
 mod modals;
 mod oncall;
 mod privacy;
