@@ -9,6 +9,7 @@ mod fake_slack;
 mod flow;
 mod links;
 mod modals;
+mod notify;
 mod oncall;
 mod privacy;
 mod store;
