@@ -87,6 +87,7 @@ const TRANSIENT_CODES: &[&str] = &[
     "service_unavailable",
     "request_timeout",
     "ratelimited",
+    "rate_limited",
 ];
 
 /// Slack error codes that are final, and why trying again cannot help:
@@ -156,6 +157,20 @@ const FINAL_CODES: &[(&str, &str)] = &[
         "the bot cannot invite itself: nothing to do",
     ),
     ("user_not_found", "the person left the workspace"),
+    (
+        "users_not_found",
+        "no member of the workspace has this e-mail address",
+    ),
+    ("user_disabled", "the person's account is deactivated"),
+    (
+        "user_not_visible",
+        "the bot may not see this person (another workspace, a policy)",
+    ),
+    ("cannot_dm_bot", "a bot cannot be sent a direct message"),
+    (
+        "messages_tab_disabled",
+        "the person turned off direct messages from apps",
+    ),
     (
         "user_is_restricted",
         "a guest account cannot be invited there",

@@ -24,7 +24,8 @@
 //!
 //! | Kind | Name | What |
 //! |---|---|---|
-//! | event handler | `slack` | channel creation and set-up, updates, announcements, invitations, archive |
+//! | event handler | `slack` | channel creation and set-up, updates, announcements, invitations, archive; documents linked by integrations (`LinkAdded`) bookmarked and listed in the pinned announcement |
+//! | notifier | `slack` | core's [`firefighter_core::Notifier`]: direct messages to people, posts in conversations whose tag contains a given tag; once per key and recipient |
 //! | invite provider | `slack.category` | members of conversations and user groups linked to the category (private incidents too) |
 //! | invite provider | `slack.public_p1_usergroups` | user groups tagged `invited_for_all_public_p1`, public P1 only |
 //! | task | `slack.sync_users`, `slack.update_usergroups_members_from_slack`, `slack.fetch_conversations_members_from_slack`, `slack.send_reminders`, `slack.send_postmortem_reminders` | syncs and reminders |
@@ -51,6 +52,27 @@
 //! [`firefighter_core::timeline::event_type::TRIGGER_ONCALL`]) are posted in the
 //! incident channel, once per delivery. Without one, `/incident oncall` says
 //! that no on-call vendor is on.
+//!
+//! ## Notifications and linked documents
+//!
+//! Other integrations reach people through core's notifier
+//! ([`firefighter_core::Firefighter::notifier`]), which Slack provides
+//! (registered statically, or [`Slack::notifier`] for run-time assembly).
+//! A person gets a direct message (their Slack id as stored, else looked up
+//! by e-mail; someone without a Slack account, deactivated or a bot is
+//! `Unreachable`); `notify_tagged` posts in every conversation whose tag
+//! contains the tag (`raid_alert__…`), never in an incident's channel nor in
+//! an archived one. Each notification is posted once per key and recipient,
+//! also when Slack's answer to the post was lost (the retry finds the
+//! message by the key in its metadata). Rate limits, 5xx and transport
+//! failures ask for a retry; a revoked token or a missing scope refuses.
+//!
+//! A document an integration links to an incident
+//! ([`firefighter_core::IncidentEvent::LinkAdded`], a Jira ticket) is
+//! bookmarked in the incident's channel once per incident and URL and
+//! listed in the pinned announcement. The links are read back from core's
+//! stored events, so they survive a restart, and an incident without a
+//! channel yet (P4/P5) gets them bookmarked when its channel is set up.
 //!
 //! ## Environment
 //!
@@ -80,6 +102,7 @@ mod invite_providers;
 mod manifest;
 mod messages;
 pub mod models;
+mod notifier;
 pub mod oncall;
 mod routes;
 pub mod signature;

@@ -100,6 +100,63 @@ impl Slack {
         }
     }
 
+    /// The Slack id a message to `user` can go to: the stored link, else a
+    /// look-up by e-mail (linked when it finds a person). `Ok(Err(why))`
+    /// when the user cannot be reached in Slack: no member with their
+    /// e-mail, deactivated (here or in Slack), a bot.
+    pub(crate) async fn reachable_slack_id(
+        &self,
+        user: &User,
+    ) -> Result<std::result::Result<String, String>> {
+        // The caller's copy may predate a link or a deactivation.
+        let user = self
+            .core()
+            .user(user.id)
+            .await?
+            .unwrap_or_else(|| user.clone());
+        let who = if user.name.trim().is_empty() {
+            user.email.clone()
+        } else {
+            user.name.clone()
+        };
+        if user.bot {
+            return Ok(Err(format!("{who} is a bot or service account")));
+        }
+        if !user.is_active {
+            return Ok(Err(format!("{who} is deactivated in firefighter")));
+        }
+        if let Some(id) = user.identity(PLATFORM).filter(|id| !id.is_empty()) {
+            return Ok(match self.store().slack_user(id).await? {
+                Some(m) if m.deleted => Err(format!("{who} is deactivated in Slack")),
+                Some(m) if m.is_bot => Err(format!("{who} is a bot in Slack")),
+                _ => Ok(id.to_owned()),
+            });
+        }
+        let member = match self.api().user_by_email(&user.email).await {
+            Ok(m) => m,
+            Err(e) if e.is_code("users_not_found") => {
+                return Ok(Err(format!(
+                    "{who} has no Slack account (no member has the e-mail {})",
+                    user.email
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+        if member.deleted {
+            return Ok(Err(format!("{who} is deactivated in Slack")));
+        }
+        if member.is_bot || member.is_app_user {
+            return Ok(Err(format!("{who} is a bot in Slack")));
+        }
+        self.core()
+            .set_identity(user.id, PLATFORM, &member.id)
+            .await?;
+        self.store()
+            .upsert_users(&[member_row(&member, Some(user.id))])
+            .await?;
+        Ok(Ok(member.id))
+    }
+
     /// How to mention a firefighter user in Slack (`<@U...>` or their name).
     pub(crate) async fn mention(&self, user: UserId) -> String {
         match self.core().user(user).await {

@@ -114,7 +114,8 @@ impl Slack {
         .map(drop)
     }
 
-    /// Refreshes the pinned announcement (status, priority, post-mortems).
+    /// Refreshes the pinned announcement (status, priority, post-mortems,
+    /// linked documents).
     pub(super) async fn refresh_declared(&self, v: &IncidentView) -> Result<()> {
         let Some(channel) = &v.channel_id else {
             return Ok(());
@@ -128,8 +129,8 @@ impl Slack {
             return Ok(());
         }
         let opener = self.mention(v.incident().created_by).await;
-        let pms = self.postmortem_links(v.incident().id).await?;
-        let (text, blocks) = messages::declared(v, &opener, &pms);
+        let docs = self.announced_documents(v.incident().id).await?;
+        let (text, blocks) = messages::declared(v, &opener, &docs.postmortems, &docs.links);
         self.post(
             Some(v.incident().id),
             kind::DECLARED,

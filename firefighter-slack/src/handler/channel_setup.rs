@@ -5,6 +5,7 @@
 use firefighter_core::event::ChannelInfo;
 use firefighter_core::{Firefighter, IncidentId};
 
+use super::links::Documents;
 use super::{CHANNEL_EVENT, settle};
 use crate::channel;
 use crate::messages::{self, IncidentView, Strategy, kind, tag};
@@ -32,15 +33,26 @@ impl Slack {
             channel_id: Some(channel_id.clone()),
             ..v
         };
-        let opener = self.mention(v.incident().created_by).await;
+        let (opener, docs) = tokio::join!(
+            self.mention(v.incident().created_by),
+            self.announced_documents(id)
+        );
+        // Documents linked before the channel existed are shown and bookmarked now.
+        let docs = docs?;
         let channel = channel_id.as_str();
 
         // Everything below only needs the channel: run it side by side.
-        let (a, b, c, d, e, f, g, h, i) = tokio::join!(
+        let (a, b, c, d, e, f, g, h, i, j) = tokio::join!(
             self.invite_at_set_up(id, key, channel),
             self.set_topic_at_set_up(&v, key, channel),
             self.bookmark_incident_page(&v, key, channel),
-            self.announce_in_channel(&v, key, channel, &opener),
+            self.announce_in_channel(&v, key, channel, &opener, &docs),
+            async {
+                let r = self
+                    .bookmark_linked_documents(id, channel, &docs.links)
+                    .await;
+                ("link_bookmarks", r)
+            },
             self.announce_in_tech_incidents(&v, key, &opener),
             async { ("it_deploy", self.deploy_warning(&v, key).await) },
             self.post_roles_at_set_up(&v, key, channel),
@@ -50,7 +62,7 @@ impl Slack {
             },
             self.post_com_process(&v, key, channel),
         );
-        settle(vec![a, b, c, d, e, f, g, h, i])?;
+        settle(vec![a, b, c, d, e, f, g, h, i, j])?;
 
         self.report_channel_ready(&app, id, key, channel, &name)
             .await
@@ -184,9 +196,10 @@ impl Slack {
         key: &str,
         channel: &str,
         opener: &str,
+        docs: &Documents,
     ) -> Step {
         let r = async {
-            let (text, blocks) = messages::declared(v, opener, &[]);
+            let (text, blocks) = messages::declared(v, opener, &docs.postmortems, &docs.links);
             let posted = self
                 .post_once(
                     key,

@@ -9,7 +9,7 @@
 //!
 //! One file per phase: `channel_setup`, `updates` (with `announcements`,
 //! `mitigation` and `roles`), `invitations`, `oncall`, `key_events`,
-//! `postmortem`, `closing`.
+//! `postmortem`, `links` (documents integrations link), `closing`.
 
 mod announcements;
 mod channel_setup;
@@ -17,6 +17,7 @@ mod closing;
 mod effects;
 mod invitations;
 mod key_events;
+mod links;
 mod mitigation;
 mod oncall;
 mod postmortem;
@@ -90,8 +91,8 @@ impl EventHandler for SlackEventHandler {
             }
             IncidentEvent::OffHoursHint { hint } => s.on_off_hours_hint(id, &key, hint).await,
             IncidentEvent::Notice { text } => s.on_notice(id, &key, text).await,
+            IncidentEvent::LinkAdded { title, url } => s.on_link_added(id, title, url).await,
             IncidentEvent::Created
-            | IncidentEvent::LinkAdded { .. }
             | IncidentEvent::ChannelReady { .. }
             | IncidentEvent::PostMortemRequested { .. } => Ok(()),
         };

@@ -66,6 +66,16 @@ impl Slack {
     /// (backend, link) of every post-mortem document: those recorded in core,
     /// then those a backend only announced (`PostMortemCreated`).
     pub(crate) async fn postmortem_links(&self, id: IncidentId) -> Result<Vec<(String, String)>> {
+        let events = self.core().incident_events(id).await?;
+        self.postmortem_links_among(id, &events).await
+    }
+
+    /// [`Slack::postmortem_links`] with the incident's events already read.
+    pub(crate) async fn postmortem_links_among(
+        &self,
+        id: IncidentId,
+        events: &[firefighter_core::event::StoredEvent],
+    ) -> Result<Vec<(String, String)>> {
         let mut links: Vec<(String, String)> = self
             .app()?
             .postmortems(id)
@@ -73,11 +83,11 @@ impl Slack {
             .into_iter()
             .map(|d| (d.backend, d.url))
             .collect();
-        for e in self.core().incident_events(id).await? {
-            if let firefighter_core::IncidentEvent::PostMortemCreated { backend, url } = e.event
-                && !links.iter().any(|(b, _)| *b == backend)
+        for e in events {
+            if let firefighter_core::IncidentEvent::PostMortemCreated { backend, url } = &e.event
+                && !links.iter().any(|(b, _)| b == backend)
             {
-                links.push((backend, url));
+                links.push((backend.clone(), url.clone()));
             }
         }
         Ok(links)

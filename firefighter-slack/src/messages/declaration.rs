@@ -35,11 +35,14 @@ fn incident_fields(v: &IncidentView, opener: &str) -> Vec<String> {
     f
 }
 
-/// The pinned announcement in the incident channel.
+/// The pinned announcement in the incident channel, with the post-mortems
+/// (backend, link) and the documents integrations linked (title, link: a
+/// Jira ticket).
 pub(crate) fn declared(
     v: &IncidentView,
     opener: &str,
     postmortems: &[(String, String)],
+    links: &[(String, String)],
 ) -> (String, Value) {
     let i = v.incident();
     let mut b = vec![
@@ -53,6 +56,16 @@ pub(crate) fn declared(
     ];
     for (backend, url) in postmortems {
         b.push(section(&format!(":memo: Post-mortem ({backend}): <{url}>")));
+    }
+    // Within Slack's 50 blocks, whatever integrations link.
+    for (title, url) in links.iter().take(20) {
+        // A link Slack would refuse is shown as text rather than break the announcement.
+        let line = if blocks::is_web_link(url) {
+            format!(":link: <{url}|{}>", escape(title))
+        } else {
+            format!(":link: {}: {}", escape(title), escape(url))
+        };
+        b.push(section(&line));
     }
     let mut actions = vec![url_button("Incident page", &v.url)];
     if i.status != Status::Closed {

@@ -41,3 +41,7 @@ pub(crate) const ONCALL_PAGED: &str = "ff_oncall_paged";
 pub(crate) const ONCALL_HINT: &str = "ff_oncall_hint";
 /// A notice an integration asked to post (`IncidentEvent::Notice`).
 pub(crate) const INTEGRATION_NOTICE: &str = "ff_integration_notice";
+/// A notification sent to a person privately (core's `Notifier`).
+pub(crate) const NOTIFICATION_DM: &str = "ff_notification";
+/// A notification posted in a tagged conversation (core's `Notifier`).
+pub(crate) const NOTIFICATION_TAGGED: &str = "ff_notification_tagged";

@@ -7,6 +7,7 @@ mod deployment;
 mod incident_view;
 mod key_events;
 pub(crate) mod kind;
+mod notification;
 mod oncall;
 mod posting;
 mod postmortem;
@@ -19,6 +20,7 @@ pub(crate) use declaration::{com_process, declared, general_declared};
 pub(crate) use deployment::deploy_warning;
 pub(crate) use incident_view::IncidentView;
 pub(crate) use key_events::key_events_form;
+pub(crate) use notification::notification;
 pub(crate) use oncall::{oncall_hint, oncall_paged};
 pub(crate) use posting::Strategy;
 pub(crate) use postmortem::{

@@ -48,6 +48,22 @@ impl Slack {
         update: Option<UpdateId>,
         effect: Option<&str>,
     ) -> Result<Posted> {
+        self.post_keyed_telling(incident, kind, message, strategy, update, effect)
+            .await
+            .map(|(posted, _)| posted)
+    }
+
+    /// [`Slack::post_keyed`], also telling whether the message is one an
+    /// earlier attempt posted (found in the history, not posted now).
+    pub(crate) async fn post_keyed_telling(
+        &self,
+        incident: Option<IncidentId>,
+        kind: &str,
+        message: NewMessage,
+        strategy: Strategy,
+        update: Option<UpdateId>,
+        effect: Option<&str>,
+    ) -> Result<(Posted, bool)> {
         let channel = message.channel.clone();
         let message = match effect {
             Some(key) => message.effect(key),
@@ -69,10 +85,11 @@ impl Slack {
                     .await
                 {
                     Ok(()) => {
-                        return Ok(Posted {
+                        let posted = Posted {
                             channel: m.channel_id,
                             ts: m.ts,
-                        });
+                        };
+                        return Ok((posted, false));
                     }
                     Err(e)
                         if e.is_code("message_not_found") || e.is_code("cant_update_message") =>
@@ -87,6 +104,7 @@ impl Slack {
             Some(key) => self.posted_by_an_earlier_attempt(&channel, key).await?,
             None => None,
         };
+        let found_earlier = earlier.is_some();
         let posted = match earlier {
             Some(posted) => posted,
             None => self.api().post_message(&message).await?,
@@ -116,7 +134,7 @@ impl Slack {
                 }
             }
         }
-        Ok(posted)
+        Ok((posted, found_earlier))
     }
 
     /// The message an earlier attempt at `effect` posted in `channel`, if

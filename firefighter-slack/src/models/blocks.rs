@@ -20,6 +20,20 @@ pub(crate) fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// Whether `url` can be a link in a message, a button or a bookmark: an
+/// absolute http(s) URL within Slack's 3,000 characters, with nothing that
+/// would end a mrkdwn link early (`<`, `>`, `|`, whitespace).
+pub(crate) fn is_web_link(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|r| !r.is_empty())
+        && url.len() <= 3000
+        && !url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '|'))
+}
+
 /// A plain text object.
 pub(crate) fn plain(text: &str, max: usize) -> Value {
     json!({"type": "plain_text", "text": truncate(text, max), "emoji": true})

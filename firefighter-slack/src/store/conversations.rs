@@ -210,6 +210,18 @@ impl SlackStore {
             .pop())
     }
 
+    /// Every conversation whose tag contains `fragment` (a substring match,
+    /// as the original's `raid_alert__*` routing), by name. Matched here
+    /// rather than with `LIKE`, where `_` is a wildcard.
+    pub async fn conversations_tagged_with(&self, fragment: &str) -> Result<Vec<Conversation>> {
+        Ok(self
+            .conversations_where("WHERE c.tag IS NOT NULL", None)
+            .await?
+            .into_iter()
+            .filter(|c| c.tag.as_deref().is_some_and(|t| t.contains(fragment)))
+            .collect())
+    }
+
     /// Every conversation that is not an incident channel.
     pub async fn configured_conversations(&self) -> Result<Vec<Conversation>> {
         self.conversations_where("WHERE ic.incident_id IS NULL", None)

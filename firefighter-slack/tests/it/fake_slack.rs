@@ -67,6 +67,12 @@ pub struct FakeState {
     /// Methods whose next call is applied, then answered with an error (an
     /// answer lost after Slack did the work).
     pub lost_answers: HashMap<String, String>,
+    /// Methods whose next call is applied, then answered only after this
+    /// long (past the client's timeout: an answer that never comes).
+    pub stalled_answers: HashMap<String, Duration>,
+    /// Methods whose next call is refused with an HTTP status (and a
+    /// `Retry-After` in seconds), nothing applied.
+    pub http_failures: HashMap<String, (u16, Option<u64>)>,
     pub delay: Duration,
     /// Random faults on every Web API call, when set.
     pub faults: Option<Faults>,
@@ -213,6 +219,25 @@ impl FakeSlack {
             .unwrap()
             .lost_answers
             .insert(method.into(), code.into());
+    }
+
+    /// The next call of `method` is refused with HTTP `status` (429 with
+    /// `retry_after` seconds, a 5xx), nothing applied.
+    pub fn http_fail_next(&self, method: &str, status: u16, retry_after: Option<u64>) {
+        self.state
+            .lock()
+            .unwrap()
+            .http_failures
+            .insert(method.into(), (status, retry_after));
+    }
+
+    /// The next call of `method` is applied, then answered after `stall`.
+    pub fn stall_next_answer(&self, method: &str, stall: Duration) {
+        self.state
+            .lock()
+            .unwrap()
+            .stalled_answers
+            .insert(method.into(), stall);
     }
 
     /// From now on, one Web API call in `one_in` meets a random [`Fault`].
@@ -389,7 +414,33 @@ async fn api(
         tokio::time::sleep(delay).await;
     }
     let body = parse_body(&headers, &body);
-    let (answer, fault, coin, stall) = {
+    let refused = {
+        let mut st = state.lock().unwrap();
+        let refused = st.http_failures.remove(&method);
+        if refused.is_some() {
+            st.calls.push(Call {
+                method: method.clone(),
+                body: body.clone(),
+                start,
+                end: Instant::now(),
+            });
+        }
+        refused
+    };
+    if let Some((status, retry_after)) = refused {
+        let mut response = (
+            StatusCode::from_u16(status).unwrap(),
+            axum::Json(err("refused")),
+        )
+            .into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert("retry-after", secs.to_string().parse().unwrap());
+        }
+        return response;
+    }
+    let (answer, fault, coin, stall, stalled) = {
         let mut st = state.lock().unwrap();
         let (fault, stall) = match st.faults.as_mut() {
             Some(f) => (f.draw(), f.stall),
@@ -400,10 +451,12 @@ async fn api(
             Some((Fault::DroppedConnection, applied)) => applied,
             Some(_) => false,
         };
+        let mut stalled = None;
         let answer = match st.failures.remove(&method) {
             Some(code) => err(&code),
             None if applies => {
                 let answer = handle(&mut st, &method, &body);
+                stalled = st.stalled_answers.remove(&method);
                 match st.lost_answers.remove(&method) {
                     Some(code) => err(&code),
                     None => answer,
@@ -422,8 +475,12 @@ async fn api(
             fault.map(|f| f.0),
             fault.is_some_and(|f| f.1),
             stall,
+            stalled,
         )
     };
+    if let Some(stalled) = stalled {
+        tokio::time::sleep(stalled).await;
+    }
     match fault {
         None => axum::Json(answer).into_response(),
         Some(Fault::RateLimited) => (
@@ -579,6 +636,12 @@ fn handle(st: &mut FakeState, method: &str, b: &Value) -> Value {
         }
         "conversations.open" => {
             let user = s(b, "users");
+            match st.users.iter().find(|u| s(u, "id") == user) {
+                None => return err("user_not_found"),
+                Some(u) if u["deleted"] == json!(true) => return err("user_disabled"),
+                Some(u) if u["is_bot"] == json!(true) => return err("cannot_dm_bot"),
+                Some(_) => {}
+            }
             let id = format!("D{user}");
             st.channels.entry(id.clone()).or_insert(FakeChannel {
                 id: id.clone(),

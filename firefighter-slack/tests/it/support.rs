@@ -145,7 +145,8 @@ async fn build_with_settings(
     let mut builder = Firefighter::builder((*settings).clone())
         .store(store)
         .with_registered_plugins(false)
-        .event_handler(slack.event_handler());
+        .event_handler(slack.event_handler())
+        .notifier(slack.notifier());
     for p in slack.invite_providers() {
         builder = builder.invite_provider(p);
     }
