@@ -397,6 +397,7 @@ impl Notifier for RecordingNotifier {
 struct World {
     app: Firefighter,
     jira: Shared,
+    jira_url: String,
     hooks: String,
     dispatcher: Dispatcher,
     told: Arc<Told>,
@@ -421,13 +422,19 @@ async fn world() -> World {
         .await
         .unwrap(),
     );
-    migrate(store.database().unwrap()).await.unwrap();
-    let jira: Shared = Arc::new(Mutex::new(Jira {
-        author: API_ACCOUNT.into(),
-        ..Jira::default()
-    }));
-    let jira_url = fake_jira(jira.clone()).await;
-    let mut config = JiraConfig::new(&jira_url, "bot@example.com", "token", "INC", SERVICE);
+    world_on(store).await
+}
+
+/// One firefighter instance: the application with Jira's handler, its
+/// webhook routes and its dispatcher.
+struct Instance {
+    app: Firefighter,
+    hooks: String,
+    dispatcher: Dispatcher,
+}
+
+async fn instance(store: Arc<dyn Store>, jira_url: &str, told: Arc<Told>) -> Instance {
+    let mut config = JiraConfig::new(jira_url, "bot@example.com", "token", "INC", SERVICE);
     config.webhook_secret = Some(SECRET.to_owned().into());
     config.watcher_exclusions = vec!["excluded@example.com".into()];
     let client = JiraClient::new(&config).unwrap().with_retry(RetryPolicy {
@@ -435,7 +442,6 @@ async fn world() -> World {
         min_delay: Duration::from_millis(5),
         max_wait: Duration::from_secs(2),
     });
-    let told = Arc::new(Told::default());
     let handle = firefighter_core::plugin::AppHandle::default();
     let handler = TicketHandler::new(
         client.clone(),
@@ -451,19 +457,13 @@ async fn world() -> World {
     .store(store.clone())
     .with_registered_plugins(false)
     .event_handler(Arc::new(handler))
-    .notifier(Arc::new(RecordingNotifier(told.clone())))
+    .notifier(Arc::new(RecordingNotifier(told)))
     .build()
     .await
     .unwrap();
     handle.set(&app);
     let webhooks = Webhooks::with_client(app.handle(), store, config, client).unwrap();
     let hooks = serve(routes(webhooks)).await;
-    jira.lock().unwrap().hooks = Some(hooks.clone());
-    let jane = app
-        .store()
-        .create_user(&NewUser::person(Email::parse("jane@example.com").unwrap()))
-        .await
-        .unwrap();
     let dispatcher = Dispatcher::new(
         app.store().clone(),
         app.event_handlers(),
@@ -474,9 +474,36 @@ async fn world() -> World {
         },
         app.outbox_signal(),
     );
+    Instance {
+        app,
+        hooks,
+        dispatcher,
+    }
+}
+
+async fn world_on(store: Arc<dyn Store>) -> World {
+    migrate(store.database().unwrap()).await.unwrap();
+    let jira: Shared = Arc::new(Mutex::new(Jira {
+        author: API_ACCOUNT.into(),
+        ..Jira::default()
+    }));
+    let jira_url = fake_jira(jira.clone()).await;
+    let told = Arc::new(Told::default());
+    let Instance {
+        app,
+        hooks,
+        dispatcher,
+    } = instance(store, &jira_url, told.clone()).await;
+    jira.lock().unwrap().hooks = Some(hooks.clone());
+    let jane = app
+        .store()
+        .create_user(&NewUser::person(Email::parse("jane@example.com").unwrap()))
+        .await
+        .unwrap();
     World {
         app,
         jira,
+        jira_url,
         hooks,
         dispatcher,
         told,
@@ -882,4 +909,104 @@ async fn watchers_hear_of_comments_once_except_apps_and_exclusions() {
     assert_eq!(w.send(&url, &own, Some("c-2")).await, 200);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(w.told.0.lock().unwrap().len(), 1);
+}
+
+/// Two instances on one PostgreSQL database, each with Jira's handler, its
+/// webhook routes and its dispatcher running: one ticket, each push made
+/// once, and a webhook delivered to both applied once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "postgres-tests"),
+    ignore = "needs FIREFIGHTER_TEST_POSTGRES_URL and --features postgres-tests"
+)]
+async fn two_instances_on_postgres_sync_once() {
+    let admin =
+        std::env::var("FIREFIGHTER_TEST_POSTGRES_URL").expect("FIREFIGHTER_TEST_POSTGRES_URL");
+    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+    let db = format!("ff_jira_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.clone(), |(b, _)| b.to_owned());
+    let url = format!("{base}/{db}");
+    let connect = || async {
+        Arc::new(
+            firefighter_core::store::PgStore::connect(&url)
+                .await
+                .unwrap(),
+        ) as Arc<dyn Store>
+    };
+    let w = world_on(connect().await).await;
+    let b = instance(connect().await, &w.jira_url, w.told.clone()).await;
+    let settle_both = || async {
+        for _ in 0..40 {
+            let (x, y) = tokio::join!(w.dispatcher.run_once(), b.dispatcher.run_once());
+            let (x, y) = (x.unwrap(), y.unwrap());
+            assert_eq!((x.parked, y.parked), (0, 0));
+            // Jira's webhooks go to either instance.
+            let outgoing = std::mem::take(&mut w.jira.lock().unwrap().outgoing);
+            for (n, (url, body)) in outgoing.iter().enumerate() {
+                let target = if n % 2 == 0 {
+                    url.clone()
+                } else {
+                    url.replace(&w.hooks, &b.hooks)
+                };
+                assert_eq!(w.send(&target, body, None).await, 200);
+            }
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            if x.claimed + y.claimed == 0 && outgoing.is_empty() {
+                return;
+            }
+        }
+        panic!("did not settle");
+    };
+    let id = w.declare("P3").await;
+    settle_both().await;
+    assert_eq!(w.writes(), ["create", "watch", "link"]);
+
+    b.app
+        .update(
+            id,
+            Update {
+                status: Some(Status::Investigating),
+                ..Update::default()
+            },
+        )
+        .await
+        .unwrap();
+    settle_both().await;
+    assert_eq!(
+        w.writes()[3..],
+        ["transition Pending resolution", "transition in progress"]
+    );
+    assert_eq!(w.status(id).await, Status::Investigating);
+
+    // A person's change, delivered to both instances (Jira retried after a
+    // lost answer): applied once.
+    {
+        let mut j = w.jira.lock().unwrap();
+        j.issues[0].status = "Reporter validation".into();
+    }
+    let hook = update_hook(
+        "INC-1",
+        "557058:ada",
+        json!([{ "field": "status", "fieldId": "status", "fromString": "in progress", "toString": "Reporter validation" }]),
+    );
+    let (to_a, to_b) = (
+        format!("{}{UPDATE_PATH}", w.hooks),
+        format!("{}{UPDATE_PATH}", b.hooks),
+    );
+    let (x, y) = tokio::join!(
+        w.send(&to_a, &hook, Some("pg-1")),
+        w.send(&to_b, &hook, Some("pg-1"))
+    );
+    assert_eq!((x, y), (200, 200));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    settle_both().await;
+    assert_eq!(w.status(id).await, Status::Mitigated);
+    assert_eq!(w.entries(id, "jira_status_sync").await, 1);
+    assert_eq!(w.writes().len(), 5, "nothing pushed back: {:?}", w.writes());
 }
