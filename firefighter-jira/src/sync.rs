@@ -1,6 +1,8 @@
 //! firefighter → Jira (reference §8.6): an incident's status and priority
 //! pushed to its ticket on every change, except the changes that came from
-//! Jira (their timeline entries carry [`STATUS_SYNC`] or [`PRIORITY_SYNC`]).
+//! Jira (their timeline entries carry [`STATUS_SYNC`] or [`PRIORITY_SYNC`]),
+//! and the closing of a downgraded incident (its ticket stays open: the
+//! work goes on in Jira).
 //! Run by the `jira.tickets` handler after the ticket's creation, in the
 //! incident's event order, so a change never reaches Jira before its ticket.
 //!
@@ -88,7 +90,11 @@ impl Pusher<'_> {
         changed: &[String],
         event_type: Option<&str>,
     ) -> Result<()> {
-        let wants_status = changed.iter().any(|c| c == "status") && event_type != Some(STATUS_SYNC);
+        // A downgrade closes the incident process, not the ticket: the work
+        // goes on in Jira (FireFighter closed the ticket anyway, §14.12).
+        let wants_status = changed.iter().any(|c| c == "status")
+            && event_type != Some(STATUS_SYNC)
+            && event_type != Some(firefighter_core::timeline::event_type::DOWNGRADED);
         let wants_priority =
             changed.iter().any(|c| c == "priority") && event_type != Some(PRIORITY_SYNC);
         if !wants_status && !wants_priority {

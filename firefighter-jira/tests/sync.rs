@@ -1010,3 +1010,20 @@ async fn two_instances_on_postgres_sync_once() {
     assert_eq!(w.entries(id, "jira_status_sync").await, 1);
     assert_eq!(w.writes().len(), 5, "nothing pushed back: {:?}", w.writes());
 }
+
+/// A downgraded incident (it does not need the incident process) is closed
+/// here, but its ticket stays open in Jira: the work goes on there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_downgrade_keeps_the_ticket_open() {
+    let w = world().await;
+    let id = w.declare("P3").await;
+    w.settle().await;
+    w.app
+        .downgrade(id, Some(w.jane.id), Some("Not an incident".into()))
+        .await
+        .unwrap();
+    w.settle().await;
+    assert_eq!(w.status(id).await, Status::Closed);
+    assert_eq!(w.ticket("INC-1").status, "Incoming");
+    assert_eq!(w.writes(), ["create", "watch", "link"]);
+}
