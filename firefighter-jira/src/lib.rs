@@ -27,13 +27,17 @@
 //! |---|---|
 //! | `contract-tests` | runs the contract tests against the Prism mock |
 
+pub mod alerts;
+pub mod attachments;
 mod client;
 pub mod config;
 mod error;
+pub mod intake;
 pub mod models;
 pub mod tickets;
 pub mod users;
 
 pub use client::{JiraClient, RetryPolicy};
 pub use config::{JiraConfig, JiraFields, TicketPriorities};
-pub use error::{Error, Result};
+pub use error::{Error, Problem, Result};
+pub use intake::{INTAKE_VARIABLES, routes};

@@ -6,6 +6,7 @@ mod issue;
 mod user;
 
 pub use issue::{
-    CreatedIssue, ErrorCollection, IssueSummary, RemoteLink, RemoteLinkObject, SearchResults,
+    Attachment, AttachmentFields, CreatedIssue, ErrorCollection, IssueAttachments, IssueSummary,
+    RemoteLink, RemoteLinkObject, SearchResults,
 };
 pub use user::JiraUser;
