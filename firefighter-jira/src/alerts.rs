@@ -133,10 +133,11 @@ pub fn notification(ticket: &NewTicket) -> Notification {
         .reporter
         .as_ref()
         .map(|u| {
-            if u.name.trim().is_empty() {
+            let name = u.name.trim();
+            if name.is_empty() || name == u.email {
                 u.email.clone()
             } else {
-                u.name.clone()
+                format!("{name} ({})", u.email)
             }
         })
         .or_else(|| ticket.reporter_email.clone())
