@@ -253,7 +253,8 @@ impl Integration for ConfluenceAdapter {
     }
 }
 
-/// Jira creates incident tickets from the outbox; it serves no route yet.
+/// Jira creates incident tickets from the outbox and serves the ticket
+/// intake (`POST /api/v2/firefighter/raid/jira_bot`) when it is on.
 #[cfg(feature = "jira")]
 struct JiraAdapter;
 
@@ -261,6 +262,10 @@ struct JiraAdapter;
 impl Integration for JiraAdapter {
     fn status(&self, env: &figment::Figment) -> IntegrationStatus {
         firefighter_jira::JiraConfig::status(env.clone())
+    }
+
+    fn routes(&self, state: &AppState) -> Router {
+        firefighter_jira::routes(state.app.clone())
     }
 }
 
