@@ -68,9 +68,6 @@ pub struct RemoteLinkObject {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Attachment {
-    /// The attachment's id.
-    #[serde(default)]
-    pub id: Option<String>,
     /// The file name.
     pub filename: String,
 }
