@@ -553,7 +553,7 @@ impl JiraClient {
     }
 }
 
-/// Fetches each URL and uploads it to `issue`, [`AT_ONCE`] at a time, in
+/// Fetches each URL and uploads it to `issue`, three at a time, in
 /// order. With `adopted` (the issue was made by an earlier attempt), the
 /// issue's attachments are read first and those it has are not sent again.
 /// A failure of one attachment does not stop the others.
