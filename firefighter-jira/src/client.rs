@@ -88,6 +88,14 @@ impl JiraClient {
         format!("{}/browse/{key}", self.site)
     }
 
+    /// A request to `/rest/api/3{path}` with the account's credentials.
+    pub(crate) fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}/rest/api/3{path}", self.site))
+            .basic_auth(&self.user, Some(self.password.expose_secret()))
+            .header(reqwest::header::ACCEPT, "application/json")
+    }
+
     pub(crate) async fn send(
         &self,
         method: Method,
@@ -95,30 +103,32 @@ impl JiraClient {
         query: &[(&str, &str)],
         body: Option<&serde_json::Value>,
     ) -> Result<reqwest::Response> {
-        let mut request = self
-            .http
-            .request(method, format!("{}/rest/api/3{path}", self.site))
-            .basic_auth(&self.user, Some(self.password.expose_secret()))
-            .header(reqwest::header::ACCEPT, "application/json")
-            .query(query);
+        let mut request = self.request(method, path).query(query);
         if let Some(body) = body {
             request = request
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.to_string());
         }
-        let response = request.send().await.map_err(|e| {
-            if e.is_timeout() {
-                Error::Transport(format!("timed out: {}", e.without_url()))
-            } else {
-                Error::Transport(e.without_url().to_string())
-            }
-        })?;
-        if response.status().is_success() {
-            return Ok(response);
-        }
-        Err(error_of(response).await)
+        execute(request).await
     }
+}
 
+/// Sends `request`; a failure (transport or HTTP status) as [`Error`].
+pub(crate) async fn execute(request: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+    let response = request.send().await.map_err(|e| {
+        if e.is_timeout() {
+            Error::Transport(format!("timed out: {}", e.without_url()))
+        } else {
+            Error::Transport(e.without_url().to_string())
+        }
+    })?;
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    Err(error_of(response).await)
+}
+
+impl JiraClient {
     pub(crate) async fn retried<T, F, Fut>(&self, when: fn(&Error) -> bool, op: F) -> Result<T>
     where
         F: FnMut() -> Fut,

@@ -46,6 +46,52 @@ pub enum Error {
     /// A firefighter command or query failed (retried when it is transient).
     #[error("{0}")]
     Core(#[from] firefighter_core::Error),
+    /// A request to the intake is invalid: every problem, field by field.
+    #[error("invalid request: {}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "))]
+    Request(Vec<Problem>),
+    /// An attachment was refused (the address guard) or could not be fetched.
+    #[error("attachment {url}: {reason}")]
+    Attachment {
+        /// The address asked for.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The chat integration could not tell people (retried when it says so).
+    #[error("could not notify: {0}")]
+    Notify(#[from] firefighter_core::notify::NotifyError),
+}
+
+/// One problem of a request: the field (`None`: the whole request), a
+/// stable code, and a sentence saying what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The field concerned.
+    pub attr: Option<String>,
+    /// A stable code (`required`, `invalid_choice`, `max_length`...).
+    pub code: &'static str,
+    /// What is wrong, for a person.
+    pub detail: String,
+}
+
+impl Problem {
+    /// A problem of `attr`.
+    pub fn field(attr: &str, code: &'static str, detail: impl Into<String>) -> Problem {
+        Problem {
+            attr: Some(attr.to_owned()),
+            code,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.attr {
+            Some(attr) => write!(f, "{attr}: {}", self.detail),
+            None => f.write_str(&self.detail),
+        }
+    }
 }
 
 fn describe(messages: &[String], fields: &BTreeMap<String, String>) -> String {
@@ -64,6 +110,7 @@ impl Error {
         match self {
             Error::RateLimited { .. } | Error::Transport(_) | Error::Unavailable { .. } => true,
             Error::Core(e) => e.is_transient(),
+            Error::Notify(e) => firefighter_core::Retryable::is_retryable(e),
             _ => false,
         }
     }
@@ -72,6 +119,7 @@ impl Error {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::RateLimited { retry_after } => *retry_after,
+            Error::Notify(e) => firefighter_core::Retryable::retry_after(e),
             _ => None,
         }
     }

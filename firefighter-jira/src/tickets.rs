@@ -483,6 +483,24 @@ impl EventHandler for TicketHandler {
         match create_ticket(&app, &self.client, &self.users, &self.config, id).await {
             Ok(outcome) => {
                 tracing::info!(incident = id.0, ?outcome, "Jira ticket");
+                // P4/P5: the RAID alert, once per ticket key (safe to ask again on a retry).
+                if let TicketOutcome::Created(key)
+                | TicketOutcome::Adopted(key)
+                | TicketOutcome::AlreadyRecorded(key) = &outcome
+                    && let Err(e) = crate::alerts::alert_incident_ticket(
+                        &app,
+                        &self.client,
+                        &self.config,
+                        id,
+                        key,
+                    )
+                    .await
+                {
+                    tracing::warn!(incident = id.0, key, error = %e, "RAID alert not sent");
+                    if e.is_retryable() {
+                        return Err(HandlerError::classify(&e));
+                    }
+                }
                 Ok(())
             }
             Err(e) => {

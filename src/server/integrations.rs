@@ -274,8 +274,9 @@ impl Integration for ConfluenceAdapter {
     }
 }
 
-/// Jira creates incident tickets from the outbox and receives Jira's
-/// webhooks (signed: mounted outside the login).
+/// Jira creates incident tickets from the outbox, serves the ticket intake
+/// (`POST /api/v2/firefighter/raid/jira_bot`, behind the login) and
+/// receives Jira's webhooks (signed: mounted outside the login) when it is on.
 #[cfg(feature = "jira")]
 struct JiraAdapter;
 
@@ -283,6 +284,10 @@ struct JiraAdapter;
 impl Integration for JiraAdapter {
     fn status(&self, env: &figment::Figment) -> IntegrationStatus {
         firefighter_jira::JiraConfig::status(env.clone())
+    }
+
+    fn routes(&self, state: &AppState) -> Router {
+        firefighter_jira::routes(state.app.clone())
     }
 
     fn public_routes(&self, state: &AppState) -> Router {

@@ -130,3 +130,29 @@ pub struct IssueLinkTypeName {
     /// `Relates`, `Blocks`...
     pub name: String,
 }
+
+/// `Attachment` (the fields used): the answer to an upload, and the
+/// `attachment` field of an issue.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attachment {
+    /// The file name.
+    pub filename: String,
+}
+
+/// `IssueBean` with only `fields.attachment` asked for
+/// (`GET /rest/api/3/issue/{key}?fields=attachment`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct IssueAttachments {
+    /// The fields asked for.
+    #[serde(default)]
+    pub fields: AttachmentFields,
+}
+
+/// The `fields` of [`IssueAttachments`].
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AttachmentFields {
+    /// The issue's attachments.
+    #[serde(default)]
+    pub attachment: Vec<Attachment>,
+}

@@ -6,8 +6,8 @@ mod issue;
 mod user;
 
 pub use issue::{
-    CreatedIssue, ErrorCollection, IssueLinkRequest, IssueLinkTypeName, IssueLinkView, IssueStatus,
-    IssueSummary, IssueView, IssueViewFields, LinkedIssueKey, RemoteLink, RemoteLinkObject,
-    SearchResults,
+    Attachment, AttachmentFields, CreatedIssue, ErrorCollection, IssueAttachments,
+    IssueLinkRequest, IssueLinkTypeName, IssueLinkView, IssueStatus, IssueSummary, IssueView,
+    IssueViewFields, LinkedIssueKey, RemoteLink, RemoteLinkObject, SearchResults,
 };
 pub use user::{JiraUser, Watcher, Watchers};

@@ -352,3 +352,178 @@ fn each_integration_reports_why_it_is_off_in_its_own_words() {
         confluence.why
     );
 }
+
+/// Jira's ticket intake sits behind the server's login: a POST with an API
+/// token reaches it (a ticket is made in a fake Jira on 127.0.0.1), an
+/// anonymous one is answered 401 and reaches nothing. The server runs as
+/// its own process (the failure test's `server_process`), so that Jira is
+/// switched on by its environment, as in production.
+#[cfg(feature = "jira")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jira_intake_takes_api_tokens_and_refuses_anonymous_calls() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use firefighter::core::{Email, Firefighter, NewUser, Settings};
+    use firefighter::server::{AppState, ServerConfig};
+    use secrecy::SecretString;
+    use serde_json::{Value, json};
+
+    // A fake Jira: nobody has an account; every create makes SBI-1.
+    let creates = Arc::new(AtomicUsize::new(0));
+    let created = creates.clone();
+    let jira = axum::Router::new()
+        .route(
+            "/rest/api/3/user/search",
+            axum::routing::get(|| async { axum::Json(json!([])) }),
+        )
+        .route(
+            "/rest/api/3/issue",
+            axum::routing::post(move |body: axum::Json<Value>| {
+                let created = created.clone();
+                async move {
+                    assert_eq!(body["fields"]["project"]["key"], "SBI");
+                    created.fetch_add(1, Ordering::SeqCst);
+                    (
+                        axum::http::StatusCode::CREATED,
+                        axum::Json(json!({"id": "10001", "key": "SBI-1"})),
+                    )
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jira_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, jira).await });
+
+    // The database, with a person and an API token.
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite:{}", dir.path().join("ff.db").display());
+    let token = {
+        let app = Firefighter::builder(Settings {
+            database_url: SecretString::from(database_url.clone()),
+            workers: false,
+            ..Settings::default()
+        })
+        .with_registered_plugins(false)
+        .build()
+        .await
+        .unwrap();
+        let bot = app
+            .store()
+            .create_user(&NewUser::person(
+                Email::parse("landbot@example.com").unwrap(),
+            ))
+            .await
+            .unwrap();
+        let state = AppState::new(app, ServerConfig::default());
+        firefighter::server::auth::issue_api_token(&state, bot.id, "landbot", &[], None)
+            .await
+            .unwrap()
+            .0
+    };
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut server = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "server::faults::server_process",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("FF_FAULT_TEST_SERVER", "1")
+        .env("DATABASE_URL", &database_url)
+        .env("HTTP_BIND", "127.0.0.1")
+        .env("HTTP_PORT", port.to_string())
+        .env("BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env("ENABLE_PAGERDUTY", "false")
+        .env("ENABLE_CONFLUENCE", "false")
+        .env("ENABLE_JIRA", "yes")
+        .env("RAID_JIRA_API_URL", &jira_url)
+        .env("RAID_JIRA_API_USER", "bot@example.com")
+        .env("RAID_JIRA_API_PASSWORD", "token")
+        .env("RAID_JIRA_PROJECT_KEY", "INC")
+        .env("RAID_DEFAULT_JIRA_QRAFT_USER_ID", "557058:service-account")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start the server process");
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    let http = client();
+    let mut up = false;
+    for _ in 0..600 {
+        if let Ok(r) = http
+            .get(format!("{base}/api/v2/firefighter/monitoring/healthcheck"))
+            .send()
+            .await
+            && r.status().is_success()
+        {
+            up = true;
+            break;
+        }
+        if let Ok(Some(status)) = server.try_wait() {
+            panic!(
+                "the server stopped ({status}):\n{}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _stop = Stop(server);
+    assert!(
+        up,
+        "the server did not start:\n{}",
+        std::fs::read_to_string(&log_path).unwrap_or_default()
+    );
+
+    let url = format!("{base}/api/v2/firefighter/raid/jira_bot");
+    let body = json!({
+        "summary": "Seller cannot see their orders",
+        "description": "The orders page stays empty.",
+        "seller_contract_id": null,
+        "zoho": null,
+        "platform": "FR",
+        "reporter_email": "jane@partner.com",
+        "incident_category": null,
+        "suggested_team_routing": "ORD",
+        "priority": 4,
+        "business_impact": "Low"
+    });
+    let anonymous = http.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let answer: Value = anonymous.json().await.unwrap();
+    assert_eq!(answer["errors"][0]["code"], "not_authenticated", "{answer}");
+    assert_eq!(creates.load(Ordering::SeqCst), 0);
+
+    let with_token = http
+        .post(&url)
+        .header("Authorization", format!("Bearer {token}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = with_token.status();
+    let answer: Value = with_token.json().await.unwrap_or(Value::Null);
+    assert_eq!(
+        status,
+        201,
+        "{answer}\n{}",
+        std::fs::read_to_string(&log_path).unwrap_or_default()
+    );
+    assert_eq!(answer, json!("SBI-1"));
+    assert_eq!(creates.load(Ordering::SeqCst), 1);
+}
