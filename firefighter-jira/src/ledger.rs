@@ -57,11 +57,17 @@ impl SyncLedger {
 
     /// The incident of ticket `key`, when firefighter made it for one.
     pub async fn incident_of(&self, key: &str) -> Result<Option<IncidentId>> {
+        Ok(self.ticket(key).await?.flatten())
+    }
+
+    /// Ticket `key` as firefighter knows it: `None` when firefighter did not
+    /// make it, else its incident (`Some(None)`: a ticket of the intake).
+    pub async fn ticket(&self, key: &str) -> Result<Option<Option<IncidentId>>> {
         let sql = "SELECT incident_id FROM jira_tickets WHERE issue_key = $1";
         let row: Option<(Option<i64>,)> = firefighter_core::on_pool!(&self.pool, p => {
             sqlx::query_as(sql).bind(key.to_owned()).fetch_optional(p).await?
         });
-        Ok(row.and_then(|r| r.0).map(IncidentId))
+        Ok(row.map(|r| r.0.map(IncidentId)))
     }
 
     /// Remembers that firefighter is pushing `field` = `value` to the ticket

@@ -29,6 +29,8 @@
 //!   the incident's conversation too (a `Notice`). **Priority**: only from
 //!   the configured priority field (`JIRA_FIELD_PRIORITY`), 1–5, `P1`–`P5`
 //!   or Jira's names (Highest … Lowest).
+//! - Only tickets firefighter made (incident tickets, the intake's) are
+//!   acted on; webhooks about other issues of the project are ignored.
 //! - **Watchers** are told of every status or priority change and every
 //!   comment through core's notifier (Slack's direct messages), except app
 //!   accounts, firefighter's own, those without a firefighter user, and the
@@ -441,7 +443,14 @@ impl Webhooks {
         let author = hook.user.as_ref().and_then(|u| u.account_id.as_deref());
         let own = self.is_own(author).await?;
         let key = hook.issue.key.as_str();
-        let incident = self.inner.ledger.incident_of(key).await?;
+        let Some(incident) = self.inner.ledger.ticket(key).await? else {
+            // Not a ticket of ours (a project-wide webhook): nothing to do.
+            tracing::debug!(
+                key,
+                "a webhook about a ticket firefighter did not make is ignored"
+            );
+            return Ok(());
+        };
         let app = self.app().map_err(|e| Error::Invalid(format!("{e:?}")))?;
         let who = hook
             .user
@@ -641,7 +650,7 @@ impl Webhooks {
 
     async fn apply_comment(&self, item: &InboxItem, hook: CommentHook) -> Result<()> {
         let key = hook.issue.key.as_str();
-        if key.is_empty() {
+        if key.is_empty() || self.inner.ledger.ticket(key).await?.is_none() {
             return Ok(());
         }
         let comment = hook.comment.unwrap_or_default();

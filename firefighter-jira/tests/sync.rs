@@ -901,14 +901,24 @@ async fn watchers_hear_of_comments_once_except_apps_and_exclusions() {
     assert_eq!(w.send(&url, &comment, Some("c-1")).await, 200);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let told = w.told.0.lock().unwrap().clone();
-    let people: Vec<&str> = told.iter().map(|(e, _)| e.as_str()).collect();
-    assert_eq!(people, ["ada@example.com"], "{told:?}");
+    // The P4 ticket's alert went to its reporter; the comment to ada only.
+    assert_eq!(
+        told,
+        [
+            (
+                "jane@example.com".to_owned(),
+                "jira-ticket-created:INC-1".to_owned()
+            ),
+            ("ada@example.com".to_owned(), told[1].1.clone()),
+        ]
+    );
+    assert!(told[1].1.starts_with("jira-comment:"), "{told:?}");
     // A comment of our own service account tells nobody.
     let mut own = comment.clone();
     own["comment"]["author"]["accountId"] = json!(SERVICE);
     assert_eq!(w.send(&url, &own, Some("c-2")).await, 200);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(w.told.0.lock().unwrap().len(), 1);
+    assert_eq!(w.told.0.lock().unwrap().len(), 2);
 }
 
 /// Two instances on one PostgreSQL database, each with Jira's handler, its
@@ -1026,4 +1036,34 @@ async fn a_downgrade_keeps_the_ticket_open() {
     assert_eq!(w.status(id).await, Status::Closed);
     assert_eq!(w.ticket("INC-1").status, "Incoming");
     assert_eq!(w.writes(), ["create", "watch", "link"]);
+}
+
+/// A project-wide webhook about an issue firefighter did not make changes
+/// nothing and tells nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_about_other_issues_are_ignored() {
+    let w = world().await;
+    let id = w.declare("P3").await;
+    w.settle().await;
+    w.jira.lock().unwrap().issues.push(Issue {
+        key: "INC-99".into(),
+        status: "Incoming".into(),
+        labels: Vec::new(),
+        fields: serde_json::Map::new(),
+        watchers: vec!["557058:ada".into()],
+        links: Vec::new(),
+    });
+    let hook = update_hook(
+        "INC-99",
+        "557058:ada",
+        json!([{ "field": "status", "fieldId": "status", "fromString": "Incoming", "toString": "Reporter validation" }]),
+    );
+    assert_eq!(
+        w.send(&format!("{}{UPDATE_PATH}", w.hooks), &hook, None)
+            .await,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(w.status(id).await, Status::Open);
+    assert!(w.told.0.lock().unwrap().is_empty());
 }

@@ -289,6 +289,10 @@ impl Intake {
             }
         };
         tracing::info!(key, created, "intake ticket");
+        // Known as ours: its webhooks tell its watchers (no incident to sync).
+        crate::ledger::SyncLedger::of(self.app.store().as_ref())?
+            .record_ticket(&key, None)
+            .await?;
         let attachments = attach_all(
             &self.client,
             &self.downloader,
