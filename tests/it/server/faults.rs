@@ -11,7 +11,7 @@
 //! (default 8); `FF_FAULT_SEED` repeats a run's Slack faults.
 
 #[path = "../../../firefighter-slack/tests/it/fake_slack.rs"]
-mod fake_slack;
+pub(super) mod fake_slack;
 
 use std::collections::{BTreeMap, HashMap};
 use std::process::{Child, Command, Stdio};
@@ -28,9 +28,9 @@ use rand::Rng;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-const SIGNING_SECRET: &str = "fault-test-signing-secret";
-const BOT_TOKEN: &str = "xoxb-fault-test";
-const CHILD_MARKER: &str = "FF_FAULT_TEST_SERVER";
+pub(super) const SIGNING_SECRET: &str = "fault-test-signing-secret";
+pub(super) const BOT_TOKEN: &str = "xoxb-fault-test";
+pub(super) const CHILD_MARKER: &str = "FF_FAULT_TEST_SERVER";
 
 /// The server process of the failure test: serves with the environment its
 /// parent set until it is killed. Does nothing when run on its own.
@@ -387,7 +387,7 @@ async fn run(plan: Plan, dir: &std::path::Path) {
 
 /// The database and the Slack workspace before the first start: the tables,
 /// an API token, `#tech-incidents` tagged, people known to Slack.
-async fn set_up(
+pub(super) async fn set_up(
     database_url: &str,
     fake: &FakeSlack,
 ) -> (String, Arc<firefighter::core::store::Catalog>) {

@@ -13,6 +13,8 @@ mod faults;
 mod formats;
 mod http;
 mod integrations;
+#[cfg(feature = "jira")]
+mod jira;
 mod list_queries;
 mod openapi;
 mod postmortem;
