@@ -339,9 +339,14 @@ impl Mover {
                     (Some(p), Some(t)) => self.workflow(client, &p.id, &t.id).await?,
                     _ => None,
                 };
+                let from = if current.is_empty() {
+                    "its current status (Jira did not say which)".to_owned()
+                } else {
+                    format!("\"{current}\"")
+                };
                 let Some(workflow) = workflow else {
                     return Ok(Moved::NoPath(format!(
-                        "Jira offers no transition from \"{current}\" to \"{target}\", and the workflow cannot be read to find a longer path (set JIRA_WORKFLOW_NAME and give the account the View read-only workflow permission)"
+                        "Jira offers no transition from {from} to \"{target}\", and the workflow cannot be read to find a longer path (set JIRA_WORKFLOW_NAME and give the account the View read-only workflow permission)"
                     )));
                 };
                 match workflow.path(&current, target) {

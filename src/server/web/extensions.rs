@@ -71,7 +71,8 @@ fn is_web_url(url: &str) -> bool {
 
 /// The links of an incident: conversations integrations opened
 /// ([`IncidentEvent::ChannelReady`]), post-mortem documents
-/// ([`IncidentEvent::PostMortemCreated`]), and custom fields named `*_url`
+/// ([`IncidentEvent::PostMortemCreated`]), documents integrations linked
+/// ([`IncidentEvent::LinkAdded`]), and custom fields named `*_url`
 /// holding a web address (tickets and pages of integrations that record them there).
 pub(crate) fn external_links(
     details: &IncidentDetails,
@@ -99,6 +100,8 @@ pub(crate) fn external_links(
             IncidentEvent::PostMortemCreated { backend, url } => {
                 push(format!("Post-mortem ({})", capitalized(backend)), url)
             }
+            // An integration's own document, named by it ("Jira ticket INC-42").
+            IncidentEvent::LinkAdded { title, url } => push(title.clone(), url),
             _ => {}
         }
     }
@@ -198,6 +201,25 @@ mod tests {
                 "Post-mortem (Confluence)",
                 "Jira ticket"
             ]
+        );
+    }
+
+    #[test]
+    fn a_linked_document_keeps_the_name_its_integration_gave() {
+        let d = details(serde_json::json!({
+            "jira_ticket_url": "https://jira.example.com/browse/INC-1",
+        }));
+        let events = [stored(IncidentEvent::LinkAdded {
+            title: "Jira ticket INC-1".into(),
+            url: "https://jira.example.com/browse/INC-1".into(),
+        })];
+        let links = external_links(&d, &events);
+        assert_eq!(
+            links,
+            [ExternalLink {
+                title: "Jira ticket INC-1".into(),
+                url: "https://jira.example.com/browse/INC-1".into(),
+            }]
         );
     }
 
