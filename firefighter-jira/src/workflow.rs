@@ -288,11 +288,15 @@ fn workflow_of(search: WorkflowSearch, name: &str) -> Option<Workflow> {
 
 // ------------------------------------------------------------------ the mover
 
+/// Workflows read, by (project, issue type), with when they were read
+/// (`None`: Jira did not show it).
+type WorkflowCache = HashMap<(String, String), (Instant, Option<Workflow>)>;
+
 /// Moves tickets through their workflow; keeps each workflow read for a while.
 #[derive(Debug, Default)]
 pub struct Mover {
     workflow_name: Option<String>,
-    cache: Mutex<HashMap<(String, String), (Instant, Option<Workflow>)>>,
+    cache: Mutex<WorkflowCache>,
 }
 
 impl Mover {
