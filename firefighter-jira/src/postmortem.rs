@@ -941,26 +941,7 @@ impl PostMortemHandler {
                 tracing::info!(incident = id.0, ?outcome, "Jira post-mortem");
                 Ok(())
             }
-            Err(e) => {
-                tracing::warn!(incident = id.0, error = %e, "Jira post-mortem not created");
-                let outcome = HandlerError::classify(&e);
-                if matches!(outcome, HandlerError::Permanent(_)) {
-                    // Retrying will not help: the responders are told what to
-                    // fix, in the incident's timeline and its conversation.
-                    let text = format!("The Jira post-mortem could not be created: {e}");
-                    if let Err(told) = app
-                        .publish(
-                            id,
-                            vec![IncidentEvent::Notice { text: text.clone() }],
-                            Some((&text, None)),
-                        )
-                        .await
-                    {
-                        tracing::warn!(incident = id.0, error = %told, "could not tell the responders");
-                    }
-                }
-                Err(outcome)
-            }
+            Err(e) => Err(crate::tickets::failed(app, id, "Jira post-mortem", &e).await),
         }
     }
 }

@@ -503,26 +503,7 @@ impl EventHandler for TicketHandler {
                 }
                 Ok(())
             }
-            Err(e) => {
-                tracing::warn!(incident = id.0, error = %e, "Jira ticket not created");
-                let outcome = HandlerError::classify(&e);
-                if matches!(outcome, HandlerError::Permanent(_)) {
-                    // Retrying will not help: the responders are told what to
-                    // fix, in the incident's timeline and its conversation.
-                    let text = format!("The Jira ticket could not be created: {e}");
-                    if let Err(told) = app
-                        .publish(
-                            id,
-                            vec![IncidentEvent::Notice { text: text.clone() }],
-                            Some((&text, None)),
-                        )
-                        .await
-                    {
-                        tracing::warn!(incident = id.0, error = %told, "could not tell the responders");
-                    }
-                }
-                Err(outcome)
-            }
+            Err(e) => Err(failed(&app, id, "Jira ticket", &e).await),
         }
     }
 }
@@ -552,3 +533,30 @@ firefighter_core::register_event_handler!(EventHandlerRegistration {
     name: HANDLER_TICKETS,
     build: build_handler,
 });
+
+/// Why a delivery of `what` (the Jira ticket, the Jira post-mortem) failed,
+/// for the outbox; when retrying cannot help, the responders are also told
+/// what to fix, on the incident's timeline and in its conversation.
+pub(crate) async fn failed(
+    app: &Firefighter,
+    id: IncidentId,
+    what: &str,
+    e: &Error,
+) -> HandlerError {
+    tracing::warn!(incident = id.0, error = %e, "{what} not created");
+    let outcome = HandlerError::classify(e);
+    if matches!(outcome, HandlerError::Permanent(_)) {
+        let text = format!("The {what} could not be created: {e}");
+        if let Err(told) = app
+            .publish(
+                id,
+                vec![IncidentEvent::Notice { text: text.clone() }],
+                Some((&text, None)),
+            )
+            .await
+        {
+            tracing::warn!(incident = id.0, error = %told, "could not tell the responders");
+        }
+    }
+    outcome
+}

@@ -237,22 +237,8 @@ impl Inbox {
         payload: &impl Serialize,
         actor: &str,
     ) -> Result<Recorded> {
-        let item = NewInboxItem {
-            id: Uuid::new_v4(),
-            kind: kind.to_owned(),
-            payload: serde_json::to_string(payload)
-                .map_err(|e| Error::invalid("payload", format!("cannot be recorded: {e}")))?,
-            actor: actor.to_owned(),
-            claim_token: Uuid::new_v4(),
-            claimed_until: Utc::now() + LEASE,
-            claim_owner: Some(crate::instance::id().to_owned()),
-        };
-        let stored = self.recorder().await?.record(item.clone()).await?;
-        Ok(Recorded {
-            item,
-            stored,
-            keyed: false,
-        })
+        self.record_as(Uuid::new_v4(), false, kind, payload, actor)
+            .await
     }
 
     /// [`Inbox::record`] for a request its sender may send again (a webhook
@@ -267,8 +253,20 @@ impl Inbox {
         payload: &impl Serialize,
         actor: &str,
     ) -> Result<Recorded> {
+        let id = keyed_id(&self.inner.source, key);
+        self.record_as(id, true, kind, payload, actor).await
+    }
+
+    async fn record_as(
+        &self,
+        id: Uuid,
+        keyed: bool,
+        kind: &str,
+        payload: &impl Serialize,
+        actor: &str,
+    ) -> Result<Recorded> {
         let item = NewInboxItem {
-            id: keyed_id(&self.inner.source, key),
+            id,
             kind: kind.to_owned(),
             payload: serde_json::to_string(payload)
                 .map_err(|e| Error::invalid("payload", format!("cannot be recorded: {e}")))?,
@@ -281,7 +279,7 @@ impl Inbox {
         Ok(Recorded {
             item,
             stored,
-            keyed: true,
+            keyed,
         })
     }
 
