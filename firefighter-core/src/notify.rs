@@ -113,7 +113,7 @@ pub trait Notifier: Send + Sync + 'static {
     /// Sends `note` privately to `user` (a direct message), once per key.
     async fn notify_user(&self, user: &User, note: &Notification)
     -> Result<Delivered, NotifyError>;
-    /// Posts `note` in every conversation whose operator tag contains `tag`,
+    /// Posts `note` in every conversation whose operator tag contains `tag` (not continued by a longer name),
     /// once per key and conversation; one answer per conversation (none
     /// when no conversation carries the tag).
     async fn notify_tagged(

@@ -1,5 +1,5 @@
 //! Core's [`Notifier`] on Slack: a private message to a person, a post in
-//! the conversations whose tag contains a given tag (`raid_alert__…`).
+//! the conversations whose tag contains a given tag (not continued by a longer name) (`raid_alert__…`).
 //!
 //! Exactly once per notification key and recipient (a firefighter user, a
 //! conversation): the post is an effect recorded under

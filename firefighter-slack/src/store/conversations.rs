@@ -210,15 +210,15 @@ impl SlackStore {
             .pop())
     }
 
-    /// Every conversation whose tag contains `fragment` (a substring match,
-    /// as the original's `raid_alert__*` routing), by name. Matched here
-    /// rather than with `LIKE`, where `_` is a wildcard.
+    /// Every conversation whose tag contains `fragment`, not continued by a
+    /// longer name ([`tag_holds`]: `raid_alert__partner.co` does not reach
+    /// `raid_alert__partner.com`), by name. Matched here rather than with `LIKE`, where `_` is a wildcard.
     pub async fn conversations_tagged_with(&self, fragment: &str) -> Result<Vec<Conversation>> {
         Ok(self
             .conversations_where("WHERE c.tag IS NOT NULL", None)
             .await?
             .into_iter()
-            .filter(|c| c.tag.as_deref().is_some_and(|t| t.contains(fragment)))
+            .filter(|c| c.tag.as_deref().is_some_and(|t| tag_holds(t, fragment)))
             .collect())
     }
 
@@ -399,5 +399,56 @@ impl SlackStore {
         .bind(channel_id)
         .fetch_all(pool)
         .await?))
+    }
+}
+
+/// Whether `tag` holds `word`: found, and not continued by a letter, a
+/// digit, `.` or `-` (FireFighter matched any substring, so a partner's
+/// `raid_alert__partner.co` reached `raid_alert__partner.com`; `_` still
+/// continues a tag, as in `raid_alert__sbi_normal__fr`).
+pub(crate) fn tag_holds(tag: &str, word: &str) -> bool {
+    if word.is_empty() {
+        return false;
+    }
+    tag.match_indices(word).any(|(at, _)| {
+        !tag[at + word.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || matches!(c, '.' | '-'))
+    })
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::tag_holds;
+
+    #[test]
+    fn a_tag_is_not_continued_by_a_longer_name() {
+        assert!(tag_holds("raid_alert__sbi_high", "raid_alert__sbi_high"));
+        assert!(tag_holds(
+            "raid_alert__sbi_normal__fr",
+            "raid_alert__sbi_normal"
+        ));
+        assert!(tag_holds(
+            "old_raid_alert__sbi_normal",
+            "raid_alert__sbi_normal"
+        ));
+        assert!(tag_holds(
+            "raid_alert__sbi_high raid_alert__partner.com",
+            "raid_alert__partner.com"
+        ));
+        assert!(!tag_holds(
+            "raid_alert__partner.com",
+            "raid_alert__partner.co"
+        ));
+        assert!(!tag_holds(
+            "raid_alert__partner.com.evil",
+            "raid_alert__partner.com"
+        ));
+        assert!(!tag_holds(
+            "raid_alert__sbi_highest",
+            "raid_alert__sbi_high"
+        ));
+        assert!(!tag_holds("anything", ""));
     }
 }
