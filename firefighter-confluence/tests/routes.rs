@@ -82,6 +82,7 @@ async fn world() -> (axum::Router, axum::Router, Fake) {
             head: format!("<html><title>{}</title><body>", PageLayout::TITLE),
             foot: "</body></html>".into(),
         },
+        may_write: true,
     };
     let logged_in = routes(store.clone()).layer(axum::Extension(caller));
     let logged_out = routes(store);

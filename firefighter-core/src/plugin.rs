@@ -163,6 +163,10 @@ pub struct Caller {
     pub csrf_token: Option<String>,
     /// The server's frame for pages, and where it is mounted.
     pub layout: PageLayout,
+    /// Whether the caller may declare and change incidents: a person always,
+    /// an API token only with its write scope (a read-only token may not
+    /// create anything through an integration's route either).
+    pub may_write: bool,
 }
 
 /// The server's page frame, so an integration's pages look like the others

@@ -338,6 +338,7 @@ impl World {
             user: self.jane.clone(),
             csrf_token: None,
             layout: PageLayout::default(),
+            may_write: true,
         }
     }
 
@@ -583,6 +584,18 @@ async fn anonymous_calls_are_refused_and_change_nothing() {
     let (status, _, body) = w.post(&router, &payload(), None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["errors"][0]["code"], "not_authenticated");
+    assert_eq!(w.all_requests().await, 0);
+}
+
+#[tokio::test]
+async fn a_read_only_token_cannot_create_a_ticket() {
+    let w = world().await;
+    let router = w.intake(Downloader::default());
+    let mut caller = w.caller();
+    caller.may_write = false;
+    let (status, _, body) = w.post(&router, &payload(), None, Some(caller)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["errors"][0]["code"], "permission_denied");
     assert_eq!(w.all_requests().await, 0);
 }
 

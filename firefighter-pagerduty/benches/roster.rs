@@ -200,6 +200,7 @@ async fn main() {
         user: app.store().list_users().await.unwrap().remove(0),
         layout: Default::default(),
         csrf_token: None,
+        may_write: true,
     };
     let mut samples = Vec::new();
     let mut size = 0;

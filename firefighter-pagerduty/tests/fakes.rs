@@ -957,6 +957,7 @@ fn caller(user: firefighter_core::User) -> Caller {
             foot: "<!--foot-->".into(),
         },
         csrf_token: Some("csrf-123".into()),
+        may_write: true,
     }
 }
 

@@ -332,10 +332,14 @@ async fn insert_caller(
 ) -> Response {
     let user = chrome.user.user.clone();
     let csrf_token = Some(chrome.csrf.clone()).filter(|t| !t.is_empty());
+    let may_write = chrome
+        .user
+        .has_scope(crate::server::auth::SCOPE_INCIDENTS_WRITE);
     request.extensions_mut().insert(Caller {
         user,
         csrf_token,
         layout: chrome.integration_layout(),
+        may_write,
     });
     next.run(request).await
 }

@@ -275,6 +275,16 @@ async fn jira_bot(
             ),
         );
     };
+    if !caller.may_write {
+        return error_answer(
+            StatusCode::FORBIDDEN,
+            "client_error",
+            one(
+                "permission_denied",
+                "This API token may only read: creating a ticket needs the incidents:write scope.",
+            ),
+        );
+    }
     let key = match idempotency_key(&headers) {
         Ok(key) => key,
         Err(problem) => {
