@@ -38,7 +38,7 @@ pub const TAG_PREFIX: &str = "raid_alert__";
 pub const DESCRIPTION_CHARS: usize = 2000;
 
 /// A new ticket, as the alert tells it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NewTicket {
     /// Its key (`SBI-42`).
     pub key: String,

@@ -80,6 +80,10 @@ pub const SIGNATURE_HEADER: &str = "x-hub-signature";
 /// Jira's id of a webhook delivery, the same on its retries.
 pub const IDENTIFIER_HEADER: &str = "x-atlassian-webhook-identifier";
 
+/// The inbox kind of a RAID alert kept for a retry (the intake's, whose
+/// chat vendor failed): applied by the replay like a webhook.
+pub const ALERT_KIND: &str = "alert";
+
 /// Inbox kinds.
 mod kind {
     pub(super) const UPDATE: &str = "update";
@@ -780,6 +784,15 @@ impl InboxHandler for Webhooks {
             kind::COMMENT => match serde_json::from_str::<CommentHook>(&item.payload) {
                 Ok(hook) => self.apply_comment(item, hook).await,
                 Err(e) => return Err(InboxFailure::Refused(format!("unreadable webhook: {e}"))),
+            },
+            ALERT_KIND => match serde_json::from_str::<crate::alerts::NewTicket>(&item.payload) {
+                Ok(ticket) => {
+                    let app = self.app()?;
+                    crate::alerts::alert_new_ticket(&app, &ticket)
+                        .await
+                        .map(drop)
+                }
+                Err(e) => return Err(InboxFailure::Refused(format!("unreadable alert: {e}"))),
             },
             other => return Err(InboxFailure::Refused(format!("unknown kind {other}"))),
         };

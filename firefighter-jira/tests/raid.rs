@@ -774,6 +774,58 @@ async fn a_ticket_is_created_with_the_mapped_fields_and_alerted() {
     );
 }
 
+/// The chat vendor is rate limited when the ticket is made: the alert is
+/// kept in the Jira inbox and sent by the replay, once, even though the
+/// process that answered is not the one that sends it.
+#[tokio::test]
+async fn an_alert_the_chat_vendor_refused_for_now_is_sent_by_the_replay() {
+    let w = world().await;
+    w.mount_jira(&[], "SBI-1").await;
+    let router = w.intake(Downloader::default());
+    w.notifier.fail_next(1);
+    let (status, _, answer) = w.post(&router, &payload(), None, Some(w.caller())).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    // The private message was refused; the conversations got theirs.
+    assert_eq!(w.notifier.recipients(), ["#sbi-high", "#partner"]);
+    let webhooks = firefighter_jira::webhooks::Webhooks::with_client(
+        w.app.handle(),
+        w.app.store().clone(),
+        w.config(),
+        w.client(),
+    )
+    .unwrap();
+    // Before the answering instance's lease ends, nothing is taken.
+    let now = chrono::Utc::now();
+    assert_eq!(
+        webhooks.inbox().replay(now, &webhooks).await.unwrap().done,
+        0
+    );
+    let later = now + chrono::Duration::minutes(6);
+    assert_eq!(
+        webhooks
+            .inbox()
+            .replay(later, &webhooks)
+            .await
+            .unwrap()
+            .done,
+        1
+    );
+    // The reporter gets it now; nobody gets it twice.
+    assert_eq!(
+        w.notifier.recipients(),
+        ["#sbi-high", "#partner", "dm:jane@partner.com"]
+    );
+    assert_eq!(
+        webhooks
+            .inbox()
+            .replay(later, &webhooks)
+            .await
+            .unwrap()
+            .done,
+        0
+    );
+}
+
 #[tokio::test]
 async fn an_unknown_reporter_gets_the_default_account_and_company_addresses_stay_out() {
     let w = world().await;

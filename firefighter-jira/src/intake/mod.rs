@@ -70,8 +70,6 @@ mod http;
 mod request;
 mod settings;
 
-use std::time::Duration;
-
 use firefighter_core::{Email, Firefighter, User};
 use serde_json::{Value, json};
 
@@ -121,12 +119,6 @@ pub const MAX_DESCRIPTION_CHARS: usize = 30_000;
 const CLAIM: chrono::TimeDelta = chrono::TimeDelta::minutes(3);
 /// How long a key is remembered (as the REST API's).
 const KEY_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(24);
-/// Waits before the background retries of an alert.
-const ALERT_RETRIES: [Duration; 3] = [
-    Duration::from_secs(10),
-    Duration::from_secs(60),
-    Duration::from_secs(300),
-];
 
 /// What the intake did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -322,8 +314,27 @@ impl Intake {
         let alert = match alert_new_ticket(&self.app, &ticket).await {
             Ok(outcome) => Ok(outcome),
             Err(e) if e.is_retryable() => {
-                retry_alert_later(self.app.clone(), ticket);
-                Err(format!("to be retried: {e}"))
+                // Kept in the Jira inbox: `jira.replay_webhooks` sends it
+                // once its lease ends, whatever happens to this process.
+                let inbox = firefighter_core::inbox::Inbox::new(
+                    self.app.store().clone(),
+                    crate::webhooks::SOURCE,
+                );
+                match inbox
+                    .record_keyed(
+                        &format!("alert:{key}"),
+                        crate::webhooks::ALERT_KIND,
+                        &ticket,
+                        "",
+                    )
+                    .await
+                {
+                    Ok(_) => Err(format!("to be retried: {e}")),
+                    Err(lost) => {
+                        tracing::error!(key, error = %lost, "the RAID alert could not be kept for a retry");
+                        Err(format!("not sent: {e}"))
+                    }
+                }
             }
             Err(e) => {
                 tracing::warn!(key, error = %e, "RAID alert not sent");
@@ -337,24 +348,4 @@ impl Intake {
             alert,
         })
     }
-}
-
-/// Sends the alert again later, a few times (the key makes it safe).
-fn retry_alert_later(app: Firefighter, ticket: NewTicket) {
-    tokio::spawn(async move {
-        for wait in ALERT_RETRIES {
-            tokio::time::sleep(wait).await;
-            match alert_new_ticket(&app, &ticket).await {
-                Ok(_) => return,
-                Err(e) if e.is_retryable() => {
-                    tracing::warn!(key = %ticket.key, error = %e, "RAID alert still not sent; retrying");
-                }
-                Err(e) => {
-                    tracing::error!(key = %ticket.key, error = %e, "RAID alert not sent");
-                    return;
-                }
-            }
-        }
-        tracing::error!(key = %ticket.key, "RAID alert given up after its retries");
-    });
 }
