@@ -61,9 +61,9 @@
 //! retry makes another ticket.
 //!
 //! **The alert** is sent after the attachments. A failure worth retrying
-//! (the chat vendor's rate limit) is retried in the background three times
-//! over about six minutes (its key makes that safe); a process that stops
-//! meanwhile drops it (logged).
+//! (the chat vendor's rate limit) is kept in the Jira inbox and sent by
+//! `jira.replay_webhooks` once its lease ends (about five minutes), by
+//! whichever instance runs the task; its keys make a resend safe.
 
 mod fields;
 mod http;
