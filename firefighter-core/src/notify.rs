@@ -111,11 +111,8 @@ pub trait Notifier: Send + Sync + 'static {
     /// A stable name (`slack`).
     fn name(&self) -> &str;
     /// Sends `note` privately to `user` (a direct message), once per key.
-    async fn notify_user(
-        &self,
-        user: &User,
-        note: &Notification,
-    ) -> Result<Delivered, NotifyError>;
+    async fn notify_user(&self, user: &User, note: &Notification)
+    -> Result<Delivered, NotifyError>;
     /// Posts `note` in every conversation whose operator tag contains `tag`,
     /// once per key and conversation; one answer per conversation (none
     /// when no conversation carries the tag).

@@ -146,8 +146,9 @@ impl FirefighterBuilder {
         let oncall = vendors.pop();
         let mut notifiers = Vec::new();
         if self.use_inventory {
-            let mut regs: Vec<&NotifierRegistration> =
-                inventory::iter::<NotifierRegistration>.into_iter().collect();
+            let mut regs: Vec<&NotifierRegistration> = inventory::iter::<NotifierRegistration>
+                .into_iter()
+                .collect();
             regs.sort_by_key(|r| r.name);
             for r in regs {
                 match (r.build)(&ctx)? {

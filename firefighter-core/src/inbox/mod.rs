@@ -470,7 +470,10 @@ impl Inbox {
 
 /// The id of the item a sender keyed `key` (stable across copies).
 pub fn keyed_id(source: &str, key: &str) -> Uuid {
-    Uuid::new_v5(&Uuid::NAMESPACE_URL, format!("firefighter-inbox:{source}:{key}").as_bytes())
+    Uuid::new_v5(
+        &Uuid::NAMESPACE_URL,
+        format!("firefighter-inbox:{source}:{key}").as_bytes(),
+    )
 }
 
 /// Wait before attempt `attempts + 1`: 30 s doubling, at most an hour.

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use crate::store::{Declared, NewIncidentRecord};
+use super::commits::CommitProbe;
+use crate::store::{DataVersions, Declared, NewIncidentRecord};
 use crate::{Error, Result};
 
 /// The SQLite backend: the embedded default, one file (or memory).
@@ -22,6 +23,9 @@ pub struct SqliteStore {
     pub(super) writer_thread: Option<WriterThread>,
     /// Declarations waiting for the writer, written together.
     pub(super) declarations: Arc<DeclarationQueue>,
+    /// Tells when nothing was committed since the versions were last read
+    /// (a file database; `None` in memory).
+    pub(super) commits: Option<Arc<CommitProbe>>,
 }
 
 /// Most declarations written in one transaction.
@@ -145,11 +149,13 @@ impl SqliteStore {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(options)
                 .await?;
+            let file = pool.connect_options().get_filename().to_owned();
             SqliteStore {
                 pool,
                 writer,
                 writer_thread: Some(WriterThread::start()?),
                 declarations: Arc::default(),
+                commits: Some(Arc::new(CommitProbe::new(&file))),
             }
         };
         store.migrate().await?;
@@ -163,7 +169,26 @@ impl SqliteStore {
             pool,
             writer_thread: None,
             declarations: Arc::default(),
+            commits: None,
         }
+    }
+
+    /// The current versions: those read last if nothing was committed since
+    /// (see [`CommitProbe`]), else one query.
+    pub(super) async fn current_data_versions(&self) -> Result<DataVersions> {
+        let Some(commits) = &self.commits else {
+            return self.query_data_versions().await;
+        };
+        // Read before the versions, so they are at least as recent as the mark.
+        let mark = commits.mark();
+        if let Some(known) = mark.as_ref().and_then(|m| commits.known(m)) {
+            return Ok(known);
+        }
+        let versions = self.query_data_versions().await?;
+        if let Some(mark) = mark {
+            commits.remember(mark, versions);
+        }
+        Ok(versions)
     }
 
     /// Writes a declaration: batched with the ones waiting when there is a
