@@ -14,18 +14,45 @@
 //! Knobs (environment variables): `FF_BENCH_SECS` caps each run (default
 //! 10), `FF_BENCH_INCIDENTS` sizes the large data set (default 100000),
 //! `FF_BENCH_SKIP_RSS=1` skips building and measuring the example binary,
-//! `FF_BENCH_PROFILE=get|get-uncached|get-gzip|post` loads 100 incidents then only
+//! `FF_BENCH_PROFILE=get|get-uncached|get-gzip|post|post-p3|post-p4` loads 100 incidents then only
 //! sends that request at concurrency `FF_BENCH_CONCURRENCY` (default 1) for
 //! `FF_BENCH_SECS` (to attach a profiler).
+//!
+//! First, the figures of issue 15, each as a ratio measured in the same run
+//! (the machine is shared and noisy; absolute figures move, ratios less):
+//!
+//! - reads: `GET incidents/` (100 incidents, from the response cache) next to
+//!   a static responder serving the very same bytes (and headers) over the
+//!   same HTTP stack, in the same process, through the same client: the
+//!   in-process limit. Uncompressed and gzip, at c=1 and c=16, in
+//!   alternating rounds (`FF_BENCH_ROUNDS`, default 3, of
+//!   `FF_BENCH_COMPARE_SECS`, default 3 s, each).
+//! - creates: `POST incidents` at P3 (asks for a Slack channel) and at P4
+//!   (no Slack work), alternating, with the Slack integration on against a
+//!   local fake Slack that answers every Web API call after
+//!   `FF_BENCH_SLACK_MS` (default 150 ms, Slack's usual latency), so the side
+//!   effects of earlier declarations run during the measurement. The
+//!   client's pacing to Slack's rate tiers is off unless
+//!   `FF_BENCH_SLACK_PACING=1` (paced, the side effects would mostly wait).
+//!
+//! `FF_BENCH_COMPARE_ONLY=1` stops after these. `FF_BENCH_POSTGRES_URL`
+//! (a server where a throwaway database may be created) runs everything on
+//! PostgreSQL instead of the SQLite file. `FF_BENCH_LOG` (a tracing filter,
+//! `sqlx::query=debug` for every statement and its duration) logs to stderr.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use firefighter::core::{Declaration, Email, Firefighter, NewUser, Settings, UserId};
+use firefighter::core::store::{PgStore, SqliteStore};
+use firefighter::core::{Declaration, Email, Firefighter, NewUser, Settings, Store, UserId};
 use firefighter::server::{AppState, Server, ServerConfig};
+use firefighter::slack::{HttpSlackClient, Slack, SlackConfig};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
+
+#[path = "../firefighter-slack/tests/it/fake_slack.rs"]
+mod fake_slack;
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -235,6 +262,18 @@ impl Target {
     }
 
     async fn post(&self, label: &str, concurrency: usize, max: usize, cap: Duration) -> Run {
+        self.post_at(label, None, concurrency, max, cap).await
+    }
+
+    /// `POST incidents` at `priority` (its id; the default priority when `None`).
+    async fn post_at(
+        &self,
+        label: &str,
+        priority: Option<&str>,
+        concurrency: usize,
+        max: usize,
+        cap: Duration,
+    ) -> Run {
         let (client, url, token, category) = (
             self.client.clone(),
             self.url("incidents"),
@@ -242,13 +281,17 @@ impl Target {
             self.category.clone(),
         );
         let tag = label.to_owned();
+        let priority = priority.map(str::to_owned);
         let run = load(concurrency, max, cap, move |i| {
-            let body = serde_json::json!({
+            let mut body = serde_json::json!({
                 "title": format!("Posted by the benchmark ({tag}) {concurrency}-{i}"),
                 "description": "created through the API",
                 "incident_category_id": category,
                 "created_by_email": "bench@example.com",
             });
+            if let Some(p) = &priority {
+                body["priority_id"] = serde_json::Value::String(p.clone());
+            }
             let request = client.post(&url).bearer_auth(&token).json(&body);
             async move { matches!(request.send().await, Ok(r) if r.status() == 201) }
         })
@@ -334,6 +377,231 @@ async fn measure(target: &Target, label: &str, large: bool, cap: Duration) {
     }
 }
 
+/// A responder of fixed bytes over the same HTTP stack (axum on hyper, on
+/// loopback): the limit a cached answer can reach in this process. Serves
+/// `incidents/` under the API's path, gzipped to clients that accept it.
+async fn static_responder(plain: axum::body::Bytes, gzip: axum::body::Bytes) -> String {
+    use axum::http::{HeaderMap, HeaderValue, header};
+    use axum::response::IntoResponse;
+    let serve = move |headers: HeaderMap| {
+        let (plain, gzip) = (plain.clone(), gzip.clone());
+        async move {
+            let zipped = headers
+                .get(header::ACCEPT_ENCODING)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("gzip"));
+            let json = HeaderValue::from_static("application/json");
+            if zipped {
+                (
+                    [
+                        (header::CONTENT_TYPE, json),
+                        (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
+                    ],
+                    gzip,
+                )
+                    .into_response()
+            } else {
+                ([(header::CONTENT_TYPE, json)], plain).into_response()
+            }
+        }
+    };
+    let app =
+        axum::Router::new().route("/api/v2/firefighter/incidents/", axum::routing::get(serve));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the static responder");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+fn rate(run: &Run) -> f64 {
+    run.requests as f64 / run.elapsed.as_secs_f64()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+fn list(values: &[f64], digits: usize) -> String {
+    values
+        .iter()
+        .map(|v| format!("{v:.digits$}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Cached `GET incidents/` against the static responder of the same bytes,
+/// in alternating rounds; prints the ratio of each round and their median.
+async fn compare_reads(api: &Target, limit: &Target, rounds: usize, secs: Duration) {
+    println!(
+        "\n== reads: cached GET incidents/ (100 incidents) / static responder of the same bytes =="
+    );
+    let mut summary = Vec::new();
+    for (mode, encoding) in [(Mode::Same, "identity"), (Mode::Gzip, "gzip")] {
+        for c in [1, 16] {
+            let (mut ours, mut limits, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                let Some(s) = limit
+                    .get(
+                        &format!("  static, {encoding}"),
+                        "incidents/",
+                        c,
+                        usize::MAX,
+                        secs,
+                        mode,
+                    )
+                    .await
+                else {
+                    continue;
+                };
+                let Some(a) = api
+                    .get(
+                        &format!("  firefighter, {encoding}"),
+                        "incidents/",
+                        c,
+                        usize::MAX,
+                        secs,
+                        mode,
+                    )
+                    .await
+                else {
+                    continue;
+                };
+                ours.push(rate(&a));
+                limits.push(rate(&s));
+                ratios.push(rate(&a) / rate(&s));
+            }
+            summary.push(format!(
+                "reads {encoding:<8} c={c:<2}  firefighter {:>8.0} req/s  static {:>8.0} req/s  ratio {:.2} (rounds: {})",
+                median(ours),
+                median(limits),
+                median(ratios.clone()),
+                list(&ratios, 2),
+            ));
+        }
+    }
+    for line in summary {
+        println!("{line}");
+    }
+}
+
+/// FireFighter 0.0.79's `POST incidents` at P3 (issue 15, measured on
+/// another run of the same machine): c=1, c=16.
+const FIREFIGHTER_P3: [(usize, f64); 2] = [(1, 12.8), (16, 13.2)];
+
+/// `POST incidents` at P3 (a Slack channel is opened in the background) and
+/// at P4 (no Slack work), alternating; prints rates, p99s and ratios.
+async fn compare_creates(
+    app: &Firefighter,
+    target: &Target,
+    fake: &fake_slack::FakeSlack,
+    rounds: usize,
+    secs: Duration,
+) {
+    let catalog = app.catalog().await.expect("catalog");
+    let priority = |name: &str| {
+        catalog
+            .priorities
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap_or_else(|| panic!("priority {name}"))
+            .id
+            .to_string()
+    };
+    let (p3, p4) = (priority("P3"), priority("P4"));
+    println!(
+        "\n== creates: POST incidents, Slack on (fake Slack answering in {} ms) ==",
+        fake.state.lock().expect("fake").delay.as_millis()
+    );
+    let channels_before = fake.count("conversations.create");
+    let mut summary = Vec::new();
+    for (c, firefighter) in FIREFIGHTER_P3 {
+        let (mut at_p3, mut at_p4, mut p99_p3, mut p99_p4, mut ratios) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for round in 0..rounds {
+            let mut pair = [(0.0, 0.0); 2];
+            // Alternate which goes first: the later one meets the other's background work.
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for slot in order {
+                let (name, id) = [("P3", &p3), ("P4", &p4)][slot];
+                let run = target
+                    .post_at(
+                        &format!("  POST incidents {name}"),
+                        Some(id),
+                        c,
+                        usize::MAX,
+                        secs,
+                    )
+                    .await;
+                pair[slot] = (rate(&run), run.p99.as_secs_f64() * 1000.0);
+            }
+            at_p3.push(pair[0].0);
+            p99_p3.push(pair[0].1);
+            at_p4.push(pair[1].0);
+            p99_p4.push(pair[1].1);
+            ratios.push(pair[0].0 / pair[1].0);
+        }
+        let ours = median(at_p3.clone());
+        summary.push(format!(
+            "creates c={c:<2}  P3 {:>7.0} req/s (p99 {} ms)  P4 {:>7.0} req/s (p99 {} ms)  P3/P4 {:.2} (rounds: {})  P3 x FireFighter ({firefighter} req/s): {:.0}x",
+            ours,
+            list(&p99_p3, 1),
+            median(at_p4),
+            list(&p99_p4, 1),
+            median(ratios.clone()),
+            list(&ratios, 2),
+            ours / firefighter,
+        ));
+    }
+    for line in summary {
+        println!("{line}");
+    }
+    let pending = app
+        .store()
+        .list_deliveries(
+            Some(firefighter::core::store::DeliveryStatus::Pending),
+            1_000_000,
+        )
+        .await
+        .map(|d| d.len())
+        .unwrap_or_default();
+    println!(
+        "Slack channels opened during the creates: {}; deliveries still pending at the end: {pending}",
+        fake.count("conversations.create") - channels_before
+    );
+}
+
+/// The store: a fresh database on the PostgreSQL server at
+/// `FF_BENCH_POSTGRES_URL` if set, else a SQLite file in `dir`.
+async fn open_store(dir: &std::path::Path) -> (Arc<dyn Store>, String) {
+    if let Ok(url) = std::env::var("FF_BENCH_POSTGRES_URL") {
+        let admin = sqlx::PgPool::connect(&url).await.expect("PostgreSQL");
+        let db = format!("ff_bench_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+            .execute(&admin)
+            .await
+            .expect("create the bench database");
+        let base = url
+            .rsplit_once('/')
+            .map_or(url.clone(), |(b, _)| b.to_owned());
+        let url = format!("{base}/{db}");
+        let store = PgStore::connect(&url).await.expect("connect");
+        (Arc::new(store), url)
+    } else {
+        let url = format!("sqlite://{}", dir.join("bench.db").display());
+        let store = SqliteStore::connect(&url).await.expect("SQLite");
+        (Arc::new(store), url)
+    }
+}
+
 /// Idle RSS of the example binary (built in release if missing), in KiB.
 fn example_rss() -> Option<u64> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -384,6 +652,13 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    if let Ok(filter) = std::env::var("FF_BENCH_LOG") {
+        // `sqlx::query=debug` logs every statement with its duration (to find slow ones).
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let cap = Duration::from_secs(env_num("FF_BENCH_SECS", 10));
     let large = usize::try_from(env_num("FF_BENCH_INCIDENTS", 100_000)).unwrap_or(100_000);
     let profile = std::env::var("FF_BENCH_PROFILE").ok();
@@ -402,14 +677,40 @@ fn main() {
         .expect("runtime");
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
+        let (store, database_url) = open_store(dir.path()).await;
         let settings = Settings {
-            database_url: SecretString::from(format!(
-                "sqlite://{}",
-                dir.path().join("bench.db").display()
-            )),
+            database_url: SecretString::from(database_url),
             ..Settings::default()
         };
-        let app = Firefighter::builder(settings).build().await.expect("app");
+        // Slack on, against a fake that answers like Slack, after Slack's latency.
+        let fake = fake_slack::FakeSlack::start_with_delay(Duration::from_millis(env_num(
+            "FF_BENCH_SLACK_MS",
+            150,
+        )))
+        .await;
+        fake.add_user("UBENCH", "bench@example.com", "Bench");
+        firefighter::slack::store::migrate(&store.database().expect("database"))
+            .await
+            .expect("Slack's tables");
+        let mut slack_config = SlackConfig::new("xoxb-bench", "bench-signing-secret");
+        slack_config.api_url = fake.url.clone();
+        slack_config.pacing = env_num("FF_BENCH_SLACK_PACING", 0) == 1;
+        let slack_api = Arc::new(HttpSlackClient::new(&slack_config).expect("Slack client"));
+        let slack = Slack::new(
+            slack_config,
+            slack_api,
+            Arc::new(settings.clone()),
+            store.clone(),
+        )
+        .expect("Slack");
+        let mut builder = Firefighter::builder(settings)
+            .store(store)
+            .event_handler(slack.event_handler());
+        for provider in slack.invite_providers() {
+            builder = builder.invite_provider(provider);
+        }
+        let app = builder.build().await.expect("app");
+        slack.attach(&app);
         let config = ServerConfig {
             http_bind: std::net::Ipv4Addr::LOCALHOST.into(),
             http_port: 0,
@@ -418,7 +719,7 @@ fn main() {
             request_timeout_secs: 120,
             ..ServerConfig::default()
         };
-        let state = AppState::new(app.clone(), config);
+        let state = AppState::new(app.clone(), config).with_slack(Some(slack));
         let server = Server::bind(state.clone()).await.expect("bind");
         let base = format!("http://{}", server.local_addr().expect("addr"));
         let shutdown = CancellationToken::new();
@@ -468,12 +769,58 @@ fn main() {
             let bytes = r.bytes().await.expect("body").len();
             println!("GET incidents/ with 100 incidents: {bytes} bytes ({what})");
         }
+        let rounds = usize::try_from(env_num("FF_BENCH_ROUNDS", 3)).unwrap_or(3);
+        let compare_secs = Duration::from_secs(env_num("FF_BENCH_COMPARE_SECS", 3));
+        if profile.is_none() {
+            let mut bodies = Vec::new();
+            for encoding in ["identity", "gzip"] {
+                let r = reqwest::Client::new()
+                    .get(target.url("incidents/"))
+                    .bearer_auth(&target.token)
+                    .header(reqwest::header::ACCEPT_ENCODING, encoding)
+                    .send()
+                    .await
+                    .expect("GET incidents/");
+                bodies.push(r.bytes().await.expect("body"));
+            }
+            let limit = Target {
+                base: static_responder(bodies[0].clone(), bodies[1].clone()).await,
+                ..target.clone()
+            };
+            compare_reads(&target, &limit, rounds, compare_secs).await;
+            compare_creates(&app, &target, &fake, rounds, compare_secs).await;
+            if env_num("FF_BENCH_COMPARE_ONLY", 0) == 1 {
+                shutdown.cancel();
+                let _ = served.await;
+                return;
+            }
+        }
         if let Some(what) = profile {
             println!("profiling {what} (pid {})", std::process::id());
             let c = usize::try_from(env_num("FF_BENCH_CONCURRENCY", 1)).unwrap_or(1);
             match what.as_str() {
                 "post" => {
                     target.post("POST incidents", c, usize::MAX, cap).await;
+                }
+                "post-p3" | "post-p4" => {
+                    let name = if what == "post-p3" { "P3" } else { "P4" };
+                    let catalog = app.catalog().await.expect("catalog");
+                    let id = catalog
+                        .priorities
+                        .iter()
+                        .find(|p| p.name == name)
+                        .expect("priority")
+                        .id
+                        .to_string();
+                    target
+                        .post_at(
+                            &format!("POST incidents {name}"),
+                            Some(&id),
+                            c,
+                            usize::MAX,
+                            cap,
+                        )
+                        .await;
                 }
                 other => {
                     let mode = match other {

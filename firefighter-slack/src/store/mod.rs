@@ -18,10 +18,13 @@ pub async fn migrate(pool: &DatabasePool) -> Result<()> {
     Ok(firefighter_core::migrate_integration!(pool, MIGRATIONS_TABLE).await?)
 }
 
-/// Runs the same code on either pool of a store (core's `on_pool!`).
+/// Runs the same code on either pool of a store (core's `on_pool!`), on
+/// the writer: on SQLite a write through a reading connection polls the
+/// database lock with sleeps (tens to hundreds of milliseconds under load)
+/// and makes core's writer, declarations included, poll behind it.
 macro_rules! on_pool {
     ($store:expr, $pool:ident => $body:expr) => {
-        firefighter_core::on_pool!(&$store.pool, $pool => $body)
+        firefighter_core::on_pool!(&$store.writer, $pool => $body)
     };
 }
 

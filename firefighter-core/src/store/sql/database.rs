@@ -17,6 +17,18 @@ macro_rules! database_sql {
         skip_locked: $lock:literal,
         like: $like:literal $(,)?
     ) => {
+        impl $Store {
+            /// The [`DataVersions`] as the database has them now, in one query.
+            pub(super) async fn query_data_versions(&self) -> Result<DataVersions> {
+                let (data, reference, access): (i64, i64, i64) = sqlx::query_as(
+                    "SELECT data_version, reference_version, access_version FROM data_versions WHERE id = 1",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(DataVersions { data, reference, access })
+            }
+        }
+
         #[async_trait]
         impl DatabaseStore for $Store {
             fn backend(&self) -> &'static str {
@@ -37,12 +49,7 @@ macro_rules! database_sql {
             }
 
             async fn data_versions(&self) -> Result<DataVersions> {
-                let (data, reference, access): (i64, i64, i64) = sqlx::query_as(
-                    "SELECT data_version, reference_version, access_version FROM data_versions WHERE id = 1",
-                )
-                .fetch_one(&self.pool)
-                .await?;
-                Ok(DataVersions { data, reference, access })
+                self.current_data_versions().await
             }
 
             async fn instance_alive(

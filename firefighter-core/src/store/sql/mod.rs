@@ -54,6 +54,7 @@ mod sqlite;
 mod access;
 mod catalog;
 mod change;
+mod commits;
 mod database;
 mod declaration;
 mod inbox;

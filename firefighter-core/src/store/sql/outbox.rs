@@ -25,6 +25,62 @@ macro_rules! outbox_sql {
         skip_locked: $lock:literal,
         like: $like:literal $(,)?
     ) => {
+        impl $Store {
+            /// Leases up to `limit` due deliveries (of `handler` only, when
+            /// given) in one statement, so two claimers never share one. Per
+            /// incident and handler, only the oldest pending delivery is
+            /// claimable: one incident's side effects run one at a time, in
+            /// the order their events were committed (a parked delivery no
+            /// longer blocks the ones after it).
+            ///
+            /// The earlier deliveries are looked up through the incident's own
+            /// events (`CROSS JOIN` fixes that order on SQLite): a few index
+            /// probes per candidate, where starting from the handler's pending
+            /// deliveries scanned the whole backlog per candidate (seconds per
+            /// claim with thousands pending, holding SQLite's writer). On
+            /// SQLite, `+` keeps the due-time index out of the candidates'
+            /// scan, so they are read in order from the handler's index and
+            /// the scan stops at `limit` instead of sorting the backlog.
+            async fn lease_due(
+                &self,
+                owner: &str,
+                now: DateTime<Utc>,
+                lease_until: DateTime<Utc>,
+                silent: DateTime<Utc>,
+                limit: u32,
+                handler: Option<&String>,
+            ) -> Result<Vec<ClaimedRow>> {
+                let due = if $backend == "sqlite" { "+d.next_attempt_at" } else { "d.next_attempt_at" };
+                let sql = format!(
+                    concat!(
+                        "UPDATE outbox_deliveries SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
+                         WHERE id IN (SELECT d.id FROM outbox_deliveries d WHERE d.status = 'pending' AND {due} <= $3 \
+                         AND (d.lease_until IS NULL OR d.lease_until < $3 OR d.lease_owner IN \
+                         (SELECT i.id FROM instances i WHERE i.heartbeat_at < $5)){only} \
+                         AND NOT EXISTS (SELECT 1 FROM outbox_events de \
+                         CROSS JOIN outbox_events ee CROSS JOIN outbox_deliveries earlier \
+                         WHERE de.id = d.event_id AND ee.incident_id = de.incident_id AND ee.id < de.id \
+                         AND earlier.event_id = ee.id AND earlier.handler = d.handler AND earlier.status = 'pending') \
+                         ORDER BY d.event_id, d.id LIMIT $4",
+                        $lock,
+                        ") RETURNING id, event_id, handler, attempts"
+                    ),
+                    due = due,
+                    only = if handler.is_some() { " AND d.handler = $6" } else { "" },
+                );
+                let mut claim = sqlx::query_as::<_, ClaimedRow>(AssertSqlSafe(sql))
+                    .bind(owner)
+                    .bind(lease_until)
+                    .bind(now)
+                    .bind(i64::from(limit))
+                    .bind(silent);
+                if let Some(name) = handler {
+                    claim = claim.bind(name.clone());
+                }
+                Ok(claim.fetch_all(&self.writer).await?)
+            }
+        }
+
         #[async_trait]
         impl OutboxStore for $Store {
             async fn claim_deliveries_for(
@@ -69,38 +125,35 @@ macro_rules! outbox_sql {
                 if due.fetch_optional(&self.pool).await?.is_none() {
                     return Ok(Vec::new());
                 }
-                // One statement picks and leases, so two claimers never share a
-                // delivery. Per incident and handler, only the oldest pending
-                // delivery is claimable: one incident's side effects run one at
-                // a time, in the order their events were committed (a parked
-                // delivery no longer blocks the ones after it).
-                let sql = format!(
-                    concat!(
-                        "UPDATE outbox_deliveries SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
-                         WHERE id IN (SELECT d.id FROM outbox_deliveries d WHERE d.status = 'pending' AND d.next_attempt_at <= $3 \
-                         AND {free}{only} \
-                         AND NOT EXISTS (SELECT 1 FROM outbox_deliveries earlier \
-                         JOIN outbox_events ee ON ee.id = earlier.event_id \
-                         JOIN outbox_events de ON de.id = d.event_id \
-                         WHERE earlier.handler = d.handler AND earlier.status = 'pending' \
-                         AND earlier.event_id < d.event_id AND ee.incident_id = de.incident_id) \
-                         ORDER BY d.event_id, d.id LIMIT $4",
-                        $lock,
-                        ") RETURNING id, event_id, handler, attempts"
-                    ),
-                    free = free(3, 5),
-                    only = only(6)
-                );
-                let mut claim = sqlx::query_as::<_, ClaimedRow>(AssertSqlSafe(sql))
-                    .bind(owner)
-                    .bind(lease_until)
-                    .bind(now)
-                    .bind(i64::from(limit))
-                    .bind(silent);
-                for name in names {
-                    claim = claim.bind(name);
+                // One statement per handler (each reads that handler's
+                // pending deliveries in order, through its index, as far as
+                // it takes); each handler gets a share of `limit`, and what
+                // is left goes to the handlers that had more due.
+                let mut claimed: Vec<ClaimedRow> = Vec::new();
+                if names.is_empty() {
+                    claimed = self.lease_due(owner, now, lease_until, silent, limit, None).await?;
+                } else {
+                    let share = limit.div_ceil(u32::try_from(names.len()).unwrap_or(u32::MAX)).max(1);
+                    let mut more = Vec::new();
+                    for name in names {
+                        let room = limit.saturating_sub(u32::try_from(claimed.len()).unwrap_or(u32::MAX));
+                        if room == 0 {
+                            break;
+                        }
+                        let rows = self.lease_due(owner, now, lease_until, silent, share.min(room), Some(name)).await?;
+                        if rows.len() >= share.min(room) as usize {
+                            more.push(name);
+                        }
+                        claimed.extend(rows);
+                    }
+                    for name in more {
+                        let room = limit.saturating_sub(u32::try_from(claimed.len()).unwrap_or(u32::MAX));
+                        if room == 0 {
+                            break;
+                        }
+                        claimed.extend(self.lease_due(owner, now, lease_until, silent, room, Some(name)).await?);
+                    }
                 }
-                let mut claimed: Vec<ClaimedRow> = claim.fetch_all(&self.writer).await?;
                 if claimed.is_empty() {
                     return Ok(Vec::new());
                 }

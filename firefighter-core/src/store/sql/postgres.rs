@@ -56,6 +56,11 @@ impl PgStore {
         Ok(work.await)
     }
 
+    /// The current versions: one query.
+    pub(super) async fn current_data_versions(&self) -> Result<crate::store::DataVersions> {
+        self.query_data_versions().await
+    }
+
     /// Brings the schema up to date.
     pub async fn migrate(&self) -> Result<()> {
         sqlx::migrate!("./migrations/postgres")

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use crate::store::{Declared, NewIncidentRecord};
+use super::commits::CommitProbe;
+use crate::store::{DataVersions, Declared, NewIncidentRecord};
 use crate::{Error, Result};
 
 /// The SQLite backend: the embedded default, one file (or memory).
@@ -22,6 +23,38 @@ pub struct SqliteStore {
     pub(super) writer_thread: Option<WriterThread>,
     /// Declarations waiting for the writer, written together.
     pub(super) declarations: Arc<DeclarationQueue>,
+    /// Tells when nothing was committed since the versions were last read
+    /// (a file database; `None` in memory).
+    pub(super) commits: Option<Arc<CommitProbe>>,
+    /// Held by every clone: the checkpoints stop when the last one goes.
+    _alive: Option<Arc<()>>,
+}
+
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Copies the WAL back into the database file every [`CHECKPOINT_EVERY`], on
+/// a reading connection, while a clone of the store lives. SQLite would
+/// otherwise checkpoint on the writer, in the commit that crosses its
+/// threshold, syncing the file there: tens of milliseconds during which no
+/// declaration commits. A passive checkpoint runs beside the writer.
+fn checkpoints(pool: sqlx::SqlitePool, alive: std::sync::Weak<()>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            if alive.strong_count() == 0 {
+                return;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                tracing::debug!(error = %e, "SQLite checkpoint failed; trying again shortly");
+            }
+        }
+    });
 }
 
 /// Most declarations written in one transaction.
@@ -140,16 +173,22 @@ impl SqliteStore {
                 .max_connections(8)
                 .connect_with(options.clone())
                 .await?;
+            // The writer leaves checkpoints to a reading connection (see `checkpoints`).
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
-                .connect_with(options)
+                .connect_with(options.pragma("wal_autocheckpoint", "0"))
                 .await?;
+            let file = pool.connect_options().get_filename().to_owned();
+            let alive = Arc::new(());
+            checkpoints(pool.clone(), Arc::downgrade(&alive));
             SqliteStore {
                 pool,
                 writer,
                 writer_thread: Some(WriterThread::start()?),
                 declarations: Arc::default(),
+                commits: Some(Arc::new(CommitProbe::new(&file))),
+                _alive: Some(alive),
             }
         };
         store.migrate().await?;
@@ -163,7 +202,27 @@ impl SqliteStore {
             pool,
             writer_thread: None,
             declarations: Arc::default(),
+            commits: None,
+            _alive: None,
         }
+    }
+
+    /// The current versions: those read last if nothing was committed since
+    /// (see [`CommitProbe`]), else one query.
+    pub(super) async fn current_data_versions(&self) -> Result<DataVersions> {
+        let Some(commits) = &self.commits else {
+            return self.query_data_versions().await;
+        };
+        // Read before the versions, so they are at least as recent as the mark.
+        let mark = commits.mark();
+        if let Some(known) = mark.as_ref().and_then(|m| commits.known(m)) {
+            return Ok(known);
+        }
+        let versions = self.query_data_versions().await?;
+        if let Some(mark) = mark {
+            commits.remember(mark, versions);
+        }
+        Ok(versions)
     }
 
     /// Writes a declaration: batched with the ones waiting when there is a

@@ -197,3 +197,50 @@ async fn unknown_database_url_is_a_config_error() {
         .unwrap_err();
     assert!(matches!(err, firefighter_core::Error::Config(_)), "{err}");
 }
+
+/// On a SQLite file, versions are known without a query while nothing is
+/// committed, and never stale: a commit of this store, of another store on
+/// the same file (another instance), or of a bare connection (another
+/// process, any program) shows in the very next read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_versions_follow_every_commit_to_the_file() {
+    use firefighter_core::store::{DatabaseStore as _, UserStore as _};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("versions.db").display());
+    let this = SqliteStore::connect(&url).await.expect("open");
+    let other = SqliteStore::connect(&url).await.expect("open again");
+    let bare = sqlx::SqlitePool::connect(&url).await.expect("bare pool");
+    let person = |n: usize| {
+        firefighter_core::NewUser::person(
+            firefighter_core::Email::parse(&format!("versions-{n}@example.com")).unwrap(),
+        )
+    };
+    let first = this.data_versions().await.unwrap();
+    // Nothing committed: the same versions, however often asked.
+    for _ in 0..3 {
+        assert_eq!(this.data_versions().await.unwrap(), first);
+    }
+    this.create_user(&person(1)).await.unwrap();
+    let mine = this.data_versions().await.unwrap();
+    assert!(mine.data > first.data, "{first:?} -> {mine:?}");
+
+    other.create_user(&person(2)).await.unwrap();
+    let theirs = this.data_versions().await.unwrap();
+    assert!(theirs.data > mine.data, "{mine:?} -> {theirs:?}");
+
+    // Through no store at all: only the file changed.
+    sqlx::query("UPDATE data_versions SET data_version = data_version + 10 WHERE id = 1")
+        .execute(&bare)
+        .await
+        .unwrap();
+    let outside = this.data_versions().await.unwrap();
+    assert_eq!(outside.data, theirs.data + 10);
+
+    // Many commits racing reads: each read after a commit sees at least it.
+    for n in 0..50 {
+        other.create_user(&person(100 + n)).await.unwrap();
+        let seen = this.data_versions().await.unwrap();
+        let truth = other.data_versions().await.unwrap();
+        assert_eq!(seen, truth, "after commit {n}");
+    }
+}
