@@ -524,7 +524,9 @@ async fn parked_inbox_requests_are_listed_with_their_error_and_re_queued() {
         payload: r#"{"issue":"INC-42"}"#.into(),
         actor: "jira-user-7".into(),
         claim_token: uuid::Uuid::new_v4(),
-        claimed_until: firefighter_core::store::now(),
+        // A lease long over (one ending in the same microsecond as the claim
+        // below would still hold it).
+        claimed_until: firefighter_core::store::now() - chrono::Duration::seconds(60),
         claim_owner: None,
     };
     let now = firefighter_core::store::now();
