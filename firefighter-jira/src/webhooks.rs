@@ -316,6 +316,11 @@ impl Webhooks {
         store: Arc<dyn firefighter_core::Store>,
         config: JiraConfig,
     ) -> Result<Webhooks> {
+        if config.webhook_secret.is_none() {
+            tracing::warn!(
+                "Jira's webhooks will be refused (401): set RAID_JIRA_WEBHOOK_SECRET to the secret of Jira's webhook so status, priority and comments come back from Jira"
+            );
+        }
         let client = JiraClient::new(&config)?;
         Webhooks::with_client(app, store, config, client)
     }
