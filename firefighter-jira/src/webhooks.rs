@@ -317,9 +317,13 @@ impl Webhooks {
         config: JiraConfig,
     ) -> Result<Webhooks> {
         if config.webhook_secret.is_none() {
-            tracing::warn!(
-                "Jira's webhooks will be refused (401): set RAID_JIRA_WEBHOOK_SECRET to the secret of Jira's webhook so status, priority and comments come back from Jira"
-            );
+            // Once per process (the routes and the replay task both build one).
+            static TOLD: std::sync::Once = std::sync::Once::new();
+            TOLD.call_once(|| {
+                tracing::warn!(
+                    "Jira's webhooks will be refused (401): set RAID_JIRA_WEBHOOK_SECRET to the secret of Jira's webhook so status, priority and comments come back from Jira"
+                );
+            });
         }
         let client = JiraClient::new(&config)?;
         Webhooks::with_client(app, store, config, client)
