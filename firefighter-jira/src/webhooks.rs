@@ -355,10 +355,17 @@ impl Webhooks {
     }
 
     fn app(&self) -> std::result::Result<Firefighter, InboxFailure> {
-        self.inner
-            .app
-            .get()
-            .ok_or_else(|| InboxFailure::Transient("the application is not running yet".into()))
+        self.running()
+            .map_err(|e| InboxFailure::Transient(e.to_string()))
+    }
+
+    /// The application; not running yet (starting, stopping) is worth a retry.
+    fn running(&self) -> Result<Firefighter> {
+        self.inner.app.get().ok_or_else(|| {
+            Error::Core(firefighter_core::Error::Unavailable(
+                "the application is not running yet".into(),
+            ))
+        })
     }
 
     /// Records a signed webhook (before it is answered) and applies it
@@ -464,7 +471,7 @@ impl Webhooks {
             );
             return Ok(());
         };
-        let app = self.app().map_err(|e| Error::Invalid(format!("{e:?}")))?;
+        let app = self.running()?;
         let who = hook
             .user
             .as_ref()
@@ -671,7 +678,7 @@ impl Webhooks {
         if self.is_own(author.account_id.as_deref()).await? {
             return Ok(());
         }
-        let app = self.app().map_err(|e| Error::Invalid(format!("{e:?}")))?;
+        let app = self.running()?;
         let what = match hook.webhook_event.as_str() {
             "comment_updated" => "edited a comment on",
             "comment_deleted" => "deleted a comment on",
