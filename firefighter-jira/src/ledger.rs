@@ -71,7 +71,8 @@ impl SyncLedger {
     }
 
     /// Remembers that firefighter is pushing `field` = `value` to the ticket
-    /// of `incident`, until `expires_at`.
+    /// of `incident`, until `expires_at` (one marker per value: pushing it
+    /// again extends it).
     pub async fn remember_push(
         &self,
         incident: IncidentId,
@@ -79,6 +80,7 @@ impl SyncLedger {
         value: &str,
         expires_at: DateTime<Utc>,
     ) -> Result<()> {
+        self.forget_push(incident, field, value).await?;
         let sql = "INSERT INTO jira_sync_markers (id, incident_id, field, value, expires_at) \
                    VALUES ($1, $2, $3, $4, $5)";
         let id = uuid::Uuid::new_v4().to_string();
@@ -89,6 +91,23 @@ impl SyncLedger {
                 .bind(field.to_owned())
                 .bind(normalized(value))
                 .bind(expires_at)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Forgets a push that did not happen (Jira refused it, or did not
+    /// answer): no echo will come, and a person's change to that value must
+    /// not be taken for one.
+    pub async fn forget_push(&self, incident: IncidentId, field: &str, value: &str) -> Result<()> {
+        let sql =
+            "DELETE FROM jira_sync_markers WHERE incident_id = $1 AND field = $2 AND value = $3";
+        firefighter_core::on_pool!(&self.writer, p => {
+            sqlx::query(sql)
+                .bind(incident.0)
+                .bind(field.to_owned())
+                .bind(normalized(value))
                 .execute(p)
                 .await?;
         });

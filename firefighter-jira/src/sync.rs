@@ -150,7 +150,12 @@ impl Pusher<'_> {
             self.config.fields.priority.clone(),
             json!({ "value": value }),
         );
-        match self.client.set_fields(key, fields).await {
+        let pushed = self.client.set_fields(key, fields).await;
+        if pushed.is_err() {
+            // A push that may not have happened announces no echo to wait for.
+            self.ledger.forget_push(id, PRIORITY, &value).await?;
+        }
+        match pushed {
             Ok(()) => Ok(()),
             Err(e) if e.is_retryable() => Err(e),
             Err(e) => {
@@ -169,10 +174,15 @@ impl Pusher<'_> {
     async fn push_status(&self, id: IncidentId, key: &str, status: Status) -> Result<()> {
         let (target, steps) = jira_status_of(status);
         let ttl = chrono::Duration::from_std(self.config.sync_marker_ttl).unwrap_or_default();
-        let remember = |step: String| async move {
-            self.ledger
-                .remember_push(id, STATUS, &step, Utc::now() + ttl)
-                .await
+        // The step being entered: if its transition fails, its marker goes.
+        let entering = std::sync::Mutex::new(None::<String>);
+        let remember = |step: String| {
+            *entering.lock().unwrap_or_else(|e| e.into_inner()) = Some(step.clone());
+            async move {
+                self.ledger
+                    .remember_push(id, STATUS, &step, Utc::now() + ttl)
+                    .await
+            }
         };
         let mut moved = self.mover.move_to(self.client, key, target, remember).await;
         if matches!(moved, Ok(Moved::NoPath(_))) && !steps.is_empty() {
@@ -185,6 +195,12 @@ impl Pusher<'_> {
                 }
             }
             moved = last;
+        }
+        if moved.is_err() {
+            let failed = entering.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(step) = failed {
+                self.ledger.forget_push(id, STATUS, &step).await?;
+            }
         }
         match moved {
             Ok(Moved::AlreadyThere) => Ok(()),

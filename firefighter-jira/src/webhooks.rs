@@ -430,22 +430,24 @@ impl Webhooks {
 
     /// Accounts whose changes are firefighter's own: the default reporter
     /// and the API token's account (asked once).
-    async fn own_accounts(&self) -> Result<&HashSet<String>> {
-        self.inner
-            .own_accounts
-            .get_or_try_init(|| async {
-                let mut own = HashSet::from([self.inner.config.default_reporter.clone()]);
-                match self.inner.client.myself().await {
-                    Ok(Some(id)) => {
-                        own.insert(id);
-                    }
-                    Ok(None) => {}
-                    Err(e) if e.is_retryable() => return Err(e),
-                    Err(e) => tracing::warn!(error = %e, "the API token's Jira account is unknown"),
-                }
-                Ok(own)
-            })
-            .await
+    async fn own_accounts(&self) -> Result<HashSet<String>> {
+        if let Some(own) = self.inner.own_accounts.get() {
+            return Ok(own.clone());
+        }
+        let mut own = HashSet::from([self.inner.config.default_reporter.clone()]);
+        match self.inner.client.myself().await {
+            Ok(Some(id)) => {
+                own.insert(id);
+                let _ = self.inner.own_accounts.set(own.clone());
+            }
+            Ok(None) => {
+                let _ = self.inner.own_accounts.set(own.clone());
+            }
+            Err(e) if e.is_retryable() => return Err(e),
+            // Not kept: asked again with the next webhook.
+            Err(e) => tracing::warn!(error = %e, "the API token's Jira account is unknown"),
+        }
+        Ok(own)
     }
 
     async fn is_own(&self, account: Option<&str>) -> Result<bool> {
@@ -477,6 +479,7 @@ impl Webhooks {
             .as_ref()
             .and_then(|u| u.display_name.clone())
             .unwrap_or_else(|| "Someone".into());
+        let mut retry_later = None;
         for (n, change) in items.iter().enumerate() {
             let is_status = match &change.field_id {
                 Some(id) => id == "status",
@@ -547,16 +550,29 @@ impl Webhooks {
                 },
             )
             .link("Open in Jira", self.inner.client.browse_url(key));
-            self.tell_watchers(&app, key, &note).await?;
-            let Some(id) = incident else { continue };
-            let request = format!("jira-webhook:{}:{n}", item.id);
-            if is_status {
-                self.sync_status(&app, id, key, change, &request).await?;
-            } else {
-                self.sync_priority(&app, id, &to, &request).await?;
+            // The incident first: telling the watchers must not hold it back.
+            if let Some(id) = incident {
+                let request = format!("jira-webhook:{}:{n}", item.id);
+                if is_status {
+                    self.sync_status(&app, id, key, change, &request).await?;
+                } else {
+                    self.sync_priority(&app, id, &to, &request).await?;
+                }
+            }
+            if let Err(e) = self.tell_watchers(&app, key, &note).await {
+                if e.is_retryable() {
+                    // Tried again with the item (the sync above is keyed,
+                    // the notifications too).
+                    retry_later.get_or_insert(e);
+                } else {
+                    tracing::warn!(key, error = %e, "the ticket's watchers could not be told");
+                }
             }
         }
-        Ok(())
+        match retry_later {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     async fn sync_status(
@@ -584,6 +600,19 @@ impl Webhooks {
         }
         let incident = app.incident(id).await?;
         if incident.status == target {
+            return Ok(());
+        }
+        // A webhook applied late (a retry, a slower copy) must not undo a
+        // newer change: the ticket must still be where it says.
+        let (now_in_jira, _) = self.inner.client.status_of(key).await?;
+        if !now_in_jira.trim().eq_ignore_ascii_case(to.trim()) {
+            tracing::info!(
+                incident = id.0,
+                key,
+                to,
+                now_in_jira,
+                "a webhook overtaken by a later change is not applied"
+            );
             return Ok(());
         }
         let update = Update {
@@ -707,7 +736,7 @@ impl Webhooks {
             tracing::debug!(key, "no notifier is on: watchers are not told");
             return Ok(());
         };
-        let own = self.own_accounts().await?.clone();
+        let own = self.own_accounts().await?;
         for watcher in self.inner.client.watchers(key).await? {
             if !watcher.active
                 || own.contains(&watcher.account_id)

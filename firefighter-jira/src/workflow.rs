@@ -267,6 +267,12 @@ fn workflow_of(search: WorkflowSearch, name: &str) -> Option<Workflow> {
         .transitions
         .into_iter()
         .filter(|t| !t.kind.eq_ignore_ascii_case("initial"))
+        // A directed transition without a source is unusable, not global
+        // (an empty `from` means every status to the path).
+        .filter(|t| {
+            t.kind.eq_ignore_ascii_case("global")
+                || t.links.iter().any(|l| l.from_status_reference.is_some())
+        })
         .map(|t| WorkflowTransition {
             from: if t.kind.eq_ignore_ascii_case("global") {
                 Vec::new()
@@ -278,7 +284,6 @@ fn workflow_of(search: WorkflowSearch, name: &str) -> Option<Workflow> {
             },
             to: t.to_status_reference,
         })
-        // A directed transition without a source is unusable, not global.
         .collect::<Vec<_>>();
     Some(Workflow {
         statuses,
@@ -642,7 +647,8 @@ mod tests {
                 "transitions": [
                     {"id": "1", "type": "INITIAL", "toStatusReference": "a", "links": []},
                     {"id": "2", "type": "DIRECTED", "toStatusReference": "b", "links": [{"fromStatusReference": "a"}]},
-                    {"id": "3", "type": "GLOBAL", "toStatusReference": "c", "links": []}
+                    {"id": "3", "type": "GLOBAL", "toStatusReference": "c", "links": []},
+                    {"id": "4", "type": "DIRECTED", "toStatusReference": "a", "links": []}
                 ]
             }],
             "statuses": [
@@ -652,7 +658,11 @@ mod tests {
             ]
         });
         let wf = workflow_of(serde_json::from_value(answer).unwrap(), "incidents").unwrap();
-        assert_eq!(wf.transitions.len(), 2, "the initial transition is dropped");
+        assert_eq!(
+            wf.transitions.len(),
+            2,
+            "the initial transition and a directed one without a source are dropped"
+        );
         assert!(wf.statuses[2].terminal);
         assert_eq!(wf.path("in progress", "Done").unwrap(), ["Done"]);
         assert_eq!(wf.path("Incoming", "in progress").unwrap(), ["in progress"]);

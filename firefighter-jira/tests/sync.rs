@@ -741,3 +741,41 @@ async fn webhooks_about_other_issues_are_ignored() {
     assert_eq!(w.status(id).await, Status::Open);
     assert!(w.told.0.lock().unwrap().is_empty());
 }
+
+/// A webhook applied late (a slower copy, a retry after a failure) does not
+/// undo a newer change: the ticket must still be in the status it announces.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_overtaken_by_a_later_change_is_not_applied() {
+    let w = world().await;
+    let id = w.declare("P3").await;
+    w.settle().await;
+    // Jira says the ticket went to Reporter validation, but by the time the
+    // webhook is applied the ticket is back in progress.
+    w.jira.lock().unwrap().issues[0].status = "in progress".into();
+    let hook = update_hook(
+        "INC-1",
+        "557058:ada",
+        json!([{ "field": "status", "fieldId": "status", "fromString": "in progress", "toString": "Reporter validation" }]),
+    );
+    assert_eq!(
+        w.send(&format!("{}{UPDATE_PATH}", w.hooks), &hook, Some("late-1"))
+            .await,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(w.status(id).await, Status::Open);
+    assert_eq!(w.entries(id, "jira_status_sync").await, 0);
+    // The change that did happen is applied.
+    let hook = update_hook(
+        "INC-1",
+        "557058:ada",
+        json!([{ "field": "status", "fieldId": "status", "fromString": "Reporter validation", "toString": "in progress" }]),
+    );
+    assert_eq!(
+        w.send(&format!("{}{UPDATE_PATH}", w.hooks), &hook, Some("late-2"))
+            .await,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(w.status(id).await, Status::Mitigating);
+}
