@@ -246,7 +246,7 @@ impl Pusher<'_> {
     }
 
     /// Links the incident's new conversation from its ticket (FireFighter's
-    /// "Slack conversation #<name>" link), once (same `globalId`).
+    /// "Slack conversation #`<name>`" link), once (same `globalId`).
     pub async fn link_conversation(&self, id: IncidentId, channel: &ChannelInfo) -> Result<()> {
         let Some(key) = ticket_of(self.app, id).await? else {
             return Ok(());
