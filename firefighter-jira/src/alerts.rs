@@ -117,7 +117,8 @@ pub fn reporter_domains(email: &str) -> Option<Vec<String>> {
     )
 }
 
-fn cut(text: &str, chars: usize) -> String {
+/// `text` trimmed, at most `chars` characters (an ellipsis ends a cut).
+pub(crate) fn cut(text: &str, chars: usize) -> String {
     let text = text.trim();
     if text.chars().count() <= chars {
         return text.to_owned();

@@ -4,6 +4,7 @@
 pub mod adf;
 mod issue;
 mod user;
+pub mod webhook;
 
 pub use issue::{
     Attachment, AttachmentFields, CreatedIssue, ErrorCollection, IssueAttachments,
