@@ -61,6 +61,10 @@ pub struct NewTicket {
     /// The priority value of the incident it is for; `None` for a ticket
     /// without incident (the intake's).
     pub incident_priority: Option<i32>,
+    /// The ticket of a private incident: only its reporter is told, never
+    /// a shared conversation.
+    #[serde(default)]
+    pub private: bool,
 }
 
 /// What the alert did.
@@ -208,6 +212,9 @@ pub async fn alert_new_ticket(app: &Firefighter, ticket: &NewTicket) -> Result<A
             Err(e) => failed(format!("the reporter {}", reporter.email), e, &mut outcome),
         }
     }
+    if ticket.private {
+        return Ok(outcome);
+    }
     let mut tags = vec![internal_tag(
         &ticket.project_key,
         ticket.business_impact.as_deref(),
@@ -266,6 +273,7 @@ pub async fn alert_incident_ticket(
         reporter_email: reporter.as_ref().map(|u| u.email.clone()),
         reporter,
         incident_priority: Some(priority),
+        private: incident.private,
     };
     alert_new_ticket(app, &ticket).await.map(Some)
 }
@@ -324,6 +332,7 @@ mod tests {
             reporter: None,
             reporter_email: Some("jane@partner.com".into()),
             incident_priority: None,
+            private: false,
         };
         let note = notification(&ticket);
         assert_eq!(note.key, "jira-ticket-created:SBI-1");

@@ -290,9 +290,9 @@ pub async fn create_ticket(
         .get(KEY_FIELD)
         .and_then(Value::as_str)
     {
-        if let Ok(ledger) = SyncLedger::of(app.store().as_ref()) {
-            ledger.record_ticket(key, Some(id)).await?;
-        }
+        SyncLedger::of(app.store().as_ref())?
+            .record_ticket(key, Some(id))
+            .await?;
         return Ok(TicketOutcome::AlreadyRecorded(key.to_owned()));
     }
     let catalog = app.catalog().await?;
@@ -373,9 +373,9 @@ pub async fn create_ticket(
     let url = client.browse_url(key);
     // Before the incident shows the key: a webhook about the ticket then
     // always finds its incident.
-    if let Ok(ledger) = SyncLedger::of(app.store().as_ref()) {
-        ledger.record_ticket(key, Some(id)).await?;
-    }
+    SyncLedger::of(app.store().as_ref())?
+        .record_ticket(key, Some(id))
+        .await?;
     let mut fields = Map::new();
     fields.insert(KEY_FIELD.into(), json!(key));
     fields.insert(URL_FIELD.into(), json!(url));

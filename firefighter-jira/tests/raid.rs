@@ -497,6 +497,27 @@ async fn a_p4_ticket_alerts_its_creator_and_the_tagged_conversations_once() {
     assert_eq!(w.notifier.sent().len(), 3);
 }
 
+/// A private incident's ticket is told to its reporter only: nothing of
+/// it reaches a shared conversation.
+#[tokio::test]
+async fn a_private_incidents_ticket_is_told_to_its_reporter_only() {
+    let w = world().await;
+    w.mount_jira(&[], "INC-5").await;
+    let id = w.declare("P4", "High").await;
+    w.app
+        .update(
+            id,
+            firefighter_core::Update {
+                private: Some(true),
+                ..firefighter_core::Update::default()
+            },
+        )
+        .await
+        .unwrap();
+    w.handler().handle(&w.delivery(id, 1).await).await.unwrap();
+    assert_eq!(w.notifier.recipients(), ["dm:jane@partner.com"]);
+}
+
 #[tokio::test]
 async fn a_retryable_notifier_error_retries_the_delivery_and_sends_once() {
     let w = world().await;
@@ -545,6 +566,7 @@ async fn tickets_of_p1_to_p3_incidents_get_no_alert_and_are_refused() {
         reporter: Some(w.jane.clone()),
         reporter_email: Some(w.jane.email.clone()),
         incident_priority: Some(3),
+        private: false,
     };
     let e = alert_new_ticket(&w.app, &ticket).await.unwrap_err();
     assert!(
@@ -568,6 +590,7 @@ async fn without_a_notifier_the_alert_is_skipped() {
         reporter: Some(w.jane.clone()),
         reporter_email: Some(w.jane.email.clone()),
         incident_priority: None,
+        private: false,
     };
     let outcome = alert_new_ticket(&w.app, &ticket).await.unwrap();
     assert_eq!(outcome.skipped.as_deref(), Some("no notifier is on"));

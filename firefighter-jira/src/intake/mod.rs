@@ -310,6 +310,7 @@ impl Intake {
             reporter: user,
             reporter_email: Some(request.reporter_email.to_string()),
             incident_priority: None,
+            private: false,
         };
         let alert = match alert_new_ticket(&self.app, &ticket).await {
             Ok(outcome) => Ok(outcome),
