@@ -35,7 +35,8 @@
 //!   client's pacing to Slack's rate tiers is off unless
 //!   `FF_BENCH_SLACK_PACING=1` (paced, the side effects would mostly wait).
 //!
-//! `FF_BENCH_COMPARE_ONLY=1` stops after these. `FF_BENCH_POSTGRES_URL`
+//! `FF_BENCH_COMPARE_ONLY=1` stops after these; `FF_BENCH_ONLY=reads` or
+//! `FF_BENCH_ONLY=creates` makes one of the two comparisons. `FF_BENCH_POSTGRES_URL`
 //! (a server where a throwaway database may be created) runs everything on
 //! PostgreSQL instead of the SQLite file. `FF_BENCH_LOG` (a tracing filter,
 //! `sqlx::query=debug` for every statement and its duration) logs to stderr.
@@ -787,8 +788,13 @@ fn main() {
                 base: static_responder(bodies[0].clone(), bodies[1].clone()).await,
                 ..target.clone()
             };
-            compare_reads(&target, &limit, rounds, compare_secs).await;
-            compare_creates(&app, &target, &fake, rounds, compare_secs).await;
+            let only = std::env::var("FF_BENCH_ONLY").unwrap_or_default();
+            if only != "creates" {
+                compare_reads(&target, &limit, rounds, compare_secs).await;
+            }
+            if only != "reads" {
+                compare_creates(&app, &target, &fake, rounds, compare_secs).await;
+            }
             if env_num("FF_BENCH_COMPARE_ONLY", 0) == 1 {
                 shutdown.cancel();
                 let _ = served.await;

@@ -59,13 +59,23 @@ pub(super) fn assemble(state: AppState) -> Router {
         )
         // Integrations that check their own signatures (Slack).
         .merge(super::integrations::public_router(&state));
-    with_middleware(routes, &config, state.secure_cookies())
+    let ids = SequentialIds::new();
+    let assembled = with_middleware(routes, &config, state.secure_cookies(), ids.clone());
+    // Rewritten before routing, so the API's routes see `?format=`.
+    let assembled = tower::ServiceExt::map_request(assembled, format_suffix);
+    // Outermost: a cached answer asked again skips every layer (see `fast_path`).
+    Router::new().fallback_service(api::fast_path::FastPath::new(state, assembled, ids))
 }
 
 /// The middleware every answer goes through, around `routes`, outermost
 /// first. The headers every answer carries are set outside the layers that
 /// answer panics and timeouts, so those answers carry them too.
-fn with_middleware(routes: Router, config: &ServerConfig, https: bool) -> Router {
+fn with_middleware(
+    routes: Router,
+    config: &ServerConfig,
+    https: bool,
+    ids: SequentialIds,
+) -> Router {
     let mut sensitive = vec![header::AUTHORIZATION, header::COOKIE];
     if let Some(name) = config
         .trusted_proxy_secret_header
@@ -74,10 +84,10 @@ fn with_middleware(routes: Router, config: &ServerConfig, https: bool) -> Router
     {
         sensitive.push(name);
     }
-    let assembled = routes.layer(
+    routes.layer(
         ServiceBuilder::new()
             .layer(SetSensitiveRequestHeadersLayer::new(sensitive))
-            .layer(SetRequestIdLayer::new(REQUEST_ID, SequentialIds::new()))
+            .layer(SetRequestIdLayer::new(REQUEST_ID, ids))
             .layer(
                 TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                     let id = request
@@ -116,16 +126,14 @@ fn with_middleware(routes: Router, config: &ServerConfig, https: bool) -> Router
             ))
             .layer(CatchPanicLayer::custom(panicked))
             .layer(CompressionLayer::new()),
-    );
-    // Rewritten before routing, so the API's routes see `?format=`.
-    Router::new().fallback_service(tower::ServiceExt::map_request(assembled, format_suffix))
+    )
 }
 
 /// Request ids: a random prefix drawn once per process, then a counter.
 /// As unique as a random id per request, without a draw (a system call)
 /// for each one.
 #[derive(Clone)]
-struct SequentialIds {
+pub(crate) struct SequentialIds {
     prefix: Arc<str>,
     next: Arc<AtomicU64>,
 }
@@ -137,14 +145,18 @@ impl SequentialIds {
             next: Arc::new(AtomicU64::new(1)),
         }
     }
+
+    /// The next id.
+    pub(crate) fn next_id(&self) -> HeaderValue {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{}-{n:x}", self.prefix))
+            .unwrap_or_else(|_| HeaderValue::from_static("-"))
+    }
 }
 
 impl MakeRequestId for SequentialIds {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n:x}", self.prefix))
-            .ok()
-            .map(RequestId::new)
+        Some(RequestId::new(self.next_id()))
     }
 }
 
@@ -567,7 +579,7 @@ mod tests {
             .route("/api/v2/firefighter/hangs", get(hangs))
             .route("/panics", get(panics))
             .route("/hangs", get(hangs));
-        with_middleware(routes, &config, true)
+        with_middleware(routes, &config, true, SequentialIds::new())
     }
 
     #[tokio::test(start_paused = true)]

@@ -35,11 +35,11 @@ use crate::Result;
 use crate::server::AppState;
 
 /// Most responses kept.
-const MAX_RESPONSES: usize = 512;
+pub(crate) const MAX_RESPONSES: usize = 512;
 /// Most bytes of response bodies kept.
-const MAX_RESPONSE_BYTES: usize = 48 << 20;
+pub(crate) const MAX_RESPONSE_BYTES: usize = 48 << 20;
 /// Larger bodies (whole lists of many thousand incidents) are kept one at a time.
-const MAX_RESPONSE_BODY: usize = 8 << 20;
+pub(crate) const MAX_RESPONSE_BODY: usize = 8 << 20;
 /// Larger bodies are built for each request (still with an `ETag`).
 const MAX_LARGE_BODY: usize = 256 << 20;
 /// Most API tokens kept.
@@ -112,7 +112,7 @@ impl Rendered {
     }
 
     /// The gzipped body and its `ETag`, compressed on first use.
-    fn gzipped(&self) -> Option<&(Bytes, HeaderValue)> {
+    pub(crate) fn gzipped(&self) -> Option<&(Bytes, HeaderValue)> {
         self.gzip
             .get_or_init(|| {
                 // Large bodies: faster.
@@ -233,6 +233,13 @@ fn accepts_gzip(request: &HeaderMap) -> bool {
         })
 }
 
+/// Today in `TIME_ZONE` (relative `created_at` ranges depend on it).
+pub(crate) fn today(state: &AppState) -> chrono::NaiveDate {
+    chrono::Utc::now()
+        .with_timezone(&state.app.time_zone())
+        .date_naive()
+}
+
 /// The key of a response: everything it depends on besides the data.
 pub(crate) fn response_key(
     path: &str,
@@ -258,7 +265,7 @@ pub(crate) fn response_key(
 
 /// Entries valid at one version; older ones are dropped when a newer version is seen.
 #[derive(Debug)]
-struct Generation<T> {
+pub(crate) struct Generation<T> {
     version: i64,
     entries: HashMap<String, T>,
     order: VecDeque<String>,
@@ -278,7 +285,7 @@ impl<T> Default for Generation<T> {
 
 impl<T> Generation<T> {
     /// Moves to `version` if it is newer; whether entries of `version` may be used.
-    fn at(&mut self, version: i64) -> bool {
+    pub(crate) fn at(&mut self, version: i64) -> bool {
         if version > self.version {
             self.version = version;
             self.entries.clear();
@@ -288,7 +295,29 @@ impl<T> Generation<T> {
         version == self.version
     }
 
-    fn insert(&mut self, key: String, value: T, size: usize, max_entries: usize, max_bytes: usize) {
+    pub(crate) fn get(&self, key: &str) -> Option<&T> {
+        self.entries.get(key)
+    }
+
+    /// Replaces the value under `key`, if there is one (of the same size).
+    pub(crate) fn replace(&mut self, key: &str, value: T) -> bool {
+        match self.entries.get_mut(key) {
+            Some(slot) => {
+                *slot = value;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn insert(
+        &mut self,
+        key: String,
+        value: T,
+        size: usize,
+        max_entries: usize,
+        max_bytes: usize,
+    ) {
         if self.entries.contains_key(&key) {
             return;
         }

@@ -15,6 +15,7 @@ use crate::{Error, Result};
 
 pub(crate) mod cache;
 pub(crate) mod dates;
+pub(crate) mod fast_path;
 pub(crate) mod filters;
 mod idempotency;
 mod incidents;
@@ -37,6 +38,8 @@ pub(crate) struct Cache {
     pub(crate) responses: cache::Responses,
     /// API tokens resolved to their owner.
     pub(crate) tokens: cache::Tokens,
+    /// Whole answers the fast path serves again.
+    pub(crate) answers: fast_path::Answers,
     /// Reference data as of a reference version.
     reference: std::sync::Mutex<Option<Arc<cache::Reference>>>,
     /// Unpaged lists being built from the database (see [`WholeLists`]).

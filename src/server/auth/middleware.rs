@@ -24,7 +24,7 @@ pub const CSRF_FIELD: &str = "csrf_token";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// How often a token's `last_used_at` is written at most.
-const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
+pub(crate) const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
 
 fn reject(error: Error, api: bool) -> Response {
     if api {
@@ -35,7 +35,7 @@ fn reject(error: Error, api: bool) -> Response {
 }
 
 /// The secret of `Authorization: Bearer <t>` or `Token <t>` (DRF clients).
-fn bearer(headers: &HeaderMap) -> Option<Result<&str, ()>> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<Result<&str, ()>> {
     let value = headers.get(header::AUTHORIZATION)?;
     let Ok(value) = value.to_str() else {
         return Some(Err(()));

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use chrono::Utc;
 use firefighter_core::{IncidentDetails, UserId};
 
 use crate::server::AppState;
-use crate::server::api::cache::{self, Versions};
+use crate::server::api::cache::{self, Versions, today};
+use crate::server::api::fast_path;
 use crate::server::api::render::{self, ListOptions};
 use crate::server::api::repr::Context;
 use crate::server::api::{filters, fresh_context};
@@ -53,13 +53,6 @@ impl serde::Serialize for Reprs<'_> {
                 .map(|d| self.ctx.incident(d, self.with_tags)),
         )
     }
-}
-
-/// Today in `TIME_ZONE` (relative `created_at` ranges depend on it).
-fn today(state: &AppState) -> chrono::NaiveDate {
-    Utc::now()
-        .with_timezone(&state.app.time_zone())
-        .date_naive()
 }
 
 /// List incidents, filtered as the original's `IncidentFilterSet`.
@@ -186,7 +179,9 @@ pub(in crate::server::api) async fn list(
         .responses
         .get_or_build(key, versions.data, build)
         .await?;
-    Ok(rendered.respond_to(&headers).await)
+    let mut response = rendered.clone().respond_to(&headers).await;
+    fast_path::offer(&mut response, rendered, versions, today);
+    Ok(response)
 }
 
 /// One incident (tags always included).
@@ -210,7 +205,8 @@ pub(in crate::server::api) async fn retrieve(
     let format = render::negotiate(options.format.as_deref(), &headers)?;
     // Read before anything the response shows: see `cache`.
     let versions = versions.get(&state).await?;
-    let key = cache::response_key(uri.path(), &query, format, visibility(&user), today(&state));
+    let today = today(&state);
+    let key = cache::response_key(uri.path(), &query, format, visibility(&user), today);
     let rendered = state
         .cache
         .responses
@@ -232,5 +228,7 @@ pub(in crate::server::api) async fn retrieve(
             )
         })
         .await?;
-    Ok(rendered.respond(&headers))
+    let mut response = rendered.respond(&headers);
+    fast_path::offer(&mut response, rendered, versions, today);
+    Ok(response)
 }
