@@ -34,7 +34,9 @@ use chrono::{DateTime, Utc};
 use firefighter_core::access::ApiToken;
 use firefighter_core::store::DataVersions;
 
-use super::cache::{self, Generation, MAX_RESPONSE_BODY, MAX_RESPONSE_BYTES, MAX_RESPONSES, Rendered};
+use super::cache::{
+    self, Generation, MAX_RESPONSE_BODY, MAX_RESPONSE_BYTES, MAX_RESPONSES, Rendered,
+};
 use crate::server::AppState;
 use crate::server::auth::middleware::{TOUCH_EVERY, bearer};
 use crate::server::auth::session::sha256_hex;
@@ -140,7 +142,10 @@ fn key_of(request: &Request<Body>) -> Option<(String, String)> {
         .get::<OriginalUri>()
         .map_or(request.uri(), |o| &o.0);
     let mut key = String::with_capacity(160);
-    key.push_str(&uri.to_string());
+    match (uri.scheme_str(), uri.authority()) {
+        (None, None) => key.push_str(uri.path_and_query().map_or("/", |p| p.as_str())),
+        _ => key.push_str(&uri.to_string()),
+    }
     for name in [header::ACCEPT, header::ACCEPT_ENCODING] {
         key.push('\n');
         for (i, value) in headers.get_all(&name).iter().enumerate() {
@@ -216,14 +221,18 @@ fn keep(state: &AppState, key: String, hash: &str, response: &Response) {
 /// The layer: the fast path in front of `inner` (the whole router with its middleware).
 #[derive(Clone)]
 pub(crate) struct FastPath<S> {
-    state: AppState,
+    state: Arc<AppState>,
     inner: S,
     ids: crate::server::run::SequentialIds,
 }
 
 impl<S> FastPath<S> {
     pub(crate) fn new(state: AppState, inner: S, ids: crate::server::run::SequentialIds) -> Self {
-        FastPath { state, inner, ids }
+        FastPath {
+            state: Arc::new(state),
+            inner,
+            ids,
+        }
     }
 }
 
@@ -298,7 +307,11 @@ mod tests {
             .unwrap();
         let response = router.clone().oneshot(request).await.unwrap();
         let (parts, body) = response.into_parts();
-        (parts.status, parts.headers, to_bytes(body, usize::MAX).await.unwrap())
+        (
+            parts.status,
+            parts.headers,
+            to_bytes(body, usize::MAX).await.unwrap(),
+        )
     }
 
     #[tokio::test]
@@ -330,7 +343,9 @@ mod tests {
             request_conversation: Some(false),
             ..Declaration::default()
         };
-        app.declare(declare("The first incident of the day")).await.unwrap();
+        app.declare(declare("The first incident of the day"))
+            .await
+            .unwrap();
 
         let (status, first_headers, first) = send(&router, &token).await;
         assert_eq!(status, 200);
@@ -344,11 +359,17 @@ mod tests {
             h.remove(REQUEST_ID);
             h
         };
-        assert_eq!(without_id(&headers), without_id(&first_headers), "the same headers");
+        assert_eq!(
+            without_id(&headers),
+            without_id(&first_headers),
+            "the same headers"
+        );
         assert_eq!(headers.get(header::CONTENT_ENCODING).unwrap(), "gzip");
 
         // A write: the next answer shows it, then is served again.
-        app.declare(declare("The second incident of the day")).await.unwrap();
+        app.declare(declare("The second incident of the day"))
+            .await
+            .unwrap();
         let (_, _, changed) = send(&router, &token).await;
         assert_ne!(changed, first);
         assert_eq!(state.cache.answers.hits(), 1);
@@ -363,7 +384,10 @@ mod tests {
                 .unwrap()
         );
         let (status, _, _) = send(&router, &token).await;
-        assert_eq!((status, state.cache.answers.hits()), (StatusCode::UNAUTHORIZED, 2));
+        assert_eq!(
+            (status, state.cache.answers.hits()),
+            (StatusCode::UNAUTHORIZED, 2)
+        );
     }
 
     fn get(uri: &str, headers: &[(&str, &str)]) -> Request<Body> {
@@ -407,7 +431,10 @@ mod tests {
         // A newer data version drops it.
         assert!(answers.get("k", 4).is_none());
         answers.put("k".into(), kept(later));
-        assert!(answers.get("k", 4).is_none(), "built from older data: not kept");
+        assert!(
+            answers.get("k", 4).is_none(),
+            "built from older data: not kept"
+        );
     }
 
     #[test]
@@ -440,7 +467,8 @@ mod tests {
     fn the_key_holds_what_the_answer_depends_on_and_no_secret() {
         let token = ("authorization", "Bearer secret-token");
         let other = ("authorization", "Token other-token");
-        let (plain, _) = key_of(&get("/api/v2/firefighter/incidents/?status=10", &[token])).unwrap();
+        let (plain, _) =
+            key_of(&get("/api/v2/firefighter/incidents/?status=10", &[token])).unwrap();
         assert!(!plain.contains("secret-token"), "{plain}");
         let variants = [
             key_of(&get("/api/v2/firefighter/incidents/?status=20", &[token])),

@@ -33,6 +33,20 @@ impl VersionsChanged {
     }
 }
 
+/// How a statement names the incident of its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum IdSql {
+    /// The row's incident id, bound.
+    Bound,
+    /// The incident inserted last: in a SQLite script that inserts new
+    /// incidents one after another, each followed by its rows, in the
+    /// writer's transaction (ids only grow, so it is the largest).
+    Newest,
+}
+
+/// The incident inserted last (see [`IdSql::Newest`]).
+pub(super) const NEWEST_INCIDENT: &str = "(SELECT max(id) FROM incidents)";
+
 /// Transactions, version bumps and argument binding, for both backends.
 macro_rules! base_sql {
     (
@@ -52,7 +66,10 @@ macro_rules! base_sql {
             /// Commits what a transaction `written`, or rolls it back at once
             /// (before anything else uses the pool: an in-memory SQLite pool
             /// has one connection) and returns the failure.
-            pub(super) async fn settle<T>(tx: sqlx::Transaction<'static, $Db>, written: Result<T>) -> Result<T> {
+            pub(super) async fn settle<T>(
+                tx: sqlx::Transaction<'static, $Db>,
+                written: Result<T>,
+            ) -> Result<T> {
                 match written {
                     Ok(value) => {
                         tx.commit().await?;
@@ -70,17 +87,22 @@ macro_rules! base_sql {
             /// locked until the commit), so the new version becomes visible
             /// with the data it stands for.
             pub(super) async fn bump(conn: &mut $Conn, what: VersionsChanged) -> Result<()> {
-                let (data, reference, access) = what.steps();
-                sqlx::query(
-                    "UPDATE data_versions SET data_version = data_version + $1, \
-                     reference_version = reference_version + $2, access_version = access_version + $3 WHERE id = 1",
-                )
-                .bind(data)
-                .bind(reference)
-                .bind(access)
-                .execute(&mut *conn)
-                .await?;
+                let mut update = sqlx::QueryBuilder::<$Db>::new("");
+                Self::push_bump(&mut update, what);
+                update.build().execute(&mut *conn).await?;
                 Ok(())
+            }
+
+            /// One statement: the bump of [`Self::bump`].
+            pub(super) fn push_bump(update: &mut sqlx::QueryBuilder<$Db>, what: VersionsChanged) {
+                let (data, reference, access) = what.steps();
+                update.push("UPDATE data_versions SET data_version = data_version + ");
+                update.push_bind(data);
+                update.push(", reference_version = reference_version + ");
+                update.push_bind(reference);
+                update.push(", access_version = access_version + ");
+                update.push_bind(access);
+                update.push(" WHERE id = 1");
             }
 
             /// Runs one statement and the version bump in a write transaction.
@@ -90,7 +112,8 @@ macro_rules! base_sql {
                 what: VersionsChanged,
             ) -> Result<u64> {
                 let this = self.clone();
-                self.on_writer(async move { this.write_one_in_tx(query, what).await }).await?
+                self.on_writer(async move { this.write_one_in_tx(query, what).await })
+                    .await?
             }
 
             pub(super) async fn write_one_in_tx(
@@ -113,7 +136,9 @@ macro_rules! base_sql {
                 Ok(done)
             }
 
-            pub(super) fn args(values: impl IntoIterator<Item = Arg>) -> Result<<$Db as sqlx::Database>::Arguments> {
+            pub(super) fn args(
+                values: impl IntoIterator<Item = Arg>,
+            ) -> Result<<$Db as sqlx::Database>::Arguments> {
                 let mut args = <<$Db as sqlx::Database>::Arguments>::default();
                 for v in values {
                     let added = match v {
@@ -132,7 +157,10 @@ macro_rules! base_sql {
 
             /// `$1, ..., $n`.
             pub(super) fn placeholders(n: usize) -> String {
-                (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+                (1..=n)
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             }
 
             /// Turns a failed incident write into the error people should see:
@@ -142,11 +170,18 @@ macro_rules! base_sql {
                 if !is_kind(&e, ErrorKind::ForeignKeyViolation) {
                     return unique_conflict(e);
                 }
-                let Ok(mut conn) = self.pool.acquire().await else { return e };
+                let Ok(mut conn) = self.pool.acquire().await else {
+                    return e;
+                };
                 for r in refs {
                     let (what, sql, arg) = r.check();
-                    let Ok(args) = Self::args([arg]) else { return e };
-                    match sqlx::query_scalar_with::<_, i64, _>(sql, args).fetch_one(&mut *conn).await {
+                    let Ok(args) = Self::args([arg]) else {
+                        return e;
+                    };
+                    match sqlx::query_scalar_with::<_, i64, _>(sql, args)
+                        .fetch_one(&mut *conn)
+                        .await
+                    {
                         Ok(0) => return Error::NotFound { what, id: r.id() },
                         Ok(_) => {}
                         Err(_) => return e,

@@ -40,15 +40,28 @@ macro_rules! change_sql {
             /// (each statement is a round trip).
             pub(super) async fn insert_environment_rows(conn: &mut $Conn, rows: &[(IncidentId, EnvironmentId, i32)]) -> Result<()> {
                 for chunk in rows.chunks(CHUNK / 3) {
-                    let mut insert = sqlx::QueryBuilder::<$Db>::new(
-                        "INSERT INTO incident_environments (incident_id, environment_id, position) ",
-                    );
-                    insert.push_values(chunk, |mut row, (id, env, p)| {
-                        row.push_bind(*id).push_bind(*env).push_bind(*p);
-                    });
+                    let mut insert = sqlx::QueryBuilder::<$Db>::new("");
+                    Self::push_environment_rows(&mut insert, chunk, IdSql::Bound);
                     insert.build().execute(&mut *conn).await?;
                 }
                 Ok(())
+            }
+
+            /// The incident of a row: bound, or the one inserted last.
+            pub(super) fn push_incident_id(row: &mut sqlx::query_builder::Separated<'_, $Db, &'static str>, id: IncidentId, ids: IdSql) {
+                match ids {
+                    IdSql::Bound => row.push_bind(id),
+                    IdSql::Newest => row.push(NEWEST_INCIDENT),
+                };
+            }
+
+            /// One statement: environment rows (at most `CHUNK / 3`).
+            pub(super) fn push_environment_rows(insert: &mut sqlx::QueryBuilder<$Db>, rows: &[(IncidentId, EnvironmentId, i32)], ids: IdSql) {
+                insert.push("INSERT INTO incident_environments (incident_id, environment_id, position) ");
+                insert.push_values(rows, |mut row, (id, env, p)| {
+                    Self::push_incident_id(&mut row, *id, ids);
+                    row.push_bind(*env).push_bind(*p);
+                });
             }
 
             pub(super) async fn write_tags(conn: &mut $Conn, id: IncidentId, tags: &[String]) -> Result<()> {
@@ -65,15 +78,20 @@ macro_rules! change_sql {
 
             pub(super) async fn insert_tag_rows(conn: &mut $Conn, rows: &[(IncidentId, String, i32)]) -> Result<()> {
                 for chunk in rows.chunks(CHUNK / 3) {
-                    let mut insert = sqlx::QueryBuilder::<$Db>::new(
-                        "INSERT INTO incident_tags (incident_id, tag, position) ",
-                    );
-                    insert.push_values(chunk, |mut row, (id, tag, p)| {
-                        row.push_bind(*id).push_bind(tag.as_str()).push_bind(*p);
-                    });
+                    let mut insert = sqlx::QueryBuilder::<$Db>::new("");
+                    Self::push_tag_rows(&mut insert, chunk, IdSql::Bound);
                     insert.build().execute(&mut *conn).await?;
                 }
                 Ok(())
+            }
+
+            /// One statement: tag rows (at most `CHUNK / 3`).
+            pub(super) fn push_tag_rows(insert: &mut sqlx::QueryBuilder<$Db>, rows: &[(IncidentId, String, i32)], ids: IdSql) {
+                insert.push("INSERT INTO incident_tags (incident_id, tag, position) ");
+                insert.push_values(rows, |mut row, (id, tag, p)| {
+                    Self::push_incident_id(&mut row, *id, ids);
+                    row.push_bind(tag.as_str()).push_bind(*p);
+                });
             }
 
             pub(super) async fn write_roles(conn: &mut $Conn, id: IncidentId, roles: &[(RoleTypeId, UserId)]) -> Result<()> {
@@ -83,16 +101,21 @@ macro_rules! change_sql {
             /// Role holders (one row per incident and role: see [`last_roles`]).
             pub(super) async fn upsert_role_rows(conn: &mut $Conn, rows: &[(IncidentId, RoleTypeId, UserId)]) -> Result<()> {
                 for chunk in rows.chunks(CHUNK / 3) {
-                    let mut insert = sqlx::QueryBuilder::<$Db>::new(
-                        "INSERT INTO incident_roles (incident_id, role_type_id, user_id) ",
-                    );
-                    insert.push_values(chunk, |mut row, (id, role, user)| {
-                        row.push_bind(*id).push_bind(*role).push_bind(*user);
-                    });
-                    insert.push(" ON CONFLICT (incident_id, role_type_id) DO UPDATE SET user_id = excluded.user_id");
+                    let mut insert = sqlx::QueryBuilder::<$Db>::new("");
+                    Self::push_role_rows(&mut insert, chunk, IdSql::Bound);
                     insert.build().execute(&mut *conn).await?;
                 }
                 Ok(())
+            }
+
+            /// One statement: role rows (at most `CHUNK / 3`).
+            pub(super) fn push_role_rows(insert: &mut sqlx::QueryBuilder<$Db>, rows: &[(IncidentId, RoleTypeId, UserId)], ids: IdSql) {
+                insert.push("INSERT INTO incident_roles (incident_id, role_type_id, user_id) ");
+                insert.push_values(rows, |mut row, (id, role, user)| {
+                    Self::push_incident_id(&mut row, *id, ids);
+                    row.push_bind(*role).push_bind(*user);
+                });
+                insert.push(" ON CONFLICT (incident_id, role_type_id) DO UPDATE SET user_id = excluded.user_id");
             }
 
             pub(super) async fn write_members(conn: &mut $Conn, id: IncidentId, members: &[UserId]) -> Result<()> {
@@ -118,22 +141,26 @@ macro_rules! change_sql {
             /// Key events (one row per incident and type: see [`last_key_events`]).
             pub(super) async fn upsert_key_event_rows(conn: &mut $Conn, rows: &[(IncidentId, &KeyEvent)]) -> Result<()> {
                 for chunk in rows.chunks(CHUNK / 4) {
-                    let mut insert = sqlx::QueryBuilder::<$Db>::new(
-                        "INSERT INTO incident_key_events (incident_id, event_type, at, recorded_by) ",
-                    );
-                    insert.push_values(chunk, |mut row, (id, k)| {
-                        row.push_bind(*id)
-                            .push_bind(k.event_type.as_str())
-                            .push_bind(k.at)
-                            .push_bind(k.recorded_by);
-                    });
-                    insert.push(
-                        " ON CONFLICT (incident_id, event_type) DO UPDATE SET at = excluded.at, \
-                         recorded_by = excluded.recorded_by",
-                    );
+                    let mut insert = sqlx::QueryBuilder::<$Db>::new("");
+                    Self::push_key_event_rows(&mut insert, chunk, IdSql::Bound);
                     insert.build().execute(&mut *conn).await?;
                 }
                 Ok(())
+            }
+
+            /// One statement: key event rows (at most `CHUNK / 4`).
+            pub(super) fn push_key_event_rows(insert: &mut sqlx::QueryBuilder<$Db>, rows: &[(IncidentId, &KeyEvent)], ids: IdSql) {
+                insert.push("INSERT INTO incident_key_events (incident_id, event_type, at, recorded_by) ");
+                insert.push_values(rows, |mut row, (id, k)| {
+                    Self::push_incident_id(&mut row, *id, ids);
+                    row.push_bind(k.event_type.as_str())
+                        .push_bind(k.at)
+                        .push_bind(k.recorded_by);
+                });
+                insert.push(
+                    " ON CONFLICT (incident_id, event_type) DO UPDATE SET at = excluded.at, \
+                     recorded_by = excluded.recorded_by",
+                );
             }
 
             pub(super) async fn write_timeline(conn: &mut $Conn, id: IncidentId, entries: &[TimelineEntry]) -> Result<()> {
@@ -144,24 +171,30 @@ macro_rules! change_sql {
             /// Timeline entries of any number of incidents (a declaration writes several).
             pub(super) async fn insert_timeline_rows(conn: &mut $Conn, rows: &[(IncidentId, &TimelineEntry)]) -> Result<()> {
                 for chunk in rows.chunks(CHUNK / 10) {
-                    let mut insert = sqlx::QueryBuilder::<$Db>::new(
-                        "INSERT INTO incident_updates (id, incident_id, created_by, created_at, event_ts, event_type, \
-                         message, status, changes) ",
-                    );
-                    insert.push_values(chunk, |mut row, (id, e)| {
-                        row.push_bind(e.id)
-                            .push_bind(*id)
-                            .push_bind(e.created_by)
-                            .push_bind(e.created_at)
-                            .push_bind(e.event_ts)
-                            .push_bind(e.event_type.as_deref())
-                            .push_bind(e.message.as_deref())
-                            .push_bind(e.status.map(Status::value))
-                            .push_bind(Json(&e.changes));
-                    });
+                    let mut insert = sqlx::QueryBuilder::<$Db>::new("");
+                    Self::push_timeline_rows(&mut insert, chunk, IdSql::Bound);
                     insert.build().execute(&mut *conn).await?;
                 }
                 Ok(())
+            }
+
+            /// One statement: timeline rows (at most `CHUNK / 10`).
+            pub(super) fn push_timeline_rows(insert: &mut sqlx::QueryBuilder<$Db>, rows: &[(IncidentId, &TimelineEntry)], ids: IdSql) {
+                insert.push(
+                    "INSERT INTO incident_updates (id, incident_id, created_by, created_at, event_ts, event_type, \
+                     message, status, changes) ",
+                );
+                insert.push_values(rows, |mut row, (id, e)| {
+                    row.push_bind(e.id);
+                    Self::push_incident_id(&mut row, *id, ids);
+                    row.push_bind(e.created_by)
+                        .push_bind(e.created_at)
+                        .push_bind(e.event_ts)
+                        .push_bind(e.event_type.as_deref())
+                        .push_bind(e.message.as_deref())
+                        .push_bind(e.status.map(Status::value))
+                        .push_bind(Json(&e.changes));
+                });
             }
 
             /// One outbox row per event, one pending delivery per subscriber, due at `at`.

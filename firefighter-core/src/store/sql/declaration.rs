@@ -131,11 +131,10 @@ macro_rules! declaration_sql {
                         DedupClaim::Matched(existing) => return Ok(Declared::Existing(*existing)),
                         DedupClaim::Free(scope) => scope,
                     };
-                    let incident = Self::insert_incidents(&mut tx, &[(record, scope)])
+                    let incident = Self::write_new_incidents(&mut tx, &[(record, scope)])
                         .await?
                         .pop()
                         .ok_or_else(|| corrupt("a declared incident was not written"))?;
-                    Self::bump(&mut tx, VersionsChanged::Data).await?;
                     Ok(Declared::Created(incident))
                 }
                 .await;
@@ -156,13 +155,12 @@ macro_rules! declaration_sql {
                     let mut waiting: Vec<(usize, Option<UserId>)> = Vec::new();
                     let mut waiting_keys: HashSet<&str> = HashSet::new();
                     let mut waiting_requests: HashSet<&str> = HashSet::new();
-                    let mut wrote = false;
                     for (n, record) in records.iter().enumerate() {
                         // A repeat of a declaration waiting in the batch gets it, once written.
                         if let Some(request) = record.request_key.as_deref()
                             && waiting_requests.contains(request)
                         {
-                            wrote |= Self::insert_waiting(&mut tx, records, &mut waiting, &mut declared).await?;
+                            Self::insert_waiting(&mut tx, records, &mut waiting, &mut declared).await?;
                             waiting_keys.clear();
                             waiting_requests.clear();
                         }
@@ -171,7 +169,7 @@ macro_rules! declaration_sql {
                             // depends on who may see it: written first, the
                             // earlier one is read by the same rule as any other.
                             if waiting_keys.contains(key) {
-                                wrote |= Self::insert_waiting(&mut tx, records, &mut waiting, &mut declared).await?;
+                                Self::insert_waiting(&mut tx, records, &mut waiting, &mut declared).await?;
                                 waiting_keys.clear();
                                 waiting_requests.clear();
                             }
@@ -185,10 +183,7 @@ macro_rules! declaration_sql {
                             }
                         }
                     }
-                    wrote |= Self::insert_waiting(&mut tx, records, &mut waiting, &mut declared).await?;
-                    if wrote {
-                        Self::bump(&mut tx, VersionsChanged::Data).await?;
-                    }
+                    Self::insert_waiting(&mut tx, records, &mut waiting, &mut declared).await?;
                     declared
                         .into_iter()
                         .map(|d| d.ok_or_else(|| corrupt("a declaration of the batch was not written")))
@@ -198,31 +193,119 @@ macro_rules! declaration_sql {
                 Self::settle(tx, written).await
             }
 
-            /// Writes the `waiting` new incidents of a batch, recording them in
-            /// `declared`; whether there were any.
+            /// Writes the `waiting` new incidents of a batch (with the version
+            /// bump), recording them in `declared`.
             #[allow(dead_code, reason = "only the SQLite writer batches declarations")]
             pub(super) async fn insert_waiting(
                 conn: &mut $Conn,
                 records: &[Arc<NewIncidentRecord>],
                 waiting: &mut Vec<(usize, Option<UserId>)>,
                 declared: &mut [Option<Declared>],
-            ) -> Result<bool> {
+            ) -> Result<()> {
                 if waiting.is_empty() {
-                    return Ok(false);
+                    return Ok(());
                 }
                 let new: Vec<(&NewIncidentRecord, Option<UserId>)> =
                     waiting.iter().map(|(n, scope)| (records[*n].as_ref(), *scope)).collect();
-                let incidents = Self::insert_incidents(conn, &new).await?;
+                let incidents = Self::write_new_incidents(conn, &new).await?;
                 for ((n, _), incident) in waiting.drain(..).zip(incidents) {
                     declared[n] = Some(Declared::Created(incident));
                 }
-                Ok(true)
+                Ok(())
+            }
+
+            /// One statement: a new incident's row, returning its id.
+            pub(super) fn push_incident_row(insert: &mut sqlx::QueryBuilder<$Db>, i: &Incident, dedup_scope: Option<UserId>) {
+                insert.push(
+                    "INSERT INTO incidents (title, description, status, priority_id, category_id, environment_id, \
+                     created_by, created_at, updated_at, mitigated_at, closed_at, closure_reason, closure_reference, \
+                     custom_fields, dedup_key, ignore, private, version, dedup_scope) ",
+                );
+                insert.push_values([i], |mut row, i| {
+                    row.push_bind(i.title.as_str())
+                        .push_bind(i.description.as_str())
+                        .push_bind(i.status.value())
+                        .push_bind(i.priority_id)
+                        .push_bind(i.category_id)
+                        .push_bind(environments_of(i)[0])
+                        .push_bind(i.created_by)
+                        .push_bind(i.created_at)
+                        .push_bind(i.updated_at)
+                        .push_bind(i.mitigated_at)
+                        .push_bind(i.closed_at)
+                        .push_bind(i.closure_reason.map(ClosureReason::slug))
+                        .push_bind(i.closure_reference.as_str())
+                        .push_bind(Json(&i.custom_fields))
+                        .push_bind(i.dedup_key.as_deref())
+                        .push_bind(i.ignore)
+                        .push_bind(i.private)
+                        .push("1")
+                        .push_bind(dedup_scope);
+                });
+                insert.push(" RETURNING id");
+            }
+
+            /// One statement: the request key a new incident answers.
+            pub(super) fn push_request_row(insert: &mut sqlx::QueryBuilder<$Db>, request: &str, id: IncidentId, ids: IdSql, at: DateTime<Utc>) {
+                insert.push("INSERT INTO incident_requests (request_key, incident_id, created_at) ");
+                insert.push_values([()], |mut row, ()| {
+                    row.push_bind(request);
+                    Self::push_incident_id(&mut row, id, ids);
+                    row.push_bind(at);
+                });
+            }
+
+            /// One statement: members of new incidents (at most `CHUNK / 3`).
+            pub(super) fn push_member_rows(insert: &mut sqlx::QueryBuilder<$Db>, rows: &[(IncidentId, UserId, i32)], ids: IdSql) {
+                insert.push("INSERT INTO incident_members (incident_id, user_id, position) ");
+                insert.push_values(rows, |mut row, (id, user, p)| {
+                    Self::push_incident_id(&mut row, *id, ids);
+                    row.push_bind(*user).push_bind(*p);
+                });
+            }
+
+            /// One statement: outbox events (at most `CHUNK / 4`).
+            pub(super) fn push_event_rows(
+                insert: &mut sqlx::QueryBuilder<$Db>,
+                rows: &[(IncidentId, &IncidentEvent, DateTime<Utc>)],
+                ids: IdSql,
+            ) {
+                insert.push("INSERT INTO outbox_events (incident_id, kind, payload, created_at) ");
+                insert.push_values(rows, |mut row, (id, event, at)| {
+                    Self::push_incident_id(&mut row, *id, ids);
+                    row.push_bind(event.kind()).push_bind(Json(*event)).push_bind(*at);
+                });
+            }
+
+            /// One statement: a pending delivery to each of `handlers` of
+            /// every event of new incidents (at most `CHUNK / 2`), due when
+            /// the incident was declared.
+            pub(super) fn push_delivery_rows(
+                insert: &mut sqlx::QueryBuilder<$Db>,
+                handlers: &[String],
+                incidents: &[IncidentId],
+                ids: IdSql,
+            ) {
+                insert.push(
+                    "INSERT INTO outbox_deliveries (event_id, handler, status, attempts, next_attempt_at) \
+                     SELECT e.id, h.column1, 'pending', 0, e.created_at FROM outbox_events e CROSS JOIN (",
+                );
+                insert.push_values(handlers, |mut row, handler| {
+                    row.push_bind(handler.as_str());
+                });
+                insert.push(") h WHERE e.incident_id IN (");
+                let mut list = insert.separated(", ");
+                for id in incidents {
+                    Self::push_incident_id(&mut list, *id, ids);
+                }
+                list.push_unseparated(") ON CONFLICT (event_id, handler) DO NOTHING");
             }
 
             /// Everything `declare` writes for new incidents (each with the
             /// scope of its `dedup_key`): one statement per incident row, then
             /// one statement per kind of child row for all of them together
             /// (each statement is a round trip).
+            #[allow(dead_code, reason = "SQLite writes new incidents as one script")]
             pub(super) async fn insert_incidents(
                 conn: &mut $Conn,
                 new: &[(&NewIncidentRecord, Option<UserId>)],
@@ -230,41 +313,14 @@ macro_rules! declaration_sql {
                 let records: Vec<&NewIncidentRecord> = new.iter().map(|(record, _)| *record).collect();
                 let mut ids = Vec::with_capacity(records.len());
                 for (record, dedup_scope) in new {
-                    let i = &record.incident;
-                    let raw: i64 = sqlx::query_scalar(
-                        "INSERT INTO incidents (title, description, status, priority_id, category_id, environment_id, \
-                         created_by, created_at, updated_at, mitigated_at, closed_at, closure_reason, closure_reference, \
-                         custom_fields, dedup_key, ignore, private, version, dedup_scope) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1, $18) RETURNING id",
-                    )
-                    .bind(i.title.as_str())
-                    .bind(i.description.as_str())
-                    .bind(i.status.value())
-                    .bind(i.priority_id)
-                    .bind(i.category_id)
-                    .bind(environments_of(i)[0])
-                    .bind(i.created_by)
-                    .bind(i.created_at)
-                    .bind(i.updated_at)
-                    .bind(i.mitigated_at)
-                    .bind(i.closed_at)
-                    .bind(i.closure_reason.map(ClosureReason::slug))
-                    .bind(i.closure_reference.as_str())
-                    .bind(Json(&i.custom_fields))
-                    .bind(i.dedup_key.as_deref())
-                    .bind(i.ignore)
-                    .bind(i.private)
-                    .bind(*dedup_scope)
-                    .fetch_one(&mut *conn)
-                    .await?;
+                    let mut insert = sqlx::QueryBuilder::<$Db>::new("");
+                    Self::push_incident_row(&mut insert, &record.incident, *dedup_scope);
+                    let raw: i64 = insert.build_query_scalar().fetch_one(&mut *conn).await?;
                     ids.push(IncidentId(raw));
                     if let Some(request) = record.request_key.as_deref() {
-                        sqlx::query("INSERT INTO incident_requests (request_key, incident_id, created_at) VALUES ($1, $2, $3)")
-                            .bind(request)
-                            .bind(raw)
-                            .bind(i.created_at)
-                            .execute(&mut *conn)
-                            .await?;
+                        let mut insert = sqlx::QueryBuilder::<$Db>::new("");
+                        Self::push_request_row(&mut insert, request, IncidentId(raw), IdSql::Bound, record.incident.created_at);
+                        insert.build().execute(&mut *conn).await?;
                     }
                 }
                 let written: Vec<(IncidentId, &NewIncidentRecord)> =
@@ -284,27 +340,12 @@ macro_rules! declaration_sql {
                     .flat_map(|(id, r)| last_roles(*id, &r.roles))
                     .collect();
                 Self::upsert_role_rows(conn, &roles).await?;
-
-                // New incidents have no members yet: positions start at 0.
-                let members: Vec<(IncidentId, UserId, i32)> = written
-                    .iter()
-                    .flat_map(|(id, r)| {
-                        unique(&r.members)
-                            .into_iter()
-                            .enumerate()
-                            .map(move |(p, u)| (*id, u, position(p)))
-                    })
-                    .collect();
+                let members: Vec<_> = written.iter().flat_map(|(id, r)| member_rows(*id, r)).collect();
                 for chunk in members.chunks(CHUNK / 3) {
-                    let mut insert = sqlx::QueryBuilder::<$Db>::new(
-                        "INSERT INTO incident_members (incident_id, user_id, position) ",
-                    );
-                    insert.push_values(chunk, |mut row, (id, user, p)| {
-                        row.push_bind(*id).push_bind(*user).push_bind(*p);
-                    });
+                    let mut insert = sqlx::QueryBuilder::<$Db>::new("");
+                    Self::push_member_rows(&mut insert, chunk, IdSql::Bound);
                     insert.build().execute(&mut *conn).await?;
                 }
-
                 let key_events: Vec<_> = written
                     .iter()
                     .flat_map(|(id, r)| last_key_events(*id, &r.key_events))
@@ -317,9 +358,16 @@ macro_rules! declaration_sql {
                 Self::insert_timeline_rows(conn, &timeline).await?;
 
                 Self::insert_declared_events(conn, &written).await?;
+                Self::declared_incidents(conn, &written).await
+            }
 
+            /// The new incidents as written: as reading them back would give.
+            pub(super) async fn declared_incidents(
+                conn: &mut $Conn,
+                written: &[(IncidentId, &NewIncidentRecord)],
+            ) -> Result<Vec<Incident>> {
                 let mut incidents = Vec::with_capacity(written.len());
-                for (id, r) in &written {
+                for (id, r) in written {
                     let i = &r.incident;
                     // What was written is what reading it back would give, when
                     // its times already have the stored precision.
@@ -350,6 +398,7 @@ macro_rules! declaration_sql {
             /// The outbox rows of new incidents: their events in one statement,
             /// then one pending delivery per event and subscriber, due when the
             /// incident was declared, in one statement per set of subscribers.
+            #[allow(dead_code, reason = "SQLite writes new incidents as one script")]
             pub(super) async fn insert_declared_events(
                 conn: &mut $Conn,
                 written: &[(IncidentId, &NewIncidentRecord)],
@@ -359,15 +408,8 @@ macro_rules! declaration_sql {
                     .flat_map(|(id, r)| r.events.iter().map(move |e| (*id, e, r.incident.created_at)))
                     .collect();
                 for chunk in events.chunks(CHUNK / 4) {
-                    let mut insert = sqlx::QueryBuilder::<$Db>::new(
-                        "INSERT INTO outbox_events (incident_id, kind, payload, created_at) ",
-                    );
-                    insert.push_values(chunk, |mut row, (id, event, at)| {
-                        row.push_bind(*id)
-                            .push_bind(event.kind())
-                            .push_bind(Json(*event))
-                            .push_bind(*at);
-                    });
+                    let mut insert = sqlx::QueryBuilder::<$Db>::new("");
+                    Self::push_event_rows(&mut insert, chunk, IdSql::Bound);
                     insert.build().execute(&mut *conn).await?;
                 }
                 // The incidents are new: every event they have was written just now.
@@ -384,19 +426,8 @@ macro_rules! declaration_sql {
                 }
                 for (handlers, ids) in by_subscribers {
                     for ids in ids.chunks(CHUNK / 2) {
-                        let mut insert = sqlx::QueryBuilder::<$Db>::new(
-                            "INSERT INTO outbox_deliveries (event_id, handler, status, attempts, next_attempt_at) \
-                             SELECT e.id, h.column1, 'pending', 0, e.created_at FROM outbox_events e CROSS JOIN (",
-                        );
-                        insert.push_values(&handlers, |mut row, handler| {
-                            row.push_bind(handler.as_str());
-                        });
-                        insert.push(") h WHERE e.incident_id IN (");
-                        let mut list = insert.separated(", ");
-                        for id in ids {
-                            list.push_bind(*id);
-                        }
-                        list.push_unseparated(") ON CONFLICT (event_id, handler) DO NOTHING");
+                        let mut insert = sqlx::QueryBuilder::<$Db>::new("");
+                        Self::push_delivery_rows(&mut insert, &handlers, ids, IdSql::Bound);
                         insert.build().execute(&mut *conn).await?;
                     }
                 }
@@ -407,3 +438,112 @@ macro_rules! declaration_sql {
 }
 
 for_each_backend!(declaration_sql);
+
+/// A new incident's members: positions start at 0.
+fn member_rows(id: IncidentId, record: &NewIncidentRecord) -> Vec<(IncidentId, UserId, i32)> {
+    unique(&record.members)
+        .into_iter()
+        .enumerate()
+        .map(|(p, u)| (id, u, position(p)))
+        .collect()
+}
+
+impl crate::store::PgStore {
+    /// New incidents and the version bump, a statement at a time.
+    pub(super) async fn write_new_incidents(
+        conn: &mut sqlx::PgConnection,
+        new: &[(&NewIncidentRecord, Option<UserId>)],
+    ) -> Result<Vec<Incident>> {
+        let incidents = Self::insert_incidents(conn, new).await?;
+        Self::bump(conn, VersionsChanged::Data).await?;
+        Ok(incidents)
+    }
+}
+
+impl crate::store::SqliteStore {
+    /// New incidents, each followed by its rows, and the version bump: one
+    /// script, one round trip to SQLite's thread (instead of one per
+    /// statement). Rows name their incident as the one inserted last.
+    pub(super) async fn write_new_incidents(
+        conn: &mut sqlx::SqliteConnection,
+        new: &[(&NewIncidentRecord, Option<UserId>)],
+    ) -> Result<Vec<Incident>> {
+        // Rows are made with this id; the script names the incident instead.
+        const NEWEST: IncidentId = IncidentId(0);
+        let mut script = sqlx::QueryBuilder::<sqlx::Sqlite>::new("");
+        let end = |script: &mut sqlx::QueryBuilder<sqlx::Sqlite>| {
+            script.push(";\n");
+        };
+        for (record, dedup_scope) in new {
+            let i = &record.incident;
+            Self::push_incident_row(&mut script, i, *dedup_scope);
+            end(&mut script);
+            if let Some(request) = record.request_key.as_deref() {
+                Self::push_request_row(&mut script, request, NEWEST, IdSql::Newest, i.created_at);
+                end(&mut script);
+            }
+            let envs = environment_rows(NEWEST, &environments_of(i));
+            for chunk in envs.chunks(CHUNK / 3) {
+                Self::push_environment_rows(&mut script, chunk, IdSql::Newest);
+                end(&mut script);
+            }
+            let tags = tag_rows(NEWEST, &i.tags);
+            for chunk in tags.chunks(CHUNK / 3) {
+                Self::push_tag_rows(&mut script, chunk, IdSql::Newest);
+                end(&mut script);
+            }
+            let roles = last_roles(NEWEST, &record.roles);
+            for chunk in roles.chunks(CHUNK / 3) {
+                Self::push_role_rows(&mut script, chunk, IdSql::Newest);
+                end(&mut script);
+            }
+            let members = member_rows(NEWEST, record);
+            for chunk in members.chunks(CHUNK / 3) {
+                Self::push_member_rows(&mut script, chunk, IdSql::Newest);
+                end(&mut script);
+            }
+            let key_events = last_key_events(NEWEST, &record.key_events);
+            for chunk in key_events.chunks(CHUNK / 4) {
+                Self::push_key_event_rows(&mut script, chunk, IdSql::Newest);
+                end(&mut script);
+            }
+            let timeline: Vec<(IncidentId, &TimelineEntry)> =
+                record.timeline.iter().map(|e| (NEWEST, e)).collect();
+            for chunk in timeline.chunks(CHUNK / 10) {
+                Self::push_timeline_rows(&mut script, chunk, IdSql::Newest);
+                end(&mut script);
+            }
+            let events: Vec<(IncidentId, &IncidentEvent, DateTime<Utc>)> = record
+                .events
+                .iter()
+                .map(|e| (NEWEST, e, i.created_at))
+                .collect();
+            for chunk in events.chunks(CHUNK / 4) {
+                Self::push_event_rows(&mut script, chunk, IdSql::Newest);
+                end(&mut script);
+            }
+            if !record.events.is_empty() && !record.subscribers.is_empty() {
+                let handlers = unique(&record.subscribers);
+                for chunk in handlers.chunks(CHUNK / 2) {
+                    Self::push_delivery_rows(&mut script, chunk, &[NEWEST], IdSql::Newest);
+                    end(&mut script);
+                }
+            }
+        }
+        Self::push_bump(&mut script, VersionsChanged::Data);
+        let ids: Vec<i64> = script.build_query_scalar().fetch_all(&mut *conn).await?;
+        if ids.len() != new.len() {
+            return Err(corrupt(format!(
+                "{} incidents declared, {} ids returned",
+                new.len(),
+                ids.len()
+            )));
+        }
+        let written: Vec<(IncidentId, &NewIncidentRecord)> = ids
+            .into_iter()
+            .map(IncidentId)
+            .zip(new.iter().map(|(record, _)| *record))
+            .collect();
+        Self::declared_incidents(conn, &written).await
+    }
+}
