@@ -31,6 +31,10 @@ pub struct DispatcherConfig {
     pub batch: u32,
     /// How often to look for due deliveries when nothing wakes the dispatcher.
     pub poll: Duration,
+    /// How long to let commits gather after one wakes the dispatcher, so
+    /// that under load one claim (a write on SQLite's single writer, which
+    /// declarations wait for) takes the deliveries of several commits.
+    pub gather: Duration,
     /// First retry delay.
     pub base_backoff: Duration,
     /// Longest retry delay.
@@ -46,6 +50,7 @@ impl Default for DispatcherConfig {
             lease: Duration::from_secs(120),
             batch: 32,
             poll: Duration::from_secs(1),
+            gather: Duration::from_millis(10),
             base_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(900),
             max_attempts: 25,
@@ -265,7 +270,12 @@ impl Dispatcher {
             if !busy {
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    _ = self.wake.notified() => {}
+                    _ = self.wake.notified() => {
+                        tokio::select! {
+                            _ = shutdown.cancelled() => break,
+                            _ = tokio::time::sleep(self.config.gather) => {}
+                        }
+                    }
                     _ = tokio::time::sleep(self.config.poll) => {}
                 }
             }

@@ -285,6 +285,7 @@ impl FirefighterBuilder {
                 tasks,
                 catalog: RwLock::new(None),
                 outbox_signal: Arc::new(Notify::new()),
+                users: Default::default(),
             }),
         };
         ctx.app_handle().set(&app);

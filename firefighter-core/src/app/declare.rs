@@ -253,7 +253,7 @@ impl Firefighter {
             v.push(format!("key_events.{slug}"), problem);
         }
         let creator = match declaration.created_by {
-            Some(id) => match self.inner.store.user(id).await? {
+            Some(id) => match self.user(id).await? {
                 Some(u) if u.is_active => Some(u),
                 Some(_) => {
                     v.push("created_by", "this user is deactivated");

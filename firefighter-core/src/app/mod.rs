@@ -41,6 +41,7 @@ mod queries;
 mod roles;
 mod status;
 mod update;
+mod users;
 
 pub use builder::FirefighterBuilder;
 pub use declare::{Declaration, DeclareOutcome};
@@ -66,6 +67,7 @@ pub(crate) struct Inner {
     tasks: Vec<Arc<dyn PeriodicTask>>,
     catalog: RwLock<Option<(Instant, Arc<Catalog>)>>,
     outbox_signal: Arc<Notify>,
+    users: users::KnownUsers,
 }
 
 impl std::fmt::Debug for Firefighter {

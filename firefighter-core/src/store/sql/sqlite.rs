@@ -31,7 +31,7 @@ pub struct SqliteStore {
 }
 
 /// How often the WAL is copied back into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(1000);
 
 /// Copies the WAL back into the database file every [`CHECKPOINT_EVERY`], on
 /// a reading connection, while a clone of the store lives. SQLite would

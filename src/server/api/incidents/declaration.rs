@@ -124,16 +124,19 @@ pub(in crate::server::api) async fn create(
         ..Declaration::default()
     };
     let creator = match &email {
-        Some(e) => {
-            // The whole declaration is checked before an account is made for
-            // its declarer: a refused one leaves no account behind.
-            state
-                .app
-                .check_declaration(&declaration)
-                .await
-                .map_err(|e| api_attrs(e.into(), &names))?;
-            account(&state, e).await?
-        }
+        Some(e) => match state.app.user_by_email(e.as_str()).await? {
+            Some(known) => known,
+            None => {
+                // The whole declaration is checked before an account is made
+                // for its declarer: a refused one leaves no account behind.
+                state
+                    .app
+                    .check_declaration(&declaration)
+                    .await
+                    .map_err(|e| api_attrs(e.into(), &names))?;
+                account(&state, e).await?
+            }
+        },
         None => user.user.clone(),
     };
     declaration.created_by = Some(creator.id);
