@@ -78,7 +78,10 @@ impl Firefighter {
         let access = store.data_versions().await?.access;
         let email = email.to_lowercase();
         let kept = self.inner.users.get(access, |k| {
-            k.by_email.get(&email).and_then(|id| k.by_id.get(id)).cloned()
+            k.by_email
+                .get(&email)
+                .and_then(|id| k.by_id.get(id))
+                .cloned()
         });
         if let Some(user) = kept {
             return Ok(Some(user));
@@ -115,8 +118,16 @@ mod tests {
         let known = KnownUsers::default();
         let jane = user("jane@example.com");
         known.put(3, &jane);
-        let by_email = |k: &Known| k.by_email.get("jane@example.com").and_then(|id| k.by_id.get(id)).cloned();
-        assert_eq!(known.get(3, |k| k.by_id.get(&jane.id).cloned()), Some(jane.clone()));
+        let by_email = |k: &Known| {
+            k.by_email
+                .get("jane@example.com")
+                .and_then(|id| k.by_id.get(id))
+                .cloned()
+        };
+        assert_eq!(
+            known.get(3, |k| k.by_id.get(&jane.id).cloned()),
+            Some(jane.clone())
+        );
         assert_eq!(known.get(3, by_email), Some(jane.clone()));
         assert_eq!(known.get(4, |k| k.by_id.get(&jane.id).cloned()), None);
         // Read at an older version than one already seen: not kept.

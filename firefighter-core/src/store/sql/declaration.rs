@@ -468,9 +468,20 @@ impl crate::store::SqliteStore {
         conn: &mut sqlx::SqliteConnection,
         new: &[(&NewIncidentRecord, Option<UserId>)],
     ) -> Result<Vec<Incident>> {
+        Self::write_new_incidents_script(conn, new, false).await
+    }
+
+    /// [`Self::write_new_incidents`]; with `whole`, the script also begins
+    /// and commits its transaction (the caller rolls back on failure).
+    pub(super) async fn write_new_incidents_script(
+        conn: &mut sqlx::SqliteConnection,
+        new: &[(&NewIncidentRecord, Option<UserId>)],
+        whole: bool,
+    ) -> Result<Vec<Incident>> {
         // Rows are made with this id; the script names the incident instead.
         const NEWEST: IncidentId = IncidentId(0);
-        let mut script = sqlx::QueryBuilder::<sqlx::Sqlite>::new("");
+        let mut script =
+            sqlx::QueryBuilder::<sqlx::Sqlite>::new(if whole { "BEGIN IMMEDIATE;\n" } else { "" });
         let end = |script: &mut sqlx::QueryBuilder<sqlx::Sqlite>| {
             script.push(";\n");
         };
@@ -531,6 +542,9 @@ impl crate::store::SqliteStore {
             }
         }
         Self::push_bump(&mut script, VersionsChanged::Data);
+        if whole {
+            script.push(";\nCOMMIT");
+        }
         let ids: Vec<i64> = script.build_query_scalar().fetch_all(&mut *conn).await?;
         if ids.len() != new.len() {
             return Err(corrupt(format!(
@@ -545,5 +559,36 @@ impl crate::store::SqliteStore {
             .zip(new.iter().map(|(record, _)| *record))
             .collect();
         Self::declared_incidents(conn, &written).await
+    }
+
+    /// Declarations that read nothing first (no `dedup_key`, no request
+    /// key): their whole transaction, from `BEGIN` to `COMMIT`, is one
+    /// script, one round trip. On failure it is rolled back, and the
+    /// connection closed if even that fails.
+    pub(super) async fn declare_at_once(
+        &self,
+        records: &[Arc<NewIncidentRecord>],
+    ) -> Result<Vec<Declared>> {
+        let new: Vec<(&NewIncidentRecord, Option<UserId>)> =
+            records.iter().map(|r| (r.as_ref(), None)).collect();
+        let mut conn = self.writer.acquire().await?;
+        match Self::write_new_incidents_script(&mut conn, &new, true).await {
+            Ok(incidents) => Ok(incidents.into_iter().map(Declared::Created).collect()),
+            Err(e) => {
+                if let Err(rollback) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
+                    // None open (it failed to begin, or SQLite undid it): the connection is fine.
+                    if !rollback.to_string().contains("no transaction is active") {
+                        tracing::warn!(error = %rollback, "could not roll back a declaration; closing its connection");
+                        conn.close_on_drop();
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether [`Self::declare_at_once`] may write `record`.
+    pub(super) fn reads_nothing_first(record: &NewIncidentRecord) -> bool {
+        record.incident.dedup_key.is_none() && record.request_key.is_none()
     }
 }

@@ -250,13 +250,22 @@ impl SqliteStore {
         };
         if start {
             let this = self.clone();
-            let drain = async move { this.drain_declarations().await };
-            let writer = self.clone();
-            tokio::spawn(async move {
-                if let Err(e) = writer.on_writer(drain).await {
-                    tracing::error!(error = %e, "declarations could not be written");
-                }
-            });
+            let drain: WriteJob = Box::pin(async move { this.drain_declarations().await });
+            if let Some(thread) = &self.writer_thread
+                && thread.jobs.send(drain).is_err()
+            {
+                tracing::error!(
+                    "declarations could not be written: the SQLite writer thread stopped"
+                );
+                let mut state = self
+                    .declarations
+                    .state
+                    .lock()
+                    .expect("declaration queue lock");
+                state.draining = false;
+                // Their callers get an error instead of waiting forever.
+                state.waiting.clear();
+            }
         }
         answer.await.map_err(|_| {
             Error::Config("the SQLite writer stopped before writing the declaration".into())
@@ -281,6 +290,23 @@ impl SqliteStore {
                 state.waiting.drain(..n).collect()
             };
             let (records, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            if records.iter().all(|r| Self::reads_nothing_first(r)) {
+                match self.declare_at_once(&records).await {
+                    Ok(declared) => {
+                        for (reply, d) in replies.into_iter().zip(declared) {
+                            let _ = reply.send(Ok(d));
+                        }
+                    }
+                    // Rolled back: each alone, so each gets its own answer.
+                    Err(e) => {
+                        tracing::debug!(error = %e, "declarations failed together; writing them one at a time");
+                        for (record, reply) in records.iter().zip(replies) {
+                            let _ = reply.send(self.declare_in_tx(record).await);
+                        }
+                    }
+                }
+                continue;
+            }
             if records.len() == 1 {
                 for (record, reply) in records.iter().zip(replies) {
                     let _ = reply.send(self.declare_in_tx(record).await);

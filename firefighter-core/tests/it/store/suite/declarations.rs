@@ -181,6 +181,16 @@ pub(crate) async fn declare_with_unknown_references_is_not_found(store: S) {
         0
     );
     assert_eq!(all_deliveries(&store).await, 0);
+    // Each failure was rolled back whole: the next declaration is written.
+    fx.declare(&store, "Search results are empty for everyone", at(10))
+        .await;
+    assert_eq!(
+        store
+            .count_incidents(&IncidentFilter::default())
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 pub(crate) async fn timestamps_round_trip_exactly(store: S) {
