@@ -161,6 +161,7 @@ impl SqliteStore {
         let store = if in_memory {
             // An in-memory database lives as long as its one connection.
             let pool = SqlitePoolOptions::new()
+                .test_before_acquire(false)
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
@@ -169,12 +170,16 @@ impl SqliteStore {
                 .await?;
             Self::from_pool(pool)
         } else {
+            // No ping before each use: the database is in this process,
+            // and a ping is one more round trip to the connection's thread.
             let pool = SqlitePoolOptions::new()
+                .test_before_acquire(false)
                 .max_connections(8)
                 .connect_with(options.clone())
                 .await?;
             // The writer leaves checkpoints to a reading connection (see `checkpoints`).
             let writer = SqlitePoolOptions::new()
+                .test_before_acquire(false)
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(options.pragma("wal_autocheckpoint", "0"))
