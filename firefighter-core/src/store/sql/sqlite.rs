@@ -295,38 +295,25 @@ impl SqliteStore {
                 state.waiting.drain(..n).collect()
             };
             let (records, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-            if records.iter().all(|r| Self::reads_nothing_first(r)) {
-                match self.declare_at_once(&records).await {
-                    Ok(declared) => {
-                        for (reply, d) in replies.into_iter().zip(declared) {
-                            let _ = reply.send(Ok(d));
-                        }
-                    }
-                    // Rolled back: each alone, so each gets its own answer.
-                    Err(e) => {
-                        tracing::debug!(error = %e, "declarations failed together; writing them one at a time");
-                        for (record, reply) in records.iter().zip(replies) {
-                            let _ = reply.send(self.declare_in_tx(record).await);
-                        }
-                    }
-                }
-                continue;
-            }
-            if records.len() == 1 {
-                for (record, reply) in records.iter().zip(replies) {
-                    let _ = reply.send(self.declare_in_tx(record).await);
-                }
-                continue;
-            }
-            match self.declare_batch_in_tx(&records).await {
-                Ok(declared) => {
+            let together = if records.iter().all(|r| Self::reads_nothing_first(r)) {
+                Some(self.declare_at_once(&records).await)
+            } else if records.len() > 1 {
+                Some(self.declare_batch_in_tx(&records).await)
+            } else {
+                None
+            };
+            match together {
+                Some(Ok(declared)) => {
                     for (reply, d) in replies.into_iter().zip(declared) {
                         let _ = reply.send(Ok(d));
                     }
                 }
-                // Rolled back: each alone, so each gets its own answer.
-                Err(e) => {
-                    tracing::debug!(error = %e, "a batch of declarations failed; writing them one at a time");
+                // Rolled back (or never tried together): each alone, so each
+                // gets its own answer.
+                failed => {
+                    if let Some(Err(e)) = failed {
+                        tracing::debug!(error = %e, "declarations written together failed; writing them one at a time");
+                    }
                     for (record, reply) in records.iter().zip(replies) {
                         let _ = reply.send(self.declare_in_tx(record).await);
                     }
