@@ -22,7 +22,21 @@ impl Firefighter {
         by: Option<UserId>,
         key_events: BTreeMap<String, Option<DateTime<Utc>>>,
     ) -> Result<Incident> {
-        self.with_retries(|| self.try_set_key_events(id, by, &key_events))
+        self.with_retries(|| self.try_set_key_events(id, by, &key_events, None))
+            .await
+    }
+
+    /// [`Firefighter::set_key_events`] once per `request_key`: a repeat
+    /// (its first answer was lost, even to a crash after the commit)
+    /// changes nothing and returns the incident.
+    pub async fn set_key_events_once(
+        &self,
+        id: IncidentId,
+        request_key: &str,
+        by: Option<UserId>,
+        key_events: BTreeMap<String, Option<DateTime<Utc>>>,
+    ) -> Result<Incident> {
+        self.with_retries(|| self.try_set_key_events(id, by, &key_events, Some(request_key)))
             .await
     }
 
@@ -31,15 +45,23 @@ impl Firefighter {
         id: IncidentId,
         by: Option<UserId>,
         key_events: &BTreeMap<String, Option<DateTime<Utc>>>,
+        request_key: Option<&str>,
     ) -> Result<Incident> {
         let catalog = self.catalog().await?;
         let details = self.incident_details(id).await?;
+        // Read after the incident, as `update_once` does.
+        if let Some(key) = request_key
+            && self.already_applied(id, key).await?
+        {
+            return Ok(details.incident);
+        }
         let mut v = Validation::default();
         if let Some(by) = by {
             self.validate_user(&mut v, "by", by).await?;
         }
         let at = now();
         let mut change = IncidentChange::from(&details.incident, self.subscribers());
+        change.request_key = request_key.map(str::to_owned);
         let mut entries = Vec::new();
         for (slug, when) in key_events {
             match catalog

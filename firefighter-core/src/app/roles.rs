@@ -21,7 +21,21 @@ impl Firefighter {
         by: Option<UserId>,
         roles: BTreeMap<String, Option<UserId>>,
     ) -> Result<Incident> {
-        self.with_retries(|| self.try_update_roles(id, by, &roles))
+        self.with_retries(|| self.try_update_roles(id, by, &roles, None))
+            .await
+    }
+
+    /// [`Firefighter::update_roles`] once per `request_key`: a repeat (its
+    /// first answer was lost, even to a crash after the commit) changes
+    /// nothing and returns the incident.
+    pub async fn update_roles_once(
+        &self,
+        id: IncidentId,
+        request_key: &str,
+        by: Option<UserId>,
+        roles: BTreeMap<String, Option<UserId>>,
+    ) -> Result<Incident> {
+        self.with_retries(|| self.try_update_roles(id, by, &roles, Some(request_key)))
             .await
     }
 
@@ -30,9 +44,16 @@ impl Firefighter {
         id: IncidentId,
         by: Option<UserId>,
         roles: &BTreeMap<String, Option<UserId>>,
+        request_key: Option<&str>,
     ) -> Result<Incident> {
         let catalog = self.catalog().await?;
         let details = self.incident_details(id).await?;
+        // Read after the incident, as `update_once` does.
+        if let Some(key) = request_key
+            && self.already_applied(id, key).await?
+        {
+            return Ok(details.incident);
+        }
         let mut v = Validation::default();
         if let Some(by) = by {
             self.validate_user(&mut v, "by", by).await?;
@@ -41,6 +62,7 @@ impl Firefighter {
             v.push("roles", "roles of a closed incident cannot change");
         }
         let mut change = IncidentChange::from(&details.incident, self.subscribers());
+        change.request_key = request_key.map(str::to_owned);
         let mut changes = Vec::new();
         for (slug, user) in roles {
             let Some(role_type) = catalog.role_types.iter().find(|r| &r.slug == slug) else {

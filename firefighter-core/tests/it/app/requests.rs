@@ -328,6 +328,76 @@ async fn a_cost_with_a_request_key_is_recorded_once(app: Firefighter) {
     assert_eq!(app.incident_details(id).await.unwrap().costs.len(), 2);
 }
 
+/// Roles and key events set under a request key are applied once: the
+/// repeat of a call whose answer was lost (even to a crash after its
+/// commit) changes nothing and is not refused as "nothing to update".
+async fn roles_and_key_events_with_a_key_apply_once(app: Firefighter) {
+    let alice = person(&app, "alice").await;
+    let bob = person(&app, "bob").await;
+    let declared = app
+        .declare(declaration(&app, &alice, "P2", "PRD").await)
+        .await
+        .unwrap()
+        .incident;
+    let id = declared.id;
+    let roles: std::collections::BTreeMap<String, Option<firefighter_core::UserId>> =
+        [("communication_lead".to_owned(), Some(bob.id))].into();
+    let first = app
+        .update_roles_once(id, "api:roles-1", Some(alice.id), roles.clone())
+        .await
+        .unwrap();
+    let timeline = app.timeline(id).await.unwrap().len();
+    let again = app
+        .update_roles_once(id, "api:roles-1", Some(alice.id), roles.clone())
+        .await
+        .unwrap();
+    assert_eq!(again, first, "a repeat returns the incident as it is");
+    // Without the key, the same call is refused: nothing would change.
+    assert!(app.update_roles(id, Some(alice.id), roles).await.is_err());
+
+    let started = chrono::Utc::now() - chrono::Duration::minutes(30);
+    let events: std::collections::BTreeMap<String, Option<chrono::DateTime<chrono::Utc>>> =
+        [("started".to_owned(), Some(started))].into();
+    let first = app
+        .set_key_events_once(id, "api:key-events-1", Some(alice.id), events.clone())
+        .await
+        .unwrap();
+    let again = app
+        .set_key_events_once(id, "api:key-events-1", Some(alice.id), events.clone())
+        .await
+        .unwrap();
+    assert_eq!(again, first);
+    assert_eq!(
+        app.timeline(id).await.unwrap().len(),
+        timeline + 1,
+        "one entry for the key events, none for the repeats"
+    );
+    assert!(
+        app.set_key_events(id, Some(alice.id), events)
+            .await
+            .is_err()
+    );
+    // A key names one change of one incident.
+    let other = app
+        .declare(declaration(&app, &alice, "P3", "PRD").await)
+        .await
+        .unwrap()
+        .incident;
+    let err = app
+        .update_roles_once(
+            other.id,
+            "api:key-events-1",
+            Some(alice.id),
+            [("communication_lead".to_owned(), Some(bob.id))].into(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Invalid(ref f) if f[0].field == "request_key"),
+        "{err:?}"
+    );
+}
+
 macro_rules! on_both {
     ($($name:ident),*) => {
         mod sqlite {
@@ -352,6 +422,7 @@ macro_rules! on_both {
 
 on_both!(
     a_cost_with_a_request_key_is_recorded_once,
+    roles_and_key_events_with_a_key_apply_once,
     a_declaration_with_a_request_key_is_made_once,
     update_with_a_key_applies_once,
     concurrent_repeats_apply_once,

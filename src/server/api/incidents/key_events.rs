@@ -9,6 +9,7 @@ use chrono::Utc;
 use serde_json::Value;
 
 use crate::server::AppState;
+use crate::server::api::idempotency::RequestKey;
 use crate::server::api::input::Body;
 use crate::server::auth::{CurrentUser, SCOPE_INCIDENTS_WRITE};
 use crate::{Error, Problem, Result};
@@ -24,6 +25,7 @@ pub(in crate::server::api) async fn set_key_events(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
+    request_key: Option<axum::Extension<RequestKey>>,
     body: Body,
 ) -> Result<Response> {
     user.require(SCOPE_INCIDENTS_WRITE)?;
@@ -64,9 +66,21 @@ pub(in crate::server::api) async fn set_key_events(
     if !problems.is_empty() {
         return Err(Error::Invalid(problems));
     }
-    state
-        .app
-        .set_key_events(id, Some(user.user.id), events)
-        .await?;
+    // Under the caller's Idempotency-Key, applied once even if the answer
+    // was lost to a crash after the commit.
+    match request_key {
+        Some(key) => {
+            state
+                .app
+                .set_key_events_once(id, &key.0.0, Some(user.user.id), events)
+                .await?
+        }
+        None => {
+            state
+                .app
+                .set_key_events(id, Some(user.user.id), events)
+                .await?
+        }
+    };
     one(&state, id, StatusCode::OK).await
 }

@@ -9,6 +9,7 @@ use firefighter_core::UserId;
 use serde_json::Value;
 
 use crate::server::AppState;
+use crate::server::api::idempotency::RequestKey;
 use crate::server::api::input::Body;
 use crate::server::auth::{CurrentUser, SCOPE_INCIDENTS_WRITE};
 use crate::{Error, Problem, Result};
@@ -24,6 +25,7 @@ pub(in crate::server::api) async fn set_roles(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
+    request_key: Option<axum::Extension<RequestKey>>,
     body: Body,
 ) -> Result<Response> {
     user.require(SCOPE_INCIDENTS_WRITE)?;
@@ -71,9 +73,21 @@ pub(in crate::server::api) async fn set_roles(
     if !problems.is_empty() {
         return Err(Error::Invalid(problems));
     }
-    state
-        .app
-        .update_roles(id, Some(user.user.id), roles)
-        .await?;
+    // Under the caller's Idempotency-Key, applied once even if the answer
+    // was lost to a crash after the commit.
+    match request_key {
+        Some(key) => {
+            state
+                .app
+                .update_roles_once(id, &key.0.0, Some(user.user.id), roles)
+                .await?
+        }
+        None => {
+            state
+                .app
+                .update_roles(id, Some(user.user.id), roles)
+                .await?
+        }
+    };
     one(&state, id, StatusCode::OK).await
 }
