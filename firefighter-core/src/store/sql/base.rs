@@ -47,6 +47,49 @@ pub(super) enum IdSql {
 /// The incident inserted last (see [`IdSql::Newest`]).
 pub(super) const NEWEST_INCIDENT: &str = "(SELECT max(id) FROM incidents)";
 
+/// Statements being written: each to be run on its own, or (SQLite) all
+/// in one script, one round trip.
+pub(super) enum Statements<DB: sqlx::Database> {
+    /// One builder per statement.
+    Each(Vec<sqlx::QueryBuilder<DB>>),
+    /// One builder for all; whether a statement was started in it.
+    Script(sqlx::QueryBuilder<DB>, bool),
+}
+
+impl<DB: sqlx::Database> Statements<DB> {
+    pub(super) fn each() -> Self {
+        Statements::Each(Vec::new())
+    }
+
+    pub(super) fn script() -> Self {
+        Statements::Script(sqlx::QueryBuilder::new(""), false)
+    }
+
+    /// Where the next statement is pushed.
+    pub(super) fn next(&mut self) -> &mut sqlx::QueryBuilder<DB> {
+        match self {
+            Statements::Each(all) => {
+                all.push(sqlx::QueryBuilder::new(""));
+                all.last_mut().expect("a builder was just pushed")
+            }
+            Statements::Script(script, started) => {
+                if std::mem::replace(started, true) {
+                    script.push(";\n");
+                }
+                script
+            }
+        }
+    }
+
+    /// The builders to run, in order.
+    pub(super) fn into_builders(self) -> Vec<sqlx::QueryBuilder<DB>> {
+        match self {
+            Statements::Each(all) => all,
+            Statements::Script(script, _) => vec![script],
+        }
+    }
+}
+
 /// Transactions, version bumps and argument binding, for both backends.
 macro_rules! base_sql {
     (

@@ -301,64 +301,49 @@ macro_rules! declaration_sql {
                 list.push_unseparated(") ON CONFLICT (event_id, handler) DO NOTHING");
             }
 
-            /// Everything `declare` writes for new incidents (each with the
-            /// scope of its `dedup_key`): one statement per incident row, then
-            /// one statement per kind of child row for all of them together
-            /// (each statement is a round trip).
-            #[allow(dead_code, reason = "SQLite writes new incidents as one script")]
-            pub(super) async fn insert_incidents(
-                conn: &mut $Conn,
-                new: &[(&NewIncidentRecord, Option<UserId>)],
-            ) -> Result<Vec<Incident>> {
-                let records: Vec<&NewIncidentRecord> = new.iter().map(|(record, _)| *record).collect();
-                let mut ids = Vec::with_capacity(records.len());
-                for (record, dedup_scope) in new {
-                    let mut insert = sqlx::QueryBuilder::<$Db>::new("");
-                    Self::push_incident_row(&mut insert, &record.incident, *dedup_scope);
-                    let raw: i64 = insert.build_query_scalar().fetch_one(&mut *conn).await?;
-                    ids.push(IncidentId(raw));
-                    if let Some(request) = record.request_key.as_deref() {
-                        let mut insert = sqlx::QueryBuilder::<$Db>::new("");
-                        Self::push_request_row(&mut insert, request, IncidentId(raw), IdSql::Bound, record.incident.created_at);
-                        insert.build().execute(&mut *conn).await?;
+            /// Every row of a new incident but its own, a statement per kind
+            /// of row (and per chunk), in the order they must be written.
+            pub(super) fn push_incident_rows(out: &mut Statements<$Db>, record: &NewIncidentRecord, id: IncidentId, ids: IdSql) {
+                let i = &record.incident;
+                if let Some(request) = record.request_key.as_deref() {
+                    Self::push_request_row(out.next(), request, id, ids, i.created_at);
+                }
+                for chunk in environment_rows(id, &environments_of(i)).chunks(CHUNK / 3) {
+                    Self::push_environment_rows(out.next(), chunk, ids);
+                }
+                for chunk in tag_rows(id, &i.tags).chunks(CHUNK / 3) {
+                    Self::push_tag_rows(out.next(), chunk, ids);
+                }
+                for chunk in last_roles(id, &record.roles).chunks(CHUNK / 3) {
+                    Self::push_role_rows(out.next(), chunk, ids);
+                }
+                // New incidents have no members yet: positions start at 0.
+                let members: Vec<(IncidentId, UserId, i32)> = unique(&record.members)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(p, u)| (id, u, position(p)))
+                    .collect();
+                for chunk in members.chunks(CHUNK / 3) {
+                    Self::push_member_rows(out.next(), chunk, ids);
+                }
+                for chunk in last_key_events(id, &record.key_events).chunks(CHUNK / 4) {
+                    Self::push_key_event_rows(out.next(), chunk, ids);
+                }
+                let timeline: Vec<(IncidentId, &TimelineEntry)> = record.timeline.iter().map(|e| (id, e)).collect();
+                for chunk in timeline.chunks(CHUNK / 10) {
+                    Self::push_timeline_rows(out.next(), chunk, ids);
+                }
+                let events: Vec<(IncidentId, &IncidentEvent, DateTime<Utc>)> =
+                    record.events.iter().map(|e| (id, e, i.created_at)).collect();
+                for chunk in events.chunks(CHUNK / 4) {
+                    Self::push_event_rows(out.next(), chunk, ids);
+                }
+                // The incident is new: every event it has was written just now.
+                if !record.events.is_empty() {
+                    for handlers in unique(&record.subscribers).chunks(CHUNK / 2) {
+                        Self::push_delivery_rows(out.next(), handlers, &[id], ids);
                     }
                 }
-                let written: Vec<(IncidentId, &NewIncidentRecord)> =
-                    ids.iter().copied().zip(records.iter().copied()).collect();
-                let envs: Vec<_> = written
-                    .iter()
-                    .flat_map(|(id, r)| environment_rows(*id, &environments_of(&r.incident)))
-                    .collect();
-                Self::insert_environment_rows(conn, &envs).await?;
-                let tags: Vec<_> = written
-                    .iter()
-                    .flat_map(|(id, r)| tag_rows(*id, &r.incident.tags))
-                    .collect();
-                Self::insert_tag_rows(conn, &tags).await?;
-                let roles: Vec<_> = written
-                    .iter()
-                    .flat_map(|(id, r)| last_roles(*id, &r.roles))
-                    .collect();
-                Self::upsert_role_rows(conn, &roles).await?;
-                let members: Vec<_> = written.iter().flat_map(|(id, r)| member_rows(*id, r)).collect();
-                for chunk in members.chunks(CHUNK / 3) {
-                    let mut insert = sqlx::QueryBuilder::<$Db>::new("");
-                    Self::push_member_rows(&mut insert, chunk, IdSql::Bound);
-                    insert.build().execute(&mut *conn).await?;
-                }
-                let key_events: Vec<_> = written
-                    .iter()
-                    .flat_map(|(id, r)| last_key_events(*id, &r.key_events))
-                    .collect();
-                Self::upsert_key_event_rows(conn, &key_events).await?;
-                let timeline: Vec<(IncidentId, &TimelineEntry)> = written
-                    .iter()
-                    .flat_map(|(id, r)| r.timeline.iter().map(move |e| (*id, e)))
-                    .collect();
-                Self::insert_timeline_rows(conn, &timeline).await?;
-
-                Self::insert_declared_events(conn, &written).await?;
-                Self::declared_incidents(conn, &written).await
             }
 
             /// The new incidents as written: as reading them back would give.
@@ -394,69 +379,33 @@ macro_rules! declaration_sql {
                 }
                 Ok(incidents)
             }
-
-            /// The outbox rows of new incidents: their events in one statement,
-            /// then one pending delivery per event and subscriber, due when the
-            /// incident was declared, in one statement per set of subscribers.
-            #[allow(dead_code, reason = "SQLite writes new incidents as one script")]
-            pub(super) async fn insert_declared_events(
-                conn: &mut $Conn,
-                written: &[(IncidentId, &NewIncidentRecord)],
-            ) -> Result<()> {
-                let events: Vec<(IncidentId, &IncidentEvent, DateTime<Utc>)> = written
-                    .iter()
-                    .flat_map(|(id, r)| r.events.iter().map(move |e| (*id, e, r.incident.created_at)))
-                    .collect();
-                for chunk in events.chunks(CHUNK / 4) {
-                    let mut insert = sqlx::QueryBuilder::<$Db>::new("");
-                    Self::push_event_rows(&mut insert, chunk, IdSql::Bound);
-                    insert.build().execute(&mut *conn).await?;
-                }
-                // The incidents are new: every event they have was written just now.
-                let mut by_subscribers: Vec<(Vec<String>, Vec<IncidentId>)> = Vec::new();
-                for (id, r) in written {
-                    if r.events.is_empty() || r.subscribers.is_empty() {
-                        continue;
-                    }
-                    let handlers = unique(&r.subscribers);
-                    match by_subscribers.iter_mut().find(|(h, _)| *h == handlers) {
-                        Some((_, ids)) => ids.push(*id),
-                        None => by_subscribers.push((handlers, vec![*id])),
-                    }
-                }
-                for (handlers, ids) in by_subscribers {
-                    for ids in ids.chunks(CHUNK / 2) {
-                        let mut insert = sqlx::QueryBuilder::<$Db>::new("");
-                        Self::push_delivery_rows(&mut insert, &handlers, ids, IdSql::Bound);
-                        insert.build().execute(&mut *conn).await?;
-                    }
-                }
-                Ok(())
-            }
         }
     };
 }
 
 for_each_backend!(declaration_sql);
 
-/// A new incident's members: positions start at 0.
-fn member_rows(id: IncidentId, record: &NewIncidentRecord) -> Vec<(IncidentId, UserId, i32)> {
-    unique(&record.members)
-        .into_iter()
-        .enumerate()
-        .map(|(p, u)| (id, u, position(p)))
-        .collect()
-}
-
 impl crate::store::PgStore {
-    /// New incidents and the version bump, a statement at a time.
+    /// New incidents and the version bump, a statement at a time: each
+    /// incident's rows are written with the id its row returned.
     pub(super) async fn write_new_incidents(
         conn: &mut sqlx::PgConnection,
         new: &[(&NewIncidentRecord, Option<UserId>)],
     ) -> Result<Vec<Incident>> {
-        let incidents = Self::insert_incidents(conn, new).await?;
+        let mut written = Vec::with_capacity(new.len());
+        for (record, dedup_scope) in new {
+            let mut insert = sqlx::QueryBuilder::<sqlx::Postgres>::new("");
+            Self::push_incident_row(&mut insert, &record.incident, *dedup_scope);
+            let id = IncidentId(insert.build_query_scalar().fetch_one(&mut *conn).await?);
+            let mut rows = Statements::each();
+            Self::push_incident_rows(&mut rows, record, id, IdSql::Bound);
+            for mut statement in rows.into_builders() {
+                statement.build().execute(&mut *conn).await?;
+            }
+            written.push((id, *record));
+        }
         Self::bump(conn, VersionsChanged::Data).await?;
-        Ok(incidents)
+        Self::declared_incidents(conn, &written).await
     }
 }
 
@@ -480,72 +429,27 @@ impl crate::store::SqliteStore {
     ) -> Result<Vec<Incident>> {
         // Rows are made with this id; the script names the incident instead.
         const NEWEST: IncidentId = IncidentId(0);
-        let mut script =
-            sqlx::QueryBuilder::<sqlx::Sqlite>::new(if whole { "BEGIN IMMEDIATE;\n" } else { "" });
-        let end = |script: &mut sqlx::QueryBuilder<sqlx::Sqlite>| {
-            script.push(";\n");
-        };
-        for (record, dedup_scope) in new {
-            let i = &record.incident;
-            Self::push_incident_row(&mut script, i, *dedup_scope);
-            end(&mut script);
-            if let Some(request) = record.request_key.as_deref() {
-                Self::push_request_row(&mut script, request, NEWEST, IdSql::Newest, i.created_at);
-                end(&mut script);
-            }
-            let envs = environment_rows(NEWEST, &environments_of(i));
-            for chunk in envs.chunks(CHUNK / 3) {
-                Self::push_environment_rows(&mut script, chunk, IdSql::Newest);
-                end(&mut script);
-            }
-            let tags = tag_rows(NEWEST, &i.tags);
-            for chunk in tags.chunks(CHUNK / 3) {
-                Self::push_tag_rows(&mut script, chunk, IdSql::Newest);
-                end(&mut script);
-            }
-            let roles = last_roles(NEWEST, &record.roles);
-            for chunk in roles.chunks(CHUNK / 3) {
-                Self::push_role_rows(&mut script, chunk, IdSql::Newest);
-                end(&mut script);
-            }
-            let members = member_rows(NEWEST, record);
-            for chunk in members.chunks(CHUNK / 3) {
-                Self::push_member_rows(&mut script, chunk, IdSql::Newest);
-                end(&mut script);
-            }
-            let key_events = last_key_events(NEWEST, &record.key_events);
-            for chunk in key_events.chunks(CHUNK / 4) {
-                Self::push_key_event_rows(&mut script, chunk, IdSql::Newest);
-                end(&mut script);
-            }
-            let timeline: Vec<(IncidentId, &TimelineEntry)> =
-                record.timeline.iter().map(|e| (NEWEST, e)).collect();
-            for chunk in timeline.chunks(CHUNK / 10) {
-                Self::push_timeline_rows(&mut script, chunk, IdSql::Newest);
-                end(&mut script);
-            }
-            let events: Vec<(IncidentId, &IncidentEvent, DateTime<Utc>)> = record
-                .events
-                .iter()
-                .map(|e| (NEWEST, e, i.created_at))
-                .collect();
-            for chunk in events.chunks(CHUNK / 4) {
-                Self::push_event_rows(&mut script, chunk, IdSql::Newest);
-                end(&mut script);
-            }
-            if !record.events.is_empty() && !record.subscribers.is_empty() {
-                let handlers = unique(&record.subscribers);
-                for chunk in handlers.chunks(CHUNK / 2) {
-                    Self::push_delivery_rows(&mut script, chunk, &[NEWEST], IdSql::Newest);
-                    end(&mut script);
-                }
-            }
-        }
-        Self::push_bump(&mut script, VersionsChanged::Data);
+        let mut script = Statements::script();
         if whole {
-            script.push(";\nCOMMIT");
+            script.next().push("BEGIN IMMEDIATE");
         }
-        let ids: Vec<i64> = script.build_query_scalar().fetch_all(&mut *conn).await?;
+        for (record, dedup_scope) in new {
+            Self::push_incident_row(script.next(), &record.incident, *dedup_scope);
+            Self::push_incident_rows(&mut script, record, NEWEST, IdSql::Newest);
+        }
+        Self::push_bump(script.next(), VersionsChanged::Data);
+        if whole {
+            script.next().push("COMMIT");
+        }
+        let mut ids = Vec::with_capacity(new.len());
+        for mut statement in script.into_builders() {
+            ids.extend(
+                statement
+                    .build_query_scalar::<i64>()
+                    .fetch_all(&mut *conn)
+                    .await?,
+            );
+        }
         if ids.len() != new.len() {
             return Err(corrupt(format!(
                 "{} incidents declared, {} ids returned",
