@@ -7,6 +7,9 @@
 //! the responders, readiness by status (and closing waiting for it), and
 //! the timeline field re-rendered when key events or the status change.
 
+#[path = "support/search.rs"]
+mod search;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -306,18 +309,7 @@ impl World {
     }
 
     async fn mount_search(&self, found: &[&str], times: Option<u64>, priority: u8) {
-        let issues: Vec<Value> = found
-            .iter()
-            .map(|k| json!({"id": "10007", "key": k}))
-            .collect();
-        let mock = Mock::given(method("GET"))
-            .and(path("/rest/api/3/search/jql"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"issues": issues})))
-            .with_priority(priority);
-        match times {
-            Some(n) => mock.up_to_n_times(n).mount(&self.server).await,
-            None => mock.mount(&self.server).await,
-        }
+        search::mount_search(&self.server, "10007", found, times, priority).await;
     }
 
     /// Jane's account, the assignment, the link and the issue's links

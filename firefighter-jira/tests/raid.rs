@@ -2,6 +2,9 @@
 //! wiremock fake of Jira, a fake notifier, and local HTTP servers on
 //! 127.0.0.1 serving (or refusing to serve) attachments.
 
+#[path = "support/search.rs"]
+mod search;
+
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -294,18 +297,7 @@ impl World {
     }
 
     async fn mount_search(&self, found: &[&str], times: Option<u64>, priority: u8) {
-        let issues: Vec<Value> = found
-            .iter()
-            .map(|k| json!({"id": "10001", "key": k}))
-            .collect();
-        let mock = Mock::given(method("GET"))
-            .and(path("/rest/api/3/search/jql"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"issues": issues})))
-            .with_priority(priority);
-        match times {
-            Some(n) => mock.up_to_n_times(n).mount(&self.jira).await,
-            None => mock.mount(&self.jira).await,
-        }
+        search::mount_search(&self.jira, "10001", found, times, priority).await;
     }
 
     /// Uploads accepted; the issue `key` has `existing` attachments.

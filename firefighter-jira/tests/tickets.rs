@@ -4,6 +4,9 @@
 //! second; a 429 waited out; field errors by field as a permanent error;
 //! the user mapping looked up once per person.
 
+#[path = "support/search.rs"]
+mod search;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -218,18 +221,7 @@ impl World {
     }
 
     async fn mount_search(&self, found: &[&str], times: Option<u64>, priority: u8) {
-        let issues: Vec<Value> = found
-            .iter()
-            .map(|k| json!({"id": "10001", "key": k}))
-            .collect();
-        let mock = Mock::given(method("GET"))
-            .and(path("/rest/api/3/search/jql"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"issues": issues})))
-            .with_priority(priority);
-        match times {
-            Some(n) => mock.up_to_n_times(n).mount(&self.server).await,
-            None => mock.mount(&self.server).await,
-        }
+        search::mount_search(&self.server, "10001", found, times, priority).await;
     }
 }
 
