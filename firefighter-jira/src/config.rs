@@ -328,18 +328,19 @@ fn priorities(list: &str) -> Result<TicketPriorities> {
     Ok(TicketPriorities::Only(names))
 }
 
+/// Settings as the environment would give them (`pairs` of names and values), for tests.
+#[cfg(test)]
+pub(crate) fn env(pairs: &[(&str, &str)]) -> Figment {
+    let map: std::collections::BTreeMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned()))
+        .collect();
+    Figment::new().merge(figment::providers::Serialized::defaults(map))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use figment::providers::Serialized;
-
-    fn env(pairs: &[(&str, &str)]) -> Figment {
-        let map: std::collections::BTreeMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned()))
-            .collect();
-        Figment::new().merge(Serialized::defaults(map))
-    }
 
     const ON: &[(&str, &str)] = &[
         ("ENABLE_JIRA", "yes"),

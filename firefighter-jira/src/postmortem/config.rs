@@ -187,15 +187,7 @@ impl PostMortemConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use figment::providers::Serialized;
-
-    fn env(pairs: &[(&str, &str)]) -> Figment {
-        let map: std::collections::BTreeMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned()))
-            .collect();
-        Figment::new().merge(Serialized::defaults(map))
-    }
+    use crate::config::env;
 
     const JIRA_ON: &[(&str, &str)] = &[
         ("ENABLE_JIRA", "yes"),
