@@ -440,16 +440,15 @@ impl PostMortemProvider for ConfluencePostMortems {
     }
 
     async fn state(&self, incident: &Incident) -> PostMortemState {
-        let record = match self.store.postmortems(incident.id).await {
-            Ok(docs) => docs.into_iter().find(|d| d.backend == BACKEND),
-            Err(e) => {
-                return PostMortemState::Unknown(format!(
-                    "could not read the post-mortem records: {e}"
-                ));
-            }
-        };
-        let Some(record) = record else {
-            return PostMortemState::Missing;
+        let record = match firefighter_core::postmortem::recorded_postmortem(
+            self.store.as_ref(),
+            incident.id,
+            BACKEND,
+        )
+        .await
+        {
+            Ok(record) => record,
+            Err(state) => return state,
         };
         match self.client.labels(&record.external_id).await {
             Ok(labels) if labels.contains(&self.ready_label) => PostMortemState::Ready,

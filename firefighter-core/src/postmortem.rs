@@ -217,6 +217,24 @@ impl BuiltInPostMortems {
     }
 }
 
+/// The document `backend` recorded for `incident`; without one, the state
+/// a provider reports: `Missing`, or `Unknown` when the records cannot be read.
+pub async fn recorded_postmortem(
+    store: &dyn crate::Store,
+    incident: crate::IncidentId,
+    backend: &str,
+) -> Result<PostMortem, PostMortemState> {
+    match store.postmortems(incident).await {
+        Ok(docs) => docs
+            .into_iter()
+            .find(|d| d.backend == backend)
+            .ok_or(PostMortemState::Missing),
+        Err(e) => Err(PostMortemState::Unknown(format!(
+            "could not read the post-mortem records: {e}"
+        ))),
+    }
+}
+
 #[async_trait]
 impl PostMortemProvider for BuiltInPostMortems {
     fn name(&self) -> &str {
@@ -224,13 +242,10 @@ impl PostMortemProvider for BuiltInPostMortems {
     }
 
     async fn state(&self, incident: &Incident) -> PostMortemState {
-        match self.store.postmortems(incident.id).await {
-            Ok(docs) => match docs.into_iter().find(|d| d.backend == BUILT_IN) {
-                None => PostMortemState::Missing,
-                Some(d) if d.ready => PostMortemState::Ready,
-                Some(_) => PostMortemState::NotReady("draft".into()),
-            },
-            Err(e) => PostMortemState::Unknown(e.to_string()),
+        match recorded_postmortem(self.store.as_ref(), incident.id, BUILT_IN).await {
+            Ok(d) if d.ready => PostMortemState::Ready,
+            Ok(_) => PostMortemState::NotReady("draft".into()),
+            Err(state) => state,
         }
     }
 }

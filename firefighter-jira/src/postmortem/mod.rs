@@ -386,16 +386,15 @@ impl PostMortemProvider for JiraPostMortems {
     }
 
     async fn state(&self, incident: &Incident) -> PostMortemState {
-        let record = match self.store.postmortems(incident.id).await {
-            Ok(docs) => docs.into_iter().find(|d| d.backend == BACKEND),
-            Err(e) => {
-                return PostMortemState::Unknown(format!(
-                    "could not read the post-mortem records: {e}"
-                ));
-            }
-        };
-        let Some(record) = record else {
-            return PostMortemState::Missing;
+        let record = match firefighter_core::postmortem::recorded_postmortem(
+            self.store.as_ref(),
+            incident.id,
+            BACKEND,
+        )
+        .await
+        {
+            Ok(record) => record,
+            Err(state) => return state,
         };
         match self.client.issue_status(&record.external_id).await {
             Ok(status) if status.trim().eq_ignore_ascii_case(&self.ready_status) => {
