@@ -12,10 +12,9 @@
 //! | `raid_alert__<domain>` | tickets reported by someone whose e-mail is at `<domain>` or below it (`jane@eu.partner.com`: `eu.partner.com` and `partner.com`) |
 //!
 //! The last row is FireFighter's documented partner alert, which its code
-//! computes and then drops (reference §14.1): here it is sent. Core matches
-//! tags by *containing*, so a conversation tagged `raid_alert__partner.com`
-//! also gets the tickets of `partner.co` (its tag is contained); tag partner
-//! conversations with care until tags are matched exactly.
+//! computes and then drops (reference §14.1): here it is sent. A tag
+//! matches only when no longer name continues it, so a conversation tagged
+//! `raid_alert__partner.com` does not get the tickets of `partner.co`.
 //!
 //! The notification: the ticket's title, its description cut to
 //! [`DESCRIPTION_CHARS`], the reporter, the business impact, and the link to

@@ -280,11 +280,6 @@ impl Downloader {
         self
     }
 
-    /// The byte limit.
-    pub fn max_bytes(&self) -> u64 {
-        self.max_bytes
-    }
-
     fn refusal(&self, ip: IpAddr) -> Option<&'static str> {
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
@@ -626,7 +621,10 @@ async fn attach_one(
                 Ok(found) if found.iter().any(|a| is_file_of(&a.filename, index)) => {
                     Attached::Uploaded(name)
                 }
-                _ => Attached::Failed(format!("Jira did not take it: {e}")),
+                Ok(_) => Attached::Failed(format!("Jira did not take it: {e}")),
+                Err(check) => Attached::Failed(format!(
+                    "Jira did not answer ({e}), and its attachments could not be checked: {check}"
+                )),
             }
         }
         Err(e) => Attached::Failed(format!("Jira did not take it: {e}")),

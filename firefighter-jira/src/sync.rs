@@ -81,6 +81,14 @@ pub struct Pusher<'a> {
 }
 
 impl Pusher<'_> {
+    /// Forgets a push that may not have happened; a failure to forget is
+    /// logged, so that the push's own error is the one reported.
+    async fn forget(&self, id: IncidentId, field: &str, value: &str) {
+        if let Err(e) = self.ledger.forget_push(id, field, value).await {
+            tracing::warn!(incident = id.0, field, error = %e, "could not forget a failed push's marker");
+        }
+    }
+
     /// Pushes what the timeline entry `update_id` changed (status, priority)
     /// to the incident's ticket, unless the change came from Jira.
     pub async fn push_update(
@@ -153,7 +161,7 @@ impl Pusher<'_> {
         let pushed = self.client.set_fields(key, fields).await;
         if pushed.is_err() {
             // A push that may not have happened announces no echo to wait for.
-            self.ledger.forget_push(id, PRIORITY, &value).await?;
+            self.forget(id, PRIORITY, &value).await;
         }
         match pushed {
             Ok(()) => Ok(()),
@@ -199,7 +207,7 @@ impl Pusher<'_> {
         if moved.is_err() {
             let failed = entering.lock().unwrap_or_else(|e| e.into_inner()).take();
             if let Some(step) = failed {
-                self.ledger.forget_push(id, STATUS, &step).await?;
+                self.forget(id, STATUS, &step).await;
             }
         }
         match moved {

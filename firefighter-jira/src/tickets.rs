@@ -341,7 +341,11 @@ pub async fn create_ticket(
                 Err(e @ (Error::Unavailable { .. } | Error::Transport(_))) => {
                     match find(client, config, id).await {
                         Ok(Some(key)) => TicketOutcome::Adopted(key),
-                        _ => return Err(e),
+                        Ok(None) => return Err(e),
+                        Err(search) => {
+                            tracing::warn!(error = %search, "could not look for the ticket after a failed creation");
+                            return Err(e);
+                        }
                     }
                 }
                 Err(e) => return Err(explain(config, e)),

@@ -193,7 +193,13 @@ impl Answer {
     }
 
     fn replayed(stored: &StoredResponse) -> Option<Answer> {
-        let envelope: Value = serde_json::from_str(&stored.body).ok()?;
+        let envelope: Value = match serde_json::from_str(&stored.body) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "a stored intake answer could not be read");
+                return None;
+            }
+        };
         Some(Answer {
             status: StatusCode::from_u16(stored.status).ok()?,
             body: envelope.get("body")?.clone(),

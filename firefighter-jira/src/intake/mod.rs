@@ -272,7 +272,11 @@ impl Intake {
                     Err(e @ (Error::Unavailable { .. } | Error::Transport(_))) => match label {
                         Some(label) => match self.find(&request.project, label).await {
                             Ok(Some(key)) => (key, false),
-                            _ => return Err(e),
+                            Ok(None) => return Err(e),
+                            Err(search) => {
+                                tracing::warn!(error = %search, "could not look for the ticket after a failed creation");
+                                return Err(e);
+                            }
                         },
                         None => return Err(e),
                     },

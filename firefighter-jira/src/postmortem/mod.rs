@@ -226,7 +226,11 @@ pub async fn create_jira_postmortem(
                 Err(e @ (Error::Unavailable { .. } | Error::Transport(_))) => {
                     match find(client, config, id).await {
                         Ok(Some(key)) => PostMortemOutcome::Adopted(key),
-                        _ => return Err(e),
+                        Ok(None) => return Err(e),
+                        Err(search) => {
+                            tracing::warn!(error = %search, "could not look for the post-mortem after a failed creation");
+                            return Err(e);
+                        }
                     }
                 }
                 Err(e) => return Err(explain(config, Some(&jira.fields), e)),
