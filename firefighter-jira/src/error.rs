@@ -157,3 +157,8 @@ impl firefighter_core::Retryable for Error {
         Error::retry_after(self)
     }
 }
+
+/// A failure to set the integration up, as core reports it at start.
+pub(crate) fn config_error(e: Error) -> firefighter_core::Error {
+    firefighter_core::Error::Config(e.to_string())
+}

@@ -513,17 +513,13 @@ impl EventHandler for TicketHandler {
 }
 
 fn build_handler(ctx: &PluginContext) -> firefighter_core::Result<Option<Arc<dyn EventHandler>>> {
-    let config =
-        JiraConfig::from_env().map_err(|e| firefighter_core::Error::Config(e.to_string()))?;
+    let config = JiraConfig::from_env().map_err(crate::error::config_error)?;
     let Some(config) = config else {
         return Ok(None);
     };
-    let client =
-        JiraClient::new(&config).map_err(|e| firefighter_core::Error::Config(e.to_string()))?;
-    let users = JiraUserStore::of(&*ctx.store)
-        .map_err(|e| firefighter_core::Error::Config(e.to_string()))?;
-    let ledger =
-        SyncLedger::of(&*ctx.store).map_err(|e| firefighter_core::Error::Config(e.to_string()))?;
+    let client = JiraClient::new(&config).map_err(crate::error::config_error)?;
+    let users = JiraUserStore::of(&*ctx.store).map_err(crate::error::config_error)?;
+    let ledger = SyncLedger::of(&*ctx.store).map_err(crate::error::config_error)?;
     Ok(Some(Arc::new(TicketHandler::new(
         client,
         config,

@@ -82,8 +82,7 @@ pub const BACKEND: &str = "jira";
 pub const HANDLER_POSTMORTEMS: &str = "jira.postmortems";
 /// The name of the backend's status report.
 pub const NAME: &str = "jira-postmortems";
-/// Longest summary Jira takes.
-pub const MAX_SUMMARY_CHARS: usize = 255;
+pub use crate::tickets::MAX_SUMMARY_CHARS;
 /// Business days (Monday to Friday) from the declaration to the due date.
 pub const BUSINESS_DAYS_TO_DUE: u32 = 40;
 /// The link types tried, in order, to link the post-mortem to the ticket.
@@ -416,16 +415,13 @@ impl PostMortemProvider for JiraPostMortems {
     }
 }
 
-fn config_error(e: Error) -> firefighter_core::Error {
-    firefighter_core::Error::Config(e.to_string())
-}
-
 fn build_handler(ctx: &PluginContext) -> firefighter_core::Result<Option<Arc<dyn EventHandler>>> {
-    let Some((jira, config)) = PostMortemConfig::from_env().map_err(config_error)? else {
+    let Some((jira, config)) = PostMortemConfig::from_env().map_err(crate::error::config_error)?
+    else {
         return Ok(None);
     };
-    let client = JiraClient::new(&jira).map_err(config_error)?;
-    let users = JiraUserStore::of(&*ctx.store).map_err(config_error)?;
+    let client = JiraClient::new(&jira).map_err(crate::error::config_error)?;
+    let users = JiraUserStore::of(&*ctx.store).map_err(crate::error::config_error)?;
     Ok(Some(Arc::new(PostMortemHandler::new(
         client,
         jira,
@@ -438,10 +434,11 @@ fn build_handler(ctx: &PluginContext) -> firefighter_core::Result<Option<Arc<dyn
 fn build_provider(
     ctx: &PluginContext,
 ) -> firefighter_core::Result<Option<Arc<dyn PostMortemProvider>>> {
-    let Some((jira, config)) = PostMortemConfig::from_env().map_err(config_error)? else {
+    let Some((jira, config)) = PostMortemConfig::from_env().map_err(crate::error::config_error)?
+    else {
         return Ok(None);
     };
-    let client = JiraClient::new(&jira).map_err(config_error)?;
+    let client = JiraClient::new(&jira).map_err(crate::error::config_error)?;
     Ok(Some(Arc::new(JiraPostMortems::new(
         client,
         &config,

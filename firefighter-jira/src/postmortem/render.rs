@@ -51,12 +51,7 @@ pub fn postmortem_summary(
         config.summary_prefix(),
         title.trim()
     );
-    if summary.chars().count() <= MAX_SUMMARY_CHARS {
-        return summary;
-    }
-    let mut cut: String = summary.chars().take(MAX_SUMMARY_CHARS - 1).collect();
-    cut.push('…');
-    cut
+    crate::alerts::cut(&summary, MAX_SUMMARY_CHARS)
 }
 
 /// Everything the post-mortem's fields show, gathered once.

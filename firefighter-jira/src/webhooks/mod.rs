@@ -331,13 +331,12 @@ impl PeriodicTask for ReplayTask {
 }
 
 fn build_replay(ctx: &PluginContext) -> firefighter_core::Result<Option<Arc<dyn PeriodicTask>>> {
-    let config =
-        JiraConfig::from_env().map_err(|e| firefighter_core::Error::Config(e.to_string()))?;
+    let config = JiraConfig::from_env().map_err(crate::error::config_error)?;
     let Some(config) = config else {
         return Ok(None);
     };
     let webhooks = Webhooks::new(ctx.app_handle(), ctx.store.clone(), config)
-        .map_err(|e| firefighter_core::Error::Config(e.to_string()))?;
+        .map_err(crate::error::config_error)?;
     Ok(Some(Arc::new(ReplayTask { webhooks })))
 }
 
