@@ -10,9 +10,11 @@ macro_rules! uuid_id {
         pub struct $name(pub uuid::Uuid);
 
         impl $name {
-            /// A new random identifier.
+            /// A new identifier. Ordered by creation time (UUIDv7), so a
+            /// row keyed by it lands on the last page of its index instead
+            /// of a random one: fewer pages written per commit.
             pub fn new() -> Self {
-                Self(uuid::Uuid::new_v4())
+                Self(uuid::Uuid::now_v7())
             }
         }
 

@@ -170,11 +170,27 @@ impl Dispatcher {
         };
         let outcomes =
             futures::future::join_all(claimed.into_iter().map(|d| self.deliver(d))).await;
+        let mut delivered = Vec::new();
         for outcome in outcomes {
             match outcome? {
-                Outcome::Delivered => report.delivered += 1,
+                Outcome::Delivered(id) => delivered.push(id),
                 Outcome::Retried => report.retried += 1,
                 Outcome::Parked => report.parked += 1,
+            }
+        }
+        if !delivered.is_empty() {
+            // One write for the whole pass: each of its own would hold
+            // SQLite's single writer, which declarations wait for.
+            let done = self
+                .store
+                .complete_deliveries(&delivered, &self.config.owner, now())
+                .await?;
+            report.delivered = delivered.len();
+            for id in delivered.iter().filter(|id| !done.contains(id)) {
+                tracing::warn!(
+                    delivery = id,
+                    "delivery finished after its lease expired; another dispatcher may run it again"
+                );
             }
         }
         Ok(report)
@@ -203,20 +219,8 @@ impl Dispatcher {
             }),
         };
         match result {
-            Ok(()) => {
-                if !self
-                    .store
-                    .complete_delivery(delivery.id, &self.config.owner, now())
-                    .await?
-                {
-                    tracing::warn!(
-                        delivery = delivery.id,
-                        handler = %delivery.handler,
-                        "delivery finished after its lease expired; another dispatcher may run it again"
-                    );
-                }
-                Ok(Outcome::Delivered)
-            }
+            // Marked done with the rest of the pass (see `run_once`).
+            Ok(()) => Ok(Outcome::Delivered(delivery.id)),
             Err(err) => {
                 let (message, retry_at) = match &err {
                     HandlerError::Permanent(m) => (m.clone(), None),
@@ -257,27 +261,38 @@ impl Dispatcher {
     pub async fn run(self, shutdown: CancellationToken) {
         tracing::info!(owner = %self.config.owner, "outbox dispatcher started");
         loop {
-            let busy = match self.run_once().await {
-                Ok(report) => report.claimed > 0,
+            let claimed = match self.run_once().await {
+                Ok(report) => report.claimed,
                 Err(e) => {
                     tracing::error!(error = %e, "outbox pass failed; retrying shortly");
-                    false
+                    0
                 }
             };
             if shutdown.is_cancelled() {
                 break;
             }
-            if !busy {
+            if claimed >= self.config.batch as usize {
+                // More may be due at once.
+                continue;
+            }
+            if claimed > 0 {
+                // Under a steady stream of commits, claim what gathered
+                // meanwhile together rather than one pass per commit.
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    _ = self.wake.notified() => {
-                        tokio::select! {
-                            _ = shutdown.cancelled() => break,
-                            _ = tokio::time::sleep(self.config.gather) => {}
-                        }
-                    }
-                    _ = tokio::time::sleep(self.config.poll) => {}
+                    _ = tokio::time::sleep(self.config.gather) => {}
                 }
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.wake.notified() => {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(self.config.gather) => {}
+                    }
+                }
+                _ = tokio::time::sleep(self.config.poll) => {}
             }
         }
         tracing::info!(owner = %self.config.owner, "outbox dispatcher stopped");
@@ -285,7 +300,8 @@ impl Dispatcher {
 }
 
 enum Outcome {
-    Delivered,
+    /// Handled; to be marked done.
+    Delivered(i64),
     Retried,
     Parked,
 }

@@ -85,7 +85,20 @@ pub trait OutboxStore: Send + Sync + std::fmt::Debug + 'static {
         handlers: Option<Arc<[String]>>,
     ) -> Result<Vec<Delivery>>;
     /// Marks a leased delivery done. Returns false if the lease was lost.
-    async fn complete_delivery(&self, id: i64, owner: &str, now: DateTime<Utc>) -> Result<bool>;
+    async fn complete_delivery(&self, id: i64, owner: &str, now: DateTime<Utc>) -> Result<bool> {
+        Ok(!self
+            .complete_deliveries(&[id], owner, now)
+            .await?
+            .is_empty())
+    }
+    /// Marks leased deliveries done in one write; returns those whose
+    /// lease `owner` still held (the others may run again elsewhere).
+    async fn complete_deliveries(
+        &self,
+        ids: &[i64],
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>>;
     /// Records a failed attempt: retry at `retry_at`, or park as failed when `None`.
     async fn fail_delivery(
         &self,

@@ -205,17 +205,24 @@ macro_rules! outbox_sql {
                 Ok(out)
             }
 
-            async fn complete_delivery(&self, id: i64, owner: &str, now: DateTime<Utc>) -> Result<bool> {
-                let done = sqlx::query(
-                    "UPDATE outbox_deliveries SET status = 'delivered', delivered_at = $1, lease_owner = NULL, \
-                     lease_until = NULL WHERE id = $2 AND lease_owner = $3 AND status = 'pending'",
-                )
-                .bind(now)
-                .bind(id)
-                .bind(owner)
-                .execute(&self.writer)
-                .await?;
-                Ok(done.rows_affected() > 0)
+            async fn complete_deliveries(&self, ids: &[i64], owner: &str, now: DateTime<Utc>) -> Result<Vec<i64>> {
+                let mut done = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(CHUNK) {
+                    let mut update = sqlx::QueryBuilder::<$Db>::new(
+                        "UPDATE outbox_deliveries SET status = 'delivered', delivered_at = ",
+                    );
+                    update.push_bind(now);
+                    update.push(", lease_owner = NULL, lease_until = NULL WHERE lease_owner = ");
+                    update.push_bind(owner);
+                    update.push(" AND status = 'pending' AND id IN (");
+                    let mut list = update.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    update.push(") RETURNING id");
+                    done.extend(update.build_query_scalar::<i64>().fetch_all(&self.writer).await?);
+                }
+                Ok(done)
             }
 
             async fn fail_delivery(

@@ -223,7 +223,10 @@ impl SqliteStore {
         if let Some(known) = mark.as_ref().and_then(|m| commits.known(m)) {
             return Ok(known);
         }
-        let versions = self.query_data_versions().await?;
+        let versions = match commits.read_versions() {
+            Some(read) => read,
+            None => self.query_data_versions().await?,
+        };
         if let Some(mark) = mark {
             commits.remember(mark, versions);
         }

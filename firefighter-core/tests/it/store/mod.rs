@@ -122,6 +122,7 @@ macro_rules! store_tests {
                 claims_leave_the_deliveries_of_handlers_not_named,
                 expired_lease_is_claimable_by_another_owner,
                 concurrent_claimers_never_share_a_delivery,
+                deliveries_are_completed_together_only_under_their_lease,
                 task_schedules_leases_and_runs,
                 users_identities_and_passwords,
                 users_lookup_of_many_ids,

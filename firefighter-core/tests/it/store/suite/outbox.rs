@@ -241,6 +241,62 @@ pub(crate) async fn expired_lease_is_claimable_by_another_owner(store: S) {
     assert!(store.complete_delivery(b[0].id, "b", at(33)).await.unwrap());
 }
 
+/// A pass's deliveries are marked done in one write: only those whose
+/// lease the owner still holds, and only once.
+pub(crate) async fn deliveries_are_completed_together_only_under_their_lease(store: S) {
+    let fx = fixture(&store).await;
+    for (n, title) in [
+        "Checkout fails for card payments",
+        "Search answers slowly in Europe",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut record = fx.record(fx.incident(title, at(n as i64)));
+        record.subscribers = Arc::from(vec!["slack".to_owned()]);
+        store.declare(record).await.unwrap();
+    }
+    let early = store.claim_deliveries("a", at(0), at(30), 1).await.unwrap();
+    let late = store
+        .claim_deliveries("a", at(20), at(50), 1)
+        .await
+        .unwrap();
+    assert_eq!((early.len(), late.len()), (1, 1));
+    // A's first lease ran out and B took that delivery.
+    let taken = store
+        .claim_deliveries("b", at(31), at(61), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        taken.iter().map(|d| d.id).collect::<Vec<_>>(),
+        vec![early[0].id]
+    );
+
+    let both = [early[0].id, late[0].id];
+    assert_eq!(
+        store.complete_deliveries(&both, "a", at(32)).await.unwrap(),
+        vec![late[0].id],
+        "only the delivery A still holds"
+    );
+    assert!(
+        store
+            .complete_deliveries(&both, "a", at(33))
+            .await
+            .unwrap()
+            .is_empty(),
+        "done once"
+    );
+    assert_eq!(
+        store.complete_deliveries(&both, "b", at(34)).await.unwrap(),
+        vec![early[0].id]
+    );
+    let delivered = store
+        .list_deliveries(Some(DeliveryStatus::Delivered), 10)
+        .await
+        .unwrap();
+    assert_eq!(delivered.len(), 2);
+}
+
 pub(crate) async fn concurrent_claimers_never_share_a_delivery(store: S) {
     let fx = fixture(&store).await;
     let handlers: Arc<[String]> =
