@@ -305,7 +305,7 @@ impl InviteRegistry {
             .iter()
             .map(|(_, a)| a.as_ref().map_or(0, |r| r.as_ref().map_or(0, Vec::len)))
             .sum();
-        // FxHash: user ids are random UUIDs, no need for a DoS-resistant hasher.
+        // FxHash: user ids are UUIDs we generate, no need for a DoS-resistant hasher.
         let mut index: FxHashMap<UserId, usize> = FxHashMap::with_capacity_and_hasher(
             expected + 1 + ctx.role_holders.len(),
             Default::default(),

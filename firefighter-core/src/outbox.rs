@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::{FutureExt as _, StreamExt as _};
 use rand::Rng;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -168,30 +169,53 @@ impl Dispatcher {
             claimed: claimed.len(),
             ..PassReport::default()
         };
-        let outcomes =
-            futures::future::join_all(claimed.into_iter().map(|d| self.deliver(d))).await;
-        let mut delivered = Vec::new();
-        for outcome in outcomes {
-            match outcome? {
-                Outcome::Delivered(id) => delivered.push(id),
-                Outcome::Retried => report.retried += 1,
-                Outcome::Parked => report.parked += 1,
+        // Handled deliveries are marked done as their handlers finish, those
+        // finishing together in one write (each write of its own would hold
+        // SQLite's single writer, which declarations wait for), so a slow
+        // handler never holds back the others' completion.
+        let mut running: futures::stream::FuturesUnordered<_> =
+            claimed.into_iter().map(|d| self.deliver(d)).collect();
+        let mut first_error = None;
+        while let Some(outcome) = running.next().await {
+            let mut finished = vec![outcome];
+            while let Some(Some(more)) = running.next().now_or_never() {
+                finished.push(more);
             }
-        }
-        if !delivered.is_empty() {
-            // One write for the whole pass: each of its own would hold
-            // SQLite's single writer, which declarations wait for.
-            let done = self
+            let mut delivered = Vec::new();
+            for outcome in finished {
+                match outcome {
+                    Ok(Outcome::Delivered(id)) => delivered.push(id),
+                    Ok(Outcome::Retried) => report.retried += 1,
+                    Ok(Outcome::Parked) => report.parked += 1,
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            if delivered.is_empty() {
+                continue;
+            }
+            report.delivered += delivered.len();
+            match self
                 .store
                 .complete_deliveries(&delivered, &self.config.owner, now())
-                .await?;
-            report.delivered = delivered.len();
-            for id in delivered.iter().filter(|id| !done.contains(id)) {
-                tracing::warn!(
-                    delivery = id,
-                    "delivery finished after its lease expired; another dispatcher may run it again"
-                );
+                .await
+            {
+                Ok(done) => {
+                    for id in delivered.iter().filter(|id| !done.contains(id)) {
+                        tracing::warn!(
+                            delivery = id,
+                            "delivery finished after its lease expired; another dispatcher may run it again"
+                        );
+                    }
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
         }
         Ok(report)
     }
@@ -261,38 +285,27 @@ impl Dispatcher {
     pub async fn run(self, shutdown: CancellationToken) {
         tracing::info!(owner = %self.config.owner, "outbox dispatcher started");
         loop {
-            let claimed = match self.run_once().await {
-                Ok(report) => report.claimed,
+            let busy = match self.run_once().await {
+                Ok(report) => report.claimed > 0,
                 Err(e) => {
                     tracing::error!(error = %e, "outbox pass failed; retrying shortly");
-                    0
+                    false
                 }
             };
             if shutdown.is_cancelled() {
                 break;
             }
-            if claimed >= self.config.batch as usize {
-                // More may be due at once.
-                continue;
-            }
-            if claimed > 0 {
-                // Under a steady stream of commits, claim what gathered
-                // meanwhile together rather than one pass per commit.
+            if !busy {
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(self.config.gather) => {}
-                }
-                continue;
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = self.wake.notified() => {
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(self.config.gather) => {}
+                    _ = self.wake.notified() => {
+                        tokio::select! {
+                            _ = shutdown.cancelled() => break,
+                            _ = tokio::time::sleep(self.config.gather) => {}
+                        }
                     }
+                    _ = tokio::time::sleep(self.config.poll) => {}
                 }
-                _ = tokio::time::sleep(self.config.poll) => {}
             }
         }
         tracing::info!(owner = %self.config.owner, "outbox dispatcher stopped");

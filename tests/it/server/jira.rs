@@ -280,6 +280,28 @@ async fn incidents_from_the_api_and_slack_get_their_tickets_and_stay_in_step() {
     // Jane has no Jira account: the default reporter, who watches it.
     assert_eq!(slack_ticket.fields["reporter"], json!({ "id": SERVICE }));
 
+    // Its link to the incident's conversation is written once the channel
+    // exists; counted writes start after it.
+    let slack_label = slack_ticket
+        .labels
+        .iter()
+        .find(|l| l.starts_with("ff-incident-"))
+        .cloned()
+        .expect("the Slack incident's label");
+    let slack_link = slack_label.replace("ff-incident-", "firefighter-conversation-");
+    eventually(
+        "the Slack incident's ticket, linked to its conversation",
+        &log,
+        || {
+            jira.lock()
+                .unwrap()
+                .issues
+                .iter()
+                .any(|i| i.labels.contains(&slack_label) && i.links.contains(&slack_link))
+        },
+    )
+    .await;
+
     // 3. The API incident goes on: Investigating reaches Jira by two
     // transitions; their webhooks (authored by the API account) change nothing.
     let writes_before = jira.lock().unwrap().writes.len();

@@ -42,9 +42,22 @@ pub(super) struct CommitProbe {
     path: PathBuf,
     database: PathBuf,
     state: Mutex<ProbeState>,
-    /// Opened on first use; `None` inside when it could not be opened.
-    reader: Mutex<Option<Option<rusqlite::Connection>>>,
+    /// Opened on first use.
+    reader: Mutex<Reader>,
 }
+
+/// The probe's own connection for reading the versions.
+#[derive(Debug, Default)]
+enum Reader {
+    #[default]
+    Unopened,
+    Open(rusqlite::Connection),
+    /// Could not be opened at this time; tried again after [`REOPEN_AFTER`].
+    Failed(std::time::Instant),
+}
+
+/// How long the pool is asked before opening the reader is tried again.
+const REOPEN_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 
 const VERSIONS: &str =
     "SELECT data_version, reference_version, access_version FROM data_versions WHERE id = 1";
@@ -66,25 +79,38 @@ impl CommitProbe {
             path: PathBuf::from(name),
             database: database.to_owned(),
             state: Mutex::new(ProbeState::default()),
-            reader: Mutex::new(None),
+            reader: Mutex::new(Reader::Unopened),
         }
     }
 
-    /// The versions now, read on the probe's own connection without
-    /// waiting: `None` when another caller is using it, when SQLite is busy
-    /// (it never waits for a lock here), or when it cannot be opened; the
-    /// caller then reads them from its pool.
+    /// The versions now, read on the probe's own connection: `None` when
+    /// another caller is using it, when SQLite is busy (it has no busy
+    /// timeout), or when it cannot be opened; the caller then reads them
+    /// from its pool.
     pub(super) fn read_versions(&self) -> Option<DataVersions> {
-        let mut reader = self.reader.try_lock().ok()?;
-        let connection = reader
-            .get_or_insert_with(|| match open_reader(&self.database) {
-                Ok(c) => Some(c),
+        let mut reader = match self.reader.try_lock() {
+            Ok(reader) => reader,
+            // A panic while reading leaves nothing half-done here.
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        let retry = match &*reader {
+            Reader::Open(_) => false,
+            Reader::Unopened => true,
+            Reader::Failed(at) => at.elapsed() >= REOPEN_AFTER,
+        };
+        if retry {
+            *reader = match open_reader(&self.database) {
+                Ok(c) => Reader::Open(c),
                 Err(e) => {
-                    tracing::debug!(error = %e, "no synchronous reader for the versions; reading them from the pool");
-                    None
+                    tracing::warn!(error = %e, "cannot open a connection to read the data versions; reading them from the pool");
+                    Reader::Failed(std::time::Instant::now())
                 }
-            })
-            .as_ref()?;
+            };
+        }
+        let Reader::Open(connection) = &*reader else {
+            return None;
+        };
         let mut statement = connection.prepare_cached(VERSIONS).ok()?;
         statement
             .query_row([], |row| {
@@ -131,7 +157,7 @@ fn open_reader(database: &std::path::Path) -> rusqlite::Result<rusqlite::Connect
         database,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    // Never wait in the caller's thread: busy means "ask the pool".
+    // No busy timeout: a lock held elsewhere means "ask the pool".
     connection.busy_timeout(std::time::Duration::ZERO)?;
     Ok(connection)
 }

@@ -300,3 +300,77 @@ fn backoff_grows_is_capped_and_honours_hints() {
         Duration::from_secs(42)
     );
 }
+
+/// A handler that waits until it is let go.
+struct HeldHandler(Arc<Notify>);
+
+#[async_trait::async_trait]
+impl EventHandler for HeldHandler {
+    fn name(&self) -> &str {
+        "held"
+    }
+    async fn handle(
+        &self,
+        _: &firefighter_core::event::Delivery,
+    ) -> Result<(), firefighter_core::event::HandlerError> {
+        self.0.notified().await;
+        Ok(())
+    }
+}
+
+/// The deliveries of a pass are marked done as their handlers finish: a
+/// slow handler does not leave the others pending (and claimable again
+/// when their lease ends).
+#[tokio::test]
+async fn a_slow_handler_does_not_hold_back_the_others_completion() {
+    let fast = RecordingHandler::new("fast");
+    let release = Arc::new(Notify::new());
+    let app = builder(sqlite_store().await)
+        .event_handler(fast.clone())
+        .event_handler(Arc::new(HeldHandler(release.clone())))
+        .build()
+        .await
+        .unwrap();
+    let jane = person(&app, "jane").await;
+    app.declare(declaration(&app, &jane, "P1", "PRD").await)
+        .await
+        .unwrap();
+    let dispatcher = Dispatcher::new(
+        app.store().clone(),
+        app.event_handlers(),
+        config("a"),
+        Arc::new(Notify::new()),
+    );
+    let pass = tokio::spawn(async move { dispatcher.run_once().await });
+    let store = app.store().clone();
+    let delivered = || async {
+        store
+            .list_deliveries(Some(DeliveryStatus::Delivered), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.handler)
+            .collect::<Vec<_>>()
+    };
+    let mut waited = 0;
+    while delivered().await.is_empty() {
+        waited += 1;
+        assert!(
+            waited < 200,
+            "the fast handler's delivery was never marked done"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        delivered().await,
+        ["fast"],
+        "marked while the slow one runs"
+    );
+    assert!(!pass.is_finished());
+    release.notify_one();
+    let report = pass.await.unwrap().unwrap();
+    assert_eq!((report.claimed, report.delivered), (2, 2));
+    let mut all = delivered().await;
+    all.sort();
+    assert_eq!(all, ["fast", "held"]);
+}
