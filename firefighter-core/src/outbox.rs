@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::{FutureExt as _, StreamExt as _};
 use rand::Rng;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -170,50 +169,65 @@ impl Dispatcher {
             ..PassReport::default()
         };
         // Handled deliveries are marked done as their handlers finish, those
-        // finishing together in one write (each write of its own would hold
+        // finishing within `gather` of each other in one write (each write of its own would hold
         // SQLite's single writer, which declarations wait for), so a slow
-        // handler never holds back the others' completion.
-        let mut running: futures::stream::FuturesUnordered<_> =
-            claimed.into_iter().map(|d| self.deliver(d)).collect();
+        // handler never holds back the others' completion. Handlers and
+        // completions are polled side by side: a handler paused inside a
+        // write keeps going while a completion waits for the writer.
+        let (finished, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
+        let handle_all = async move {
+            futures::future::join_all(claimed.into_iter().map(|d| {
+                let finished = finished.clone();
+                async move {
+                    let _ = finished.send(self.deliver(d).await);
+                }
+            }))
+            .await;
+        };
         let mut first_error = None;
-        while let Some(outcome) = running.next().await {
-            let mut finished = vec![outcome];
-            while let Some(Some(more)) = running.next().now_or_never() {
-                finished.push(more);
-            }
-            let mut delivered = Vec::new();
-            for outcome in finished {
-                match outcome {
-                    Ok(Outcome::Delivered(id)) => delivered.push(id),
-                    Ok(Outcome::Retried) => report.retried += 1,
-                    Ok(Outcome::Parked) => report.parked += 1,
+        let complete_all = async {
+            while let Some(outcome) = outcomes.recv().await {
+                let mut finished = vec![outcome];
+                // Others finishing meanwhile share the write.
+                tokio::time::sleep(self.config.gather).await;
+                while let Ok(more) = outcomes.try_recv() {
+                    finished.push(more);
+                }
+                let mut delivered = Vec::new();
+                for outcome in finished {
+                    match outcome {
+                        Ok(Outcome::Delivered(id)) => delivered.push(id),
+                        Ok(Outcome::Retried) => report.retried += 1,
+                        Ok(Outcome::Parked) => report.parked += 1,
+                        Err(e) => {
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                }
+                if delivered.is_empty() {
+                    continue;
+                }
+                report.delivered += delivered.len();
+                match self
+                    .store
+                    .complete_deliveries(&delivered, &self.config.owner, now())
+                    .await
+                {
+                    Ok(done) => {
+                        for id in delivered.iter().filter(|id| !done.contains(id)) {
+                            tracing::warn!(
+                                delivery = id,
+                                "delivery finished after its lease expired; another dispatcher may run it again"
+                            );
+                        }
+                    }
                     Err(e) => {
                         first_error.get_or_insert(e);
                     }
                 }
             }
-            if delivered.is_empty() {
-                continue;
-            }
-            report.delivered += delivered.len();
-            match self
-                .store
-                .complete_deliveries(&delivered, &self.config.owner, now())
-                .await
-            {
-                Ok(done) => {
-                    for id in delivered.iter().filter(|id| !done.contains(id)) {
-                        tracing::warn!(
-                            delivery = id,
-                            "delivery finished after its lease expired; another dispatcher may run it again"
-                        );
-                    }
-                }
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
+        };
+        tokio::join!(handle_all, complete_all);
         if let Some(e) = first_error {
             return Err(e);
         }
