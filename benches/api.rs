@@ -45,11 +45,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-// The allocator of the server binary (examples/firefighter.rs): the server
-// under test runs in this process.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use firefighter::core::store::{PgStore, SqliteStore};
 use firefighter::core::{Declaration, Email, Firefighter, NewUser, Settings, Store, UserId};
 use firefighter::server::{AppState, Server, ServerConfig};
