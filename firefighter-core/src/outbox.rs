@@ -169,17 +169,17 @@ impl Dispatcher {
             ..PassReport::default()
         };
         // Handled deliveries are marked done as their handlers finish, those
-        // finishing within `gather` of each other in one write (each write of its own would hold
-        // SQLite's single writer, which declarations wait for), so a slow
-        // handler never holds back the others' completion. Handlers and
-        // completions are polled side by side: a handler paused inside a
-        // write keeps going while a completion waits for the writer.
-        let (finished, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
+        // finishing within `gather` of each other in one write (a write each
+        // would hold SQLite's single writer, which declarations wait for),
+        // so a slow handler never holds back the others' completion.
+        // Handlers and completions are polled side by side: a handler paused
+        // inside a write keeps going while a completion waits for the writer.
+        let (report_outcome, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
         let handle_all = async move {
             futures::future::join_all(claimed.into_iter().map(|d| {
-                let finished = finished.clone();
+                let report_outcome = report_outcome.clone();
                 async move {
-                    let _ = finished.send(self.deliver(d).await);
+                    let _ = report_outcome.send(self.deliver(d).await);
                 }
             }))
             .await;
@@ -187,14 +187,14 @@ impl Dispatcher {
         let mut first_error = None;
         let complete_all = async {
             while let Some(outcome) = outcomes.recv().await {
-                let mut finished = vec![outcome];
+                let mut together = vec![outcome];
                 // Others finishing meanwhile share the write.
                 tokio::time::sleep(self.config.gather).await;
                 while let Ok(more) = outcomes.try_recv() {
-                    finished.push(more);
+                    together.push(more);
                 }
                 let mut delivered = Vec::new();
-                for outcome in finished {
+                for outcome in together {
                     match outcome {
                         Ok(Outcome::Delivered(id)) => delivered.push(id),
                         Ok(Outcome::Retried) => report.retried += 1,

@@ -59,9 +59,6 @@ enum Reader {
 /// How long the pool is asked before opening the reader is tried again.
 const REOPEN_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 
-const VERSIONS: &str =
-    "SELECT data_version, reference_version, access_version FROM data_versions WHERE id = 1";
-
 #[derive(Debug, Default)]
 struct ProbeState {
     /// The `-shm` file, kept open, with its device and inode.
@@ -111,7 +108,9 @@ impl CommitProbe {
         let Reader::Open(connection) = &*reader else {
             return None;
         };
-        let mut statement = connection.prepare_cached(VERSIONS).ok()?;
+        // Any failure here (busy, most often) sends the caller to the pool,
+        // whose query reports an error that lasts.
+        let mut statement = connection.prepare_cached(super::DATA_VERSIONS_QUERY).ok()?;
         statement
             .query_row([], |row| {
                 Ok(DataVersions {

@@ -20,9 +20,7 @@ macro_rules! database_sql {
         impl $Store {
             /// The [`DataVersions`] as the database has them now, in one query.
             pub(super) async fn query_data_versions(&self) -> Result<DataVersions> {
-                let (data, reference, access): (i64, i64, i64) = sqlx::query_as(
-                    "SELECT data_version, reference_version, access_version FROM data_versions WHERE id = 1",
-                )
+                let (data, reference, access): (i64, i64, i64) = sqlx::query_as(super::DATA_VERSIONS_QUERY)
                 .fetch_one(&self.pool)
                 .await?;
                 Ok(DataVersions { data, reference, access })

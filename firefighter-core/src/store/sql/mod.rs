@@ -67,6 +67,11 @@ mod user;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
+/// The one row of [`crate::store::DataVersions`] (read through the pool,
+/// or on SQLite by the commit probe's own connection).
+pub(super) const DATA_VERSIONS_QUERY: &str =
+    "SELECT data_version, reference_version, access_version FROM data_versions WHERE id = 1";
+
 /// Values per `IN (...)` list; far below both databases' parameter limits.
 pub(super) const CHUNK: usize = 500;
 
