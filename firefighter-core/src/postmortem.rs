@@ -203,6 +203,31 @@ impl NewFollowUpAction {
     }
 }
 
+/// Changes to the built-in post-mortem made together (one API call): they
+/// are applied in one transaction, or none is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostMortemEdit {
+    /// The written sections, all four (replacing the saved ones).
+    pub notes: Option<PostMortemNotes>,
+    /// A follow-up action to add.
+    pub add_action: Option<NewFollowUpAction>,
+    /// Follow-up actions to mark done.
+    pub done_actions: Vec<uuid::Uuid>,
+    /// Follow-up actions to mark not done.
+    pub undone_actions: Vec<uuid::Uuid>,
+    /// Follow-up actions to remove.
+    pub removed_actions: Vec<uuid::Uuid>,
+    /// The ready mark closing waits for.
+    pub ready: Option<bool>,
+}
+
+impl PostMortemEdit {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == PostMortemEdit::default()
+    }
+}
+
 /// The built-in post-mortem as a backend: its readiness is the "ready" mark a
 /// person sets on the incident's post-mortem page.
 #[derive(Debug, Clone)]

@@ -8,8 +8,10 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::lifecycle::Status;
-use crate::postmortem::{BUILT_IN, FollowUpAction, NewFollowUpAction, PostMortem, PostMortemNotes};
-use crate::store::{IncidentChange, STALE_VERSION, now};
+use crate::postmortem::{
+    BUILT_IN, FollowUpAction, NewFollowUpAction, PostMortem, PostMortemEdit, PostMortemNotes,
+};
+use crate::store::{IncidentChange, PostMortemWrite, STALE_VERSION, now};
 use crate::timeline::event_type;
 use crate::{Error, Incident, IncidentEvent, IncidentId, Result, TimelineEntry, UpdateId, UserId};
 
@@ -406,6 +408,91 @@ impl Firefighter {
             return Err(Error::not_found("follow-up action", action));
         }
         self.committed();
+        Ok(())
+    }
+
+    /// Applies every part of `edit` to the built-in post-mortem in one
+    /// transaction: a bad part changes nothing. With a `request_key`, a
+    /// repeat (its first answer was lost, even to a crash after the commit)
+    /// changes nothing.
+    pub async fn edit_postmortem(
+        &self,
+        id: IncidentId,
+        edit: PostMortemEdit,
+        by: Option<UserId>,
+        request_key: Option<&str>,
+    ) -> Result<()> {
+        self.builtin_postmortem(id).await?;
+        if let Some(key) = request_key
+            && self.already_applied(id, key).await?
+        {
+            return Ok(());
+        }
+        if edit.is_empty() {
+            return Ok(());
+        }
+        let at = now();
+        if let Some(notes) = &edit.notes {
+            notes.validate()?;
+        }
+        let add_action = edit.add_action.map(|a| a.validate(id, at)).transpose()?;
+        let known: std::collections::HashSet<Uuid> = self
+            .inner
+            .store
+            .follow_up_actions(id)
+            .await?
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        let unknown: Vec<String> = edit
+            .done_actions
+            .iter()
+            .chain(&edit.undone_actions)
+            .chain(&edit.removed_actions)
+            .filter(|a| !known.contains(a))
+            .map(ToString::to_string)
+            .collect();
+        if !unknown.is_empty() {
+            return Err(Error::invalid(
+                "actions",
+                format!(
+                    "follow-up action {} does not exist on this post-mortem",
+                    unknown.join(", ")
+                ),
+            ));
+        }
+        let ready = edit.ready.map(|ready| {
+            let message = if ready {
+                "Post-mortem marked ready"
+            } else {
+                "Post-mortem marked not ready"
+            };
+            let entry = system_entry(id, by, at, event_type::POSTMORTEM_READY, message.to_owned());
+            (ready, entry)
+        });
+        let done = edit
+            .done_actions
+            .iter()
+            .map(|a| (*a, true))
+            .chain(edit.undone_actions.iter().map(|a| (*a, false)))
+            .collect();
+        let written = self
+            .inner
+            .store
+            .edit_postmortem(PostMortemWrite {
+                incident: id,
+                by,
+                notes: edit.notes,
+                add_action,
+                done,
+                removed: edit.removed_actions,
+                ready,
+                request_key: request_key.map(str::to_owned),
+            })
+            .await?;
+        if written {
+            self.committed();
+        }
         Ok(())
     }
 

@@ -35,7 +35,7 @@ pub use inbox::InboxStore;
 pub use incident::{Declared, IncidentChange, IncidentStore, NewIncidentRecord};
 pub use integration::run_integration_migrations;
 pub use outbox::{DeliveryInfo, DeliveryStatus, OutboxStore};
-pub use postmortem::PostMortemStore;
+pub use postmortem::{PostMortemStore, PostMortemWrite};
 pub use sql::{PgStore, SqliteStore};
 pub use task::TaskStore;
 pub use user::{UserStore, UserUpsert};

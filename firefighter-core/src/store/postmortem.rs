@@ -8,6 +8,28 @@ use uuid::Uuid;
 use crate::postmortem::{FollowUpAction, PostMortem, PostMortemNotes};
 use crate::{IncidentEvent, IncidentId, Result, TimelineEntry, UserId};
 
+/// A [`crate::postmortem::PostMortemEdit`], checked and ready to write.
+#[derive(Debug, Clone)]
+pub struct PostMortemWrite {
+    /// The incident.
+    pub incident: IncidentId,
+    /// Who writes.
+    pub by: Option<UserId>,
+    /// The written sections to save.
+    pub notes: Option<PostMortemNotes>,
+    /// The follow-up action to add.
+    pub add_action: Option<FollowUpAction>,
+    /// Follow-up actions marked done (`true`) or not, in this order.
+    pub done: Vec<(Uuid, bool)>,
+    /// Follow-up actions to remove.
+    pub removed: Vec<Uuid>,
+    /// The built-in document's ready mark, and the timeline entry written
+    /// when the mark changes.
+    pub ready: Option<(bool, TimelineEntry)>,
+    /// Recorded in the same transaction: a repeat under this key writes nothing.
+    pub request_key: Option<String>,
+}
+
 /// Post-mortems: each write is one transaction, with its timeline entries
 /// and events when it has some.
 #[cfg_attr(any(test, feature = "test-util"), mockall::automock)]
@@ -50,4 +72,9 @@ pub trait PostMortemStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<bool>;
     /// Removes a follow-up action; false when it is not the incident's.
     async fn delete_follow_up_action(&self, incident: IncidentId, action: Uuid) -> Result<bool>;
+    /// Writes every part of `edit` in one transaction: a follow-up action
+    /// that is not the incident's fails it all (not found). False when its
+    /// request key was recorded already (nothing is written again); an
+    /// error when that key belongs to another incident.
+    async fn edit_postmortem(&self, edit: PostMortemWrite) -> Result<bool>;
 }

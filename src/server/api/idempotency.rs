@@ -1,6 +1,7 @@
-//! `Idempotency-Key` on every POST: the same key with the same request replays
-//! the stored response; with another request it is refused (422). Keys are
-//! per caller (token or user) and kept a day, in the database.
+//! `Idempotency-Key` on every request that changes data (POST, PUT, PATCH,
+//! DELETE): the same key with the same request replays the stored response;
+//! with another request it is refused (422). Keys are per caller (token or
+//! user) and kept a day, in the database.
 //!
 //! While a request runs its key is leased to this instance for the request
 //! timeout (plus a margin). A retry while it runs is refused (409); a retry
@@ -42,7 +43,13 @@ pub(super) async fn idempotent(
     request: Request,
     next: Next,
 ) -> Response {
-    if request.method() != Method::POST {
+    // Reads need no key. PUT is covered too: a PUT that finds nothing to
+    // change is refused (400), so its retry after a lost answer must be told
+    // what the first attempt did.
+    if !matches!(
+        *request.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    ) {
         return next.run(request).await;
     }
     let Some(key) = request.headers().get(HEADER) else {

@@ -169,6 +169,22 @@ fn complete(path: &str, method: &str, op: &mut Value) {
         return;
     };
     let secured = op.contains_key("security");
+    if secured && matches!(method, "post" | "put" | "patch" | "delete") {
+        let parameters = op
+            .entry("parameters")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Some(list) = parameters.as_array_mut()
+            && !list.iter().any(|p| p["name"] == "Idempotency-Key")
+        {
+            list.push(json!({
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": false,
+                "description": "Makes a retry safe: the same key with the same request replays the stored response, and a change whose answer was lost is not applied twice",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            }));
+        }
+    }
     let responses = op
         .entry("responses")
         .or_insert_with(|| Value::Object(Map::new()));

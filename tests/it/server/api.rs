@@ -649,6 +649,78 @@ async fn a_retry_after_the_server_died_mid_request_gets_what_was_applied() {
         .unwrap()
         .costs;
     assert_eq!(costs.len(), 1, "the cost was not added a second time");
+
+    // PUT and PATCH are under the key as well: key events, then a post-mortem edit.
+    let iid = firefighter::core::IncidentId(id);
+    let send_as = |method: reqwest::Method, path: String, body: Value, key: &'static str| {
+        let (c, token, url) = (c2.clone(), token.clone(), app.api(&path));
+        async move {
+            c.request(method, url)
+                .bearer_auth(token)
+                .header("Idempotency-Key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let started = chrono::Utc::now() - chrono::Duration::hours(1);
+    let key_events =
+        json!({"started": started, "detected": started + chrono::Duration::minutes(5)});
+    let put = || {
+        send_as(
+            reqwest::Method::PUT,
+            format!("incidents/{id}/key_events"),
+            key_events.clone(),
+            "key-events-after-crash",
+        )
+    };
+    assert_eq!(put().await.status(), 200);
+    let replayed = put().await;
+    assert_eq!(replayed.status(), 200);
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    let timeline = app.app.timeline(iid).await.unwrap().len();
+    lose_the_answer("key-events-after-crash").await;
+    let retried = put().await;
+    assert_eq!(
+        retried.status(),
+        200,
+        "a retry after a lost answer is told what was applied: {}",
+        retried.text().await.unwrap()
+    );
+    assert_eq!(app.app.timeline(iid).await.unwrap().len(), timeline);
+
+    let mitigated = firefighter::core::Update {
+        status: Some(firefighter::core::Status::Mitigated),
+        ..Default::default()
+    };
+    app.app.update(iid, mitigated).await.unwrap();
+    app.app.create_postmortem(iid, None).await.unwrap();
+    let due = (chrono::Utc::now() + chrono::Duration::days(7))
+        .format("%Y-%m-%d")
+        .to_string();
+    let edit = json!({
+        "impact": "Card payments failed for an hour",
+        "add_action": {"description": "Alert on certificate expiry", "owner": "payments", "due_on": due},
+        "ready": true,
+    });
+    let patch = || {
+        send_as(
+            reqwest::Method::PATCH,
+            format!("incidents/{id}/postmortem"),
+            edit.clone(),
+            "postmortem-after-crash",
+        )
+    };
+    assert_eq!(patch().await.status(), 200);
+    let timeline = app.app.timeline(iid).await.unwrap().len();
+    lose_the_answer("postmortem-after-crash").await;
+    let retried = patch().await;
+    assert_eq!(retried.status(), 200, "{}", retried.text().await.unwrap());
+    let report = app.app.postmortem_report(iid).await.unwrap();
+    assert_eq!(report.actions.len(), 1, "the action was not added twice");
+    assert!(report.document.ready);
+    assert_eq!(app.app.timeline(iid).await.unwrap().len(), timeline);
 }
 
 #[tokio::test]

@@ -190,6 +190,20 @@ async fn real_answers_match_the_published_schema() {
         .json()
         .await
         .unwrap();
+    // Every write says it takes an Idempotency-Key, PUT and PATCH included.
+    for (path, method) in [
+        ("/api/v2/firefighter/incidents", "post"),
+        ("/api/v2/firefighter/incidents/{id}/key_events", "put"),
+        ("/api/v2/firefighter/incidents/{id}/postmortem", "patch"),
+    ] {
+        let parameters = doc["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{method} {path} has parameters"));
+        assert!(
+            parameters.iter().any(|p| p["name"] == "Idempotency-Key"),
+            "{method} {path} documents its Idempotency-Key"
+        );
+    }
     let declared = app
         .declare(&token, "A sample incident for the schema", json!({}))
         .await;

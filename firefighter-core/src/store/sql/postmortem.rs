@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::postmortem::{FollowUpAction, PostMortem, PostMortemNotes};
-use crate::store::PostMortemStore;
+use crate::store::{PostMortemStore, PostMortemWrite};
 use crate::{IncidentEvent, IncidentId, Result, TimelineEntry, UserId};
 
 use super::CHUNK;
@@ -282,6 +282,126 @@ macro_rules! postmortem_sql {
                             .await?;
                         Self::bump(&mut tx, VersionsChanged::Data).await?;
                         Ok(r.rows_affected() == 1)
+                    }
+                    .await;
+                    Self::settle(tx, written).await
+                })
+                .await?
+            }
+
+            async fn edit_postmortem(&self, edit: PostMortemWrite) -> Result<bool> {
+                let this = self.clone();
+                self.on_writer(async move {
+                    let mut tx = this.begin_write().await?;
+                    let written = async {
+                        let incident = edit.incident;
+                        if !Self::incident_exists(&mut tx, incident).await? {
+                            return Err(crate::Error::not_found("incident", incident));
+                        }
+                        let at = crate::clock::now();
+                        if let Some(key) = &edit.request_key {
+                            // A concurrent repeat waits for this row (PostgreSQL)
+                            // or for the writer (SQLite), then finds it.
+                            let recorded = sqlx::query(
+                                "INSERT INTO incident_requests (request_key, incident_id, created_at) VALUES ($1, $2, $3) \
+                                 ON CONFLICT (request_key) DO NOTHING",
+                            )
+                            .bind(key.as_str())
+                            .bind(incident)
+                            .bind(at)
+                            .execute(&mut *tx)
+                            .await?;
+                            if recorded.rows_affected() == 0 {
+                                let owner: Option<i64> =
+                                    sqlx::query_scalar("SELECT incident_id FROM incident_requests WHERE request_key = $1")
+                                        .bind(key.as_str())
+                                        .fetch_optional(&mut *tx)
+                                        .await?;
+                                return match owner {
+                                    Some(owner) if owner != incident.0 => Err(crate::Error::invalid(
+                                        "request_key",
+                                        format!("this request key was used for incident {owner}"),
+                                    )),
+                                    _ => Ok(false),
+                                };
+                            }
+                        }
+                        let missing = |action: Uuid| {
+                            crate::Error::invalid(
+                                "actions",
+                                format!("follow-up action {action} does not exist on this post-mortem"),
+                            )
+                        };
+                        for (action, done) in &edit.done {
+                            let r = sqlx::query("UPDATE postmortem_actions SET done = $1 WHERE id = $2 AND incident_id = $3")
+                                .bind(*done)
+                                .bind(*action)
+                                .bind(incident)
+                                .execute(&mut *tx)
+                                .await?;
+                            if r.rows_affected() == 0 {
+                                return Err(missing(*action));
+                            }
+                        }
+                        for action in &edit.removed {
+                            let r = sqlx::query("DELETE FROM postmortem_actions WHERE id = $1 AND incident_id = $2")
+                                .bind(*action)
+                                .bind(incident)
+                                .execute(&mut *tx)
+                                .await?;
+                            if r.rows_affected() == 0 {
+                                return Err(missing(*action));
+                            }
+                        }
+                        if let Some(notes) = &edit.notes {
+                            sqlx::query(
+                                "INSERT INTO postmortem_notes (incident_id, impact, root_causes, went_well, went_badly, updated_at, updated_by) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (incident_id) DO UPDATE SET \
+                                 impact = excluded.impact, root_causes = excluded.root_causes, went_well = excluded.went_well, \
+                                 went_badly = excluded.went_badly, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                            )
+                            .bind(incident)
+                            .bind(&notes.impact)
+                            .bind(&notes.root_causes)
+                            .bind(&notes.went_well)
+                            .bind(&notes.went_badly)
+                            .bind(at)
+                            .bind(edit.by.map(|u| u.0))
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        if let Some(a) = &edit.add_action {
+                            sqlx::query(
+                                "INSERT INTO postmortem_actions (id, incident_id, description, owner, due_on, done, created_at) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                            )
+                            .bind(a.id)
+                            .bind(incident)
+                            .bind(&a.description)
+                            .bind(&a.owner)
+                            .bind(a.due_on)
+                            .bind(a.done)
+                            .bind(a.created_at)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        if let Some((ready, entry)) = &edit.ready {
+                            let marked = sqlx::query(
+                                "UPDATE postmortems SET ready = $1, updated_at = $2 \
+                                 WHERE incident_id = $3 AND backend = $4 AND ready <> $1",
+                            )
+                            .bind(*ready)
+                            .bind(entry.created_at)
+                            .bind(incident)
+                            .bind(crate::postmortem::BUILT_IN)
+                            .execute(&mut *tx)
+                            .await?;
+                            if marked.rows_affected() > 0 {
+                                Self::write_timeline(&mut tx, incident, std::slice::from_ref(entry)).await?;
+                            }
+                        }
+                        Self::bump(&mut tx, VersionsChanged::Data).await?;
+                        Ok(true)
                     }
                     .await;
                     Self::settle(tx, written).await

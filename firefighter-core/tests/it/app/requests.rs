@@ -398,6 +398,92 @@ async fn roles_and_key_events_with_a_key_apply_once(app: Firefighter) {
     );
 }
 
+async fn a_postmortem_edit_is_applied_whole_or_not_and_once_under_a_key(app: Firefighter) {
+    use firefighter_core::postmortem::{NewFollowUpAction, PostMortemEdit, PostMortemNotes};
+    let alice = person(&app, "alice").await;
+    let id = app
+        .declare(declaration(&app, &alice, "P3", "PRD").await)
+        .await
+        .unwrap()
+        .incident
+        .id;
+    let mitigated = Update {
+        by: Some(alice.id),
+        status: Some(Status::Mitigated),
+        ..Update::default()
+    };
+    app.update(id, mitigated).await.unwrap();
+    app.create_postmortem(id, Some(alice.id)).await.unwrap();
+    let action = |what: &str| NewFollowUpAction {
+        description: what.to_owned(),
+        owner: "alice".to_owned(),
+        due_on: Some(chrono::Utc::now().date_naive() + chrono::Duration::days(7)),
+    };
+    let notes = PostMortemNotes {
+        impact: "Card payments failed for 40 minutes".to_owned(),
+        ..PostMortemNotes::default()
+    };
+    // An unknown action fails the whole edit: no notes, no action, no mark.
+    let bad = PostMortemEdit {
+        notes: Some(notes.clone()),
+        add_action: Some(action("Renew the certificate")),
+        removed_actions: vec![uuid::Uuid::now_v7()],
+        ready: Some(true),
+        ..PostMortemEdit::default()
+    };
+    let err = app
+        .edit_postmortem(id, bad, Some(alice.id), Some("api:pm-bad"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Invalid(ref f) if f[0].field == "actions"),
+        "{err:?}"
+    );
+    let report = app.postmortem_report(id).await.unwrap();
+    assert!(report.notes.impact.is_empty() && report.actions.is_empty());
+    assert!(!report.document.ready);
+    let timeline = app.timeline(id).await.unwrap().len();
+
+    // Applied once under its key, however often it is repeated.
+    let edit = PostMortemEdit {
+        notes: Some(notes.clone()),
+        add_action: Some(action("Renew the certificate")),
+        ready: Some(true),
+        ..PostMortemEdit::default()
+    };
+    for _ in 0..3 {
+        app.edit_postmortem(id, edit.clone(), Some(alice.id), Some("api:pm-1"))
+            .await
+            .unwrap();
+    }
+    let report = app.postmortem_report(id).await.unwrap();
+    assert_eq!(report.notes.impact, notes.impact);
+    assert_eq!(report.actions.len(), 1, "one action, not one per repeat");
+    assert!(report.document.ready);
+    assert_eq!(
+        app.timeline(id).await.unwrap().len(),
+        timeline + 1,
+        "one entry for the ready mark"
+    );
+
+    // Removing under a key: the repeat does not fail on the action it removed.
+    let remove = PostMortemEdit {
+        removed_actions: vec![report.actions[0].id],
+        ..PostMortemEdit::default()
+    };
+    for _ in 0..2 {
+        app.edit_postmortem(id, remove.clone(), Some(alice.id), Some("api:pm-2"))
+            .await
+            .unwrap();
+    }
+    assert!(app.postmortem_report(id).await.unwrap().actions.is_empty());
+    // Without a key the same removal is refused: that action is gone.
+    assert!(matches!(
+        app.edit_postmortem(id, remove, Some(alice.id), None).await,
+        Err(Error::Invalid(_))
+    ));
+}
+
 macro_rules! on_both {
     ($($name:ident),*) => {
         mod sqlite {
@@ -423,6 +509,7 @@ macro_rules! on_both {
 on_both!(
     a_cost_with_a_request_key_is_recorded_once,
     roles_and_key_events_with_a_key_apply_once,
+    a_postmortem_edit_is_applied_whole_or_not_and_once_under_a_key,
     a_declaration_with_a_request_key_is_made_once,
     update_with_a_key_applies_once,
     concurrent_repeats_apply_once,

@@ -6,11 +6,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use firefighter_core::IncidentId;
-use firefighter_core::postmortem::{NewFollowUpAction, PostMortem, PostMortemNotes};
+use firefighter_core::postmortem::{
+    NewFollowUpAction, PostMortem, PostMortemEdit, PostMortemNotes,
+};
 use serde::Serialize;
 
 use crate::Result;
 use crate::server::AppState;
+use crate::server::api::idempotency::RequestKey;
 use crate::server::api::input::{Body, Fields};
 use crate::server::auth::{CurrentUser, SCOPE_INCIDENTS_READ, SCOPE_INCIDENTS_WRITE};
 
@@ -178,6 +181,7 @@ pub(in crate::server::api) async fn edit_postmortem(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
+    request_key: Option<axum::Extension<RequestKey>>,
     body: Body,
 ) -> Result<Response> {
     user.require(SCOPE_INCIDENTS_WRITE)?;
@@ -230,61 +234,38 @@ pub(in crate::server::api) async fn edit_postmortem(
         }
     };
     f.finish()?;
-    // Everything is checked before anything is written: bad input changes nothing.
-    let report = state.app.postmortem_report(id).await?;
-    let current = report.notes.clone();
-    let [impact, root_causes, went_well, went_badly] = sections;
-    let notes =
-        (impact.is_some() || root_causes.is_some() || went_well.is_some() || went_badly.is_some())
-            .then(|| PostMortemNotes {
-                impact: impact.unwrap_or(current.impact),
-                root_causes: root_causes.unwrap_or(current.root_causes),
-                went_well: went_well.unwrap_or(current.went_well),
-                went_badly: went_badly.unwrap_or(current.went_badly),
-                ..PostMortemNotes::default()
-            });
-    if let Some(n) = &notes {
-        n.validate()?;
-    }
-    if let Some(a) = &add {
-        a.clone().validate(id, chrono::Utc::now())?;
-    }
-    let known: std::collections::HashSet<uuid::Uuid> =
-        report.actions.iter().map(|a| a.id).collect();
-    let unknown: Vec<String> = done
-        .iter()
-        .chain(&undone)
-        .chain(&removed)
-        .filter(|a| !known.contains(a))
-        .map(ToString::to_string)
-        .collect();
-    if !unknown.is_empty() {
-        return Err(crate::Error::Invalid(vec![crate::Problem::field(
-            "actions",
-            "does_not_exist",
-            format!(
-                "this post-mortem has no follow-up action {}",
-                unknown.join(", ")
-            ),
-        )]));
-    }
-    let by = Some(user.user.id);
-    if let Some(notes) = notes {
-        state.app.save_postmortem_notes(id, notes, by).await?;
-    }
-    if let Some(action) = add {
-        state.app.add_follow_up_action(id, action).await?;
-    }
-    for (list, value) in [(&done, true), (&undone, false)] {
-        for a in list {
-            state.app.set_follow_up_action_done(id, *a, value).await?;
-        }
-    }
-    for a in &removed {
-        state.app.delete_follow_up_action(id, *a).await?;
-    }
-    if let Some(ready) = ready {
-        state.app.mark_postmortem_ready(id, ready, by).await?;
-    }
+    // The sections not given keep their saved text.
+    let notes = if sections.iter().any(Option::is_some) {
+        let current = state.app.postmortem_report(id).await?.notes;
+        let [impact, root_causes, went_well, went_badly] = sections;
+        Some(PostMortemNotes {
+            impact: impact.unwrap_or(current.impact),
+            root_causes: root_causes.unwrap_or(current.root_causes),
+            went_well: went_well.unwrap_or(current.went_well),
+            went_badly: went_badly.unwrap_or(current.went_badly),
+            ..PostMortemNotes::default()
+        })
+    } else {
+        None
+    };
+    let edit = PostMortemEdit {
+        notes,
+        add_action: add,
+        done_actions: done,
+        undone_actions: undone,
+        removed_actions: removed,
+        ready,
+    };
+    // One transaction: a bad part changes nothing; under the caller's
+    // Idempotency-Key a retry after a lost answer applies nothing twice.
+    state
+        .app
+        .edit_postmortem(
+            id,
+            edit,
+            Some(user.user.id),
+            request_key.as_ref().map(|k| k.0.0.as_str()),
+        )
+        .await?;
     Ok(Json(repr(&state, id, None).await?).into_response())
 }
