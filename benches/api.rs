@@ -580,6 +580,17 @@ async fn compare_creates(
     );
 }
 
+/// The size of the SQLite WAL file: it must stay bounded under sustained
+/// writes (the store restarts it when a checkpoint leaves it large).
+fn print_wal_size(dir: &std::path::Path) {
+    if let Ok(meta) = std::fs::metadata(dir.join("bench.db-wal")) {
+        println!(
+            "SQLite WAL file at the end: {:.1} MiB",
+            meta.len() as f64 / (1024.0 * 1024.0)
+        );
+    }
+}
+
 /// The store: a fresh database on the PostgreSQL server at
 /// `FF_BENCH_POSTGRES_URL` if set, else a SQLite file in `dir`.
 async fn open_store(dir: &std::path::Path) -> (Arc<dyn Store>, String) {
@@ -794,6 +805,7 @@ fn main() {
             }
             if only != "reads" {
                 compare_creates(&app, &target, &fake, rounds, compare_secs).await;
+                print_wal_size(dir.path());
             }
             if env_num("FF_BENCH_COMPARE_ONLY", 0) == 1 {
                 shutdown.cancel();
@@ -839,6 +851,7 @@ fn main() {
                         .await;
                 }
             }
+            print_wal_size(dir.path());
         } else {
             measure(&target, "100 incidents", false, cap).await;
 

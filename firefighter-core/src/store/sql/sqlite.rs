@@ -33,12 +33,29 @@ pub struct SqliteStore {
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(1000);
 
+/// Past this many frames (4 KiB pages) left in the WAL after a passive
+/// checkpoint, the WAL is restarted (see [`restart_wal`]).
+const RESTART_WAL_AFTER_FRAMES: i64 = 2048;
+
+/// How long a restart waits for readers of older snapshots. It holds the
+/// writer meanwhile, so it gives up early and tries again at the next tick.
+const RESTART_WAITS_FOR_READERS_MS: u32 = 50;
+
+/// The WAL file is cut back to this size when it restarts.
+const WAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
+
 /// Copies the WAL back into the database file every [`CHECKPOINT_EVERY`], on
 /// a reading connection, while a clone of the store lives. SQLite would
 /// otherwise checkpoint on the writer, in the commit that crosses its
 /// threshold, syncing the file there: tens of milliseconds during which no
 /// declaration commits. A passive checkpoint runs beside the writer.
-fn checkpoints(pool: sqlx::SqlitePool, alive: std::sync::Weak<()>) {
+///
+/// A passive checkpoint never restarts the WAL: under steady writes a new
+/// commit always lands between it and the next one, so the WAL would grow
+/// without end (hundreds of MB within a minute of sustained declarations),
+/// and every checkpoint, and every read, would search all of it. When a
+/// passive checkpoint leaves a large WAL, [`restart_wal`] finishes the job.
+fn checkpoints(pool: sqlx::SqlitePool, writer: sqlx::SqlitePool, alive: std::sync::Weak<()>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -47,15 +64,55 @@ fn checkpoints(pool: sqlx::SqlitePool, alive: std::sync::Weak<()>) {
             if alive.strong_count() == 0 {
                 return;
             }
-            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&pool)
+            match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(&pool)
                 .await
             {
-                tracing::debug!(error = %e, "SQLite checkpoint failed; trying again shortly");
+                Ok((_, frames, _)) if frames > RESTART_WAL_AFTER_FRAMES => {
+                    if let Err(e) = restart_wal(&writer).await {
+                        tracing::debug!(error = %e, "SQLite WAL restart failed; trying again shortly");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "SQLite checkpoint failed; trying again shortly")
+                }
             }
         }
     });
 }
+
+/// Copies what is left of the WAL into the database file and makes the next
+/// commit write the WAL from its start, on the writer connection (so no
+/// commit of this process lands in between; the passive checkpoint before
+/// copied most of it). Readers of older snapshots are waited for
+/// [`RESTART_WAITS_FOR_READERS_MS`] at most.
+pub(super) async fn restart_wal(writer: &sqlx::SqlitePool) -> Result<(i64, i64, i64)> {
+    let mut conn = writer.acquire().await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "PRAGMA busy_timeout = {RESTART_WAITS_FOR_READERS_MS}"
+    )))
+    .execute(&mut *conn)
+    .await?;
+    let restarted = sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(RESTART)")
+        .fetch_one(&mut *conn)
+        .await;
+    let restored = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "PRAGMA busy_timeout = {}",
+        BUSY_TIMEOUT.as_millis()
+    )))
+    .execute(&mut *conn)
+    .await;
+    if restored.is_err() {
+        // A writer that would give up after 50 ms must not be used again.
+        conn.close_on_drop();
+    }
+    restored?;
+    Ok(restarted?)
+}
+
+/// How long a connection waits for a lock held by another.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Most declarations written in one transaction.
 pub(super) const MAX_DECLARATION_BATCH: usize = 64;
@@ -156,7 +213,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(BUSY_TIMEOUT);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let store = if in_memory {
             // An in-memory database lives as long as its one connection.
@@ -182,11 +239,15 @@ impl SqliteStore {
                 .test_before_acquire(false)
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
-                .connect_with(options.pragma("wal_autocheckpoint", "0"))
+                .connect_with(
+                    options
+                        .pragma("wal_autocheckpoint", "0")
+                        .pragma("journal_size_limit", WAL_SIZE_LIMIT_BYTES.to_string()),
+                )
                 .await?;
             let file = pool.connect_options().get_filename().to_owned();
             let alive = Arc::new(());
-            checkpoints(pool.clone(), Arc::downgrade(&alive));
+            checkpoints(pool.clone(), writer.clone(), Arc::downgrade(&alive));
             SqliteStore {
                 pool,
                 writer,
@@ -442,5 +503,87 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| Error::Unavailable(format!("liveness probe: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Frames in the WAL, as a passive checkpoint reports them.
+    async fn wal_frames(store: &SqliteStore) -> i64 {
+        let (_, frames, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&store.pool)
+            .await
+            .expect("checkpoint");
+        frames
+    }
+
+    async fn write(store: &SqliteStore, n: usize) {
+        for i in 0..n {
+            sqlx::query("INSERT INTO scratch (body) VALUES ($1)")
+                .bind(format!("{i:>2000}"))
+                .execute(&store.writer)
+                .await
+                .expect("insert");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_restart_brings_the_wal_back_to_its_start_once_no_reader_holds_an_older_snapshot() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite:{}", dir.path().join("wal.db").display());
+        let store = SqliteStore::connect(&url).await.expect("store");
+        sqlx::query("CREATE TABLE scratch (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+            .execute(&store.writer)
+            .await
+            .expect("table");
+        write(&store, 200).await;
+        let before = wal_frames(&store).await;
+        assert!(before >= 200, "{before} frames");
+
+        // A reader in the middle of a read transaction keeps an older snapshot.
+        let mut reader = store.pool.acquire().await.expect("reader");
+        sqlx::query("BEGIN")
+            .execute(&mut *reader)
+            .await
+            .expect("begin");
+        let _: i64 = sqlx::query_scalar("SELECT count(*) FROM scratch")
+            .fetch_one(&mut *reader)
+            .await
+            .expect("read");
+        write(&store, 1).await;
+        let started = std::time::Instant::now();
+        let (busy, _, _) = restart_wal(&store.writer).await.expect("restart");
+        assert_eq!(busy, 1, "the reader's snapshot is still in the WAL");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "it gave up rather than hold the writer: {:?}",
+            started.elapsed()
+        );
+        let timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+            .fetch_one(&store.writer)
+            .await
+            .expect("busy timeout");
+        assert_eq!(timeout, 5000, "the writer waits for locks as before");
+
+        sqlx::query("COMMIT")
+            .execute(&mut *reader)
+            .await
+            .expect("end");
+        drop(reader);
+        let (busy, frames, copied) = restart_wal(&store.writer).await.expect("restart");
+        assert_eq!((busy, frames), (0, copied), "everything was copied");
+        write(&store, 1).await;
+        let after = wal_frames(&store).await;
+        assert!(
+            after < 10,
+            "the next commit wrote the WAL from its start: {after} frames (before: {before})"
+        );
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM scratch")
+            .fetch_one(&store.pool)
+            .await
+            .expect("count");
+        assert_eq!(rows, 202, "nothing was lost");
     }
 }
