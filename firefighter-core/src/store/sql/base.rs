@@ -38,9 +38,10 @@ impl VersionsChanged {
 pub(super) enum IdSql {
     /// The row's incident id, bound.
     Bound,
-    /// The incident inserted last: in a SQLite script that inserts new
-    /// incidents one after another, each followed by its rows, in the
-    /// writer's transaction (ids only grow, so it is the largest).
+    /// An incident the SQLite script inserted: the row's "id" says how many
+    /// incidents the script inserted after it (0: the one inserted last,
+    /// the largest id). Each incident is its own one-row statement in the
+    /// writer's transaction, so their ids are consecutive.
     Newest,
 }
 

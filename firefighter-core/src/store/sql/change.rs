@@ -51,7 +51,8 @@ macro_rules! change_sql {
             pub(super) fn push_incident_id(row: &mut sqlx::query_builder::Separated<'_, $Db, &'static str>, id: IncidentId, ids: IdSql) {
                 match ids {
                     IdSql::Bound => row.push_bind(id),
-                    IdSql::Newest => row.push(NEWEST_INCIDENT),
+                    IdSql::Newest if id.0 == 0 => row.push(NEWEST_INCIDENT),
+                    IdSql::Newest => row.push(format_args!("({NEWEST_INCIDENT} - {})", id.0)),
                 };
             }
 

@@ -9,7 +9,8 @@ use sqlx::types::Json;
 
 use crate::store::{Declared, NewIncidentRecord};
 use crate::{
-    ClosureReason, Incident, IncidentEvent, IncidentId, Result, TimelineEntry, UserId, Viewer,
+    ClosureReason, EnvironmentId, Incident, IncidentEvent, IncidentId, KeyEvent, Result,
+    RoleTypeId, TimelineEntry, UserId, Viewer,
 };
 
 use super::CHUNK;
@@ -110,6 +111,8 @@ macro_rules! declaration_sql {
                 let Some(key) = record.incident.dedup_key.as_deref() else {
                     return Ok(DedupClaim::Free(None));
                 };
+                // The two reads below must see the same declarations of the key.
+                Self::lock_dedup_key(conn, key).await?;
                 let viewer = record.dedup_viewer;
                 if let Some(existing) = Self::open_by_dedup_key(conn, key, viewer).await? {
                     return Ok(DedupClaim::Matched(Box::new(existing)));
@@ -301,47 +304,81 @@ macro_rules! declaration_sql {
                 list.push_unseparated(") ON CONFLICT (event_id, handler) DO NOTHING");
             }
 
-            /// Every row of a new incident but its own, a statement per kind
-            /// of row (and per chunk), in the order they must be written.
-            pub(super) fn push_incident_rows(out: &mut Statements<$Db>, record: &NewIncidentRecord, id: IncidentId, ids: IdSql) {
-                let i = &record.incident;
-                if let Some(request) = record.request_key.as_deref() {
-                    Self::push_request_row(out.next(), request, id, ids, i.created_at);
+            /// Every row of new incidents but their own, a statement per kind
+            /// of row (and per chunk) for all of them, in the order they
+            /// must be written.
+            pub(super) fn push_incident_rows(
+                out: &mut Statements<$Db>,
+                records: &[(&NewIncidentRecord, IncidentId)],
+                ids: IdSql,
+            ) {
+                for (record, id) in records {
+                    if let Some(request) = record.request_key.as_deref() {
+                        Self::push_request_row(out.next(), request, *id, ids, record.incident.created_at);
+                    }
                 }
-                for chunk in environment_rows(id, &environments_of(i)).chunks(CHUNK / 3) {
+                let environments: Vec<(IncidentId, EnvironmentId, i32)> = records
+                    .iter()
+                    .flat_map(|(r, id)| environment_rows(*id, &environments_of(&r.incident)))
+                    .collect();
+                for chunk in environments.chunks(CHUNK / 3) {
                     Self::push_environment_rows(out.next(), chunk, ids);
                 }
-                for chunk in tag_rows(id, &i.tags).chunks(CHUNK / 3) {
+                let tags: Vec<(IncidentId, String, i32)> =
+                    records.iter().flat_map(|(r, id)| tag_rows(*id, &r.incident.tags)).collect();
+                for chunk in tags.chunks(CHUNK / 3) {
                     Self::push_tag_rows(out.next(), chunk, ids);
                 }
-                for chunk in last_roles(id, &record.roles).chunks(CHUNK / 3) {
+                let roles: Vec<(IncidentId, RoleTypeId, UserId)> =
+                    records.iter().flat_map(|(r, id)| last_roles(*id, &r.roles)).collect();
+                for chunk in roles.chunks(CHUNK / 3) {
                     Self::push_role_rows(out.next(), chunk, ids);
                 }
                 // New incidents have no members yet: positions start at 0.
-                let members: Vec<(IncidentId, UserId, i32)> = unique(&record.members)
-                    .into_iter()
-                    .enumerate()
-                    .map(|(p, u)| (id, u, position(p)))
+                let members: Vec<(IncidentId, UserId, i32)> = records
+                    .iter()
+                    .flat_map(|(r, id)| {
+                        unique(&r.members)
+                            .into_iter()
+                            .enumerate()
+                            .map(move |(p, u)| (*id, u, position(p)))
+                    })
                     .collect();
                 for chunk in members.chunks(CHUNK / 3) {
                     Self::push_member_rows(out.next(), chunk, ids);
                 }
-                for chunk in last_key_events(id, &record.key_events).chunks(CHUNK / 4) {
+                let key_events: Vec<(IncidentId, &KeyEvent)> =
+                    records.iter().flat_map(|(r, id)| last_key_events(*id, &r.key_events)).collect();
+                for chunk in key_events.chunks(CHUNK / 4) {
                     Self::push_key_event_rows(out.next(), chunk, ids);
                 }
-                let timeline: Vec<(IncidentId, &TimelineEntry)> = record.timeline.iter().map(|e| (id, e)).collect();
+                let timeline: Vec<(IncidentId, &TimelineEntry)> =
+                    records.iter().flat_map(|(r, id)| r.timeline.iter().map(move |e| (*id, e))).collect();
                 for chunk in timeline.chunks(CHUNK / 10) {
                     Self::push_timeline_rows(out.next(), chunk, ids);
                 }
-                let events: Vec<(IncidentId, &IncidentEvent, DateTime<Utc>)> =
-                    record.events.iter().map(|e| (id, e, i.created_at)).collect();
+                let events: Vec<(IncidentId, &IncidentEvent, DateTime<Utc>)> = records
+                    .iter()
+                    .flat_map(|(r, id)| r.events.iter().map(move |e| (*id, e, r.incident.created_at)))
+                    .collect();
                 for chunk in events.chunks(CHUNK / 4) {
                     Self::push_event_rows(out.next(), chunk, ids);
                 }
-                // The incident is new: every event it has was written just now.
-                if !record.events.is_empty() {
-                    for handlers in unique(&record.subscribers).chunks(CHUNK / 2) {
-                        Self::push_delivery_rows(out.next(), handlers, &[id], ids);
+                // The incidents are new: every event they have was written
+                // just now. Incidents with the same subscribers share a statement.
+                let mut by_subscribers: Vec<(Vec<String>, Vec<IncidentId>)> = Vec::new();
+                for (r, id) in records.iter().filter(|(r, _)| !r.events.is_empty()) {
+                    let handlers = unique(&r.subscribers);
+                    match by_subscribers.iter_mut().find(|(h, _)| *h == handlers) {
+                        Some((_, incidents)) => incidents.push(*id),
+                        None => by_subscribers.push((handlers, vec![*id])),
+                    }
+                }
+                for (handlers, incidents) in &by_subscribers {
+                    for handlers in handlers.chunks(CHUNK / 4) {
+                        for incidents in incidents.chunks(CHUNK / 4) {
+                            Self::push_delivery_rows(out.next(), handlers, incidents, ids);
+                        }
                     }
                 }
             }
@@ -398,7 +435,7 @@ impl crate::store::PgStore {
             Self::push_incident_row(&mut insert, &record.incident, *dedup_scope);
             let id = IncidentId(insert.build_query_scalar().fetch_one(&mut *conn).await?);
             let mut rows = Statements::each();
-            Self::push_incident_rows(&mut rows, record, id, IdSql::Bound);
+            Self::push_incident_rows(&mut rows, &[(*record, id)], IdSql::Bound);
             for mut statement in rows.into_builders() {
                 statement.build().execute(&mut *conn).await?;
             }
@@ -409,7 +446,28 @@ impl crate::store::PgStore {
     }
 }
 
+impl crate::store::PgStore {
+    /// Makes declarations of `key` wait for each other until their commit.
+    /// Under READ COMMITTED each statement reads a fresh snapshot: without
+    /// this, a declaration could miss an incident committed just before its
+    /// first read, see it in its second, and hold the key a second time for
+    /// its declarer alone (the unique index cannot tell the two apart: one
+    /// is held for everybody, the other for one person).
+    pub(super) async fn lock_dedup_key(conn: &mut sqlx::PgConnection, key: &str) -> Result<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('dedup_key:' || $1, 0))")
+            .bind(key)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+}
+
 impl crate::store::SqliteStore {
+    /// Nothing to do: SQLite's writer runs one declaration at a time.
+    pub(super) async fn lock_dedup_key(_: &mut sqlx::SqliteConnection, _: &str) -> Result<()> {
+        Ok(())
+    }
+
     /// New incidents, each followed by its rows, and the version bump: one
     /// script, one round trip to SQLite's thread (instead of one per
     /// statement). Rows name their incident as the one inserted last.
@@ -427,16 +485,23 @@ impl crate::store::SqliteStore {
         new: &[(&NewIncidentRecord, Option<UserId>)],
         whole: bool,
     ) -> Result<Vec<Incident>> {
-        // Rows are made with this id; the script names the incident instead.
-        const NEWEST: IncidentId = IncidentId(0);
         let mut script = Statements::script();
         if whole {
             script.next().push("BEGIN IMMEDIATE");
         }
+        // One statement per incident (each inserts one row: AUTOINCREMENT
+        // gives them consecutive ids under the writer's lock), then their
+        // rows, a statement per kind for all of them: each names its
+        // incident by how many were inserted after it (see `IdSql::Newest`).
         for (record, dedup_scope) in new {
             Self::push_incident_row(script.next(), &record.incident, *dedup_scope);
-            Self::push_incident_rows(&mut script, record, NEWEST, IdSql::Newest);
         }
+        let rows: Vec<(&NewIncidentRecord, IncidentId)> = new
+            .iter()
+            .enumerate()
+            .map(|(n, (record, _))| (*record, IncidentId((new.len() - 1 - n) as i64)))
+            .collect();
+        Self::push_incident_rows(&mut script, &rows, IdSql::Newest);
         Self::push_bump(script.next(), VersionsChanged::Data);
         if whole {
             script.next().push("COMMIT");
@@ -450,7 +515,7 @@ impl crate::store::SqliteStore {
                     .await?,
             );
         }
-        if ids.len() != new.len() {
+        if ids.len() != new.len() || ids.windows(2).any(|w| w[1] != w[0] + 1) {
             return Err(corrupt(format!(
                 "{} incidents declared, {} ids returned",
                 new.len(),
