@@ -319,14 +319,24 @@ impl Target {
             }
             let body = body.to_string();
             let request = format!("{head}content-length: {}\r\n\r\n{body}", body.len());
-            let connections = connections.clone();
+            let (connections, address) = (connections.clone(), address.clone());
             async move {
-                let Some(mut connection) = connections.lock().expect("connections").pop() else {
-                    return false;
+                let idle = connections.lock().expect("connections").pop();
+                let mut connection = match idle {
+                    Some(c) => c,
+                    None => match RawConnection::connect(&address).await {
+                        Ok(c) => c,
+                        Err(_) => return false,
+                    },
                 };
-                let created = matches!(connection.exchange(request.as_bytes()).await, Ok(201));
-                connections.lock().expect("connections").push(connection);
-                created
+                match connection.exchange(request.as_bytes()).await {
+                    Ok(status) => {
+                        connections.lock().expect("connections").push(connection);
+                        status == 201
+                    }
+                    // The connection is dropped; the next request opens another.
+                    Err(_) => false,
+                }
             }
         })
         .await;
@@ -420,7 +430,11 @@ impl RawConnection {
             loop {
                 let complete = match length {
                     Some(n) => self.buffer.len() >= head + n,
-                    None if chunked => self.buffer[head..].ends_with(b"0\r\n\r\n"),
+                    // The last chunk: its size line follows a chunk's end.
+                    None if chunked => {
+                        let body = &self.buffer[head..];
+                        body == b"0\r\n\r\n" || body.ends_with(b"\r\n0\r\n\r\n")
+                    }
                     None => true,
                 };
                 if complete {
@@ -550,8 +564,9 @@ async fn static_responder(plain: axum::body::Bytes, gzip: axum::body::Bytes) -> 
     format!("http://{addr}")
 }
 
+/// Answered requests per second (failed ones do not count).
 fn rate(run: &Run) -> f64 {
-    run.requests as f64 / run.elapsed.as_secs_f64()
+    run.requests.saturating_sub(run.errors) as f64 / run.elapsed.as_secs_f64()
 }
 
 fn median(mut values: Vec<f64>) -> f64 {

@@ -431,6 +431,16 @@ impl Firefighter {
         if edit.is_empty() {
             return Ok(());
         }
+        // An action named twice is changed once.
+        let mut edit = edit;
+        for list in [
+            &mut edit.done_actions,
+            &mut edit.undone_actions,
+            &mut edit.removed_actions,
+        ] {
+            let mut seen = std::collections::HashSet::new();
+            list.retain(|a| seen.insert(*a));
+        }
         let at = now();
         if let Some(notes) = &edit.notes {
             notes.validate()?;

@@ -111,10 +111,15 @@ macro_rules! declaration_sql {
                 let Some(key) = record.incident.dedup_key.as_deref() else {
                     return Ok(DedupClaim::Free(None));
                 };
-                // The two reads below must see the same declarations of the key.
-                Self::lock_dedup_key(conn, key).await?;
                 let viewer = record.dedup_viewer;
                 if let Some(existing) = Self::open_by_dedup_key(conn, key, viewer).await? {
+                    return Ok(DedupClaim::Matched(Box::new(existing)));
+                }
+                // A new incident: the reads deciding its scope must see the
+                // same declarations of the key (matches above never wait).
+                if Self::lock_dedup_key(conn, key).await?
+                    && let Some(existing) = Self::open_by_dedup_key(conn, key, viewer).await?
+                {
                     return Ok(DedupClaim::Matched(Box::new(existing)));
                 }
                 let Viewer::Member(declarer) = viewer else {
@@ -453,19 +458,22 @@ impl crate::store::PgStore {
     /// first read, see it in its second, and hold the key a second time for
     /// its declarer alone (the unique index cannot tell the two apart: one
     /// is held for everybody, the other for one person).
-    pub(super) async fn lock_dedup_key(conn: &mut sqlx::PgConnection, key: &str) -> Result<()> {
+    /// True: the lock was taken (what was read before it may be stale).
+    /// Each transaction takes one such lock at most (batches of declarations
+    /// are SQLite's alone), so they cannot deadlock.
+    pub(super) async fn lock_dedup_key(conn: &mut sqlx::PgConnection, key: &str) -> Result<bool> {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('dedup_key:' || $1, 0))")
             .bind(key)
             .execute(&mut *conn)
             .await?;
-        Ok(())
+        Ok(true)
     }
 }
 
 impl crate::store::SqliteStore {
     /// Nothing to do: SQLite's writer runs one declaration at a time.
-    pub(super) async fn lock_dedup_key(_: &mut sqlx::SqliteConnection, _: &str) -> Result<()> {
-        Ok(())
+    pub(super) async fn lock_dedup_key(_: &mut sqlx::SqliteConnection, _: &str) -> Result<bool> {
+        Ok(false)
     }
 
     /// New incidents, each followed by its rows, and the version bump: one
@@ -515,7 +523,16 @@ impl crate::store::SqliteStore {
                     .await?,
             );
         }
-        if ids.len() != new.len() || ids.windows(2).any(|w| w[1] != w[0] + 1) {
+        if ids.windows(2).any(|w| w[1] != w[0] + 1) {
+            // Cannot happen (one-row inserts under the writer's lock); after
+            // a COMMIT in the script an error would only make the caller
+            // write them again.
+            tracing::error!(
+                ?ids,
+                "declared incidents got ids that do not follow each other"
+            );
+        }
+        if ids.len() != new.len() {
             return Err(corrupt(format!(
                 "{} incidents declared, {} ids returned",
                 new.len(),

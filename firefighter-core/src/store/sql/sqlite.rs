@@ -59,6 +59,9 @@ fn checkpoints(pool: sqlx::SqlitePool, writer: sqlx::SqlitePool, alive: std::syn
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // A long read keeps the restart from finishing: each try holds the
+        // writer, so after one that gave up, the next waits 1, 2, 4... 32 ticks.
+        let (mut pause, mut paused) = (1u32, 0u32);
         loop {
             tick.tick().await;
             if alive.strong_count() == 0 {
@@ -68,6 +71,9 @@ fn checkpoints(pool: sqlx::SqlitePool, writer: sqlx::SqlitePool, alive: std::syn
                 .fetch_one(&pool)
                 .await
             {
+                Ok((_, frames, _)) if frames > RESTART_WAL_AFTER_FRAMES && paused > 0 => {
+                    paused -= 1;
+                }
                 Ok((_, frames, _)) if frames > RESTART_WAL_AFTER_FRAMES => {
                     // Another passive pass copies what was committed during
                     // the first, so the restart, which holds the writer,
@@ -75,8 +81,19 @@ fn checkpoints(pool: sqlx::SqlitePool, writer: sqlx::SqlitePool, alive: std::syn
                     let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                         .execute(&pool)
                         .await;
-                    if let Err(e) = restart_wal(&writer).await {
-                        tracing::debug!(error = %e, "SQLite WAL restart failed; trying again shortly");
+                    match restart_wal(&writer).await {
+                        Ok((0, _, _)) => pause = 1,
+                        Ok(_) => {
+                            tracing::debug!(
+                                ticks = pause,
+                                "a reader kept the SQLite WAL from restarting"
+                            );
+                            paused = pause;
+                            pause = (pause * 2).min(32);
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "SQLite WAL restart failed; trying again shortly")
+                        }
                     }
                 }
                 Ok(_) => {}

@@ -466,9 +466,10 @@ async fn a_postmortem_edit_is_applied_whole_or_not_and_once_under_a_key(app: Fir
         "one entry for the ready mark"
     );
 
-    // Removing under a key: the repeat does not fail on the action it removed.
+    // Removing under a key: the repeat does not fail on the action it removed
+    // (nor does naming it twice).
     let remove = PostMortemEdit {
-        removed_actions: vec![report.actions[0].id],
+        removed_actions: vec![report.actions[0].id, report.actions[0].id],
         ..PostMortemEdit::default()
     };
     for _ in 0..2 {
