@@ -524,11 +524,15 @@ async fn measure(target: &Target, label: &str, large: bool, cap: Duration) {
     }
 }
 
-/// A responder of fixed bytes over the same HTTP stack (axum on hyper, on
-/// loopback): the limit a cached answer can reach in this process. Serves
-/// `incidents/` under the API's path, gzipped to clients that accept it.
-async fn static_responder(plain: axum::body::Bytes, gzip: axum::body::Bytes) -> String {
-    use axum::http::{HeaderMap, HeaderValue, header};
+/// A responder of fixed answers over the same HTTP stack (axum on hyper,
+/// on loopback): the limit a cached answer can reach in this process.
+/// Serves `incidents/` under the API's path with the very headers and body
+/// the API answered, gzipped to clients that accept it.
+async fn static_responder(
+    plain: (axum::http::HeaderMap, axum::body::Bytes),
+    gzip: (axum::http::HeaderMap, axum::body::Bytes),
+) -> String {
+    use axum::http::{HeaderMap, header};
     use axum::response::IntoResponse;
     let serve = move |headers: HeaderMap| {
         let (plain, gzip) = (plain.clone(), gzip.clone());
@@ -537,19 +541,8 @@ async fn static_responder(plain: axum::body::Bytes, gzip: axum::body::Bytes) -> 
                 .get(header::ACCEPT_ENCODING)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.contains("gzip"));
-            let json = HeaderValue::from_static("application/json");
-            if zipped {
-                (
-                    [
-                        (header::CONTENT_TYPE, json),
-                        (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
-                    ],
-                    gzip,
-                )
-                    .into_response()
-            } else {
-                ([(header::CONTENT_TYPE, json)], plain).into_response()
-            }
+            let (headers, body) = if zipped { gzip } else { plain };
+            (headers, body).into_response()
         }
     };
     let app =
@@ -925,7 +918,7 @@ fn main() {
         let rounds = usize::try_from(env_num("FF_BENCH_ROUNDS", 3)).unwrap_or(3);
         let compare_secs = Duration::from_secs(env_num("FF_BENCH_COMPARE_SECS", 3));
         if profile.is_none() {
-            let mut bodies = Vec::new();
+            let mut answers = Vec::new();
             for encoding in ["identity", "gzip"] {
                 let r = reqwest::Client::new()
                     .get(target.url("incidents/"))
@@ -934,10 +927,25 @@ fn main() {
                     .send()
                     .await
                     .expect("GET incidents/");
-                bodies.push(r.bytes().await.expect("body"));
+                // Its headers but those hyper writes for each answer itself.
+                let mut headers = r.headers().clone();
+                for per_answer in [
+                    "date",
+                    "content-length",
+                    "transfer-encoding",
+                    "x-request-id",
+                ] {
+                    headers.remove(per_answer);
+                }
+                answers.push((headers, r.bytes().await.expect("body")));
             }
+            println!(
+                "the static responder answers the same bytes with the same {} headers",
+                answers[0].0.len()
+            );
+            let [plain, gzip] = <[_; 2]>::try_from(answers).expect("two answers");
             let limit = Target {
-                base: static_responder(bodies[0].clone(), bodies[1].clone()).await,
+                base: static_responder(plain, gzip).await,
                 ..target.clone()
             };
             let only = std::env::var("FF_BENCH_ONLY").unwrap_or_default();
