@@ -308,16 +308,8 @@ impl Target {
         let (category, tag) = (self.category.clone(), label.trim().to_owned());
         let priority = priority.map(str::to_owned);
         let run = load(concurrency, usize::MAX, cap, move |i| {
-            let mut body = serde_json::json!({
-                "title": format!("Posted by the benchmark ({tag}) {concurrency}-{i}"),
-                "description": "created through the API",
-                "incident_category_id": category,
-                "created_by_email": "bench@example.com",
-            });
-            if let Some(p) = &priority {
-                body["priority_id"] = serde_json::Value::String(p.clone());
-            }
-            let body = body.to_string();
+            let body =
+                declaration(&tag, concurrency, i, &category, priority.as_deref()).to_string();
             let request = format!("{head}content-length: {}\r\n\r\n{body}", body.len());
             let (connections, address) = (connections.clone(), address.clone());
             async move {
@@ -366,15 +358,7 @@ impl Target {
         let tag = label.to_owned();
         let priority = priority.map(str::to_owned);
         let run = load(concurrency, max, cap, move |i| {
-            let mut body = serde_json::json!({
-                "title": format!("Posted by the benchmark ({tag}) {concurrency}-{i}"),
-                "description": "created through the API",
-                "incident_category_id": category,
-                "created_by_email": "bench@example.com",
-            });
-            if let Some(p) = &priority {
-                body["priority_id"] = serde_json::Value::String(p.clone());
-            }
+            let body = declaration(&tag, concurrency, i, &category, priority.as_deref());
             let request = client.post(&url).bearer_auth(&token).json(&body);
             async move { matches!(request.send().await, Ok(r) if r.status() == 201) }
         })
@@ -382,6 +366,26 @@ impl Target {
         report(label, concurrency, &run);
         run
     }
+}
+
+/// The body of the `i`-th declaration of a run.
+fn declaration(
+    tag: &str,
+    concurrency: usize,
+    i: usize,
+    category: &str,
+    priority: Option<&str>,
+) -> serde_json::Value {
+    let mut body = serde_json::json!({
+        "title": format!("Posted by the benchmark ({tag}) {concurrency}-{i}"),
+        "description": "created through the API",
+        "incident_category_id": category,
+        "created_by_email": "bench@example.com",
+    });
+    if let Some(p) = priority {
+        body["priority_id"] = serde_json::Value::String(p.to_owned());
+    }
+    body
 }
 
 /// A keep-alive HTTP/1.1 connection for [`Target::post_raw`].

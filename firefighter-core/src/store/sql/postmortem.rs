@@ -84,6 +84,92 @@ macro_rules! postmortem_sql {
                 }
                 Ok(())
             }
+
+            /// Saves the written sections, replacing the earlier ones.
+            pub(super) async fn write_notes(
+                conn: &mut $Conn,
+                incident: IncidentId,
+                notes: &PostMortemNotes,
+                by: Option<UserId>,
+                at: DateTime<Utc>,
+            ) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO postmortem_notes (incident_id, impact, root_causes, went_well, went_badly, updated_at, updated_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (incident_id) DO UPDATE SET \
+                     impact = excluded.impact, root_causes = excluded.root_causes, went_well = excluded.went_well, \
+                     went_badly = excluded.went_badly, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                )
+                .bind(incident)
+                .bind(&notes.impact)
+                .bind(&notes.root_causes)
+                .bind(&notes.went_well)
+                .bind(&notes.went_badly)
+                .bind(at)
+                .bind(by.map(|u| u.0))
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            /// Inserts a follow-up action.
+            pub(super) async fn insert_action(conn: &mut $Conn, a: &FollowUpAction) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO postmortem_actions (id, incident_id, description, owner, due_on, done, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(a.id)
+                .bind(a.incident_id)
+                .bind(&a.description)
+                .bind(&a.owner)
+                .bind(a.due_on)
+                .bind(a.done)
+                .bind(a.created_at)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            /// Marks a follow-up action done or not; false when it is not the incident's.
+            pub(super) async fn write_action_done(conn: &mut $Conn, incident: IncidentId, id: Uuid, done: bool) -> Result<bool> {
+                let r = sqlx::query("UPDATE postmortem_actions SET done = $1 WHERE id = $2 AND incident_id = $3")
+                    .bind(done)
+                    .bind(id)
+                    .bind(incident)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            /// Removes a follow-up action; false when it is not the incident's.
+            pub(super) async fn remove_action(conn: &mut $Conn, incident: IncidentId, id: Uuid) -> Result<bool> {
+                let r = sqlx::query("DELETE FROM postmortem_actions WHERE id = $1 AND incident_id = $2")
+                    .bind(id)
+                    .bind(incident)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            /// Sets a document's ready mark; false when it had it already (or does not exist).
+            pub(super) async fn write_ready(
+                conn: &mut $Conn,
+                incident: IncidentId,
+                backend: &str,
+                ready: bool,
+                at: DateTime<Utc>,
+            ) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE postmortems SET ready = $1, updated_at = $2 \
+                     WHERE incident_id = $3 AND backend = $4 AND ready <> $1",
+                )
+                .bind(ready)
+                .bind(at)
+                .bind(incident)
+                .bind(backend)
+                .execute(&mut *conn)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
         }
 
         #[async_trait]
@@ -130,17 +216,7 @@ macro_rules! postmortem_sql {
                 self.on_writer(async move {
                     let mut tx = this.begin_write().await?;
                     let written = async {
-                        let done = sqlx::query(
-                            "UPDATE postmortems SET ready = $1, updated_at = $2 \
-                             WHERE incident_id = $3 AND backend = $4 AND ready <> $1",
-                        )
-                        .bind(ready)
-                        .bind(at)
-                        .bind(incident)
-                        .bind(&backend)
-                        .execute(&mut *tx)
-                        .await?;
-                        if done.rows_affected() == 0 {
+                        if !Self::write_ready(&mut tx, incident, &backend, ready, at).await? {
                             return Ok(false);
                         }
                         Self::write_timeline(&mut tx, incident, &timeline).await?;
@@ -186,21 +262,7 @@ macro_rules! postmortem_sql {
                         if !Self::incident_exists(&mut tx, incident).await? {
                             return Err(crate::Error::not_found("incident", incident));
                         }
-                        sqlx::query(
-                            "INSERT INTO postmortem_notes (incident_id, impact, root_causes, went_well, went_badly, updated_at, updated_by) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (incident_id) DO UPDATE SET \
-                             impact = excluded.impact, root_causes = excluded.root_causes, went_well = excluded.went_well, \
-                             went_badly = excluded.went_badly, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-                        )
-                        .bind(incident)
-                        .bind(&notes.impact)
-                        .bind(&notes.root_causes)
-                        .bind(&notes.went_well)
-                        .bind(&notes.went_badly)
-                        .bind(crate::clock::now())
-                        .bind(by.map(|u| u.0))
-                        .execute(&mut *tx)
-                        .await?;
+                        Self::write_notes(&mut tx, incident, &notes, by, crate::clock::now()).await?;
                         Self::bump(&mut tx, VersionsChanged::Data).await
                     }
                     .await;
@@ -229,19 +291,7 @@ macro_rules! postmortem_sql {
                         if !Self::incident_exists(&mut tx, a.incident_id).await? {
                             return Err(crate::Error::not_found("incident", a.incident_id));
                         }
-                        sqlx::query(
-                            "INSERT INTO postmortem_actions (id, incident_id, description, owner, due_on, done, created_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                        )
-                        .bind(a.id)
-                        .bind(a.incident_id)
-                        .bind(&a.description)
-                        .bind(&a.owner)
-                        .bind(a.due_on)
-                        .bind(a.done)
-                        .bind(a.created_at)
-                        .execute(&mut *tx)
-                        .await?;
+                        Self::insert_action(&mut tx, &a).await?;
                         Self::bump(&mut tx, VersionsChanged::Data).await
                     }
                     .await;
@@ -255,14 +305,9 @@ macro_rules! postmortem_sql {
                 self.on_writer(async move {
                     let mut tx = this.begin_write().await?;
                     let written = async {
-                        let r = sqlx::query("UPDATE postmortem_actions SET done = $1 WHERE id = $2 AND incident_id = $3")
-                            .bind(done)
-                            .bind(id)
-                            .bind(incident)
-                            .execute(&mut *tx)
-                            .await?;
+                        let changed = Self::write_action_done(&mut tx, incident, id, done).await?;
                         Self::bump(&mut tx, VersionsChanged::Data).await?;
-                        Ok(r.rows_affected() == 1)
+                        Ok(changed)
                     }
                     .await;
                     Self::settle(tx, written).await
@@ -275,13 +320,9 @@ macro_rules! postmortem_sql {
                 self.on_writer(async move {
                     let mut tx = this.begin_write().await?;
                     let written = async {
-                        let r = sqlx::query("DELETE FROM postmortem_actions WHERE id = $1 AND incident_id = $2")
-                            .bind(id)
-                            .bind(incident)
-                            .execute(&mut *tx)
-                            .await?;
+                        let removed = Self::remove_action(&mut tx, incident, id).await?;
                         Self::bump(&mut tx, VersionsChanged::Data).await?;
-                        Ok(r.rows_affected() == 1)
+                        Ok(removed)
                     }
                     .await;
                     Self::settle(tx, written).await
@@ -333,72 +374,25 @@ macro_rules! postmortem_sql {
                             )
                         };
                         for (action, done) in &edit.done {
-                            let r = sqlx::query("UPDATE postmortem_actions SET done = $1 WHERE id = $2 AND incident_id = $3")
-                                .bind(*done)
-                                .bind(*action)
-                                .bind(incident)
-                                .execute(&mut *tx)
-                                .await?;
-                            if r.rows_affected() == 0 {
+                            if !Self::write_action_done(&mut tx, incident, *action, *done).await? {
                                 return Err(missing(*action));
                             }
                         }
                         for action in &edit.removed {
-                            let r = sqlx::query("DELETE FROM postmortem_actions WHERE id = $1 AND incident_id = $2")
-                                .bind(*action)
-                                .bind(incident)
-                                .execute(&mut *tx)
-                                .await?;
-                            if r.rows_affected() == 0 {
+                            if !Self::remove_action(&mut tx, incident, *action).await? {
                                 return Err(missing(*action));
                             }
                         }
                         if let Some(notes) = &edit.notes {
-                            sqlx::query(
-                                "INSERT INTO postmortem_notes (incident_id, impact, root_causes, went_well, went_badly, updated_at, updated_by) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (incident_id) DO UPDATE SET \
-                                 impact = excluded.impact, root_causes = excluded.root_causes, went_well = excluded.went_well, \
-                                 went_badly = excluded.went_badly, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-                            )
-                            .bind(incident)
-                            .bind(&notes.impact)
-                            .bind(&notes.root_causes)
-                            .bind(&notes.went_well)
-                            .bind(&notes.went_badly)
-                            .bind(at)
-                            .bind(edit.by.map(|u| u.0))
-                            .execute(&mut *tx)
-                            .await?;
+                            Self::write_notes(&mut tx, incident, notes, edit.by, at).await?;
                         }
                         if let Some(a) = &edit.add_action {
-                            sqlx::query(
-                                "INSERT INTO postmortem_actions (id, incident_id, description, owner, due_on, done, created_at) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                            )
-                            .bind(a.id)
-                            .bind(incident)
-                            .bind(&a.description)
-                            .bind(&a.owner)
-                            .bind(a.due_on)
-                            .bind(a.done)
-                            .bind(a.created_at)
-                            .execute(&mut *tx)
-                            .await?;
+                            Self::insert_action(&mut tx, a).await?;
                         }
-                        if let Some((ready, entry)) = &edit.ready {
-                            let marked = sqlx::query(
-                                "UPDATE postmortems SET ready = $1, updated_at = $2 \
-                                 WHERE incident_id = $3 AND backend = $4 AND ready <> $1",
-                            )
-                            .bind(*ready)
-                            .bind(entry.created_at)
-                            .bind(incident)
-                            .bind(crate::postmortem::BUILT_IN)
-                            .execute(&mut *tx)
-                            .await?;
-                            if marked.rows_affected() > 0 {
-                                Self::write_timeline(&mut tx, incident, std::slice::from_ref(entry)).await?;
-                            }
+                        if let Some((ready, entry)) = &edit.ready
+                            && Self::write_ready(&mut tx, incident, crate::postmortem::BUILT_IN, *ready, entry.created_at).await?
+                        {
+                            Self::write_timeline(&mut tx, incident, std::slice::from_ref(entry)).await?;
                         }
                         Self::bump(&mut tx, VersionsChanged::Data).await?;
                         Ok(true)
