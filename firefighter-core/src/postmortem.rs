@@ -115,22 +115,69 @@ pub const MAX_SECTION_CHARS: usize = 20_000;
 impl PostMortemNotes {
     /// Checks the sections' lengths: a clear error per section that is too long.
     pub fn validate(&self) -> crate::Result<()> {
-        let mut problems = crate::error::Validation::default();
-        for (field, text) in [
-            ("impact", &self.impact),
-            ("root_causes", &self.root_causes),
-            ("went_well", &self.went_well),
-            ("went_badly", &self.went_badly),
-        ] {
-            let n = text.chars().count();
-            if n > MAX_SECTION_CHARS {
-                problems.push(
-                    field,
-                    format!("at most {MAX_SECTION_CHARS} characters (got {n})"),
-                );
-            }
+        validate_sections([
+            ("impact", Some(&self.impact)),
+            ("root_causes", Some(&self.root_causes)),
+            ("went_well", Some(&self.went_well)),
+            ("went_badly", Some(&self.went_badly)),
+        ])
+    }
+}
+
+/// A clear error per written section that is too long.
+fn validate_sections(sections: [(&'static str, Option<&String>); 4]) -> crate::Result<()> {
+    let mut problems = crate::error::Validation::default();
+    for (field, text) in sections {
+        let n = text.map_or(0, |t| t.chars().count());
+        if n > MAX_SECTION_CHARS {
+            problems.push(
+                field,
+                format!("at most {MAX_SECTION_CHARS} characters (got {n})"),
+            );
         }
-        problems.finish()
+    }
+    problems.finish()
+}
+
+/// Written sections to save: those left `None` keep their saved text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SectionsEdit {
+    /// Who and what was affected, for how long.
+    pub impact: Option<String>,
+    /// Why it happened.
+    pub root_causes: Option<String>,
+    /// What went well.
+    pub went_well: Option<String>,
+    /// What went badly.
+    pub went_badly: Option<String>,
+}
+
+impl SectionsEdit {
+    /// Whether no section is given.
+    pub fn is_empty(&self) -> bool {
+        *self == SectionsEdit::default()
+    }
+
+    /// Checks the given sections' lengths.
+    pub fn validate(&self) -> crate::Result<()> {
+        validate_sections([
+            ("impact", self.impact.as_ref()),
+            ("root_causes", self.root_causes.as_ref()),
+            ("went_well", self.went_well.as_ref()),
+            ("went_badly", self.went_badly.as_ref()),
+        ])
+    }
+}
+
+impl From<&PostMortemNotes> for SectionsEdit {
+    /// All four sections, replacing the saved ones.
+    fn from(notes: &PostMortemNotes) -> Self {
+        SectionsEdit {
+            impact: Some(notes.impact.clone()),
+            root_causes: Some(notes.root_causes.clone()),
+            went_well: Some(notes.went_well.clone()),
+            went_badly: Some(notes.went_badly.clone()),
+        }
     }
 }
 
@@ -207,8 +254,8 @@ impl NewFollowUpAction {
 /// are applied in one transaction, or none is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PostMortemEdit {
-    /// The written sections, all four (replacing the saved ones).
-    pub notes: Option<PostMortemNotes>,
+    /// Written sections to save (the others keep their text).
+    pub sections: SectionsEdit,
     /// A follow-up action to add.
     pub add_action: Option<NewFollowUpAction>,
     /// Follow-up actions to mark done.

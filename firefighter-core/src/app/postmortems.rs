@@ -418,7 +418,7 @@ impl Firefighter {
     pub async fn edit_postmortem(
         &self,
         id: IncidentId,
-        edit: PostMortemEdit,
+        mut edit: PostMortemEdit,
         by: Option<UserId>,
         request_key: Option<&str>,
     ) -> Result<()> {
@@ -432,7 +432,6 @@ impl Firefighter {
             return Ok(());
         }
         // An action named twice is changed once.
-        let mut edit = edit;
         for list in [
             &mut edit.done_actions,
             &mut edit.undone_actions,
@@ -442,9 +441,7 @@ impl Firefighter {
             list.retain(|a| seen.insert(*a));
         }
         let at = now();
-        if let Some(notes) = &edit.notes {
-            notes.validate()?;
-        }
+        edit.sections.validate()?;
         let add_action = edit.add_action.map(|a| a.validate(id, at)).transpose()?;
         let known: std::collections::HashSet<Uuid> = self
             .inner
@@ -492,7 +489,7 @@ impl Firefighter {
             .edit_postmortem(PostMortemWrite {
                 incident: id,
                 by,
-                notes: edit.notes,
+                sections: (!edit.sections.is_empty()).then_some(edit.sections),
                 add_action,
                 done,
                 removed: edit.removed_actions,

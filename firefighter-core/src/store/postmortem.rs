@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::postmortem::{FollowUpAction, PostMortem, PostMortemNotes};
+use crate::postmortem::{FollowUpAction, PostMortem, PostMortemNotes, SectionsEdit};
 use crate::{IncidentEvent, IncidentId, Result, TimelineEntry, UserId};
 
 /// A [`crate::postmortem::PostMortemEdit`], checked and ready to write.
@@ -15,8 +15,8 @@ pub struct PostMortemWrite {
     pub incident: IncidentId,
     /// Who writes.
     pub by: Option<UserId>,
-    /// The written sections to save.
-    pub notes: Option<PostMortemNotes>,
+    /// The written sections to save (those not given keep their text).
+    pub sections: Option<SectionsEdit>,
     /// The follow-up action to add.
     pub add_action: Option<FollowUpAction>,
     /// Follow-up actions marked done (`true`) or not, in this order.

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
-use crate::postmortem::{FollowUpAction, PostMortem, PostMortemNotes};
+use crate::postmortem::{FollowUpAction, PostMortem, PostMortemNotes, SectionsEdit};
 use crate::store::{PostMortemStore, PostMortemWrite};
 use crate::{IncidentEvent, IncidentId, Result, TimelineEntry, UserId};
 
@@ -85,25 +85,29 @@ macro_rules! postmortem_sql {
                 Ok(())
             }
 
-            /// Saves the written sections, replacing the earlier ones.
-            pub(super) async fn write_notes(
+            /// Saves the given sections; the others keep their saved text
+            /// (merged in the statement: a concurrent edit of another
+            /// section is not overwritten).
+            pub(super) async fn write_sections(
                 conn: &mut $Conn,
                 incident: IncidentId,
-                notes: &PostMortemNotes,
+                sections: &SectionsEdit,
                 by: Option<UserId>,
                 at: DateTime<Utc>,
             ) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO postmortem_notes (incident_id, impact, root_causes, went_well, went_badly, updated_at, updated_by) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (incident_id) DO UPDATE SET \
-                     impact = excluded.impact, root_causes = excluded.root_causes, went_well = excluded.went_well, \
-                     went_badly = excluded.went_badly, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                     VALUES ($1, COALESCE($2, ''), COALESCE($3, ''), COALESCE($4, ''), COALESCE($5, ''), $6, $7) \
+                     ON CONFLICT (incident_id) DO UPDATE SET \
+                     impact = COALESCE($2, postmortem_notes.impact), root_causes = COALESCE($3, postmortem_notes.root_causes), \
+                     went_well = COALESCE($4, postmortem_notes.went_well), went_badly = COALESCE($5, postmortem_notes.went_badly), \
+                     updated_at = excluded.updated_at, updated_by = excluded.updated_by",
                 )
                 .bind(incident)
-                .bind(&notes.impact)
-                .bind(&notes.root_causes)
-                .bind(&notes.went_well)
-                .bind(&notes.went_badly)
+                .bind(sections.impact.as_deref())
+                .bind(sections.root_causes.as_deref())
+                .bind(sections.went_well.as_deref())
+                .bind(sections.went_badly.as_deref())
                 .bind(at)
                 .bind(by.map(|u| u.0))
                 .execute(&mut *conn)
@@ -254,7 +258,7 @@ macro_rules! postmortem_sql {
                 notes: &PostMortemNotes,
                 by: Option<UserId>,
             ) -> Result<()> {
-                let notes = notes.clone();
+                let sections = SectionsEdit::from(notes);
                 let this = self.clone();
                 self.on_writer(async move {
                     let mut tx = this.begin_write().await?;
@@ -262,7 +266,7 @@ macro_rules! postmortem_sql {
                         if !Self::incident_exists(&mut tx, incident).await? {
                             return Err(crate::Error::not_found("incident", incident));
                         }
-                        Self::write_notes(&mut tx, incident, &notes, by, crate::clock::now()).await?;
+                        Self::write_sections(&mut tx, incident, &sections, by, crate::clock::now()).await?;
                         Self::bump(&mut tx, VersionsChanged::Data).await
                     }
                     .await;
@@ -383,8 +387,8 @@ macro_rules! postmortem_sql {
                                 return Err(missing(*action));
                             }
                         }
-                        if let Some(notes) = &edit.notes {
-                            Self::write_notes(&mut tx, incident, notes, edit.by, at).await?;
+                        if let Some(sections) = &edit.sections {
+                            Self::write_sections(&mut tx, incident, sections, edit.by, at).await?;
                         }
                         if let Some(a) = &edit.add_action {
                             Self::insert_action(&mut tx, a).await?;

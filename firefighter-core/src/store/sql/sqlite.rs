@@ -44,6 +44,13 @@ const RESTART_WAITS_FOR_READERS_MS: u32 = 50;
 /// The WAL file is cut back to this size when it restarts.
 const WAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 
+/// How long a connection waits for a lock held by another.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What `PRAGMA wal_checkpoint` answers: busy (1 when it could not finish),
+/// frames in the WAL, frames copied into the database file.
+type Checkpoint = (i64, i64, i64);
+
 /// Copies the WAL back into the database file every [`CHECKPOINT_EVERY`], on
 /// a reading connection, while a clone of the store lives. SQLite would
 /// otherwise checkpoint on the writer, in the commit that crosses its
@@ -67,38 +74,41 @@ fn checkpoints(pool: sqlx::SqlitePool, writer: sqlx::SqlitePool, alive: std::syn
             if alive.strong_count() == 0 {
                 return;
             }
-            match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+            let frames = match sqlx::query_as::<_, Checkpoint>("PRAGMA wal_checkpoint(PASSIVE)")
                 .fetch_one(&pool)
                 .await
             {
-                Ok((_, frames, _)) if frames > RESTART_WAL_AFTER_FRAMES && paused > 0 => {
-                    paused -= 1;
-                }
-                Ok((_, frames, _)) if frames > RESTART_WAL_AFTER_FRAMES => {
-                    // Another passive pass copies what was committed during
-                    // the first, so the restart, which holds the writer,
-                    // only has the last few milliseconds' commits to copy.
-                    let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                        .execute(&pool)
-                        .await;
-                    match restart_wal(&writer).await {
-                        Ok((0, _, _)) => pause = 1,
-                        Ok(_) => {
-                            tracing::debug!(
-                                ticks = pause,
-                                "a reader kept the SQLite WAL from restarting"
-                            );
-                            paused = pause;
-                            pause = (pause * 2).min(32);
-                        }
-                        Err(e) => {
-                            tracing::debug!(error = %e, "SQLite WAL restart failed; trying again shortly")
-                        }
-                    }
-                }
-                Ok(_) => {}
+                Ok((_, frames, _)) => frames,
                 Err(e) => {
-                    tracing::debug!(error = %e, "SQLite checkpoint failed; trying again shortly")
+                    tracing::debug!(error = %e, "SQLite checkpoint failed; trying again shortly");
+                    continue;
+                }
+            };
+            if frames <= RESTART_WAL_AFTER_FRAMES {
+                continue;
+            }
+            if paused > 0 {
+                paused -= 1;
+                continue;
+            }
+            // Another passive pass copies what was committed during the
+            // first, so the restart, which holds the writer, only has the
+            // last few milliseconds' commits to copy.
+            let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await;
+            match restart_wal(&writer).await {
+                Ok((0, _, _)) => pause = 1,
+                Ok(_) => {
+                    tracing::debug!(
+                        ticks = pause,
+                        "a reader kept the SQLite WAL from restarting"
+                    );
+                    paused = pause;
+                    pause = (pause * 2).min(32);
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "SQLite WAL restart failed; trying again shortly")
                 }
             }
         }
@@ -112,14 +122,14 @@ fn checkpoints(pool: sqlx::SqlitePool, writer: sqlx::SqlitePool, alive: std::syn
 /// [`RESTART_WAITS_FOR_READERS_MS`] at most, by trying again at once rather
 /// than with SQLite's busy handler, which sleeps 1, 2, then 5 ms: reads take
 /// microseconds, and the writer is held meanwhile.
-pub(super) async fn restart_wal(writer: &sqlx::SqlitePool) -> Result<(i64, i64, i64)> {
+pub(super) async fn restart_wal(writer: &sqlx::SqlitePool) -> Result<Checkpoint> {
     let mut conn = writer.acquire().await?;
     sqlx::query("PRAGMA busy_timeout = 0")
         .execute(&mut *conn)
         .await?;
     let started = std::time::Instant::now();
     let restarted = loop {
-        let tried = sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(RESTART)")
+        let tried = sqlx::query_as::<_, Checkpoint>("PRAGMA wal_checkpoint(RESTART)")
             .fetch_one(&mut *conn)
             .await;
         match tried {
@@ -145,9 +155,6 @@ pub(super) async fn restart_wal(writer: &sqlx::SqlitePool) -> Result<(i64, i64, 
     restored?;
     Ok(restarted?)
 }
-
-/// How long a connection waits for a lock held by another.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Most declarations written in one transaction.
 pub(super) const MAX_DECLARATION_BATCH: usize = 64;
@@ -547,7 +554,7 @@ mod tests {
 
     /// Frames in the WAL, as a passive checkpoint reports them.
     async fn wal_frames(store: &SqliteStore) -> i64 {
-        let (_, frames, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+        let (_, frames, _): Checkpoint = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
             .fetch_one(&store.pool)
             .await
             .expect("checkpoint");

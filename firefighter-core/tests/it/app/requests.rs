@@ -399,7 +399,9 @@ async fn roles_and_key_events_with_a_key_apply_once(app: Firefighter) {
 }
 
 async fn a_postmortem_edit_is_applied_whole_or_not_and_once_under_a_key(app: Firefighter) {
-    use firefighter_core::postmortem::{NewFollowUpAction, PostMortemEdit, PostMortemNotes};
+    use firefighter_core::postmortem::{
+        NewFollowUpAction, PostMortemEdit, PostMortemNotes, SectionsEdit,
+    };
     let alice = person(&app, "alice").await;
     let id = app
         .declare(declaration(&app, &alice, "P3", "PRD").await)
@@ -425,7 +427,7 @@ async fn a_postmortem_edit_is_applied_whole_or_not_and_once_under_a_key(app: Fir
     };
     // An unknown action fails the whole edit: no notes, no action, no mark.
     let bad = PostMortemEdit {
-        notes: Some(notes.clone()),
+        sections: SectionsEdit::from(&notes),
         add_action: Some(action("Renew the certificate")),
         removed_actions: vec![uuid::Uuid::now_v7()],
         ready: Some(true),
@@ -446,7 +448,7 @@ async fn a_postmortem_edit_is_applied_whole_or_not_and_once_under_a_key(app: Fir
 
     // Applied once under its key, however often it is repeated.
     let edit = PostMortemEdit {
-        notes: Some(notes.clone()),
+        sections: SectionsEdit::from(&notes),
         add_action: Some(action("Renew the certificate")),
         ready: Some(true),
         ..PostMortemEdit::default()
@@ -464,6 +466,23 @@ async fn a_postmortem_edit_is_applied_whole_or_not_and_once_under_a_key(app: Fir
         app.timeline(id).await.unwrap().len(),
         timeline + 1,
         "one entry for the ready mark"
+    );
+
+    // A section given alone leaves the others as saved.
+    let root_causes = PostMortemEdit {
+        sections: SectionsEdit {
+            root_causes: Some("An expired certificate".to_owned()),
+            ..SectionsEdit::default()
+        },
+        ..PostMortemEdit::default()
+    };
+    app.edit_postmortem(id, root_causes, Some(alice.id), None)
+        .await
+        .unwrap();
+    let saved = app.postmortem_report(id).await.unwrap().notes;
+    assert_eq!(
+        (saved.impact.as_str(), saved.root_causes.as_str()),
+        (notes.impact.as_str(), "An expired certificate")
     );
 
     // Removing under a key: the repeat does not fail on the action it removed

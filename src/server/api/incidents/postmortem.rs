@@ -6,9 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use firefighter_core::IncidentId;
-use firefighter_core::postmortem::{
-    NewFollowUpAction, PostMortem, PostMortemEdit, PostMortemNotes,
-};
+use firefighter_core::postmortem::{NewFollowUpAction, PostMortem, PostMortemEdit, SectionsEdit};
 use serde::Serialize;
 
 use crate::Result;
@@ -234,22 +232,15 @@ pub(in crate::server::api) async fn edit_postmortem(
         }
     };
     f.finish()?;
-    // The sections not given keep their saved text.
-    let notes = if sections.iter().any(Option::is_some) {
-        let current = state.app.postmortem_report(id).await?.notes;
-        let [impact, root_causes, went_well, went_badly] = sections;
-        Some(PostMortemNotes {
-            impact: impact.unwrap_or(current.impact),
-            root_causes: root_causes.unwrap_or(current.root_causes),
-            went_well: went_well.unwrap_or(current.went_well),
-            went_badly: went_badly.unwrap_or(current.went_badly),
-            ..PostMortemNotes::default()
-        })
-    } else {
-        None
-    };
+    let [impact, root_causes, went_well, went_badly] = sections;
     let edit = PostMortemEdit {
-        notes,
+        // The sections not given keep their saved text.
+        sections: SectionsEdit {
+            impact,
+            root_causes,
+            went_well,
+            went_badly,
+        },
         add_action: add,
         done_actions: done,
         undone_actions: undone,
